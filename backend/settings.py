@@ -1,0 +1,51 @@
+"""One typed settings object for every process (API, workers, dashboard, CLI)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Read from the environment (and ``.env``); names are case-insensitive."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    env: Literal["dev", "test", "prod"] = Field("dev", validation_alias="MLIPM_ENV")
+    database_url: str = Field(
+        "postgresql+psycopg://postgres@127.0.0.1:5432/mlipm",
+        description="SQLAlchemy URL of the platform's Postgres database.",
+    )
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Celery broker.")
+    artifact_dir: Path = Field(Path(".mlipm/artifacts"), validation_alias="MLIPM_ARTIFACT_DIR")
+    state_dir: Path = Field(
+        Path(".mlipm"),
+        validation_alias="MLIPM_STATE_DIR",
+        description="Where `mlipm demo` keeps local servers' data and logs.",
+    )
+    api_host: str = Field("127.0.0.1", validation_alias="MLIPM_API_HOST")
+    api_port: int = Field(8000, validation_alias="MLIPM_API_PORT")
+    api_url: str = Field(
+        "http://127.0.0.1:8000",
+        validation_alias="MLIPM_API_URL",
+        description="Base URL the dashboard and the CLI use to reach the API.",
+    )
+    dash_host: str = Field("127.0.0.1", validation_alias="MLIPM_DASH_HOST")
+    dash_port: int = Field(8050, validation_alias="MLIPM_DASH_PORT")
+    flower_port: int = Field(5555, validation_alias="MLIPM_FLOWER_PORT")
+    celery_queue: str = Field(
+        "cpu", validation_alias="MLIPM_CELERY_QUEUE", description="Queue of CPU-family runs."
+    )
+    run_soft_time_limit_s: int = Field(1800, validation_alias="MLIPM_RUN_SOFT_TIME_LIMIT_S")
+    run_time_limit_s: int = Field(1900, validation_alias="MLIPM_RUN_TIME_LIMIT_S")
+    dashboard_poll_ms: int = Field(5000, validation_alias="MLIPM_DASHBOARD_POLL_MS")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests clear the cache after changing the env)."""
+    return Settings()

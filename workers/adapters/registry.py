@@ -1,0 +1,135 @@
+"""One way to turn a model record into an ASE calculator: the adapter registry.
+
+Each family registers a factory plus what it declares about itself (elements, stress,
+package versions). Heavy packages are imported inside the factory that needs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from ase.calculators.calculator import Calculator
+
+from workers.errors import BenchmarkSetupError, UnsupportedElementsError
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """What a worker needs to build a model's calculator.
+
+    Parameters
+    ----------
+    family
+        Adapter family key, e.g. ``"emt"``, ``"lj"``, ``"morse"``.
+    name, version
+        The model record's identity (used for caching and provenance).
+    params
+        Family-specific parameters (JSON values), e.g. per-element pair-potential parameters.
+    artifact_path
+        Local path of an uploaded model file, if the family needs one.
+    """
+
+    family: str
+    name: str
+    version: str = "1"
+    params: Mapping[str, Any] = field(default_factory=dict)
+    artifact_path: Path | None = None
+
+    @property
+    def cache_key(self) -> tuple[str, str, str]:
+        return (self.family, self.name, self.version)
+
+
+Factory = Callable[[ModelSpec], Calculator]
+ElementsFn = Callable[[ModelSpec], frozenset[str] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Adapter:
+    """A registered family: its factory and what it declares."""
+
+    family: str
+    factory: Factory
+    supported_elements: ElementsFn
+    provides_stress: bool
+    packages: tuple[str, ...]
+    description: str
+
+    def package_versions(self) -> dict[str, str]:
+        """Installed versions of the packages this family depends on, for provenance."""
+        versions = {}
+        for name in ("ase", *self.packages):
+            try:
+                versions[name] = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                versions[name] = "not installed"
+        return versions
+
+
+ADAPTERS: dict[str, Adapter] = {}
+
+
+def register(
+    family: str,
+    *,
+    supported_elements: ElementsFn,
+    provides_stress: bool,
+    packages: Iterable[str] = (),
+    description: str = "",
+) -> Callable[[Factory], Factory]:
+    """Register ``factory`` as the adapter of ``family``."""
+
+    def add(factory: Factory) -> Factory:
+        if family in ADAPTERS:
+            raise ValueError(f"adapter family {family!r} registered twice")
+        ADAPTERS[family] = Adapter(
+            family, factory, supported_elements, provides_stress, tuple(packages), description
+        )
+        return factory
+
+    return add
+
+
+def load_all() -> dict[str, Adapter]:
+    """Import the built-in adapter modules so that they register themselves."""
+    from workers.adapters import baselines  # noqa: F401
+
+    return ADAPTERS
+
+
+def get_adapter(family: str) -> Adapter:
+    """Return the adapter of ``family``; raises BenchmarkSetupError when none is registered."""
+    load_all()
+    try:
+        return ADAPTERS[family]
+    except KeyError:
+        raise BenchmarkSetupError(
+            f"no adapter for model family {family!r}; known: {sorted(ADAPTERS)}"
+        ) from None
+
+
+def make_calculator(spec: ModelSpec) -> Calculator:
+    """Build the ASE calculator of ``spec``.
+
+    Raises
+    ------
+    BenchmarkSetupError
+        If the family is unknown or its factory cannot build the model.
+    """
+    return get_adapter(spec.family).factory(spec)
+
+
+def check_elements(spec: ModelSpec, symbols: Iterable[str]) -> None:
+    """Raise UnsupportedElementsError if ``symbols`` are not all covered by the model."""
+    supported = get_adapter(spec.family).supported_elements(spec)
+    if supported is None:
+        return
+    missing = sorted(set(symbols) - supported)
+    if missing:
+        raise UnsupportedElementsError(
+            f"model {spec.name!r} ({spec.family}) does not support element(s) {missing}"
+        )

@@ -1,0 +1,63 @@
+"""Failure taxonomy shared by adapters, benchmarks and the task layer.
+
+Mirrors ASE's split between ``CalculatorSetupError`` (before a run) and
+``CalculationFailed`` (during it). Pure: imports nothing beyond the standard library.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class FailureClass(StrEnum):
+    """Why a run did not produce a result. A timeout is never a scientific failure."""
+
+    NAN_OR_INF = "nan_or_inf"
+    EXCEPTION = "exception"
+    ATOMS_TOO_CLOSE = "atoms_too_close"
+    TEMPERATURE_RUNAWAY = "temperature_runaway"
+    CELL_COLLAPSE = "cell_collapse"
+    NO_CONVERGENCE = "no_convergence"
+    TIMEOUT = "timeout"
+    UNSUPPORTED_ELEMENTS = "unsupported_elements"
+    SETUP_ERROR = "setup_error"
+    CANCELLED = "cancelled"
+
+
+class BenchmarkError(Exception):
+    """Base of the errors a benchmark or adapter raises on purpose."""
+
+    failure_class: FailureClass = FailureClass.EXCEPTION
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        failure_class: FailureClass | None = None,
+        series: tuple[Any, ...] = (),
+    ) -> None:
+        super().__init__(message)
+        if failure_class is not None:
+            self.failure_class = failure_class
+        # Curves computed before the failure (e.g. an E(V) scan whose minimum lies outside the
+        # sampled range) are kept so that the failure can be inspected, not just counted.
+        self.series = series
+
+
+class BenchmarkSetupError(BenchmarkError):
+    """Permanent problem before any science ran: bad structure, package or weights missing."""
+
+    failure_class = FailureClass.SETUP_ERROR
+
+
+class UnsupportedElementsError(BenchmarkSetupError):
+    """The model does not cover every element of the structure: the run is skipped, not failed."""
+
+    failure_class = FailureClass.UNSUPPORTED_ELEMENTS
+
+
+class BenchmarkFailed(BenchmarkError):
+    """The simulation ran and the model failed it (NaN, no convergence, explosion): a result."""
+
+    failure_class = FailureClass.NO_CONVERGENCE
