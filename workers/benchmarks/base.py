@@ -56,6 +56,15 @@ BenchmarkFunc = Callable[[Atoms, Calculator, Any], BenchmarkResult]
 
 
 @dataclass(frozen=True, slots=True)
+class Headline:
+    """A metric a leaderboard shows for this benchmark, compared with a reference."""
+
+    name: str
+    label: str
+    unit: str
+
+
+@dataclass(frozen=True, slots=True)
 class BenchmarkSpec:
     """A registered benchmark protocol: key, version, params type and the pure function."""
 
@@ -64,6 +73,7 @@ class BenchmarkSpec:
     params_type: type
     func: BenchmarkFunc
     description: str
+    headline: tuple[Headline, ...] = ()
 
     def default_params(self) -> dict[str, Any]:
         """Defaults of the params dataclass as plain JSON values."""
@@ -85,14 +95,19 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {}
 
 
 def register_benchmark(
-    key: str, *, version: str, params: type, description: str
+    key: str,
+    *,
+    version: str,
+    params: type,
+    description: str,
+    headline: tuple[Headline, ...] = (),
 ) -> Callable[[Callable[..., R]], Callable[..., R]]:
     """Register ``func`` as benchmark ``key`` at protocol ``version``."""
 
     def add(func: Callable[..., R]) -> Callable[..., R]:
         if key in BENCHMARKS:
             raise ValueError(f"benchmark {key!r} registered twice")
-        BENCHMARKS[key] = BenchmarkSpec(key, version, params, func, description)
+        BENCHMARKS[key] = BenchmarkSpec(key, version, params, func, description, headline)
         return func
 
     return add

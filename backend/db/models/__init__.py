@@ -1,0 +1,28 @@
+"""ORM models, one module per aggregate; importing this package registers them all."""
+
+from backend.db.models.benchmark import Benchmark
+from backend.db.models.campaign import Campaign, CampaignRun, CampaignStatus
+from backend.db.models.mlip_model import MlipModel, ModelStatus
+from backend.db.models.reference import Reference
+from backend.db.models.run import Metric, Run, RunStatus, Series
+from backend.db.models.structure import Structure, StructureSet
+from backend.db.models.user import ApiToken, Role, User
+
+__all__ = [
+    "ApiToken",
+    "Benchmark",
+    "Campaign",
+    "CampaignRun",
+    "CampaignStatus",
+    "Metric",
+    "MlipModel",
+    "ModelStatus",
+    "Reference",
+    "Role",
+    "Run",
+    "RunStatus",
+    "Series",
+    "Structure",
+    "StructureSet",
+    "User",
+]

@@ -1,0 +1,187 @@
+"""`mlipm`: set up, serve, run campaigns and the demo."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import uuid
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from backend.client import PlatformClient
+from backend.db.models import Role
+from backend.db.session import session_scope
+from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, CampaignRead, ModelRef
+from backend.settings import get_settings
+
+app = typer.Typer(help="MLIP Metrology: standardized simulations of interatomic potentials.")
+db_app = typer.Typer(help="Database set-up.")
+refs_app = typer.Typer(help="Reference data.")
+users_app = typer.Typer(help="Users and API tokens.")
+campaigns_app = typer.Typer(help="Evaluation campaigns (through the API).")
+app.add_typer(db_app, name="db")
+app.add_typer(refs_app, name="refs")
+app.add_typer(users_app, name="users")
+app.add_typer(campaigns_app, name="campaigns")
+console = Console()
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create the database if missing and migrate it to the newest schema."""
+    from backend import dbadmin
+
+    url = get_settings().database_url
+    if dbadmin.ensure_database(url):
+        console.print("created the database")
+    dbadmin.upgrade(url)
+    console.print("schema at head")
+
+
+@refs_app.command("load")
+def refs_load() -> None:
+    """Load references, the elemental crystals, benchmark versions and baselines (idempotent)."""
+    from backend.bootstrap import bootstrap
+
+    with session_scope() as session:
+        report = bootstrap(session)
+    console.print(
+        f"references +{report.references_added}, structures +{report.structures_added}, "
+        f"benchmarks +{report.benchmarks_added}, baseline models +{report.models_added}"
+    )
+
+
+@app.command("setup")
+def setup() -> None:
+    """`db upgrade` then `refs load`."""
+    db_upgrade()
+    refs_load()
+
+
+@users_app.command("create")
+def users_create(
+    name: str,
+    role: Annotated[Role, typer.Option(help="submitter or admin")] = Role.SUBMITTER,
+) -> None:
+    """Create a user and print a new API token (shown once)."""
+    from backend.services import users
+
+    with session_scope() as session:
+        issued = users.ensure_user_with_token(session, name=name, role=role)
+    typer.echo(issued.token)
+
+
+@app.command("api")
+def serve_api() -> None:
+    """Serve the REST API with uvicorn."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run("backend.main:app", host=settings.api_host, port=settings.api_port)
+
+
+@app.command("worker", context_settings={"allow_extra_args": True})
+def worker(ctx: typer.Context) -> None:
+    """Run a Celery worker on the CPU queue (extra options go to celery)."""
+    from workers.celery_app import celery_app
+
+    settings = get_settings()
+    celery_app.worker_main(["worker", "-Q", settings.celery_queue, "--loglevel", "INFO", *ctx.args])
+
+
+@app.command("dashboard")
+def dashboard() -> None:
+    """Serve the Dash UI (a client of the API at MLIPM_API_URL)."""
+    from frontend.app import main
+
+    main()
+
+
+@campaigns_app.command("start")
+def campaigns_start(
+    models: Annotated[list[str], typer.Option("--model", "-m", help="model name (repeat)")],
+    benchmark: Annotated[str, typer.Option("--benchmark", "-b")] = "eos",
+    structure_set: Annotated[str, typer.Option("--structures", "-s")] = "elemental crystals",
+    name: Annotated[str, typer.Option()] = "campaign",
+    token: Annotated[str, typer.Option(envvar="MLIPM_TOKEN", help="admin API token")] = "",
+    watch: Annotated[bool, typer.Option(help="show progress until it finishes")] = True,
+) -> None:
+    """Start a campaign through the API (admin token required)."""
+    client = PlatformClient(get_settings().api_url, token or None)
+    campaign = client.create_campaign(
+        CampaignCreate(
+            name=name,
+            models=[ModelRef(name=m) for m in models],
+            benchmarks=[BenchmarkRef(key=benchmark)],
+            structure_sets=[structure_set],
+        )
+    )
+    console.print(f"campaign {campaign.id}: {campaign.progress.total} runs")
+    if watch:
+        watch_campaign(client, campaign.id)
+
+
+@campaigns_app.command("watch")
+def campaigns_watch(campaign_id: uuid.UUID) -> None:
+    """Show a campaign's progress until it finishes."""
+    watch_campaign(PlatformClient(get_settings().api_url), campaign_id)
+
+
+def watch_campaign(
+    client: PlatformClient, campaign_id: uuid.UUID, poll_s: float = 1.0
+) -> CampaignRead:
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task("runs", total=None)
+        while True:
+            campaign = client.campaign(campaign_id)
+            p = campaign.progress
+            done = p.total - p.queued - p.running
+            bar.update(
+                task,
+                total=p.total,
+                completed=done,
+                description=f"ok {p.succeeded} · failed {p.failed} · skipped {p.skipped}",
+            )
+            if campaign.status != "running":
+                return campaign
+            time.sleep(poll_s)
+
+
+@app.command("demo")
+def demo(
+    exit_when_done: Annotated[
+        bool, typer.Option(help="stop everything once the campaign finished (for scripts)")
+    ] = False,
+) -> None:
+    """Start services, API, worker, dashboard and Flower; run the demo campaign; Ctrl-C stops."""
+    from backend.demo import run_demo
+
+    sys.exit(run_demo(console, exit_when_done=exit_when_done))
+
+
+def main() -> None:  # pragma: no cover - console-script shim
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    app()
+
+
+@app.command("flower")
+def flower() -> None:
+    """Serve Flower, the Celery monitor, for operators."""
+    from workers.celery_app import celery_app
+
+    settings = get_settings()
+    celery_app.start(["flower", f"--port={settings.flower_port}", "--address=127.0.0.1"])
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.db.base import Base, TimestampMixin, UuidPk
+
+
+class ModelStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class MlipModel(UuidPk, TimestampMixin, Base):
+    """A model version: family (adapter), parameters, optional file, and its card."""
+
+    __tablename__ = "mlip_model"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+
+    name: Mapped[str] = mapped_column(String(100))
+    version: Mapped[str] = mapped_column(String(50), default="1")
+    family: Mapped[str] = mapped_column(String(50))
+    params: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    card: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    # None: the family decides at run time; a list: runs outside it are skipped up front.
+    elements: Mapped[list[str] | None] = mapped_column(ARRAY(String(3)))
+    artifact_path: Mapped[str | None] = mapped_column(String(500))
+    artifact_sha256: Mapped[str | None] = mapped_column(String(64))
+    is_baseline: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[ModelStatus] = mapped_column(
+        Enum(ModelStatus, name="model_status", values_callable=lambda e: [m.value for m in e]),
+        default=ModelStatus.PENDING,
+    )
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Enum, Float, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.db.base import Base, TimestampMixin, UuidPk
+
+
+class RunStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+class Run(UuidPk, TimestampMixin, Base):
+    """One model on one benchmark version on one structure with one parameter set."""
+
+    __tablename__ = "run"
+    __table_args__ = (
+        UniqueConstraint("mlip_model_id", "benchmark_id", "structure_id", "params_hash"),
+    )
+
+    mlip_model_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("mlip_model.id", ondelete="CASCADE"), index=True
+    )
+    benchmark_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("benchmark.id"), index=True)
+    structure_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("structure.id"), index=True)
+    params: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    params_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[RunStatus] = mapped_column(
+        Enum(RunStatus, name="run_status", values_callable=lambda e: [m.value for m in e]),
+        default=RunStatus.QUEUED,
+        index=True,
+    )
+    attempt: Mapped[int] = mapped_column(default=0)
+    failure_class: Mapped[str | None] = mapped_column(String(40))
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    worker: Mapped[str | None] = mapped_column(String(200))
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    wall_s: Mapped[float | None]
+    cpu_s: Mapped[float | None]
+    peak_memory_mb: Mapped[float | None]
+    provenance: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+
+
+class Metric(UuidPk, Base):
+    __tablename__ = "metric"
+    __table_args__ = (UniqueConstraint("run_id", "name"),)
+
+    run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    value: Mapped[float]
+    unit: Mapped[str] = mapped_column(String(40))
+    reference_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("reference.id", ondelete="SET NULL")
+    )
+    error: Mapped[float | None] = mapped_column(Float, doc="value - reference, in the unit")
+
+
+class Series(UuidPk, Base):
+    """A curve of a run (E(V), dimer curve, MD trace)."""
+
+    __tablename__ = "series"
+    __table_args__ = (UniqueConstraint("run_id", "name"),)
+
+    run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    x: Mapped[list[float]] = mapped_column(ARRAY(Float))
+    y: Mapped[list[float]] = mapped_column(ARRAY(Float))
+    x_label: Mapped[str] = mapped_column(String(100))
+    x_unit: Mapped[str] = mapped_column(String(40))
+    y_label: Mapped[str] = mapped_column(String(100))
+    y_unit: Mapped[str] = mapped_column(String(40))

@@ -1,0 +1,36 @@
+"""SQL for benchmark protocol versions."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from backend.db.models import Benchmark
+
+
+def insert_benchmark(session: Session, **fields: Any) -> bool:
+    """Insert a benchmark version unless it exists (versions are never edited)."""
+    stmt = (
+        insert(Benchmark).values(**fields).on_conflict_do_nothing(index_elements=["key", "version"])
+    )
+    return session.execute(stmt.returning(Benchmark.id)).first() is not None
+
+
+def get_benchmark(session: Session, key: str, version: str | None = None) -> Benchmark | None:
+    """The given version of ``key``, or its newest one."""
+    query = select(Benchmark).where(Benchmark.key == key)
+    if version is not None:
+        return session.scalar(query.where(Benchmark.version == version))
+    return session.scalars(query.order_by(Benchmark.created_at.desc())).first()
+
+
+def list_benchmarks(session: Session) -> list[Benchmark]:
+    return list(session.scalars(select(Benchmark).order_by(Benchmark.key, Benchmark.version)))
+
+
+def get_benchmark_by_id(session: Session, benchmark_id: uuid.UUID) -> Benchmark | None:
+    return session.get(Benchmark, benchmark_id)

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from backend.db.models.run import RunStatus
+
+
+class ModelRef(BaseModel):
+    """A model by id, or by name (and optionally version: the newest if omitted)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: uuid.UUID | None = None
+    name: str | None = None
+    version: str | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ModelRef:
+        if (self.id is None) == (self.name is None):
+            raise ValueError("give exactly one of 'id' or 'name'")
+        return self
+
+
+class BenchmarkRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(examples=["eos"])
+    version: str | None = Field(None, description="protocol version; the newest if omitted")
+    params: dict[str, Any] = Field(default_factory=dict, examples=[{"n_points": 11}])
+
+
+class CampaignCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200, examples=["demo: eos on elemental crystals"])
+    models: list[ModelRef] = Field(min_length=1)
+    benchmarks: list[BenchmarkRef] = Field(min_length=1)
+    structure_sets: list[str] = Field(min_length=1, examples=[["elemental crystals"]])
+
+
+class Progress(BaseModel):
+    total: int
+    queued: int
+    running: int
+    succeeded: int
+    failed: int
+    skipped: int
+    cancelled: int
+    done_fraction: float = Field(description="finished runs (any outcome) / total")
+
+    @classmethod
+    def from_counts(cls, counts: dict[RunStatus, int]) -> Progress:
+        total = sum(counts.values())
+        pending = counts.get(RunStatus.QUEUED, 0) + counts.get(RunStatus.RUNNING, 0)
+        return cls(
+            total=total,
+            done_fraction=(total - pending) / total if total else 1.0,
+            **{status.value: counts.get(status, 0) for status in RunStatus},
+        )
+
+
+class CampaignRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    status: str = Field(description="running, finished or cancelled")
+    spec: dict[str, Any]
+    n_reused: int = Field(description="runs already done by earlier campaigns, not recomputed")
+    created_at: datetime
+    progress: Progress

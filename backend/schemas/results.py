@@ -1,0 +1,28 @@
+"""What a worker hands to the result writer: typed, JSON-able, independent of ASE."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class MetricIn(BaseModel):
+    name: str
+    value: float
+    unit: str
+    compare_to_reference: bool = False
+
+
+class SeriesIn(BaseModel):
+    name: str
+    x: list[float]
+    y: list[float]
+    x_label: str
+    x_unit: str
+    y_label: str
+    y_unit: str
+
+
+class RunTimings(BaseModel):
+    wall_s: float
+    cpu_s: float
+    peak_memory_mb: float

@@ -1,0 +1,146 @@
+"""Campaigns: expand models x benchmarks x structures into runs, enqueue after commit."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from backend.db.models import Benchmark, Campaign, MlipModel, RunStatus, Structure, User
+from backend.db.session import after_commit
+from backend.domain.errors import InvalidInput, NotFound
+from backend.repositories import benchmarks as benchmark_repo
+from backend.repositories import campaigns as campaign_repo
+from backend.repositories import models as model_repo
+from backend.repositories import references as ref_repo
+from backend.repositories import runs as run_repo
+from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, CampaignRead, ModelRef, Progress
+from backend.services import queue
+from workers.errors import FailureClass
+from workers.hashing import params_hash
+
+
+@dataclass(frozen=True)
+class Plan:
+    models: list[MlipModel]
+    benchmarks: list[tuple[Benchmark, dict[str, Any]]]
+    structures: list[Structure]
+
+
+def launch_campaign(session: Session, spec: CampaignCreate, *, owner: User) -> Campaign:
+    """Create the campaign and its runs; runs already done are reused, never recomputed."""
+    plan = _resolve(session, spec)
+    rows = [
+        _run_row(model, benchmark, params, structure)
+        for model in plan.models
+        for benchmark, params in plan.benchmarks
+        for structure in plan.structures
+    ]
+    new_ids = set(run_repo.insert_runs(session, rows))
+    runs = run_repo.find_runs(session, [tuple(row[k] for k in run_repo.RUN_KEY) for row in rows])
+    campaign = campaign_repo.add_campaign(
+        session,
+        name=spec.name,
+        owner_id=owner.id,
+        spec=spec.model_dump(mode="json"),
+        n_reused=len(runs) - len(new_ids),
+    )
+    campaign_repo.link_runs(session, campaign.id, [run.id for run in runs])
+    to_enqueue = [r.id for r in runs if r.id in new_ids and r.status == RunStatus.QUEUED]
+    after_commit(session, lambda: queue.enqueue_runs(to_enqueue))
+    return campaign
+
+
+def _run_row(
+    model: MlipModel, benchmark: Benchmark, params: dict[str, Any], structure: Structure
+) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "mlip_model_id": model.id,
+        "benchmark_id": benchmark.id,
+        "structure_id": structure.id,
+        "params": params,
+        "params_hash": params_hash(benchmark.key, benchmark.version, params),
+        "status": RunStatus.QUEUED,
+    }
+    if model.elements is not None:
+        missing = sorted(set(structure.elements) - set(model.elements))
+        if missing:
+            row["status"] = RunStatus.SKIPPED
+            row["failure_class"] = FailureClass.UNSUPPORTED_ELEMENTS.value
+            row["failure_message"] = f"{model.name} does not support {', '.join(missing)}"
+    return row
+
+
+def _resolve(session: Session, spec: CampaignCreate) -> Plan:
+    models = [_resolve_model(session, ref, f"models[{i}]") for i, ref in enumerate(spec.models)]
+    benchmarks = [
+        _resolve_benchmark(session, ref, f"benchmarks[{i}]")
+        for i, ref in enumerate(spec.benchmarks)
+    ]
+    structures: list[Structure] = []
+    for i, name in enumerate(spec.structure_sets):
+        structure_set = ref_repo.get_structure_set_by_name(session, name)
+        if structure_set is None:
+            raise InvalidInput(f"no structure set named {name!r}", where=f"structure_sets[{i}]")
+        structures.extend(ref_repo.list_structures(session, structure_set.id))
+    return Plan(models, benchmarks, structures)
+
+
+def _resolve_model(session: Session, ref: ModelRef, where: str) -> MlipModel:
+    if ref.id is not None:
+        model = model_repo.get_model(session, ref.id)
+    else:
+        assert ref.name is not None
+        model = model_repo.get_model_by_name(session, ref.name, ref.version)
+    if model is None:
+        raise InvalidInput(f"no model {ref.id or ref.name!r}", where=where)
+    return model
+
+
+def _resolve_benchmark(
+    session: Session, ref: BenchmarkRef, where: str
+) -> tuple[Benchmark, dict[str, Any]]:
+    benchmark = benchmark_repo.get_benchmark(session, ref.key, ref.version)
+    if benchmark is None:
+        known = sorted({b.key for b in benchmark_repo.list_benchmarks(session)})
+        raise InvalidInput(f"no benchmark {ref.key!r} (known: {known})", where=f"{where}.key")
+    unknown = sorted(set(ref.params) - set(benchmark.default_params))
+    if unknown:
+        raise InvalidInput(
+            f"unknown parameter(s) {unknown} for {ref.key}; "
+            f"known: {sorted(benchmark.default_params)}",
+            where=f"{where}.params",
+        )
+    return benchmark, {**benchmark.default_params, **ref.params}
+
+
+def read_campaign(session: Session, campaign_id: uuid.UUID) -> CampaignRead:
+    campaign = campaign_repo.get_campaign(session, campaign_id)
+    if campaign is None:
+        raise NotFound(f"no campaign with id {campaign_id}")
+    return _to_read(campaign, campaign_repo.status_counts(session, [campaign.id])[campaign.id])
+
+
+def list_campaigns(session: Session, *, limit: int, offset: int) -> list[CampaignRead]:
+    campaigns = campaign_repo.list_campaigns(session, limit=limit, offset=offset)
+    counts = campaign_repo.status_counts(session, [c.id for c in campaigns])
+    return [_to_read(c, counts[c.id]) for c in campaigns]
+
+
+def _to_read(campaign: Campaign, counts: dict[RunStatus, int]) -> CampaignRead:
+    progress = Progress.from_counts(counts)
+    status = campaign.status.value
+    if status == "running" and progress.queued + progress.running == 0:
+        status = "finished"  # derived on read: no race between workers finishing the last runs
+    return CampaignRead(
+        id=campaign.id,
+        name=campaign.name,
+        status=status,
+        spec=campaign.spec,
+        n_reused=campaign.n_reused,
+        created_at=campaign.created_at,
+        progress=progress,
+    )

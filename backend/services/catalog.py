@@ -1,0 +1,72 @@
+"""Reference data, structure sets and benchmark versions: loaded idempotently."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from backend.repositories import benchmarks as benchmark_repo
+from backend.repositories import references as ref_repo
+
+
+@dataclass(frozen=True)
+class StructureIn:
+    """One structure as the loader receives it: ASE JSON text plus what queries need."""
+
+    label: str
+    material: str
+    formula: str
+    elements: list[str]
+    n_atoms: int
+    data: str
+
+
+def load_references(session: Session, rows: Iterable[dict[str, Any]]) -> int:
+    """Insert references not already present; returns how many were new."""
+    return ref_repo.insert_references(session, rows)
+
+
+def load_structure_set(
+    session: Session, *, name: str, description: str, source: str, structures: list[StructureIn]
+) -> int:
+    """Create the set if needed and add structures whose label is new; returns how many."""
+    structure_set, _ = ref_repo.upsert_structure_set(
+        session, name=name, description=description, source=source
+    )
+    rows = [
+        {
+            "label": s.label,
+            "material": s.material,
+            "formula": s.formula,
+            "elements": s.elements,
+            "n_atoms": s.n_atoms,
+            "data": s.data,
+            "content_hash": hashlib.sha256(s.data.encode()).hexdigest(),
+        }
+        for s in structures
+    ]
+    return ref_repo.insert_structures(session, structure_set.id, rows)
+
+
+def register_benchmark(
+    session: Session,
+    *,
+    key: str,
+    version: str,
+    description: str,
+    default_params: dict[str, Any],
+    headline_metrics: list[dict[str, str]],
+) -> bool:
+    """Record a protocol version once; True if it was new."""
+    return benchmark_repo.insert_benchmark(
+        session,
+        key=key,
+        version=version,
+        description=description,
+        default_params=default_params,
+        headline_metrics=headline_metrics,
+    )

@@ -1,0 +1,167 @@
+"""Run state transitions: claim, then record a result or a failure, each in one transaction."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from backend.db.base import utcnow
+from backend.db.models import Reference, Run, RunStatus
+from backend.domain.errors import NotFound
+from backend.repositories import benchmarks as benchmark_repo
+from backend.repositories import models as model_repo
+from backend.repositories import references as ref_repo
+from backend.repositories import runs as run_repo
+from backend.schemas.results import MetricIn, RunTimings, SeriesIn
+from backend.schemas.runs import RunDetail
+
+# When a material has references at several levels of theory, metrics are compared with the
+# first one found in this order.
+REFERENCE_PREFERENCE = ("experiment", "ccsd(t)/cbs")
+
+
+@dataclass(frozen=True)
+class ClaimedRun:
+    """Everything a worker needs to execute a run, read in the claiming transaction."""
+
+    run_id: uuid.UUID
+    attempt: int
+    benchmark_key: str
+    benchmark_version: str
+    params: dict[str, Any]
+    structure_data: str
+    material: str
+    elements: list[str]
+    model_family: str
+    model_name: str
+    model_version: str
+    model_params: dict[str, Any]
+    artifact_path: str | None
+
+
+def claim_run(session: Session, run_id: uuid.UUID, *, worker: str) -> ClaimedRun | None:
+    """Take a queued run; None when another delivery already took it or it is finished."""
+    run = run_repo.claim_run(session, run_id, worker=worker)
+    if run is None:
+        return None
+    model = model_repo.get_model(session, run.mlip_model_id)
+    benchmark = benchmark_repo.get_benchmark_by_id(session, run.benchmark_id)
+    structure = ref_repo.get_structure(session, run.structure_id)
+    if model is None or benchmark is None or structure is None:  # pragma: no cover - FKs
+        raise RuntimeError(f"run {run_id} references a missing row")
+    return ClaimedRun(
+        run_id=run.id,
+        attempt=run.attempt,
+        benchmark_key=benchmark.key,
+        benchmark_version=benchmark.version,
+        params=run.params,
+        structure_data=structure.data,
+        material=structure.material,
+        elements=structure.elements,
+        model_family=model.family,
+        model_name=model.name,
+        model_version=model.version,
+        model_params=model.params,
+        artifact_path=model.artifact_path,
+    )
+
+
+def record_success(
+    session: Session,
+    job: ClaimedRun,
+    *,
+    metrics: list[MetricIn],
+    series: list[SeriesIn],
+    timings: RunTimings,
+    provenance: dict[str, Any],
+) -> bool:
+    """Mark the run succeeded with its metrics and series; False if this attempt lost the run."""
+    if not run_repo.finish_run(
+        session,
+        job.run_id,
+        attempt=job.attempt,
+        status=RunStatus.SUCCEEDED,
+        finished_at=utcnow(),
+        provenance=provenance,
+        **timings.model_dump(),
+    ):
+        return False
+    references = _references(session, job.material, [m.name for m in metrics])
+    rows = []
+    for metric in metrics:
+        ref = references.get(metric.name) if metric.compare_to_reference else None
+        rows.append(
+            {
+                "run_id": job.run_id,
+                "name": metric.name,
+                "value": metric.value,
+                "unit": metric.unit,
+                "reference_id": ref.id if ref is not None else None,
+                "error": metric.value - ref.value if ref is not None else None,
+            }
+        )
+    run_repo.insert_metrics(session, rows)
+    _insert_series(session, job.run_id, series)
+    return True
+
+
+def record_failure(
+    session: Session,
+    job: ClaimedRun,
+    *,
+    status: RunStatus,
+    failure_class: str,
+    message: str,
+    series: list[SeriesIn],
+    timings: RunTimings | None,
+    provenance: dict[str, Any],
+) -> bool:
+    """Mark the run failed (or skipped) with its reason; False if this attempt lost the run."""
+    done = run_repo.finish_run(
+        session,
+        job.run_id,
+        attempt=job.attempt,
+        status=status,
+        finished_at=utcnow(),
+        failure_class=failure_class,
+        failure_message=message[:4000],
+        provenance=provenance,
+        **(timings.model_dump() if timings else {}),
+    )
+    if done:
+        _insert_series(session, job.run_id, series)
+    return done
+
+
+def read_run(session: Session, run_id: uuid.UUID) -> RunDetail:
+    run = run_repo.get_run(session, run_id)
+    if run is None:
+        raise NotFound(f"no run with id {run_id}")
+    return RunDetail.model_validate(
+        {
+            **{c.key: getattr(run, c.key) for c in Run.__table__.columns},
+            "metrics": run_repo.metrics_of(session, run_id),
+            "series": run_repo.series_of(session, run_id),
+        }
+    )
+
+
+def _references(session: Session, material: str, names: list[str]) -> dict[str, Reference]:
+    found: dict[str, Reference] = {}
+    for level in REFERENCE_PREFERENCE:
+        for ref in ref_repo.references_for(session, [material], names, level):
+            found.setdefault(ref.property, ref)
+    return found
+
+
+def _insert_series(session: Session, run_id: uuid.UUID, series: list[SeriesIn]) -> None:
+    rows = [
+        {**s.model_dump(), "run_id": run_id}
+        for s in series
+        if all(math.isfinite(v) for v in (*s.x, *s.y))
+    ]
+    run_repo.insert_series(session, rows)

@@ -1,0 +1,79 @@
+"""The Dash app: pages from ``frontend/pages``, a navbar, assets served locally (no CDN)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import dash
+import dash_bootstrap_components as dbc
+import flask
+from dash import html
+
+from backend.settings import get_settings
+from frontend.api_client import ApiClient
+
+FRONTEND_DIR = Path(__file__).resolve().parent
+PAGES_DIR = FRONTEND_DIR / "pages"
+ASSETS_DIR = FRONTEND_DIR / "assets"
+API_URL_CONFIG_KEY = "MLIPM_API_URL"
+TITLE = "MLIP Metrology"
+
+
+def create_app(api_url: str | None = None) -> dash.Dash:
+    """Build the dashboard reading the API at ``api_url`` (default: ``get_settings().api_url``).
+
+    The URL is kept in the Flask config under ``API_URL_CONFIG_KEY``; callbacks reach it
+    through ``current_api_client()``.
+    """
+    app = dash.Dash(
+        # The package name makes Dash import pages as ``frontend.pages.<name>``.
+        "frontend",
+        use_pages=True,
+        pages_folder=str(PAGES_DIR),
+        assets_folder=str(ASSETS_DIR),
+        serve_locally=True,
+        title=TITLE,
+        update_title="",
+    )
+    app.server.config[API_URL_CONFIG_KEY] = (api_url or get_settings().api_url).rstrip("/")
+    _register_page_callbacks(app)
+    app.layout = html.Div([navbar(), dbc.Container(dash.page_container, fluid=True)])
+    return app
+
+
+def create_server(api_url: str | None = None) -> flask.Flask:
+    """WSGI entry point, e.g. ``gunicorn 'frontend.app:create_server()'``."""
+    server: flask.Flask = create_app(api_url).server
+    return server
+
+
+def navbar() -> dbc.NavbarSimple:
+    """One link per registered page."""
+    links = [
+        dbc.NavItem(dbc.NavLink(page["name"], href=page["relative_path"], active="exact"))
+        for page in dash.page_registry.values()
+    ]
+    return dbc.NavbarSimple(
+        links, id="app-navbar", brand=TITLE, brand_href="/", color="dark", dark=True, fluid=True
+    )
+
+
+def current_api_client() -> ApiClient:
+    """An ApiClient for the app that is serving the current request (use inside callbacks)."""
+    return ApiClient(flask.current_app.config[API_URL_CONFIG_KEY])
+
+
+def main() -> None:
+    """Serve the dashboard on ``dash_host:dash_port`` (debug off)."""
+    settings = get_settings()
+    create_app().run(host=settings.dash_host, port=settings.dash_port, debug=False)
+
+
+def _register_page_callbacks(app: dash.Dash) -> None:
+    # Pages attach callbacks to this app explicitly (not with the global ``dash.callback``),
+    # so that several apps in one process (tests) each get exactly one copy of them.
+    for page in dash.page_registry.values():
+        register = getattr(sys.modules.get(page["module"]), "register_callbacks", None)
+        if register is not None:
+            register(app)

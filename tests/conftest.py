@@ -1,0 +1,105 @@
+"""Shared fixtures: a throwaway Postgres database per test session, migrated with Alembic,
+and (for integration and browser tests) the real API and a real Celery worker on Redis."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session
+
+from backend import dbadmin
+from backend.db.session import reset_engine_cache
+from backend.settings import get_settings
+
+SERVER_URL = os.environ.get(
+    "MLIPM_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("MLIPM_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+def new_database_url(prefix: str = "mlipm_test") -> str:
+    """A URL of a database that does not exist yet on the test server."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    return make_url(SERVER_URL).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """The session's throwaway database, migrated to head; every process in the test uses it."""
+    url = new_database_url()
+    dbadmin.ensure_database(url)
+    dbadmin.upgrade(url)
+    saved = {k: os.environ.get(k) for k in ("DATABASE_URL", "REDIS_URL", "MLIPM_CELERY_QUEUE")}
+    os.environ["DATABASE_URL"] = url
+    os.environ["REDIS_URL"] = REDIS_URL
+    # A private queue, so that workers of other sessions on the same Redis never take our runs.
+    os.environ["MLIPM_CELERY_QUEUE"] = f"test-{uuid.uuid4().hex[:8]}"
+    get_settings.cache_clear()
+    reset_engine_cache()
+    yield url
+    reset_engine_cache()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    get_settings.cache_clear()
+    dbadmin.drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    eng = create_engine(database_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def bootstrapped(engine: Engine) -> None:
+    """References, the elemental crystals, benchmark versions and baselines, committed."""
+    from backend.bootstrap import bootstrap
+
+    with Session(engine) as session:
+        bootstrap(session)
+        session.commit()
+
+
+@pytest.fixture
+def db_session(engine: Engine, bootstrapped: None) -> Iterator[Session]:
+    """A session inside an outer transaction that is rolled back after the test."""
+    with engine.connect() as conn:
+        outer = conn.begin()
+        session = Session(
+            bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+        try:
+            yield session
+        finally:
+            session.close()
+            outer.rollback()
+
+
+@pytest.fixture
+def client(db_session: Session) -> Iterator[TestClient]:
+    """The API in-process, its request sessions joined to the test's rolled-back transaction."""
+    from backend.api.deps import get_session
+    from backend.main import create_app
+
+    app = create_app()
+
+    def _session() -> Iterator[Session]:
+        yield db_session
+        db_session.flush()
+
+    app.dependency_overrides[get_session] = _session
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+pytest_plugins = ["tests.live"]

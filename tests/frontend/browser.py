@@ -1,0 +1,99 @@
+"""Reusable helpers for browser tests: headless Chromium, a live Dash server, console errors."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.support.ui import WebDriverWait
+from werkzeug.serving import make_server
+
+from frontend.app import create_app
+
+CHROMIUM_BINARY = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+CHROMIUM_ARGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,1800",
+)
+
+
+@contextmanager
+def chromium_driver() -> Iterator[webdriver.Chrome]:
+    """A headless Chromium webdriver with a fresh profile; browser console logs are kept."""
+    with tempfile.TemporaryDirectory(prefix="mlipm-chromium-") as profile:
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM_BINARY
+        for arg in CHROMIUM_ARGS:
+            options.add_argument(arg)
+        options.add_argument(f"--user-data-dir={profile}")
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+        try:
+            yield driver
+        finally:
+            driver.quit()
+
+
+def serve_dash(api_url: str) -> tuple[str, Callable[[], None]]:
+    """Serve ``create_app(api_url)`` on a free localhost port in a thread: (base_url, stop)."""
+    server = make_server("127.0.0.1", 0, create_app(api_url).server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="dash-test-server", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        server.shutdown()
+        thread.join(timeout=10)
+
+    return f"http://127.0.0.1:{server.server_port}", stop
+
+
+def browser_logs(driver: webdriver.Chrome) -> list[dict[str, Any]]:
+    """Browser console entries since the last call (the log is drained by reading it)."""
+    logs: list[dict[str, Any]] = driver.get_log("browser")
+    return logs
+
+
+def severe_console_errors(driver: webdriver.Chrome) -> list[dict[str, Any]]:
+    """SEVERE console entries, except the favicon 404 browsers ask for on their own."""
+    return [
+        entry
+        for entry in browser_logs(driver)
+        if entry.get("level") == "SEVERE" and "favicon.ico" not in entry.get("message", "")
+    ]
+
+
+def wait_for(
+    driver: webdriver.Chrome, condition: Callable[[webdriver.Chrome], Any], timeout: float = 30
+) -> Any:
+    """Wait until ``condition(driver)`` is truthy and return it."""
+    return WebDriverWait(driver, timeout, poll_frequency=0.2).until(condition)
+
+
+def page_text(driver: webdriver.Chrome) -> str:
+    """All rendered text, including rows scrolled out of view inside a table."""
+    text: str = driver.execute_script("return document.body.innerText")
+    return text
+
+
+def plotted_trace_count(driver: webdriver.Chrome, graph_id: str) -> int:
+    """How many traces Plotly drew in the ``dcc.Graph`` with id ``graph_id`` (0 if none yet)."""
+    count: int = driver.execute_script(
+        "const el = document.querySelector(arguments[0]);"
+        "return el && el.data ? el.data.length : 0;",
+        f"#{graph_id}.js-plotly-plot, #{graph_id} .js-plotly-plot",
+    )
+    return count

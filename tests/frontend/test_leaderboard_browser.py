@@ -1,0 +1,95 @@
+"""The leaderboard page in headless Chromium against the real API.
+
+Needs the fixture ``live_api_url`` from ``tests/conftest.py``: the base URL of a running API whose
+database holds a finished campaign of "EMT", "LJ-exp-fit" and "Morse-GW-exp-fit" on ``eos``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+
+from tests.frontend.browser import (
+    page_text,
+    plotted_trace_count,
+    serve_dash,
+    severe_console_errors,
+    wait_for,
+)
+
+pytestmark = pytest.mark.browser
+
+MODELS = ("EMT", "LJ-exp-fit", "Morse-GW-exp-fit")
+
+
+def _materials_row(driver: webdriver.Chrome, model: str, material: str) -> list[str]:
+    """The cell texts of the (model, material) row of the per-material table."""
+    for row in driver.find_elements(By.CSS_SELECTOR, "#leaderboard-materials tr"):
+        cells = [
+            cell.get_attribute("textContent").strip()
+            for cell in row.find_elements(By.TAG_NAME, "td")
+        ]
+        if cells[:2] == [material, model]:
+            return cells
+    return []
+
+
+def test_leaderboard_shows_models_values_and_parity(chromium: webdriver.Chrome, dash_url: str):
+    chromium.get(dash_url + "/")
+    wait_for(chromium, lambda d: d.find_elements(By.CSS_SELECTOR, "#leaderboard-table td"))
+
+    text = page_text(chromium)
+    for model in MODELS:
+        assert model in text
+    assert "Å³/atom" in text
+    assert "failure rate" in text
+
+    cu = wait_for(chromium, lambda d: _materials_row(d, "EMT", "Cu"))
+    v0_text = cu[2]  # Material, Model, then V0 (model), V0 exp, error, ...
+    assert re.fullmatch(r"11\.[56]\d*", v0_text), cu
+
+    traces = wait_for(
+        chromium, lambda d: plotted_trace_count(d, "leaderboard-parity-volume_per_atom")
+    )
+    assert traces >= len(MODELS) + 1  # one per model, plus y = x
+    assert chromium.find_elements(
+        By.CSS_SELECTOR, "#leaderboard-parity-volume_per_atom .scatterlayer .trace"
+    )
+
+    assert severe_console_errors(chromium) == []
+
+
+def test_leaderboard_empty_state(chromium: webdriver.Chrome, request: pytest.FixtureRequest):
+    # NEEDS the fixture ``empty_api_url`` in tests/conftest.py: the base URL of a running real API
+    # whose database holds no eos results (e.g. a freshly migrated database). Skipped until then.
+    try:
+        empty_api_url: str = request.getfixturevalue("empty_api_url")
+    except pytest.FixtureLookupError:
+        pytest.skip("needs the fixture empty_api_url (a real API with an empty database)")
+    base_url, stop = serve_dash(empty_api_url)
+    try:
+        chromium.get(base_url + "/")
+        empty = wait_for(chromium, lambda d: d.find_elements(By.ID, "leaderboard-empty"))
+        text = empty[0].text
+        assert "No results yet" in text
+        assert "make demo" in text
+        assert "POST /campaigns" in text
+        assert severe_console_errors(chromium) == []
+    finally:
+        stop()
+
+
+def test_leaderboard_shows_api_error(chromium: webdriver.Chrome, unused_tcp_url: str):
+    """An unreachable API is reported in an alert, not swallowed (needs no live API)."""
+    base_url, stop = serve_dash(unused_tcp_url)
+    try:
+        chromium.get(base_url + "/")
+        error = wait_for(chromium, lambda d: d.find_elements(By.ID, "leaderboard-error"))
+        assert "Cannot reach the API" in error[0].text
+        assert unused_tcp_url in error[0].text
+        assert severe_console_errors(chromium) == []
+    finally:
+        stop()

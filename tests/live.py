@@ -1,0 +1,169 @@
+"""Real processes for integration and browser tests: uvicorn serving the API and a Celery
+worker consuming a private queue on the real Redis, both on the session's throwaway database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from backend.client import PlatformClient
+from backend.db.models import Role
+from backend.localservices import free_port
+from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, CampaignRead, ModelRef
+from backend.services import catalog, users
+
+LIVE_MATERIALS = ("Cu", "Ag", "Al", "Fe", "Mg")
+LIVE_SET = "live test metals"
+BASELINES = ("EMT", "LJ-exp-fit", "Morse-GW-exp-fit")
+
+
+@dataclass
+class LiveStack:
+    api_url: str
+    admin_token: str
+    submitter_token: str
+    log_dir: Path
+
+    def client(self, token: str | None = None) -> PlatformClient:
+        return PlatformClient(self.api_url, token)
+
+
+def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, *args],
+        env=dict(os.environ),
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wait_until(predicate, timeout_s: float, what: str, interval_s: float = 0.2):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def live_stack(engine: Engine, bootstrapped: None) -> Iterator[LiveStack]:
+    """The API (uvicorn) and one Celery worker as real processes."""
+    from backend.bootstrap import ELEMENTAL_CRYSTALS
+    from backend.repositories import references as ref_repo
+
+    with Session(engine) as session:
+        admin = users.ensure_user_with_token(session, name="live-admin", role=Role.ADMIN).token
+        submitter = users.ensure_user_with_token(
+            session, name="live-submitter", role=Role.SUBMITTER
+        ).token
+        elemental = ref_repo.get_structure_set_by_name(session, ELEMENTAL_CRYSTALS)
+        assert elemental is not None
+        picked = [
+            s for s in ref_repo.list_structures(session, elemental.id) if s.label in LIVE_MATERIALS
+        ]
+        catalog.load_structure_set(
+            session,
+            name=LIVE_SET,
+            description="five metals for the live tests",
+            source="tests",
+            structures=[
+                catalog.StructureIn(s.label, s.material, s.formula, s.elements, s.n_atoms, s.data)
+                for s in picked
+            ],
+        )
+        session.commit()
+    log_dir = Path(tempfile.mkdtemp(prefix="mlipm-live-"))
+    port = free_port()
+    api = _spawn(
+        ["-m", "uvicorn", "backend.main:app", "--host", "127.0.0.1", "--port", str(port)],
+        log_dir / "api.log",
+    )
+    worker = _spawn(
+        [
+            "-m",
+            "celery",
+            "-A",
+            "workers.celery_app:celery_app",
+            "worker",
+            "-Q",
+            os.environ["MLIPM_CELERY_QUEUE"],
+            "--concurrency",
+            "1",
+            "--pool",
+            "prefork",
+            "--loglevel",
+            "INFO",
+            "-n",
+            f"live-{port}@%h",
+        ],
+        log_dir / "worker.log",
+    )
+    api_url = f"http://127.0.0.1:{port}"
+
+    def _api_up() -> bool:
+        assert api.poll() is None, (log_dir / "api.log").read_text()
+        try:
+            return httpx.get(f"{api_url}/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_until(_api_up, 60, "the API to answer")
+        yield LiveStack(api_url, admin, submitter, log_dir)
+    finally:
+        _stop(worker)
+        _stop(api)
+
+
+@pytest.fixture(scope="session")
+def finished_campaign(live_stack: LiveStack) -> CampaignRead:
+    """The three baselines on eos over five metals, run to the end by the real worker."""
+    client = live_stack.client(live_stack.admin_token)
+    campaign = client.create_campaign(
+        CampaignCreate(
+            name="live: baselines on eos",
+            models=[ModelRef(name=name) for name in BASELINES],
+            benchmarks=[BenchmarkRef(key="eos")],
+            structure_sets=[LIVE_SET],
+        )
+    )
+
+    def _done() -> CampaignRead | None:
+        current = client.campaign(campaign.id)
+        return current if current.status == "finished" else None
+
+    try:
+        return wait_until(_done, 180, "the campaign to finish", interval_s=0.5)  # type: ignore[no-any-return]
+    except AssertionError:
+        print((live_stack.log_dir / "worker.log").read_text()[-5000:])
+        raise
+
+
+@pytest.fixture(scope="session")
+def live_api_url(live_stack: LiveStack, finished_campaign: CampaignRead) -> str:
+    """URL of a real API whose database holds a finished campaign."""
+    return live_stack.api_url

@@ -1,0 +1,201 @@
+"""Equation of state: E(V) of an isotropically scaled cell and its Birch-Murnaghan fit.
+
+The cell shape and fractional coordinates are kept; only the volume changes. The fitted
+equilibrium volume, bulk modulus and its pressure derivative are compared with experiment
+(``ase.collections.dcdft``); a fitted minimum outside the sampled range is a reported
+failure, with the E(V) curve kept, never a silently extrapolated number.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from ase import Atoms, units
+from ase.calculators.calculator import Calculator
+from ase.eos import EquationOfState
+from scipy.optimize import OptimizeWarning
+
+from workers.benchmarks.base import MetricValue, SeriesData, register_benchmark
+from workers.errors import BenchmarkFailed, BenchmarkSetupError, FailureClass
+
+#: ase.eos forms whose fitted parameters are (E0, B0, B0', V0).
+EOS_FORMS = ("birchmurnaghan", "birch", "murnaghan", "pouriertarantola", "vinet", "anton-schmidt")
+
+
+@dataclass(frozen=True, slots=True)
+class EosParams:
+    """Parameters of the eos protocol.
+
+    Parameters
+    ----------
+    volume_range
+        Fractional half-width of the volume scan: volumes V (1 - r) ... V (1 + r)
+        around the input volume V (dimensionless, 0 < r < 0.5).
+    n_points
+        Number of equally spaced volumes (at least 7).
+    eos
+        Equation-of-state form of ``ase.eos`` with parameters (E0, B0, B0', V0).
+    """
+
+    volume_range: float = 0.20
+    n_points: int = 11
+    eos: str = "birchmurnaghan"
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.volume_range < 0.5:
+            raise ValueError(f"volume_range must be in (0, 0.5), got {self.volume_range}")
+        if self.n_points < 7:
+            raise ValueError(f"n_points must be at least 7, got {self.n_points}")
+        if self.eos not in EOS_FORMS:
+            raise ValueError(f"eos must be one of {list(EOS_FORMS)}, got {self.eos!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class EosResult:
+    """E(V) points and the fitted equation of state, per atom.
+
+    Parameters
+    ----------
+    volumes_a3_per_atom, energies_ev_per_atom
+        The sampled points (Å³/atom, eV/atom).
+    v0_a3_per_atom
+        Fitted equilibrium volume (Å³/atom).
+    e0_ev_per_atom
+        Fitted minimum energy (eV/atom).
+    bulk_modulus_gpa
+        Fitted bulk modulus B0 (GPa).
+    bulk_modulus_pressure_derivative
+        Fitted dB/dP at V0 (dimensionless).
+    fit_residual_rms_mev_per_atom
+        Root-mean-square deviation of the points from the fit (meV/atom).
+    """
+
+    volumes_a3_per_atom: tuple[float, ...]
+    energies_ev_per_atom: tuple[float, ...]
+    v0_a3_per_atom: float
+    e0_ev_per_atom: float
+    bulk_modulus_gpa: float
+    bulk_modulus_pressure_derivative: float
+    fit_residual_rms_mev_per_atom: float
+
+    def metrics(self) -> tuple[MetricValue, ...]:
+        """V0, B0 and B0' (compared with references), E0 and the fit residual."""
+        return (
+            MetricValue("volume_per_atom", self.v0_a3_per_atom, "Å³/atom", True),
+            MetricValue("bulk_modulus", self.bulk_modulus_gpa, "GPa", True),
+            MetricValue(
+                "bulk_modulus_pressure_derivative", self.bulk_modulus_pressure_derivative, "1", True
+            ),
+            MetricValue("energy_per_atom_min", self.e0_ev_per_atom, "eV/atom"),
+            MetricValue("fit_residual_rms", self.fit_residual_rms_mev_per_atom, "meV/atom"),
+        )
+
+    def series(self) -> tuple[SeriesData, ...]:
+        """The sampled E(V) curve."""
+        return (_energy_volume(self.volumes_a3_per_atom, self.energies_ev_per_atom),)
+
+
+@register_benchmark(
+    "eos",
+    version="1.0",
+    params=EosParams,
+    description=(
+        "E(V) over an isotropic volume scan (default +-20 %, 11 points) with fixed cell shape; "
+        "Birch-Murnaghan fit of V0, B0 and B0'."
+    ),
+)
+def run_eos(atoms: Atoms, calc: Calculator, params: EosParams) -> EosResult:
+    """Scan the volume of ``atoms`` isotropically and fit an equation of state.
+
+    Parameters
+    ----------
+    atoms
+        Periodic structure (lengths in Å); not modified.
+    calc
+        ASE calculator giving energies in eV.
+    params
+        Volume range, number of points and EOS form.
+
+    Returns
+    -------
+    EosResult
+        Points and fitted V0 (Å³/atom), E0 (eV/atom), B0 (GPa) and B0'.
+
+    Raises
+    ------
+    BenchmarkSetupError
+        If ``atoms`` is not periodic in three dimensions.
+    BenchmarkFailed
+        ``nan_or_inf`` for a non-finite energy; ``no_convergence`` (with the E(V) series
+        attached) when the fit fails, B0 <= 0 or V0 lies outside the sampled volumes.
+    """
+    if not atoms.pbc.all() or atoms.cell.rank != 3:
+        raise BenchmarkSetupError("eos needs a structure periodic in three dimensions")
+    n_atoms = len(atoms)
+    volumes, energies = [], []
+    for factor in np.linspace(1 - params.volume_range, 1 + params.volume_range, params.n_points):
+        trial = atoms.copy()
+        trial.set_cell(atoms.cell.array * factor ** (1 / 3), scale_atoms=True)
+        trial.calc = calc
+        energy = float(trial.get_potential_energy())
+        if not np.isfinite(energy):
+            raise BenchmarkFailed(
+                f"non-finite energy {energy} at volume {trial.get_volume():.3f} Å³",
+                failure_class=FailureClass.NAN_OR_INF,
+            )
+        volumes.append(trial.get_volume() / n_atoms)
+        energies.append(energy / n_atoms)
+    return _fit(np.array(volumes), np.array(energies), params.eos)
+
+
+def _fit(volumes: np.ndarray, energies: np.ndarray, form: str) -> EosResult:
+    """Fit ``form`` to E(V) per atom; raises BenchmarkFailed(no_convergence) with the curve."""
+    curve = _energy_volume(tuple(volumes), tuple(energies))
+    eos = EquationOfState(volumes, energies, eos=form)
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", OptimizeWarning)
+            eos.fit(warn=False)
+    except (RuntimeError, ValueError) as exc:
+        raise _no_convergence(f"{form} fit failed: {exc}", curve) from exc
+    # ase.eos stores the fitted (E0, B0, B0', V0) of these forms in eos_parameters.
+    e0, b0, bp, v0 = (float(p) for p in eos.eos_parameters)
+    v_min, v_max = float(volumes.min()), float(volumes.max())
+    if not np.isfinite([e0, b0, bp, v0]).all():
+        raise _no_convergence(f"{form} fit gave non-finite parameters", curve)
+    if not v_min < v0 < v_max:
+        raise _no_convergence(
+            f"fitted V0 = {v0:.3f} Å³/atom lies outside the sampled range "
+            f"[{v_min:.3f}, {v_max:.3f}] Å³/atom: no energy minimum in the scan",
+            curve,
+        )
+    if b0 <= 0:
+        raise _no_convergence(f"fitted bulk modulus {b0 / units.GPa:.3g} GPa is not positive", curve)
+    residual = energies - eos.func(volumes, *eos.eos_parameters)
+    return EosResult(
+        volumes_a3_per_atom=tuple(float(v) for v in volumes),
+        energies_ev_per_atom=tuple(float(e) for e in energies),
+        v0_a3_per_atom=v0,
+        e0_ev_per_atom=e0,
+        bulk_modulus_gpa=b0 / units.GPa,
+        bulk_modulus_pressure_derivative=bp,
+        fit_residual_rms_mev_per_atom=1000.0 * float(np.sqrt(np.mean(residual**2))),
+    )
+
+
+def _no_convergence(message: str, curve: SeriesData) -> BenchmarkFailed:
+    return BenchmarkFailed(message, failure_class=FailureClass.NO_CONVERGENCE, series=(curve,))
+
+
+def _energy_volume(volumes: tuple[float, ...], energies: tuple[float, ...]) -> SeriesData:
+    return SeriesData(
+        name="energy_volume",
+        x=tuple(float(v) for v in volumes),
+        y=tuple(float(e) for e in energies),
+        x_label="volume per atom",
+        x_unit="Å³/atom",
+        y_label="energy per atom",
+        y_unit="eV/atom",
+    )

@@ -1,0 +1,32 @@
+"""The Celery application: configuration only (no ASE, no science), so the API can import it."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from backend.settings import get_settings
+
+
+def make_celery() -> Celery:
+    settings = get_settings()
+    app = Celery("mlipm", broker=settings.redis_url, include=["workers.tasks.runs"])
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue=settings.celery_queue,
+        task_soft_time_limit=settings.run_soft_time_limit_s,
+        task_time_limit=settings.run_time_limit_s,
+        # A message not acked within this time is redelivered: it must exceed the hard limit.
+        broker_transport_options={"visibility_timeout": settings.run_time_limit_s + 600},
+        broker_connection_retry_on_startup=True,
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+    )
+    return app
+
+
+celery_app = make_celery()

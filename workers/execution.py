@@ -1,0 +1,95 @@
+"""Run a claimed run's pure benchmark with its model: shared by the worker and the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from ase import Atoms
+from ase.calculators.calculator import Calculator
+from ase.io.jsonio import decode, encode
+
+from workers.adapters.registry import ModelSpec, check_elements, get_adapter, make_calculator
+from workers.benchmarks.base import MetricValue, SeriesData, get_benchmark
+from workers.errors import BenchmarkFailed, BenchmarkSetupError
+
+_CALCULATORS: dict[tuple[str, str, str], Calculator] = {}
+
+
+class RunJob(Protocol):
+    benchmark_key: str
+    benchmark_version: str
+    params: dict[str, Any]
+    structure_data: str
+    elements: list[str]
+    model_family: str
+    model_name: str
+    model_version: str
+    model_params: dict[str, Any]
+    artifact_path: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    metrics: tuple[MetricValue, ...]
+    series: tuple[SeriesData, ...]
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+def atoms_from_json(data: str) -> Atoms:
+    """Decode a structure stored as ASE JSON."""
+    return Atoms.fromdict(decode(data))
+
+
+def atoms_to_json(atoms: Atoms) -> str:
+    """Encode a structure losslessly as ASE JSON text."""
+    # Deterministic (no timestamps, sorted keys), so equal structures hash equally.
+    return encode(atoms.todict())
+
+
+def cached_calculator(spec: ModelSpec) -> Calculator:
+    """One calculator per model per worker process: models are loaded once, not per run."""
+    calc = _CALCULATORS.get(spec.cache_key)
+    if calc is None:
+        calc = _CALCULATORS[spec.cache_key] = make_calculator(spec)
+    return calc
+
+
+def execute_claimed(job: RunJob) -> Outcome:
+    """Build the inputs of ``job``, run its benchmark and return metrics and series.
+
+    Raises
+    ------
+    UnsupportedElementsError
+        When the model does not cover the structure's elements (the run is skipped).
+    BenchmarkSetupError, BenchmarkFailed
+        Classified failures, recorded with their class.
+    """
+    spec = ModelSpec(
+        family=job.model_family,
+        name=job.model_name,
+        version=job.model_version,
+        params=job.model_params,
+        artifact_path=Path(job.artifact_path) if job.artifact_path else None,
+    )
+    check_elements(spec, job.elements)
+    benchmark = get_benchmark(job.benchmark_key)
+    if benchmark.version != job.benchmark_version:
+        raise BenchmarkSetupError(
+            f"run asks for {job.benchmark_key} {job.benchmark_version} but this worker "
+            f"implements version {benchmark.version}"
+        )
+    try:
+        params = benchmark.make_params(job.params)
+    except (TypeError, ValueError) as exc:
+        raise BenchmarkSetupError(f"invalid parameters for {job.benchmark_key}: {exc}") from exc
+    result = benchmark.func(atoms_from_json(job.structure_data), cached_calculator(spec), params)
+    metrics = result.metrics()
+    if not metrics:
+        raise BenchmarkFailed(f"{job.benchmark_key} returned no metrics")
+    return Outcome(
+        metrics=metrics,
+        series=result.series(),
+        provenance={"packages": get_adapter(spec.family).package_versions()},
+    )
