@@ -180,7 +180,7 @@ def flower() -> None:
     from workers.celery_app import celery_app
 
     settings = get_settings()
-    celery_app.start(["flower", f"--port={settings.flower_port}", "--address=127.0.0.1"])
+    celery_app.start(["flower", f"--port={settings.flower_port}", f"--address={settings.flower_host}"])
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     )
     dash_host: str = Field("127.0.0.1", validation_alias="MLIPM_DASH_HOST")
     dash_port: int = Field(8050, validation_alias="MLIPM_DASH_PORT")
+    flower_host: str = Field("127.0.0.1", validation_alias="MLIPM_FLOWER_HOST")
     flower_port: int = Field(5555, validation_alias="MLIPM_FLOWER_PORT")
     celery_queue: str = Field(
         "cpu", validation_alias="MLIPM_CELERY_QUEUE", description="Queue of CPU-family runs."

@@ -147,14 +147,22 @@ def _dcdft_records() -> list[ReferenceRecord]:
     return records
 
 
-def _lattice_records() -> list[ReferenceRecord]:
+def _reference_states() -> list[tuple[str, dict[str, Any]]]:
+    """(symbol, Ashcroft & Mermin reference state) of every element that has one."""
     from ase.data import chemical_symbols, reference_states
 
-    records = []
-    for number, state in enumerate(reference_states):
-        if not state or "a" not in state:
+    return [
+        (chemical_symbols[number], dict(state))
+        for number, state in enumerate(reference_states)
+        if state
+    ]
+
+
+def _lattice_records() -> list[ReferenceRecord]:
+    records: list[ReferenceRecord] = []
+    for symbol, state in _reference_states():
+        if "a" not in state:
             continue
-        symbol = chemical_symbols[number]
         conditions = {"temperature_k": 298, "crystal_structure": state["symmetry"]}
         values = [("lattice_constant_a", state["a"], "Å")]
         if "c/a" in state:
@@ -234,16 +242,14 @@ def elemental_crystals() -> list[StructureRecord]:
         ``label`` and ``material`` are the element symbol; lengths in Å.
     """
     from ase.build import bulk
-    from ase.data import chemical_symbols, reference_states
 
     records = []
-    for number, state in enumerate(reference_states):
+    for symbol, state in _reference_states():
         # Se and Te are tabulated as "hcp" with an unknown basis: they are chain crystals.
-        if not state or state["symmetry"] not in SIMPLE_STRUCTURES or "a" not in state:
+        if state["symmetry"] not in SIMPLE_STRUCTURES or "a" not in state:
             continue
         if "basis" in state and state["basis"] is None:
             continue
-        symbol = chemical_symbols[number]
         atoms = bulk(symbol)
         atoms.info.update(
             {

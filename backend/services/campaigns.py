@@ -64,6 +64,8 @@ def _run_row(
         "params": params,
         "params_hash": params_hash(benchmark.key, benchmark.version, params),
         "status": RunStatus.QUEUED,
+        "failure_class": None,
+        "failure_message": None,
     }
     if model.elements is not None:
         missing = sorted(set(structure.elements) - set(model.elements))

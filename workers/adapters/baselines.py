@@ -47,7 +47,7 @@ FIT_CAVEAT = (
 )
 
 
-class PerElementPairCalculator(Calculator):  # type: ignore[misc]
+class PerElementPairCalculator(Calculator):
     """Single-element pair potential dispatching to ASE's LJ or Morse calculator.
 
     Parameters
@@ -66,7 +66,7 @@ class PerElementPairCalculator(Calculator):  # type: ignore[misc]
         On calculation, for an element without parameters.
     """
 
-    implemented_properties = ("energy", "free_energy", "energies", "forces", "stress")
+    implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]  # noqa: RUF012
     nolabel = True
 
     def __init__(self, family: str, elements: Mapping[str, Mapping[str, Any]]) -> None:
@@ -82,8 +82,10 @@ class PerElementPairCalculator(Calculator):  # type: ignore[misc]
         system_changes: list[str] = all_changes,
     ) -> None:
         super().calculate(atoms, properties, system_changes)
+        assert self.atoms is not None  # set by Calculator.calculate
         inner = self._calculator_for(sorted(set(self.atoms.get_chemical_symbols())))
-        inner.get_properties(properties or ["energy"], self.atoms)
+        for name in properties or ["energy"]:
+            inner.get_property(name, self.atoms)
         self.results = dict(inner.results)
 
     def _calculator_for(self, symbols: list[str]) -> Calculator:
@@ -259,11 +261,11 @@ def _pair_model(
             f"{kind} pair potential with one parameter set per element, fitted to experiment; "
             "single-element structures only (no mixing rules)."
         ),
-        "paper": GIRIFALCO_WEIZER if with_b0 else None,
-        "license": "MIT (fitted parameters); calculators from ASE (LGPL-2.1-or-later)",
         "caveat": FIT_CAVEAT.format(
             name=name, targets="a0, cohesive energy and B0" if with_b0 else "a0, cohesive energy"
         ),
+        "paper": GIRIFALCO_WEIZER if with_b0 else None,
+        "license": "MIT (fitted parameters); calculators from ASE (LGPL-2.1-or-later)",
         "training_data": {
             "name": "experimental elemental crystals: a0, E_coh" + (", B0" if with_b0 else ""),
             "level_of_theory": "experiment",

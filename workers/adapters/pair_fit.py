@@ -29,6 +29,8 @@ from numpy.typing import NDArray
 from scipy.optimize import brentq
 
 from workers.reference_data import (
+    ReferenceRecord,
+    elemental_crystals,
     experimental_references,
     reference_lookup,
 )
@@ -45,8 +47,7 @@ MORSE_RCUT1 = 1.9
 MORSE_RCUT2 = 2.7
 #: Range of rho0 = alpha * r0 accepted for a Morse fit.
 RHO0_RANGE = (1.5, 20.0)
-#: Largest relative difference between the dcdft experimental volume and the reference
-#: crystal's volume for which dcdft's B0 is taken to describe that crystal.
+#: Largest relative difference of dcdft's volume from the crystal's for its B0 to be used.
 MAX_VOLUME_MISMATCH = 0.10
 
 # Nearest-neighbour distance in units of sigma (LJ) or r0 (Morse) searched for the minimum.
@@ -59,11 +60,8 @@ _RHO0_GRID = 12
 
 @dataclass(frozen=True, slots=True)
 class Shells:
-    """Neighbour shells of a crystal, in units of its nearest-neighbour distance.
-
-    ``weights`` are the number of neighbours per atom divided by two (each pair counted
-    once), so that the energy per atom is ``sum(weights * phi(x * radii))``.
-    """
+    """Neighbour shells in units of the nearest-neighbour distance; ``weights`` are neighbours
+    per atom / 2, so that the energy per atom is ``sum(weights * phi(x * radii))``."""
 
     radii: FloatArray
     weights: FloatArray
@@ -73,6 +71,8 @@ class Shells:
 @dataclass(frozen=True, slots=True)
 class PairFit:
     """Fitted per-element parameters of one family and the elements that were left out.
+
+    Cached and shared: treat as read-only.
 
     ``elements`` maps a symbol to the keyword arguments of the ASE calculator (eV, Å);
     ``left_out`` maps a symbol to the reason it could not be fitted.
@@ -94,11 +94,8 @@ def crystal_shells(atoms: Atoms) -> Shells:
 
 
 def _pair_distances(atoms: Atoms, cutoff: float) -> FloatArray:
-    """All distances (i, j, image) up to ``cutoff`` in Å, both ways, self excluded.
-
-    A direct lattice sum: for one- and two-atom cells with cutoffs of several lattice
-    constants it is far faster than a general neighbour list.
-    """
+    """All distances up to ``cutoff`` (Å), both ways, self excluded: a direct lattice sum,
+    far faster than a general neighbour list for tiny cells and long cutoffs."""
     cell = atoms.cell.array
     # Lattice-plane spacings are 1 / |reciprocal vector|; enough images to cover the cutoff.
     spacings = 1.0 / np.linalg.norm(np.linalg.inv(cell), axis=0)
@@ -138,20 +135,9 @@ def lattice_minimum(
 ) -> tuple[float, float, float] | None:
     """Minimum of the reduced energy per atom ``u(x)`` under uniform scaling.
 
-    Parameters
-    ----------
-    shells
-        Neighbour shells of the crystal.
-    pair
-        Reduced pair energy and derivative.
-    x_range
-        Nearest-neighbour distances (reduced units) searched.
-
-    Returns
-    -------
-    tuple of float or None
-        ``(x, u(x), x**2 * u''(x))`` at the global minimum inside ``x_range``, or None when the
-        lowest point lies on the edge of the range (no minimum there).
+    ``x`` is the nearest-neighbour distance in units of sigma or r0, searched in ``x_range``.
+    Returns ``(x, u(x), x**2 u''(x))`` at the lowest minimum, or None when the lowest point is
+    on the edge of the range (no minimum there).
     """
 
     def u(x: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -267,14 +253,11 @@ def fit_pair_potentials() -> tuple[PairFit, PairFit]:
     tuple of PairFit
         The LJ fit (a0, cohesive energy) and the Morse fit (a0, cohesive energy, B0).
     """
-    from workers.reference_data import elemental_crystals
-
     start = time.perf_counter()
     refs = reference_lookup(experimental_references())
     lj: dict[str, dict[str, float | bool]] = {}
     morse: dict[str, dict[str, float | bool]] = {}
-    lj_out: dict[str, str] = {}
-    morse_out: dict[str, str] = {}
+    lj_out, morse_out = {}, {}
     for record in elemental_crystals():
         symbol, atoms = record.label, record.atoms
         cohesive = refs.get((symbol, "cohesive_energy"))
@@ -291,8 +274,8 @@ def fit_pair_potentials() -> tuple[PairFit, PairFit]:
         if reason:
             morse_out[symbol] = reason
             continue
+        bulk_modulus = refs[(symbol, "bulk_modulus")].value
         try:
-            bulk_modulus = refs[(symbol, "bulk_modulus")].value
             morse[symbol] = fit_morse(shells, cohesive.value, bulk_modulus, volume)
         except ValueError as exc:
             morse_out[symbol] = str(exc)
@@ -300,7 +283,9 @@ def fit_pair_potentials() -> tuple[PairFit, PairFit]:
     return PairFit("lj", lj, lj_out, seconds), PairFit("morse", morse, morse_out, seconds)
 
 
-def _bulk_modulus_problem(refs: dict, symbol: str, volume: float) -> str | None:
+def _bulk_modulus_problem(
+    refs: dict[tuple[str, str], ReferenceRecord], symbol: str, volume: float
+) -> str | None:
     """Why dcdft's experimental B0 cannot be used for the reference crystal (None if it can)."""
     if (symbol, "bulk_modulus") not in refs:
         return "no experimental bulk modulus in ase.collections.dcdft"

@@ -17,7 +17,7 @@ from ase.calculators.calculator import Calculator
 from ase.eos import EquationOfState
 from scipy.optimize import OptimizeWarning
 
-from workers.benchmarks.base import MetricValue, SeriesData, register_benchmark
+from workers.benchmarks.base import Headline, MetricValue, SeriesData, register_benchmark
 from workers.errors import BenchmarkFailed, BenchmarkSetupError, FailureClass
 
 #: ase.eos forms whose fitted parameters are (E0, B0, B0', V0).
@@ -105,6 +105,11 @@ class EosResult:
         "E(V) over an isotropic volume scan (default +-20 %, 11 points) with fixed cell shape; "
         "Birch-Murnaghan fit of V0, B0 and B0'."
     ),
+    headline=(
+        Headline("volume_per_atom", "V0", "Å³/atom"),
+        Headline("bulk_modulus", "B0", "GPa"),
+        Headline("bulk_modulus_pressure_derivative", "B0'", "1"),
+    ),
 )
 def run_eos(atoms: Atoms, calc: Calculator, params: EosParams) -> EosResult:
     """Scan the volume of ``atoms`` isotropically and fit an equation of state.
@@ -172,7 +177,9 @@ def _fit(volumes: np.ndarray, energies: np.ndarray, form: str) -> EosResult:
             curve,
         )
     if b0 <= 0:
-        raise _no_convergence(f"fitted bulk modulus {b0 / units.GPa:.3g} GPa is not positive", curve)
+        raise _no_convergence(
+            f"fitted bulk modulus {b0 / units.GPa:.3g} GPa is not positive", curve
+        )
     residual = energies - eos.func(volumes, *eos.eos_parameters)
     return EosResult(
         volumes_a3_per_atom=tuple(float(v) for v in volumes),

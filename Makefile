@@ -1,0 +1,44 @@
+# The two commands of README.md: `make demo` and `make test`. Everything installs into .venv.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install demo test lint pytest api worker dashboard flower clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Start (or reuse) Postgres and Redis, API, worker, dashboard, Flower; run the demo campaign.
+demo: install
+	$(BIN)/mlipm demo
+
+## Lint, type-check, layer contracts, then the whole test suite.
+test: install lint pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+pytest: install
+	$(BIN)/pytest
+
+# The same commands docker-compose.yml runs, one service each.
+api: install
+	$(BIN)/mlipm api
+worker: install
+	$(BIN)/mlipm worker
+dashboard: install
+	$(BIN)/mlipm dashboard
+flower: install
+	$(BIN)/mlipm flower
+
+clean:
+	rm -rf $(VENV) .mlipm

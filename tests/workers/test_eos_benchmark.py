@@ -1,0 +1,125 @@
+"""The eos benchmark against physics known independently of this code."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import bulk
+from ase.calculators.calculator import Calculator, all_changes
+from ase.calculators.emt import EMT
+from ase.calculators.lj import LennardJones
+
+from workers.benchmarks.base import get_benchmark
+from workers.benchmarks.eos import EosParams, run_eos
+from workers.errors import BenchmarkFailed, FailureClass
+
+# Lattice sums of the fcc lattice in units of the nearest-neighbour distance
+# (Lennard-Jones, Proc. R. Soc. A 107, 463 (1925); Kittel ch. 3).
+A12, A6 = 12.13188, 14.45392
+
+
+class NaNCalculator(Calculator):
+    implemented_properties = ["energy", "forces"]  # noqa: RUF012
+
+    def calculate(
+        self,
+        atoms: Atoms | None = None,
+        properties: list[str] | None = None,
+        system_changes: list[str] = all_changes,
+    ) -> None:
+        super().calculate(atoms, properties, system_changes)
+        assert self.atoms is not None
+        self.results = {"energy": float("nan"), "forces": np.zeros((len(self.atoms), 3))}
+
+
+def test_emt_copper_matches_the_known_emt_values() -> None:
+    atoms = bulk("Cu", "fcc", a=3.6)
+    before = atoms.copy()
+    result = run_eos(atoms, EMT(), EosParams())
+    # ASE's EMT Cu: a0 = 3.59 Å, B0 = 134 GPa (ase.eos documentation and EOS tutorial).
+    assert (4 * result.v0_a3_per_atom) ** (1 / 3) == pytest.approx(3.59, abs=0.01)
+    assert result.bulk_modulus_gpa == pytest.approx(134, rel=0.05)
+    assert 3 < result.bulk_modulus_pressure_derivative < 7
+    assert result.fit_residual_rms_mev_per_atom < 5
+    assert atoms == before  # the input is not modified
+    assert atoms.calc is None
+
+
+def test_metrics_and_series() -> None:
+    result = run_eos(bulk("Al", "fcc", a=4.05), EMT(), EosParams(n_points=7))
+    metrics = {m.name: m for m in result.metrics()}
+    assert metrics["volume_per_atom"].unit == "Å³/atom"
+    assert metrics["bulk_modulus"].unit == "GPa"
+    assert metrics["bulk_modulus_pressure_derivative"].unit == "1"
+    compared = {name for name, m in metrics.items() if m.compare_to_reference}
+    assert compared == {"volume_per_atom", "bulk_modulus", "bulk_modulus_pressure_derivative"}
+    assert metrics["fit_residual_rms"].unit == "meV/atom"
+    assert metrics["energy_per_atom_min"].unit == "eV/atom"
+    (curve,) = result.series()
+    assert curve.name == "energy_volume"
+    assert len(curve.x) == len(curve.y) == 7
+    assert curve.x == pytest.approx(sorted(curve.x))
+    # One atom in the primitive cell: volumes per atom span (1 +- 20 %) a^3 / 4.
+    assert curve.x[0] == pytest.approx(0.8 * 4.05**3 / 4)
+    assert curve.x[-1] == pytest.approx(1.2 * 4.05**3 / 4)
+
+
+def test_lennard_jones_fcc_matches_the_lattice_sums() -> None:
+    # sigma = epsilon = 1 (read Å and eV as reduced units). A smooth cutoff switched off between
+    # 9.5 and 10 sigma: no energy shift, and the r^-6 tail neglected beyond ~9.5 sigma is
+    # 8 pi rho / (3 r^3) ~ 0.011 epsilon per atom, about 0.13 % of the cohesive energy.
+    calc = LennardJones(sigma=1.0, epsilon=1.0, rc=10.0, ro=9.5, smooth=True)
+    r_min = (2 * A12 / A6) ** (1 / 6)
+    assert r_min == pytest.approx(1.0902, abs=1e-4)
+    a_min = r_min * np.sqrt(2)
+    result = run_eos(bulk("Ar", "fcc", a=1.55), calc, EosParams(volume_range=0.05))
+    assert (4 * result.v0_a3_per_atom) ** (1 / 3) == pytest.approx(a_min, rel=1e-3)
+    tail = 8 * np.pi * (4 / a_min**3) / (3 * 9.5**3)
+    assert -result.e0_ev_per_atom == pytest.approx(A6**2 / (2 * A12), abs=2 * tail)
+    assert -result.e0_ev_per_atom == pytest.approx(8.61, abs=0.03)
+
+
+def test_minimum_outside_the_scan_is_a_reported_failure_with_the_curve() -> None:
+    # Cu EMT has V0 ~ 11.6 Å^3/atom; this cell's volume is 6.75 Å^3, so the scan ends at 8.1.
+    atoms = bulk("Cu", "fcc", a=3.0)
+    with pytest.raises(BenchmarkFailed) as info:
+        run_eos(atoms, EMT(), EosParams())
+    assert info.value.failure_class == FailureClass.NO_CONVERGENCE
+    (curve,) = info.value.series
+    assert curve.name == "energy_volume"
+    assert len(curve.x) == 11
+    assert max(curve.x) == pytest.approx(1.2 * 3.0**3 / 4)
+    assert np.all(np.diff(curve.y) < 0)  # still going downhill: the minimum is further out
+
+
+def test_non_finite_energy_is_nan_or_inf() -> None:
+    with pytest.raises(BenchmarkFailed) as info:
+        run_eos(bulk("Cu"), NaNCalculator(), EosParams())
+    assert info.value.failure_class == FailureClass.NAN_OR_INF
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"n_points": 6}, "n_points"),
+        ({"volume_range": 0.0}, "volume_range"),
+        ({"volume_range": 0.5}, "volume_range"),
+        ({"volume_range": -0.1}, "volume_range"),
+        ({"eos": "sj"}, "eos"),
+    ],
+)
+def test_params_validation(overrides: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        EosParams(**overrides)
+
+
+def test_registered_with_defaults() -> None:
+    spec = get_benchmark("eos")
+    assert spec.version == "1.0"
+    assert spec.default_params() == {
+        "volume_range": 0.2,
+        "n_points": 11,
+        "eos": "birchmurnaghan",
+    }
+    assert spec.make_params({"n_points": 9}) == EosParams(n_points=9)
