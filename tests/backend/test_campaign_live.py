@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 
 import httpx
@@ -93,7 +96,10 @@ def test_a_second_delivery_of_a_finished_run_changes_nothing(
         again = session.get(Run, run.id)
         assert again is not None
         assert (again.status, again.attempt, again.finished_at) == (
-            run.status, run.attempt, run.finished_at)
+            run.status,
+            run.attempt,
+            run.finished_at,
+        )
         assert session.scalar(select(func.count()).where(Metric.run_id == run.id)) == n_metrics
 
 
@@ -101,19 +107,26 @@ def test_a_model_that_cannot_be_built_fails_its_runs_and_the_campaign_goes_on(
     live_stack: LiveStack, finished_campaign: CampaignRead, engine: Engine
 ) -> None:
     admin = {"Authorization": f"Bearer {live_stack.admin_token}"}
-    created = httpx.post(f"{live_stack.api_url}/models", headers=admin,
-                         json={"name": "no-such-family-model", "family": "nosuchfamily"})
+    created = httpx.post(
+        f"{live_stack.api_url}/models",
+        headers=admin,
+        json={"name": "no-such-family-model", "family": "nosuchfamily"},
+    )
     assert created.status_code == 201, created.text
     client = live_stack.client(live_stack.admin_token)
-    campaign = client.create_campaign(CampaignCreate(
-        name="live: broken model next to a good one",
-        models=[ModelRef(name="no-such-family-model"), ModelRef(name="EMT")],
-        benchmarks=[BenchmarkRef(key="eos", params={"n_points": 9})],
-        structure_sets=[LIVE_SET],
-    ))
+    campaign = client.create_campaign(
+        CampaignCreate(
+            name="live: broken model next to a good one",
+            models=[ModelRef(name="no-such-family-model"), ModelRef(name="EMT")],
+            benchmarks=[BenchmarkRef(key="eos", params={"n_points": 9})],
+            structure_sets=[LIVE_SET],
+        )
+    )
     done = wait_until(
-        lambda: (c := client.campaign(campaign.id)).status == "finished" and c, 120,
-        "the campaign to finish")
+        lambda: (c := client.campaign(campaign.id)).status == "finished" and c,
+        120,
+        "the campaign to finish",
+    )
     assert (done.progress.failed, done.progress.succeeded, done.progress.skipped) == (5, 3, 2)
     failed = [r for r in _runs(engine, campaign) if r.status == RunStatus.FAILED]
     assert {r.failure_class for r in failed} == {"setup_error"}
@@ -124,8 +137,46 @@ def test_submitters_cannot_start_campaigns_on_the_live_api(live_stack: LiveStack
     response = httpx.post(
         f"{live_stack.api_url}/campaigns",
         headers={"Authorization": f"Bearer {live_stack.submitter_token}"},
-        json={"name": "x", "models": [{"name": "EMT"}], "benchmarks": [{"key": "eos"}],
-              "structure_sets": [LIVE_SET]},
+        json={
+            "name": "x",
+            "models": [{"name": "EMT"}],
+            "benchmarks": [{"key": "eos"}],
+            "structure_sets": [LIVE_SET],
+        },
     )
     assert response.status_code == 403
     assert response.json()["error"]["message"] == "only admins may do this"
+
+
+def test_cli_starts_a_campaign_through_the_api_and_watches_it(live_stack: LiveStack) -> None:
+    env = {
+        **os.environ,
+        "MLIPM_API_URL": live_stack.api_url,
+        "MLIPM_TOKEN": live_stack.admin_token,
+        "COLUMNS": "120",
+    }
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "backend.cli",
+            "campaigns",
+            "start",
+            "-m",
+            "EMT",
+            "-b",
+            "eos",
+            "-s",
+            LIVE_SET,
+            "--name",
+            "from the cli",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "campaign " in done.stdout
+    assert "5/5" in done.stdout  # the progress bar reached the end: 3 reused + 2 skipped

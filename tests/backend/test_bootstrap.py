@@ -1,0 +1,75 @@
+"""Reference data and baselines load once; loading again changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from backend.bootstrap import ELEMENTAL_CRYSTALS, bootstrap
+from backend.db.models import Benchmark, MlipModel, Reference, Structure, StructureSet
+from backend.services.runs import _references
+from workers.execution import atoms_from_json
+
+
+def _counts(session: Session) -> tuple[int, ...]:
+    return tuple(
+        session.scalar(select(func.count()).select_from(table)) or 0
+        for table in (Reference, Structure, StructureSet, Benchmark, MlipModel)
+    )
+
+
+def test_loading_twice_changes_nothing(db_session: Session) -> None:
+    before = _counts(db_session)
+    stamps = db_session.execute(select(Reference.id, Reference.created_at)).all()
+    report = bootstrap(db_session)
+    assert (
+        report.references_added,
+        report.structures_added,
+        report.benchmarks_added,
+        report.models_added,
+    ) == (0, 0, 0, 0)
+    assert _counts(db_session) == before
+    assert db_session.execute(select(Reference.id, Reference.created_at)).all() == stamps
+
+
+def test_references_carry_source_unit_and_level_of_theory(db_session: Session) -> None:
+    refs = {
+        (r.material, r.property, r.level_of_theory): r
+        for r in db_session.scalars(select(Reference))
+    }
+    cu_b0 = refs[("Cu", "bulk_modulus", "experiment")]
+    assert (cu_b0.unit, round(cu_b0.value)) == ("GPa", 144)
+    assert "Lejaeghere" in cu_b0.source
+    assert refs[("Cu", "cohesive_energy", "experiment")].value == 3.49  # Kittel, eV/atom
+    assert refs[("Cu", "lattice_constant_a", "experiment")].value == 3.61  # Ashcroft & Mermin
+    s22 = [r for r in refs.values() if r.level_of_theory == "ccsd(t)/cbs"]
+    assert len(s22) == 22
+    assert {r.unit for r in s22} == {"eV"}
+    n_dcdft = {m for (m, p, _) in refs if p == "bulk_modulus_pressure_derivative"}
+    assert len(n_dcdft) == 58
+
+
+def test_elemental_crystals_are_stored_losslessly(db_session: Session) -> None:
+    structure_set = db_session.scalar(
+        select(StructureSet).where(StructureSet.name == ELEMENTAL_CRYSTALS)
+    )
+    assert structure_set is not None
+    cu = db_session.scalar(
+        select(Structure).where(
+            Structure.structure_set_id == structure_set.id, Structure.label == "Cu"
+        )
+    )
+    assert cu is not None
+    atoms = atoms_from_json(cu.data)
+    assert (cu.elements, cu.n_atoms, cu.formula) == (["Cu"], 1, "Cu")
+    # fcc primitive cell at a = 3.61 A: V = a^3 / 4
+    assert atoms.get_volume() == pytest.approx(3.61**3 / 4)
+    element_query = select(Structure.label).where(Structure.elements.contains(["Fe"]))
+    assert db_session.scalars(element_query).all() == ["Fe"]
+
+
+def test_metrics_are_compared_with_experiment_first(db_session: Session) -> None:
+    refs = _references(db_session, "Cu", ["volume_per_atom", "bulk_modulus", "nonexistent"])
+    assert set(refs) == {"volume_per_atom", "bulk_modulus"}
+    assert {r.level_of_theory for r in refs.values()} == {"experiment"}
