@@ -70,7 +70,15 @@ class Children:
                 proc.wait()
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_demo(console: Console, *, exit_when_done: bool = False) -> int:
+    # Ctrl-C and `kill` both stop everything cleanly, even when started from a script that
+    # ignores SIGINT for background jobs.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     settings = get_settings()
     state = settings.state_dir.resolve()
     console.print("[bold]MLIP Metrology demo[/bold]")

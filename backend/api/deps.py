@@ -10,22 +10,15 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from backend.db.models import Role, User
-from backend.db.session import get_sessionmaker
+from backend.db.session import session_scope
 from backend.domain.errors import NotAuthenticated, PermissionDenied
 from backend.services import users
 
 
 def get_session() -> Iterator[Session]:
     """Unit of work of one request: commit when the route returns, roll back on error."""
-    session = get_sessionmaker()()
-    try:
+    with session_scope() as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 # scope="function": commit before the response is sent, so a client reads its own writes.

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from backend.db.models.run import RunStatus
+from backend.schemas.results import SeriesIn
 
 
 class MetricRead(BaseModel):
@@ -19,16 +20,8 @@ class MetricRead(BaseModel):
     error: float | None
 
 
-class SeriesRead(BaseModel):
+class SeriesRead(SeriesIn):
     model_config = ConfigDict(from_attributes=True)
-
-    name: str
-    x: list[float]
-    y: list[float]
-    x_label: str
-    x_unit: str
-    y_label: str
-    y_unit: str
 
 
 class RunRead(BaseModel):

@@ -180,3 +180,20 @@ def test_cli_starts_a_campaign_through_the_api_and_watches_it(live_stack: LiveSt
     assert done.returncode == 0, done.stderr
     assert "campaign " in done.stdout
     assert "5/5" in done.stdout  # the progress bar reached the end: 3 reused + 2 skipped
+
+
+def test_a_run_reads_back_with_metrics_series_and_provenance(
+    finished_campaign: CampaignRead, engine: Engine, live_stack: LiveStack
+) -> None:
+    run = next(r for r in _runs(engine, finished_campaign) if r.status == RunStatus.SUCCEEDED)
+    detail = httpx.get(f"{live_stack.api_url}/runs/{run.id}").json()
+    assert detail["status"] == "succeeded"
+    metrics = {m["name"]: m for m in detail["metrics"]}
+    v0 = metrics["volume_per_atom"]
+    assert v0["unit"] == "Å³/atom"
+    assert v0["reference_id"] is not None
+    curve = next(s for s in detail["series"] if s["name"] == "energy_volume")
+    assert len(curve["x"]) == len(curve["y"]) == 11  # the protocol's default grid
+    # +-20 % around the starting volume, which brackets the fitted V0
+    assert min(curve["x"]) < v0["value"] < max(curve["x"])
+    assert detail["provenance"]["benchmark"] == {"key": "eos", "version": "1.0"}
