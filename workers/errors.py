@@ -61,3 +61,9 @@ class BenchmarkFailed(BenchmarkError):
     """The simulation ran and the model failed it (NaN, no convergence, explosion): a result."""
 
     failure_class = FailureClass.NO_CONVERGENCE
+
+
+class RunCancelled(BenchmarkError):
+    """Raised by an observer when the run's campaign was cancelled: stop at the next step."""
+
+    failure_class = FailureClass.CANCELLED

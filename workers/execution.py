@@ -11,7 +11,7 @@ from ase.calculators.calculator import Calculator
 from ase.io.jsonio import decode, encode
 
 from workers.adapters.registry import ModelSpec, check_elements, get_adapter, make_calculator
-from workers.benchmarks.base import MetricValue, SeriesData, get_benchmark
+from workers.benchmarks.base import MetricValue, Observer, SeriesData, get_benchmark
 from workers.errors import BenchmarkFailed, BenchmarkSetupError
 
 _CALCULATORS: dict[tuple[str, str, str], Calculator] = {}
@@ -77,7 +77,7 @@ def cached_calculator(spec: ModelSpec) -> Calculator:
     return calc
 
 
-def execute_claimed(job: RunJob) -> Outcome:
+def execute_claimed(job: RunJob, *, observer: Observer | None = None) -> Outcome:
     """Build the inputs of ``job``, run its benchmark and return metrics and series.
 
     Raises
@@ -105,7 +105,9 @@ def execute_claimed(job: RunJob) -> Outcome:
         params = benchmark.make_params(job.params)
     except (TypeError, ValueError) as exc:
         raise BenchmarkSetupError(f"invalid parameters for {job.benchmark_key}: {exc}") from exc
-    result = benchmark.func(atoms_from_json(job.structure_data), cached_calculator(spec), params)
+    result = benchmark.func(
+        atoms_from_json(job.structure_data), cached_calculator(spec), params, observer=observer
+    )
     metrics = result.metrics()
     if not metrics:
         raise BenchmarkFailed(f"{job.benchmark_key} returned no metrics")

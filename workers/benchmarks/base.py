@@ -1,7 +1,10 @@
 """Benchmark protocol, registry and the typed pieces every result is made of.
 
-A benchmark is a pure function ``(atoms, calc, params) -> result``. It never touches the
-database or the queue; the task layer turns its result into metric and series rows.
+A benchmark is a pure function ``(atoms, calc, params, *, observer=None) -> result``. It never
+touches the database or the queue; the task layer turns its result into metric and series rows.
+
+The observer (as in ASE's ``irun``) is called at each step of a long benchmark with the stage
+and the fraction done; it may raise ``RunCancelled`` to stop the benchmark cleanly.
 """
 
 from __future__ import annotations
@@ -11,9 +14,6 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
-
-from ase import Atoms
-from ase.calculators.calculator import Calculator
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +50,21 @@ class BenchmarkResult(Protocol):
     def series(self) -> tuple[SeriesData, ...]: ...
 
 
+class Observer(Protocol):
+    """Called by a benchmark as it progresses; may raise ``workers.errors.RunCancelled``."""
+
+    def __call__(self, stage: str, fraction: float) -> None: ...
+
+
+def notify(observer: Observer | None, stage: str, fraction: float) -> None:
+    """Call ``observer`` if there is one (benchmarks call this at each step)."""
+    if observer is not None:
+        observer(stage, fraction)
+
+
 P = TypeVar("P")
 R = TypeVar("R", bound=BenchmarkResult)
-BenchmarkFunc = Callable[[Atoms, Calculator, Any], BenchmarkResult]
+BenchmarkFunc = Callable[..., BenchmarkResult]  # (atoms, calc, params, *, observer=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +135,15 @@ def get_benchmark(key: str) -> BenchmarkSpec:
 
 
 def load_all() -> dict[str, BenchmarkSpec]:
-    """Import every benchmark module so that it registers itself."""
-    from workers.benchmarks import eos  # noqa: F401
+    """Import every benchmark module of this package so that it registers itself."""
+    import importlib
+    import pkgutil
 
+    import workers.benchmarks as package
+
+    for module in pkgutil.iter_modules(package.__path__):
+        if not module.name.startswith("_") and module.name != "base":
+            importlib.import_module(f"{package.__name__}.{module.name}")
     return BENCHMARKS
 
 

@@ -17,7 +17,14 @@ from ase.calculators.calculator import Calculator
 from ase.eos import EquationOfState
 from scipy.optimize import OptimizeWarning
 
-from workers.benchmarks.base import Headline, MetricValue, SeriesData, register_benchmark
+from workers.benchmarks.base import (
+    Headline,
+    MetricValue,
+    Observer,
+    SeriesData,
+    notify,
+    register_benchmark,
+)
 from workers.errors import BenchmarkFailed, BenchmarkSetupError, FailureClass
 
 #: ase.eos forms whose fitted parameters are (E0, B0, B0', V0).
@@ -111,7 +118,9 @@ class EosResult:
         Headline("bulk_modulus_pressure_derivative", "B0'", "1"),
     ),
 )
-def run_eos(atoms: Atoms, calc: Calculator, params: EosParams) -> EosResult:
+def run_eos(
+    atoms: Atoms, calc: Calculator, params: EosParams, *, observer: Observer | None = None
+) -> EosResult:
     """Scan the volume of ``atoms`` isotropically and fit an equation of state.
 
     Parameters
@@ -122,6 +131,8 @@ def run_eos(atoms: Atoms, calc: Calculator, params: EosParams) -> EosResult:
         ASE calculator giving energies in eV.
     params
         Volume range, number of points and EOS form.
+    observer
+        Called after each volume with ("eos", fraction done); may raise RunCancelled.
 
     Returns
     -------
@@ -140,7 +151,8 @@ def run_eos(atoms: Atoms, calc: Calculator, params: EosParams) -> EosResult:
         raise BenchmarkSetupError("eos needs a structure periodic in three dimensions")
     n_atoms = len(atoms)
     volumes, energies = [], []
-    for factor in np.linspace(1 - params.volume_range, 1 + params.volume_range, params.n_points):
+    factors = np.linspace(1 - params.volume_range, 1 + params.volume_range, params.n_points)
+    for i, factor in enumerate(factors):
         trial = atoms.copy()
         trial.set_cell(atoms.cell.array * factor ** (1 / 3), scale_atoms=True)
         trial.calc = calc
@@ -152,6 +164,7 @@ def run_eos(atoms: Atoms, calc: Calculator, params: EosParams) -> EosResult:
             )
         volumes.append(trial.get_volume() / n_atoms)
         energies.append(energy / n_atoms)
+        notify(observer, "eos", (i + 1) / len(factors))
     return _fit(np.array(volumes), np.array(energies), params.eos)
 
 
