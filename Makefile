@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint pytest api worker dashboard flower clean
+.PHONY: install install-mlip demo test lint pytest api worker dashboard flower clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,12 +14,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+## The optional MLIP packages (torch CPU build first, so nothing pulls a CUDA build).
+install-mlip: install
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev,mlip]'
+
 ## Start (or reuse) Postgres and Redis, API, worker, dashboard, Flower; run the demo campaign.
 demo: install
 	$(BIN)/mlipm demo
 
 ## Lint, type-check, layer contracts, then the whole test suite.
-test: install lint pytest
+test: install install-mlip lint pytest
 
 lint: install
 	$(BIN)/ruff check .

@@ -72,6 +72,8 @@ def register_benchmarks(session: Session) -> int:
             description=spec.description,
             default_params=spec.default_params(),
             headline_metrics=[dataclasses.asdict(h) for h in spec.headline],
+            soft_time_limit_s=spec.soft_time_limit_s,
+            time_limit_s=spec.time_limit_s,
         )
     return added
 

@@ -43,6 +43,22 @@ class Settings(BaseSettings):
     )
     run_soft_time_limit_s: int = Field(1800, validation_alias="MLIPM_RUN_SOFT_TIME_LIMIT_S")
     run_time_limit_s: int = Field(1900, validation_alias="MLIPM_RUN_TIME_LIMIT_S")
+    run_lease_s: float = Field(
+        60,
+        validation_alias="MLIPM_RUN_LEASE_S",
+        description="A running run whose worker has not renewed its lease for this long is "
+        "presumed lost and may be claimed again.",
+    )
+    sweep_interval_s: float = Field(
+        30,
+        validation_alias="MLIPM_SWEEP_INTERVAL_S",
+        description="How often each worker re-enqueues runs whose messages were lost.",
+    )
+    broker_visibility_timeout_s: int = Field(
+        3600,
+        validation_alias="MLIPM_BROKER_VISIBILITY_TIMEOUT_S",
+        description="Unacknowledged messages are redelivered after this; above every time limit.",
+    )
     dashboard_poll_ms: int = Field(5000, validation_alias="MLIPM_DASHBOARD_POLL_MS")
 
 

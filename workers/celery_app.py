@@ -9,7 +9,9 @@ from backend.settings import get_settings
 
 def make_celery() -> Celery:
     settings = get_settings()
-    app = Celery("mlipm", broker=settings.redis_url, include=["workers.tasks.runs"])
+    app = Celery(
+        "mlipm", broker=settings.redis_url, include=["workers.tasks.runs", "workers.tasks.sweeper"]
+    )
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
@@ -21,7 +23,11 @@ def make_celery() -> Celery:
         task_soft_time_limit=settings.run_soft_time_limit_s,
         task_time_limit=settings.run_time_limit_s,
         # A message not acked within this time is redelivered: it must exceed the hard limit.
-        broker_transport_options={"visibility_timeout": settings.run_time_limit_s + 600},
+        broker_transport_options={
+            "visibility_timeout": max(
+                settings.broker_visibility_timeout_s, settings.run_time_limit_s + 60
+            )
+        },
         broker_connection_retry_on_startup=True,
         worker_send_task_events=True,
         task_send_sent_event=True,

@@ -40,7 +40,7 @@ def session_scope() -> Iterator[Session]:
         session.close()
 
 
-def after_commit(session: Session, callback: Callable[[], None]) -> None:
+def after_commit(session: Session, callback: Callable[[], object]) -> None:
     """Run ``callback`` once the session's current transaction has committed (never before)."""
 
     def _run(_session: Session) -> None:

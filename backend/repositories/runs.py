@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import and_, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from backend.db.models import Metric, Run, RunStatus, Series
+from backend.db.models import (
+    Benchmark,
+    Campaign,
+    CampaignRun,
+    CampaignStatus,
+    Metric,
+    Run,
+    RunStatus,
+    Series,
+)
 
 RUN_KEY = ("mlip_model_id", "benchmark_id", "structure_id", "params_hash")
 
@@ -37,17 +46,81 @@ def get_run(session: Session, run_id: uuid.UUID) -> Run | None:
     return session.get(Run, run_id)
 
 
-def claim_run(session: Session, run_id: uuid.UUID, *, worker: str) -> Run | None:
-    """Mark a queued run running; None when it was already claimed, finished or cancelled."""
+def claim_run(session: Session, run_id: uuid.UUID, *, worker: str, lease_s: float) -> Run | None:
+    """Take a queued run, or a running one whose worker's lease expired; None otherwise."""
+    lease_ends = func.now() + timedelta(seconds=lease_s)
     stmt = (
         update(Run)
-        .where(Run.id == run_id, Run.status == RunStatus.QUEUED)
+        .where(
+            Run.id == run_id,
+            or_(
+                Run.status == RunStatus.QUEUED,
+                and_(Run.status == RunStatus.RUNNING, Run.lease_expires_at < func.now()),
+            ),
+        )
         .values(
-            status=RunStatus.RUNNING, attempt=Run.attempt + 1, worker=worker, started_at=func.now()
+            status=RunStatus.RUNNING,
+            attempt=Run.attempt + 1,
+            worker=worker,
+            started_at=func.now(),
+            lease_expires_at=lease_ends,
         )
         .returning(Run)
     )
     return session.scalars(stmt).first()
+
+
+def renew_lease(session: Session, run_id: uuid.UUID, *, attempt: int, lease_s: float) -> bool:
+    """Extend the lease of the given attempt; False when that attempt no longer owns the run."""
+    stmt = (
+        update(Run)
+        .where(Run.id == run_id, Run.status == RunStatus.RUNNING, Run.attempt == attempt)
+        .values(lease_expires_at=func.now() + timedelta(seconds=lease_s))
+        .returning(Run.id)
+    )
+    return session.execute(stmt).first() is not None
+
+
+def lease_remaining_s(session: Session, run_id: uuid.UUID) -> float | None:
+    """Seconds left on a running run's lease; None when the run is not running."""
+    query = select(func.extract("epoch", Run.lease_expires_at - func.now())).where(
+        Run.id == run_id, Run.status == RunStatus.RUNNING
+    )
+    value = session.scalar(query)
+    return None if value is None else float(value)
+
+
+def mark_enqueued(session: Session, run_ids: list[uuid.UUID]) -> None:
+    if run_ids:
+        session.execute(update(Run).where(Run.id.in_(run_ids)).values(enqueued_at=func.now()))
+
+
+def runs_to_requeue(session: Session, *, all_queued: bool) -> list[tuple[uuid.UUID, int, int]]:
+    """Runs whose message may be gone: running with an expired lease (the worker died) and,
+    after the broker lost its data, every queued run. Returns (id, soft, hard time limit)."""
+    lost = and_(Run.status == RunStatus.RUNNING, Run.lease_expires_at < func.now())
+    condition = or_(lost, Run.status == RunStatus.QUEUED) if all_queued else lost
+    return dispatch_rows(session, select(Run.id).where(condition))
+
+
+def dispatch_rows(session: Session, run_ids: Any) -> list[tuple[uuid.UUID, int, int]]:
+    """(run id, soft time limit, hard time limit) of the given runs (ids or a subquery)."""
+    query = (
+        select(Run.id, Benchmark.soft_time_limit_s, Benchmark.time_limit_s)
+        .join(Benchmark, Benchmark.id == Run.benchmark_id)
+        .where(Run.id.in_(run_ids))
+    )
+    return [(row[0], row[1], row[2]) for row in session.execute(query)]
+
+
+def all_campaigns_cancelled(session: Session, run_id: uuid.UUID) -> bool:
+    """True when every campaign that asked for this run was cancelled (and there is one)."""
+    statuses = session.scalars(
+        select(Campaign.status)
+        .join(CampaignRun, CampaignRun.campaign_id == Campaign.id)
+        .where(CampaignRun.run_id == run_id)
+    ).all()
+    return bool(statuses) and all(s == CampaignStatus.CANCELLED for s in statuses)
 
 
 def finish_run(

@@ -49,7 +49,8 @@ def launch_campaign(session: Session, spec: CampaignCreate, *, owner: User) -> C
     )
     campaign_repo.link_runs(session, campaign.id, [run.id for run in runs])
     to_enqueue = [r.id for r in runs if r.id in new_ids and r.status == RunStatus.QUEUED]
-    after_commit(session, lambda: queue.enqueue_runs(to_enqueue))
+    dispatches = queue.enqueue_runs(session, to_enqueue)
+    after_commit(session, lambda: queue.enqueue(dispatches))
     return campaign
 
 

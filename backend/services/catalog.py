@@ -60,6 +60,8 @@ def register_benchmark(
     description: str,
     default_params: dict[str, Any],
     headline_metrics: list[dict[str, str]],
+    soft_time_limit_s: int,
+    time_limit_s: int,
 ) -> bool:
     """Record a protocol version once; True if it was new."""
     return benchmark_repo.insert_benchmark(
@@ -69,4 +71,6 @@ def register_benchmark(
         description=description,
         default_params=default_params,
         headline_metrics=headline_metrics,
+        soft_time_limit_s=soft_time_limit_s,
+        time_limit_s=time_limit_s,
     )

@@ -18,6 +18,7 @@ from backend.repositories import references as ref_repo
 from backend.repositories import runs as run_repo
 from backend.schemas.results import MetricIn, RunTimings, SeriesIn
 from backend.schemas.runs import RunDetail
+from backend.settings import get_settings
 
 # When a material has references at several levels of theory, metrics are compared with the
 # first one found in this order.
@@ -43,11 +44,19 @@ class ClaimedRun:
     artifact_path: str | None
 
 
-def claim_run(session: Session, run_id: uuid.UUID, *, worker: str) -> ClaimedRun | None:
-    """Take a queued run; None when another delivery already took it or it is finished."""
-    run = run_repo.claim_run(session, run_id, worker=worker)
+@dataclass(frozen=True)
+class Busy:
+    """Another live worker holds the run; look again after ``retry_after_s``."""
+
+    retry_after_s: float
+
+
+def claim_run(session: Session, run_id: uuid.UUID, *, worker: str) -> ClaimedRun | Busy | None:
+    """Take a queued run (or one whose worker died); None when it is finished or unknown."""
+    run = run_repo.claim_run(session, run_id, worker=worker, lease_s=get_settings().run_lease_s)
     if run is None:
-        return None
+        remaining = run_repo.lease_remaining_s(session, run_id)
+        return None if remaining is None else Busy(max(remaining, 0.0) + 1.0)
     model = model_repo.get_model(session, run.mlip_model_id)
     benchmark = benchmark_repo.get_benchmark_by_id(session, run.benchmark_id)
     structure = ref_repo.get_structure(session, run.structure_id)
@@ -68,6 +77,14 @@ def claim_run(session: Session, run_id: uuid.UUID, *, worker: str) -> ClaimedRun
         model_params=model.params,
         artifact_path=model.artifact_path,
     )
+
+
+def heartbeat(session: Session, job: ClaimedRun) -> tuple[bool, bool]:
+    """Renew the run's lease; returns (still owned, cancelled by every campaign)."""
+    owned = run_repo.renew_lease(
+        session, job.run_id, attempt=job.attempt, lease_s=get_settings().run_lease_s
+    )
+    return owned, run_repo.all_campaigns_cancelled(session, job.run_id)
 
 
 def record_success(

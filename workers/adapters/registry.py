@@ -95,8 +95,12 @@ def register(
 
 
 def load_all() -> dict[str, Adapter]:
-    """Import the built-in adapter modules so that they register themselves."""
-    from workers.adapters import baselines  # noqa: F401
+    """Import the built-in adapter modules so that they register themselves.
+
+    The MLIP families import their packages only when a calculator is built, so this works
+    without the ``mlip`` extra.
+    """
+    from workers.adapters import baselines, chgnet, sevennet  # noqa: F401
 
     return ADAPTERS
 

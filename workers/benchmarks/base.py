@@ -86,6 +86,8 @@ class BenchmarkSpec:
     func: BenchmarkFunc
     description: str
     headline: tuple[Headline, ...] = ()
+    soft_time_limit_s: int = 600
+    time_limit_s: int = 660
 
     def default_params(self) -> dict[str, Any]:
         """Defaults of the params dataclass as plain JSON values."""
@@ -113,13 +115,24 @@ def register_benchmark(
     params: type,
     description: str,
     headline: tuple[Headline, ...] = (),
+    soft_time_limit_s: int = 600,
+    time_limit_s: int | None = None,
 ) -> Callable[[Callable[..., R]], Callable[..., R]]:
     """Register ``func`` as benchmark ``key`` at protocol ``version``."""
 
     def add(func: Callable[..., R]) -> Callable[..., R]:
         if key in BENCHMARKS:
             raise ValueError(f"benchmark {key!r} registered twice")
-        BENCHMARKS[key] = BenchmarkSpec(key, version, params, func, description, headline)
+        BENCHMARKS[key] = BenchmarkSpec(
+            key,
+            version,
+            params,
+            func,
+            description,
+            headline,
+            soft_time_limit_s,
+            time_limit_s or soft_time_limit_s + 60,
+        )
         return func
 
     return add

@@ -6,6 +6,7 @@ from backend.db.models.mlip_model import MlipModel, ModelStatus
 from backend.db.models.reference import Reference
 from backend.db.models.run import Metric, Run, RunStatus, Series
 from backend.db.models.structure import Structure, StructureSet
+from backend.db.models.system_state import SystemState
 from backend.db.models.user import ApiToken, Role, User
 
 __all__ = [
@@ -24,5 +25,6 @@ __all__ = [
     "Series",
     "Structure",
     "StructureSet",
+    "SystemState",
     "User",
 ]

@@ -21,3 +21,6 @@ class Benchmark(UuidPk, TimestampMixin, Base):
     default_params: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     # [{"name", "label", "unit"}]: the metrics a leaderboard shows, compared with references.
     headline_metrics: Mapped[list[dict[str, str]]] = mapped_column(JSONB, default=list)
+    # Wall-clock limits of one run; exceeding the soft one fails the run as `timeout`.
+    soft_time_limit_s: Mapped[int] = mapped_column(default=600, server_default="600")
+    time_limit_s: Mapped[int] = mapped_column(default=660, server_default="660")

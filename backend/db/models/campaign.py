@@ -33,6 +33,7 @@ class Campaign(UuidPk, TimestampMixin, Base):
         default=CampaignStatus.RUNNING,
     )
     n_reused: Mapped[int] = mapped_column(default=0)
+    cancelled_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
 
 

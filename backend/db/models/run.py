@@ -45,7 +45,11 @@ class Run(UuidPk, TimestampMixin, Base):
     failure_class: Mapped[str | None] = mapped_column(String(40))
     failure_message: Mapped[str | None] = mapped_column(Text)
     worker: Mapped[str | None] = mapped_column(String(200))
+    enqueued_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
+    # Renewed by the executing worker's heartbeat; an expired lease means the worker died and
+    # the run may be claimed again (with a higher attempt number).
+    lease_expires_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     wall_s: Mapped[float | None]
     cpu_s: Mapped[float | None]
