@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install install-mlip demo test lint pytest api worker dashboard flower clean
+.PHONY: install install-mlip install-test-plugins demo test lint pytest api worker dashboard flower clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,12 +19,16 @@ install-mlip: install
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[dev,mlip]'
 
+## The example adapter plugin the fault tests use (control models that fail on purpose).
+install-test-plugins: install
+	$(BIN)/python -m pip install --quiet --no-deps -e tests/plugins/faulty_models
+
 ## Start (or reuse) Postgres and Redis, API, worker, dashboard, Flower; run the demo campaign.
 demo: install
 	$(BIN)/mlipm demo
 
 ## Lint, type-check, layer contracts, then the whole test suite.
-test: install install-mlip lint pytest
+test: install install-mlip install-test-plugins lint pytest
 
 lint: install
 	$(BIN)/ruff check .

@@ -16,12 +16,16 @@ from workers.adapters.baselines import baseline_models
 from workers.benchmarks.base import load_all
 from workers.execution import atoms_to_json
 from workers.reference_data import (
+    StructureRecord,
     elemental_crystals,
     experimental_references,
     s22_references,
 )
+from workers.reference_pymatgen import pymatgen_references
+from workers.reference_s22 import s22_structures
 
 ELEMENTAL_CRYSTALS = "elemental crystals"
+S22 = "S22"
 
 
 @dataclass
@@ -35,31 +39,40 @@ class BootstrapReport:
 def load_reference_data(session: Session) -> BootstrapReport:
     """Experimental and CCSD(T) references plus the 'elemental crystals' structure set."""
     report = BootstrapReport()
-    records = [*experimental_references(), *s22_references()]
+    records = [*experimental_references(), *s22_references(), *pymatgen_references()]
     report.references_added = catalog.load_references(
         session,
         [{**dataclasses.asdict(r), "conditions": dict(r.conditions)} for r in records],
     )
-    structures = [
-        catalog.StructureIn(
-            label=s.label,
-            material=s.material,
-            formula=s.atoms.get_chemical_formula(),
-            elements=sorted(set(s.atoms.get_chemical_symbols())),
-            n_atoms=len(s.atoms),
-            data=atoms_to_json(s.atoms),
-        )
-        for s in elemental_crystals()
-    ]
     report.structures_added = catalog.load_structure_set(
         session,
         name=ELEMENTAL_CRYSTALS,
         description="Elemental solids in their experimental crystal structure (fcc, bcc, hcp, "
         "diamond, sc) at the experimental lattice constant, primitive cells.",
         source="ase.data.reference_states (Ashcroft & Mermin) via ase.build.bulk",
-        structures=structures,
+        structures=[_structure_in(s) for s in elemental_crystals()],
+    )
+    report.structures_added += catalog.load_structure_set(
+        session,
+        name=S22,
+        description="The S22 non-covalent complexes at their reference geometries (monomer A "
+        "first; sizes in info), with CCSD(T)/CBS interaction energies as references.",
+        source="ase.data.s22 (Jurecka et al. 2006; Takatani et al. 2010)",
+        structures=[_structure_in(s) for s in s22_structures()],
     )
     return report
+
+
+def _structure_in(record: StructureRecord) -> catalog.StructureIn:
+    atoms = record.atoms
+    return catalog.StructureIn(
+        label=record.label,
+        material=record.material,
+        formula=atoms.get_chemical_formula(),
+        elements=sorted(set(atoms.get_chemical_symbols())),
+        n_atoms=len(atoms),
+        data=atoms_to_json(atoms),
+    )
 
 
 def register_benchmarks(session: Session) -> int:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Annotated
 
 import typer
+import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from backend.client import PlatformClient
 from backend.db.models import Role
@@ -23,10 +27,12 @@ db_app = typer.Typer(help="Database set-up.")
 refs_app = typer.Typer(help="Reference data.")
 users_app = typer.Typer(help="Users and API tokens.")
 campaigns_app = typer.Typer(help="Evaluation campaigns (through the API).")
+runs_app = typer.Typer(help="Single runs.")
 app.add_typer(db_app, name="db")
 app.add_typer(refs_app, name="refs")
 app.add_typer(users_app, name="users")
 app.add_typer(campaigns_app, name="campaigns")
+app.add_typer(runs_app, name="runs")
 console = Console()
 
 
@@ -103,26 +109,47 @@ def dashboard() -> None:
 
 @campaigns_app.command("start")
 def campaigns_start(
-    models: Annotated[list[str], typer.Option("--model", "-m", help="model name (repeat)")],
+    spec_file: Annotated[
+        Path | None, typer.Argument(help="YAML campaign spec (the body of POST /campaigns)")
+    ] = None,
+    models: Annotated[
+        list[str] | None, typer.Option("--model", "-m", help="model name (repeat)")
+    ] = None,
     benchmark: Annotated[str, typer.Option("--benchmark", "-b")] = "eos",
     structure_set: Annotated[str, typer.Option("--structures", "-s")] = "elemental crystals",
     name: Annotated[str, typer.Option()] = "campaign",
     token: Annotated[str, typer.Option(envvar="MLIPM_TOKEN", help="admin API token")] = "",
     watch: Annotated[bool, typer.Option(help="show progress until it finishes")] = True,
 ) -> None:
-    """Start a campaign through the API (admin token required)."""
-    client = PlatformClient(get_settings().api_url, token or None)
-    campaign = client.create_campaign(
-        CampaignCreate(
+    """Start a campaign through the API (admin token required), from a spec file or options."""
+    if spec_file is not None:
+        spec = CampaignCreate.model_validate(yaml.safe_load(spec_file.read_text()))
+    elif models:
+        spec = CampaignCreate(
             name=name,
             models=[ModelRef(name=m) for m in models],
             benchmarks=[BenchmarkRef(key=benchmark)],
             structure_sets=[structure_set],
         )
+    else:
+        raise typer.BadParameter("give a spec file or at least one --model")
+    client = PlatformClient(get_settings().api_url, token or None)
+    campaign = client.create_campaign(spec)
+    console.print(
+        f"campaign {campaign.id}: {campaign.progress.total} runs, {campaign.n_reused} reused"
     )
-    console.print(f"campaign {campaign.id}: {campaign.progress.total} runs")
     if watch:
         watch_campaign(client, campaign.id)
+
+
+@campaigns_app.command("cancel")
+def campaigns_cancel(
+    campaign_id: uuid.UUID,
+    token: Annotated[str, typer.Option(envvar="MLIPM_TOKEN", help="admin API token")] = "",
+) -> None:
+    """Cancel a campaign: queued runs now, running ones at their next step."""
+    campaign = PlatformClient(get_settings().api_url, token or None).cancel_campaign(campaign_id)
+    console.print(f"campaign {campaign.id}: {campaign.status}, {campaign.progress}")
 
 
 @campaigns_app.command("watch")
@@ -146,11 +173,12 @@ def watch_campaign(
             campaign = client.campaign(campaign_id)
             p = campaign.progress
             done = p.total - p.queued - p.running
+            eta = f" · eta {p.eta_s:.0f} s" if p.eta_s is not None else ""
             bar.update(
                 task,
                 total=p.total,
                 completed=done,
-                description=f"ok {p.succeeded} · failed {p.failed} · skipped {p.skipped}",
+                description=f"ok {p.succeeded} · failed {p.failed} · skipped {p.skipped}{eta}",
             )
             if campaign.status != "running":
                 return campaign
@@ -172,6 +200,37 @@ def demo(
 def main() -> None:  # pragma: no cover - console-script shim
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     app()
+
+
+@runs_app.command("reproduce")
+def runs_reproduce(
+    run_id: uuid.UUID,
+    rel_tol: Annotated[float, typer.Option(help="relative tolerance per metric")] = 1e-6,
+) -> None:
+    """Rerun a stored run here, from its recorded inputs, and compare every metric."""
+    from backend.services import runs
+    from workers.execution import execute_claimed
+
+    with session_scope() as session:
+        job = runs.job_of(session, run_id)
+        stored = {m.name: m.value for m in runs.read_run(session, run_id).metrics}
+    if not stored:
+        raise typer.BadParameter(f"run {run_id} has no metrics to compare (did it succeed?)")
+    fresh = {m.name: m.value for m in execute_claimed(job).metrics}
+    table = Table(title=f"run {run_id}: {job.model_name} on {job.benchmark_key} ({job.material})")
+    for column in ("metric", "stored", "now", "match"):
+        table.add_column(column)
+    ok = True
+    for name, value in sorted(stored.items()):
+        now = fresh.get(name)
+        same = now is not None and math.isclose(value, now, rel_tol=rel_tol, abs_tol=1e-12)
+        ok &= same
+        table.add_row(
+            name, f"{value:.8g}", "-" if now is None else f"{now:.8g}", "yes" if same else "NO"
+        )
+    console.print(table)
+    console.print("reproduced" if ok else "[red]does not match[/red]")
+    raise typer.Exit(0 if ok else 1)
 
 
 @app.command("flower")

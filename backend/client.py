@@ -46,6 +46,10 @@ class PlatformClient:
     def campaign(self, campaign_id: uuid.UUID) -> CampaignRead:
         return CampaignRead.model_validate(self._request("GET", f"/campaigns/{campaign_id}"))
 
+    def cancel_campaign(self, campaign_id: uuid.UUID) -> CampaignRead:
+        data = self._request("POST", f"/campaigns/{campaign_id}/cancel")
+        return CampaignRead.model_validate(data)
+
     def leaderboard(self, benchmark: str, level_of_theory: str = "experiment") -> LeaderboardRead:
         data = self._request(
             "GET", f"/leaderboards/{benchmark}", params={"level_of_theory": level_of_theory}

@@ -49,9 +49,13 @@ def after_commit(session: Session, callback: Callable[[], object]) -> None:
     event.listen(session, "after_commit", _run, once=True)
 
 
-def reset_engine_cache() -> None:
-    """Forget cached engines (tests and CLI commands that switch databases)."""
+def reset_engine_cache(*, close: bool = True) -> None:
+    """Forget cached engines (tests and CLI commands that switch databases).
+
+    In a process forked from one that had connections, pass ``close=False``: the inherited
+    connections belong to the parent and must be dropped, never closed from here.
+    """
     if get_engine.cache_info().currsize:
-        get_engine().dispose()
+        get_engine().dispose(close=close)
     get_engine.cache_clear()
     get_sessionmaker.cache_clear()

@@ -6,11 +6,11 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from backend.db.models import Campaign, CampaignRun, Run, RunStatus
+from backend.db.models import Campaign, CampaignRun, CampaignStatus, Run, RunStatus
 
 
 def add_campaign(session: Session, **fields: Any) -> Campaign:
@@ -49,3 +49,66 @@ def status_counts(
     for campaign_id, status, n in session.execute(query):
         counts[campaign_id][status] = n
     return counts
+
+
+def cancel_queued_runs(session: Session, campaign_id: uuid.UUID) -> int:
+    """Cancel this campaign's queued runs that no other live campaign still wants."""
+    still_wanted = (
+        select(CampaignRun.run_id)
+        .join(Campaign, Campaign.id == CampaignRun.campaign_id)
+        .where(CampaignRun.run_id == Run.id, Campaign.status != CampaignStatus.CANCELLED)
+        .exists()
+    )
+    mine = select(CampaignRun.run_id).where(CampaignRun.campaign_id == campaign_id)
+    stmt = (
+        update(Run)
+        .where(Run.id.in_(mine), Run.status == RunStatus.QUEUED, ~still_wanted)
+        .values(
+            status=RunStatus.CANCELLED,
+            failure_class="cancelled",
+            failure_message="campaign cancelled before the run started",
+            finished_at=func.now(),
+        )
+        .returning(Run.id)
+    )
+    return len(session.execute(stmt).all())
+
+
+def throughput(
+    session: Session, campaign_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, tuple[int, float]]:
+    """Per campaign: runs executed so far and the seconds from the first start to the last end."""
+    query = (
+        select(
+            CampaignRun.campaign_id,
+            func.count(),
+            func.extract("epoch", func.max(Run.finished_at) - func.min(Run.started_at)),
+        )
+        .join(Run, Run.id == CampaignRun.run_id)
+        .where(
+            CampaignRun.campaign_id.in_(campaign_ids),
+            Run.started_at.is_not(None),
+            Run.finished_at.is_not(None),
+        )
+        .group_by(CampaignRun.campaign_id)
+    )
+    return {cid: (n, float(span or 0.0)) for cid, n, span in session.execute(query)}
+
+
+def list_campaign_runs(
+    session: Session,
+    campaign_id: uuid.UUID,
+    *,
+    status: RunStatus | None,
+    limit: int,
+    offset: int,
+) -> list[Run]:
+    query = (
+        select(Run)
+        .join(CampaignRun, CampaignRun.run_id == Run.id)
+        .where(CampaignRun.campaign_id == campaign_id)
+        .order_by(Run.finished_at.desc().nulls_last(), Run.id)
+    )
+    if status is not None:
+        query = query.where(Run.status == status)
+    return list(session.scalars(query.limit(limit).offset(offset)))

@@ -95,11 +95,19 @@ def mark_enqueued(session: Session, run_ids: list[uuid.UUID]) -> None:
         session.execute(update(Run).where(Run.id.in_(run_ids)).values(enqueued_at=func.now()))
 
 
-def runs_to_requeue(session: Session, *, all_queued: bool) -> list[tuple[uuid.UUID, int, int]]:
-    """Runs whose message may be gone: running with an expired lease (the worker died) and,
-    after the broker lost its data, every queued run. Returns (id, soft, hard time limit)."""
-    lost = and_(Run.status == RunStatus.RUNNING, Run.lease_expires_at < func.now())
-    condition = or_(lost, Run.status == RunStatus.QUEUED) if all_queued else lost
+def runs_to_requeue(
+    session: Session, *, all_queued: bool, unsent_older_than_s: float
+) -> list[tuple[uuid.UUID, int, int]]:
+    """Runs whose message may be gone: running with an expired lease (the worker died), queued
+    but never sent (the broker was down), and after the broker lost its data every queued run.
+    Returns (id, soft time limit, hard time limit)."""
+    dead = and_(Run.status == RunStatus.RUNNING, Run.lease_expires_at < func.now())
+    unsent = and_(
+        Run.status == RunStatus.QUEUED,
+        Run.enqueued_at.is_(None),
+        Run.created_at < func.now() - timedelta(seconds=unsent_older_than_s),
+    )
+    condition = or_(dead, Run.status == RunStatus.QUEUED) if all_queued else or_(dead, unsent)
     return dispatch_rows(session, select(Run.id).where(condition))
 
 

@@ -51,6 +51,9 @@ class Progress(BaseModel):
     skipped: int
     cancelled: int
     done_fraction: float = Field(description="finished runs (any outcome) / total")
+    eta_s: float | None = Field(
+        None, description="seconds left at the throughput measured so far in this campaign"
+    )
 
     @classmethod
     def from_counts(cls, counts: dict[RunStatus, int]) -> Progress:

@@ -8,8 +8,17 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from backend.db.models import Benchmark, Campaign, MlipModel, RunStatus, Structure, User
-from backend.db.session import after_commit
+from backend.db.base import utcnow
+from backend.db.models import (
+    Benchmark,
+    Campaign,
+    CampaignStatus,
+    MlipModel,
+    Run,
+    RunStatus,
+    Structure,
+    User,
+)
 from backend.domain.errors import InvalidInput, NotFound
 from backend.repositories import benchmarks as benchmark_repo
 from backend.repositories import campaigns as campaign_repo
@@ -49,8 +58,7 @@ def launch_campaign(session: Session, spec: CampaignCreate, *, owner: User) -> C
     )
     campaign_repo.link_runs(session, campaign.id, [run.id for run in runs])
     to_enqueue = [r.id for r in runs if r.id in new_ids and r.status == RunStatus.QUEUED]
-    dispatches = queue.enqueue_runs(session, to_enqueue)
-    after_commit(session, lambda: queue.enqueue(dispatches))
+    queue.enqueue_after_commit(session, to_enqueue)
     return campaign
 
 
@@ -120,21 +128,61 @@ def _resolve_benchmark(
     return benchmark, {**benchmark.default_params, **ref.params}
 
 
+def cancel_campaign(session: Session, campaign_id: uuid.UUID) -> CampaignRead:
+    """Stop a campaign: queued runs are cancelled, running ones stop at their next step."""
+    campaign = _get(session, campaign_id)
+    if campaign.status != CampaignStatus.CANCELLED:
+        campaign.status = CampaignStatus.CANCELLED
+        campaign.cancelled_at = utcnow()
+        session.flush()
+        campaign_repo.cancel_queued_runs(session, campaign.id)
+    return read_campaign(session, campaign_id)
+
+
 def read_campaign(session: Session, campaign_id: uuid.UUID) -> CampaignRead:
-    campaign = campaign_repo.get_campaign(session, campaign_id)
-    if campaign is None:
-        raise NotFound(f"no campaign with id {campaign_id}")
-    return _to_read(campaign, campaign_repo.status_counts(session, [campaign.id])[campaign.id])
+    return _reads(session, [_get(session, campaign_id)])[0]
 
 
 def list_campaigns(session: Session, *, limit: int, offset: int) -> list[CampaignRead]:
-    campaigns = campaign_repo.list_campaigns(session, limit=limit, offset=offset)
-    counts = campaign_repo.status_counts(session, [c.id for c in campaigns])
-    return [_to_read(c, counts[c.id]) for c in campaigns]
+    return _reads(session, campaign_repo.list_campaigns(session, limit=limit, offset=offset))
 
 
-def _to_read(campaign: Campaign, counts: dict[RunStatus, int]) -> CampaignRead:
+def list_runs(
+    session: Session, campaign_id: uuid.UUID, *, status: RunStatus | None, limit: int, offset: int
+) -> list[Run]:
+    _get(session, campaign_id)
+    return campaign_repo.list_campaign_runs(
+        session, campaign_id, status=status, limit=limit, offset=offset
+    )
+
+
+def _get(session: Session, campaign_id: uuid.UUID) -> Campaign:
+    campaign = campaign_repo.get_campaign(session, campaign_id)
+    if campaign is None:
+        raise NotFound(f"no campaign with id {campaign_id}")
+    return campaign
+
+
+def _reads(session: Session, campaigns: list[Campaign]) -> list[CampaignRead]:
+    ids = [c.id for c in campaigns]
+    counts = campaign_repo.status_counts(session, ids)
+    rates = campaign_repo.throughput(session, ids)
+    return [_to_read(c, counts[c.id], rates.get(c.id)) for c in campaigns]
+
+
+def _to_read(
+    campaign: Campaign, counts: dict[RunStatus, int], rate: tuple[int, float] | None
+) -> CampaignRead:
     progress = Progress.from_counts(counts)
+    remaining = progress.queued + progress.running
+    if (
+        rate is not None
+        and rate[1] > 0
+        and remaining
+        and campaign.status != CampaignStatus.CANCELLED
+    ):
+        # measured throughput of this campaign so far, whatever the number of workers
+        progress.eta_s = remaining * rate[1] / rate[0]
     status = campaign.status.value
     if status == "running" and progress.queued + progress.running == 0:
         status = "finished"  # derived on read: no race between workers finishing the last runs

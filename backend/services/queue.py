@@ -7,6 +7,8 @@ unfinished run. Extra messages are harmless: claiming a run is idempotent.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import uuid
 from collections.abc import Iterable
 
@@ -14,10 +16,13 @@ import redis
 from sqlalchemy.orm import Session
 
 from backend.db.models import SystemState
+from backend.db.session import after_commit, session_scope
 from backend.repositories import runs as run_repo
 from backend.settings import get_settings
 
+log = logging.getLogger(__name__)
 EXECUTE_RUN = "runs.execute"
+UNSENT_GRACE_S = 10.0  # a run committed this long ago and still not sent: send it
 EPOCH_KEY = "mlipm:broker-epoch"
 Dispatch = tuple[uuid.UUID, int, int]  # run id, soft and hard time limit (s)
 
@@ -35,33 +40,49 @@ def broker_epoch(*, create: bool = True) -> str | None:
 
 
 def enqueue(dispatches: Iterable[Dispatch]) -> int:
-    """Send one message per run; call only after the runs are committed."""
+    """Send one message per run, then stamp the runs ``enqueued_at``; call after commit.
+
+    Runs left without the stamp (the broker was unreachable) are sent later by the sweeper.
+    """
+    from workers.celery_app import celery_app  # the app imports this module's users
+
     dispatches = list(dispatches)
     if not dispatches:
         return 0
-    from workers.celery_app import celery_app  # the app imports this module's users
-
     broker_epoch()
-    queue = get_settings().celery_queue
+    settings = get_settings()
     for run_id, soft_limit, hard_limit in dispatches:
+        # the benchmark's own limits, capped by the installation's
         celery_app.send_task(
             EXECUTE_RUN,
             args=[str(run_id)],
-            queue=queue,
-            soft_time_limit=soft_limit,
-            time_limit=hard_limit,
+            queue=settings.celery_queue,
+            soft_time_limit=min(soft_limit, settings.run_soft_time_limit_s),
+            time_limit=min(hard_limit, settings.run_time_limit_s),
         )
+    with session_scope() as session:
+        run_repo.mark_enqueued(session, [run_id for run_id, _, _ in dispatches])
     return len(dispatches)
 
 
-def enqueue_runs(session: Session, run_ids: list[uuid.UUID]) -> list[Dispatch]:
-    """Mark runs enqueued and return their dispatches, to send once the session commits."""
-    if run_ids and session.get(SystemState, EPOCH_KEY) is None:
+def enqueue_after_commit(session: Session, run_ids: list[uuid.UUID]) -> None:
+    """Send the runs' messages once ``session`` commits; a broker outage only delays them."""
+    if not run_ids:
+        return
+    if session.get(SystemState, EPOCH_KEY) is None:
         # First use of this broker: remember its epoch, so that the sweeper does not take this
         # for a lost broker and send everything twice.
-        session.add(SystemState(key=EPOCH_KEY, value=broker_epoch()))
-    run_repo.mark_enqueued(session, run_ids)
-    return run_repo.dispatch_rows(session, run_ids)
+        with contextlib.suppress(redis.RedisError):
+            session.add(SystemState(key=EPOCH_KEY, value=broker_epoch()))
+    dispatches = run_repo.dispatch_rows(session, run_ids)
+
+    def send() -> None:
+        try:
+            enqueue(dispatches)
+        except Exception:
+            log.warning("broker unreachable; the sweeper will send %d run(s)", len(dispatches))
+
+    after_commit(session, send)
 
 
 def recover_lost_messages(session: Session) -> list[Dispatch]:
@@ -69,7 +90,9 @@ def recover_lost_messages(session: Session) -> list[Dispatch]:
     epoch = broker_epoch()
     seen = session.get(SystemState, EPOCH_KEY)
     broker_lost_data = seen is None or seen.value != epoch
-    dispatches = run_repo.runs_to_requeue(session, all_queued=broker_lost_data)
+    dispatches = run_repo.runs_to_requeue(
+        session, all_queued=broker_lost_data, unsent_older_than_s=UNSENT_GRACE_S
+    )
     if broker_lost_data and epoch is not None:
         if seen is None:
             session.add(SystemState(key=EPOCH_KEY, value=epoch))

@@ -57,11 +57,23 @@ def claim_run(session: Session, run_id: uuid.UUID, *, worker: str) -> ClaimedRun
     if run is None:
         remaining = run_repo.lease_remaining_s(session, run_id)
         return None if remaining is None else Busy(max(remaining, 0.0) + 1.0)
+    return _job(session, run)
+
+
+def job_of(session: Session, run_id: uuid.UUID) -> ClaimedRun:
+    """The inputs of a run, without claiming it (to reproduce it elsewhere)."""
+    run = run_repo.get_run(session, run_id)
+    if run is None:
+        raise NotFound(f"no run with id {run_id}")
+    return _job(session, run)
+
+
+def _job(session: Session, run: Run) -> ClaimedRun:
     model = model_repo.get_model(session, run.mlip_model_id)
     benchmark = benchmark_repo.get_benchmark_by_id(session, run.benchmark_id)
     structure = ref_repo.get_structure(session, run.structure_id)
     if model is None or benchmark is None or structure is None:  # pragma: no cover - FKs
-        raise RuntimeError(f"run {run_id} references a missing row")
+        raise RuntimeError(f"run {run.id} references a missing row")
     return ClaimedRun(
         run_id=run.id,
         attempt=run.attempt,

@@ -12,15 +12,15 @@ import redis
 from sqlalchemy.engine import make_url
 
 from backend.localservices import (
-    _postgres_bindir,
     ensure_services,
     free_port,
+    postgres_bindir,
     postgres_reachable,
     redis_reachable,
 )
 
 
-@pytest.mark.skipif(_postgres_bindir() is None, reason="Debian's postgresql binaries missing")
+@pytest.mark.skipif(postgres_bindir() is None, reason="Debian's postgresql binaries missing")
 def test_local_servers_start_when_nothing_answers_and_stop_again() -> None:
     # Not pytest's tmp_path: that is private to root, and initdb runs as the postgres user.
     tmp_path = Path(tempfile.mkdtemp(prefix="mlipm-local-"))

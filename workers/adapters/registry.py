@@ -102,7 +102,30 @@ def load_all() -> dict[str, Adapter]:
     """
     from workers.adapters import baselines, chgnet, sevennet  # noqa: F401
 
+    _load_plugins()
     return ADAPTERS
+
+
+ENTRY_POINT_GROUP = "mlip_metrology.adapters"
+PLUGIN_ERRORS: dict[str, str] = {}
+_plugins_loaded = False
+
+
+def _load_plugins() -> None:
+    """Import every installed plugin module of the ``mlip_metrology.adapters`` entry points.
+
+    A plugin package registers families by calling ``register`` when imported; an admin
+    installs it into the worker's environment, nothing in this repository changes.
+    """
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            entry_point.load()
+        except Exception as exc:  # a broken plugin must not take the built-in families down
+            PLUGIN_ERRORS[entry_point.name] = f"{exc.__class__.__name__}: {exc}"
 
 
 def get_adapter(family: str) -> Adapter:
@@ -111,8 +134,9 @@ def get_adapter(family: str) -> Adapter:
     try:
         return ADAPTERS[family]
     except KeyError:
+        broken = f"; plugins that failed to load: {PLUGIN_ERRORS}" if PLUGIN_ERRORS else ""
         raise BenchmarkSetupError(
-            f"no adapter for model family {family!r}; known: {sorted(ADAPTERS)}"
+            f"no adapter for model family {family!r}; known: {sorted(ADAPTERS)}{broken}"
         ) from None
 
 

@@ -20,11 +20,12 @@ from contextlib import contextmanager
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_init
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import OperationalError
 
 from backend.db.models import RunStatus
-from backend.db.session import session_scope
+from backend.db.session import reset_engine_cache, session_scope
 from backend.schemas.results import MetricIn, RunTimings, SeriesIn
 from backend.services import runs
 from backend.settings import get_settings
@@ -33,6 +34,12 @@ from workers.errors import BenchmarkError, FailureClass, RunCancelled, Unsupport
 from workers.execution import Outcome, execute_claimed
 
 log = logging.getLogger(__name__)
+
+
+@worker_process_init.connect
+def _fresh_connections_after_fork(**_: Any) -> None:
+    """Pool processes are forked from the worker, whose sweeper holds database connections."""
+    reset_engine_cache(close=False)
 
 
 @celery_app.task(

@@ -39,7 +39,7 @@ class Sweeper(bootsteps.StartStopStep):
         self.tref: Any = None
 
     def start(self, worker: Any) -> None:
-        self.tref = worker.timer.call_repeatedly(get_settings().sweep_interval_s, sweep, (), 10)
+        self.tref = worker.timer.call_repeatedly(get_settings().sweep_interval_s, sweep)
 
     def stop(self, worker: Any) -> None:
         if self.tref is not None:

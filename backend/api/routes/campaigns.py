@@ -5,8 +5,10 @@ import uuid
 from fastapi import APIRouter, Query
 
 from backend.api.deps import AdminUser, SessionDep
+from backend.db.models import RunStatus
 from backend.schemas.campaigns import CampaignCreate, CampaignRead
 from backend.schemas.common import Page
+from backend.schemas.runs import RunRead
 from backend.services import campaigns
 
 router = APIRouter(prefix="/campaigns", tags=["campaigns"])
@@ -35,3 +37,22 @@ def list_campaigns(
 def read_campaign(campaign_id: uuid.UUID, session: SessionDep) -> CampaignRead:
     """A campaign with its run counts per status."""
     return campaigns.read_campaign(session, campaign_id)
+
+
+@router.post("/{campaign_id}/cancel", operation_id="campaigns-cancel_campaign")
+def cancel_campaign(campaign_id: uuid.UUID, session: SessionDep, user: AdminUser) -> CampaignRead:
+    """Cancel queued runs now; running ones stop at their next step (admins only)."""
+    return campaigns.cancel_campaign(session, campaign_id)
+
+
+@router.get("/{campaign_id}/runs", operation_id="campaigns-list_campaign_runs")
+def list_campaign_runs(
+    campaign_id: uuid.UUID,
+    session: SessionDep,
+    status: RunStatus | None = Query(None, description="only runs in this state"),
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+) -> Page[RunRead]:
+    """The campaign's runs, newest finished first, with failure class and message."""
+    items = campaigns.list_runs(session, campaign_id, status=status, limit=limit, offset=offset)
+    return Page(items=[RunRead.model_validate(r) for r in items], limit=limit, offset=offset)

@@ -1,0 +1,299 @@
+"""Homonuclear diatomics: the dimer energy curve and MLIP Arena's physicality metrics.
+
+Two atoms of the input's element sit in a large non-periodic box, from 0.9 x the covalent
+radius to 3.1 x the van der Waals radius apart (the range of MLIP Arena's
+``homonuclear_diatomics``; Chiang et al., "MLIP Arena", 2025). MLIP Arena steps 0.01 Å; the
+default here is 0.05 Å (five times fewer calls), and ``step_a=0.01`` restores it.
+
+No reference is needed: a good curve has one minimum, a monotone wall, forces that are -dE/dr,
+a flat far field and no jumps. Metrics follow MLIP Arena's ``analyze`` (same thresholds), plus
+a grid-independent force-energy consistency and the well depth against two isolated atoms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.calculator import Calculator
+from ase.data import atomic_numbers, covalent_radii, vdw_alvarez, vdw_radii
+from scipy import stats
+from scipy.interpolate import CubicSpline
+
+from workers.benchmarks.base import (
+    Headline,
+    MetricValue,
+    Observer,
+    SeriesData,
+    notify,
+    register_benchmark,
+)
+from workers.errors import BenchmarkFailed, BenchmarkSetupError, FailureClass
+
+#: Upper end of the scan where no van der Waals radius is tabulated (MLIP Arena's value), Å.
+FALLBACK_R_MAX_A = 6.0
+#: Energy steps below this are ignored when counting energy flips (MLIP Arena), eV.
+ENERGY_STEP_THRESHOLD_EV = 1e-3
+#: Forces below this are ignored when counting force sign flips (MLIP Arena), eV/Å.
+FORCE_THRESHOLD_EV_A = 1e-2
+
+
+@dataclass(frozen=True, slots=True)
+class DiatomicsParams:
+    """Parameters of the diatomics protocol.
+
+    Parameters
+    ----------
+    step_a
+        Spacing of the distance grid (Å); MLIP Arena uses 0.01.
+    r_min_covalent_factor
+        The scan starts at this multiple of the covalent radius (``ase.data.covalent_radii``).
+    r_max_vdw_factor
+        The scan ends at this multiple of the van der Waals radius.
+    vdw_source
+        ``"ase"``: ``ase.data.vdw_radii`` (Bondi and others), falling back to Alvarez's radii
+        (``ase.data.vdw_alvarez``) where missing; ``"alvarez"``: Alvarez's radii only, as MLIP
+        Arena. Where neither has the element the scan ends at 6 Å.
+    force_energy_tolerance_ev_a
+        Median |F + dE/dr| above which the forces are flagged as not the gradient (eV/Å).
+    """
+
+    step_a: float = 0.05
+    r_min_covalent_factor: float = 0.9
+    r_max_vdw_factor: float = 3.1
+    vdw_source: str = "ase"
+    force_energy_tolerance_ev_a: float = 0.01
+
+    def __post_init__(self) -> None:
+        if not 0.001 <= self.step_a <= 0.2:
+            raise ValueError(f"step_a must be in [0.001, 0.2] Å, got {self.step_a}")
+        if not 0.1 <= self.r_min_covalent_factor < self.r_max_vdw_factor:
+            raise ValueError("need 0.1 <= r_min_covalent_factor < r_max_vdw_factor")
+        if self.vdw_source not in ("ase", "alvarez"):
+            raise ValueError(f"vdw_source must be 'ase' or 'alvarez', got {self.vdw_source!r}")
+        if self.force_energy_tolerance_ev_a <= 0:
+            raise ValueError("force_energy_tolerance_ev_a must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class DiatomicsResult:
+    """The dimer curve (r ascending, Å; E, eV; bond force F, eV/Å, > 0 pushes apart) and metrics.
+
+    Metrics that need a region the curve lacks (e.g. a minimum) are None and not reported.
+    """
+
+    element: str
+    distances_a: tuple[float, ...]
+    energies_ev: tuple[float, ...]
+    forces_ev_a: tuple[float, ...]
+    atom_energy_ev: float
+    equilibrium_distance_a: float | None
+    well_depth_ev: float | None
+    far_field_energy_ev: float
+    conservation_deviation_ev_a: float
+    force_energy_deviation_ev_a: float
+    spearman_repulsion_energy: float | None
+    spearman_repulsion_force: float | None
+    tortuosity: float | None
+    energy_diff_flips: int
+    energy_jump_ev: float
+    force_flips: int
+    force_energy_tolerance_ev_a: float
+
+    def metrics(self) -> tuple[MetricValue, ...]:
+        """Physicality metrics (ideal: Spearman -1, tortuosity 1, one flip each) and flags."""
+        inconsistent = self.force_energy_deviation_ev_a > self.force_energy_tolerance_ev_a
+        hole = self.energies_ev[0] < self.energies_ev[-1]  # lower when squeezed than apart
+        values = (
+            ("equilibrium_distance", self.equilibrium_distance_a, "Å"),
+            ("well_depth", self.well_depth_ev, "eV"),
+            ("spearman_repulsion_energy", self.spearman_repulsion_energy, "1"),
+            ("spearman_repulsion_force", self.spearman_repulsion_force, "1"),
+            ("tortuosity", self.tortuosity, "1"),
+            ("far_field_energy", self.far_field_energy_ev, "eV"),
+            ("conservation_deviation", self.conservation_deviation_ev_a, "eV/Å"),
+            ("force_energy_deviation", self.force_energy_deviation_ev_a, "eV/Å"),
+            ("energy_diff_flips", float(self.energy_diff_flips), "1"),
+            ("energy_jump", self.energy_jump_ev, "eV"),
+            ("force_flips", float(self.force_flips), "1"),
+            ("flag_force_energy_inconsistent", float(inconsistent), "1"),
+            ("flag_no_minimum", float(self.equilibrium_distance_a is None), "1"),
+            ("flag_short_range_hole", float(hole), "1"),
+        )
+        return tuple(MetricValue(n, v, u) for n, v, u in values if v is not None)
+
+    def series(self) -> tuple[SeriesData, ...]:
+        """Energy and bond force against the interatomic distance."""
+        return _curves(self.element, self.distances_a, self.energies_ev, self.forces_ev_a)
+
+
+@register_benchmark(
+    "diatomics",
+    version="1.0",
+    params=DiatomicsParams,
+    description=(
+        "Homonuclear dimer curve from 0.9 x covalent to 3.1 x van der Waals radius (0.05 Å "
+        "grid) in a non-periodic box; MLIP Arena's physicality metrics."
+    ),
+    headline=(
+        Headline("force_energy_deviation", "median |F + dE/dr|", "eV/Å"),
+        Headline("tortuosity", "tortuosity", "1"),
+        Headline("force_flips", "force sign flips", "1"),
+    ),
+)
+def run_diatomics(
+    atoms: Atoms, calc: Calculator, params: DiatomicsParams, *, observer: Observer | None = None
+) -> DiatomicsResult:
+    """Scan the homonuclear dimer of the element of ``atoms`` and rate its physicality.
+
+    Parameters
+    ----------
+    atoms
+        Any structure of a single element (e.g. its crystal); only the element is used.
+    calc
+        ASE calculator giving energies in eV and forces in eV/Å.
+    params
+        Distance grid, radii and the force-energy tolerance.
+    observer
+        Called after each distance with ("diatomics", fraction done); may raise RunCancelled.
+
+    Returns
+    -------
+    DiatomicsResult
+
+    Raises
+    ------
+    BenchmarkSetupError
+        If ``atoms`` holds more than one element.
+    BenchmarkFailed
+        ``nan_or_inf`` (with the curve so far) for a non-finite energy or force.
+    """
+    symbols = sorted(set(atoms.get_chemical_symbols()))
+    if len(symbols) != 1:
+        raise BenchmarkSetupError(f"diatomics needs a single-element structure, got {symbols}")
+    element = symbols[0]
+    distances = distance_grid(element, params)
+    box = 5.0 * float(distances[-1])  # MLIP Arena's box: five times the largest distance
+    atom = Atoms(element, positions=[[box / 2] * 3], cell=[box] * 3, pbc=False)
+    atom.calc = calc
+    atom_energy = float(atom.get_potential_energy())
+    dimer = Atoms(element * 2, cell=[box] * 3, pbc=False)
+    dimer.calc = calc
+    energies: list[float] = []
+    forces: list[float] = []
+    for i, r in enumerate(distances):
+        energies.append(float(_at_distance(dimer, r).get_potential_energy()))
+        forces.append(float(dimer.get_forces()[1, 0]))
+        if not np.isfinite([atom_energy, energies[-1], forces[-1]]).all():
+            raise BenchmarkFailed(
+                f"non-finite energy or force at r = {r:.3f} Å (atom energy {atom_energy})",
+                failure_class=FailureClass.NAN_OR_INF,
+                series=_curves(element, tuple(distances[: i + 1]), tuple(energies), tuple(forces)),
+            )
+        notify(observer, "diatomics", (i + 1) / len(distances))
+    e, f = np.array(energies), np.array(forces)
+    r_eq = equilibrium_distance(distances, e)
+    e_eq = None if r_eq is None else float(_at_distance(dimer, r_eq).get_potential_energy())
+    return analyse_curve(
+        element, distances, e, f, atom_energy=atom_energy, minimum=(r_eq, e_eq), params=params
+    )
+
+
+def _at_distance(dimer: Atoms, r: float) -> Atoms:
+    """Place the two atoms ``r`` Å apart along x, centred in the box; return the dimer."""
+    half, centre = np.array([r / 2, 0.0, 0.0]), dimer.cell.array.diagonal() / 2
+    dimer.positions = [centre - half, centre + half]
+    return dimer
+
+
+def distance_grid(element: str, params: DiatomicsParams) -> np.ndarray:
+    """Distances (Å, ascending) from the covalent to the van der Waals end, ~``step_a`` apart."""
+    z = atomic_numbers[element]
+    r_vdw = float(vdw_radii[z]) if params.vdw_source == "ase" else float("nan")
+    if np.isnan(r_vdw) and z < len(vdw_alvarez.vdw_radii):
+        r_vdw = float(vdw_alvarez.vdw_radii[z])
+    r_max = params.r_max_vdw_factor * r_vdw if np.isfinite(r_vdw) else FALLBACK_R_MAX_A
+    r_min = params.r_min_covalent_factor * float(covalent_radii[z])
+    n_points = max(round((r_max - r_min) / params.step_a) + 1, 8)
+    return np.linspace(r_min, r_max, n_points)
+
+
+def analyse_curve(
+    element: str,
+    r: np.ndarray,
+    e: np.ndarray,
+    f: np.ndarray,
+    *,
+    atom_energy: float,
+    minimum: tuple[float | None, float | None],
+    params: DiatomicsParams,
+) -> DiatomicsResult:
+    """Metrics of a curve (r ascending, Å; E, eV; F, eV/Å); ``minimum``: (r_eq Å, E(r_eq) eV)."""
+    i_min_e, i_min_f = int(np.argmin(e)), int(np.argmin(f))
+    r_eq, e_min = minimum
+    energy_steps = np.diff(e)
+    energy_steps[np.abs(energy_steps) < ENERGY_STEP_THRESHOLD_EV] = 0.0
+    energy_flips, energy_jump = _flips(energy_steps)
+    force_signs = np.sign(np.where(np.abs(f) < FORCE_THRESHOLD_EV_A, 0.0, f))
+    force_signs = force_signs[force_signs != 0]
+    # MLIP Arena's tortuosity: total variation over the variation of an ideal single well.
+    span = abs(e[-1] - e.min()) + abs(e[0] - e.min())
+    return DiatomicsResult(
+        element=element,
+        distances_a=tuple(float(x) for x in r),
+        energies_ev=tuple(float(x) for x in e),
+        forces_ev_a=tuple(float(x) for x in f),
+        atom_energy_ev=atom_energy,
+        equilibrium_distance_a=r_eq,
+        well_depth_ev=2 * atom_energy - e_min if e_min is not None else None,
+        far_field_energy_ev=float(e[-1]) - 2 * atom_energy,
+        # MLIP Arena's conservation deviation uses np.gradient: its grid error grows as step^2.
+        conservation_deviation_ev_a=float(np.mean(np.abs(f + np.gradient(e, r)))),
+        # The spline's derivative error falls as step^3-4 and the median ignores the few points
+        # of a steep wall: what remains is forces that are not the gradient of the energy.
+        force_energy_deviation_ev_a=float(np.median(np.abs(f + CubicSpline(r, e)(r, 1)))),
+        spearman_repulsion_energy=_spearman(r[: i_min_e + 1], e[: i_min_e + 1]),
+        spearman_repulsion_force=_spearman(r[: i_min_f + 1], f[: i_min_f + 1]),
+        tortuosity=float(np.sum(np.abs(np.diff(e))) / span) if span > 0 else None,
+        energy_diff_flips=energy_flips,
+        energy_jump_ev=energy_jump,
+        force_flips=int(np.count_nonzero(np.diff(force_signs))),
+        force_energy_tolerance_ev_a=params.force_energy_tolerance_ev_a,
+    )
+
+
+def equilibrium_distance(r: np.ndarray, e: np.ndarray) -> float | None:
+    """Minimum of a cubic spline through E(r) (Å), or None if the lowest point is an end."""
+    i_min = int(np.argmin(e))
+    if i_min in (0, len(r) - 1):
+        return None
+    spline = CubicSpline(r, e)
+    lo, hi = r[i_min - 1], r[i_min + 1]
+    roots = [x for x in spline.derivative().roots(extrapolate=False) if lo <= x <= hi]
+    minima = [float(x) for x in roots if spline(x, 2) > 0]
+    return min(minima, key=lambda x: float(spline(x))) if minima else float(r[i_min])
+
+
+def _flips(steps: np.ndarray) -> tuple[int, float]:
+    """MLIP Arena's sign flips of the non-zero steps and the jump (sum of |step| at flips)."""
+    steps = steps[steps != 0]
+    flip = np.diff(np.sign(steps)) != 0
+    return int(flip.sum()), float(np.abs(steps[:-1][flip]).sum() + np.abs(steps[1:][flip]).sum())
+
+
+def _spearman(x: np.ndarray, y: np.ndarray) -> float | None:
+    """Spearman's rank correlation, None for fewer than 3 points or a constant series."""
+    if len(x) < 3 or np.ptp(y) == 0:
+        return None
+    return float(stats.spearmanr(x, y).statistic)
+
+
+def _curves(
+    element: str, r: tuple[float, ...], e: tuple[float, ...], f: tuple[float, ...]
+) -> tuple[SeriesData, ...]:
+    x_label = f"{element}-{element} distance"
+    return (
+        SeriesData("energy_distance", r, e, x_label, "Å", "energy", "eV"),
+        SeriesData("force_distance", r, f, x_label, "Å", "bond force (repulsive > 0)", "eV/Å"),
+    )

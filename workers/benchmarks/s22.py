@@ -1,0 +1,175 @@
+"""S22: interaction energies of non-covalent complexes against CCSD(T)/CBS.
+
+The interaction energy of a complex AB at its fixed reference geometry is
+E(AB) - E(A) - E(B), with the monomers kept at their geometry in the complex (as in the
+CCSD(T)/CBS reference of Jurečka et al., 2006, bundled in ``ase.data.s22``). All three are
+computed in the same non-periodic box. The mean absolute error over the set is the
+leaderboard's aggregate of the per-complex metric, not computed here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, cast
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.calculator import Calculator
+
+from workers.benchmarks.base import (
+    Headline,
+    MetricValue,
+    Observer,
+    SeriesData,
+    notify,
+    register_benchmark,
+)
+from workers.errors import BenchmarkFailed, BenchmarkSetupError, FailureClass
+
+
+@dataclass(frozen=True, slots=True)
+class S22Params:
+    """Parameters of the s22 protocol.
+
+    Parameters
+    ----------
+    vacuum_a
+        Vacuum around the complex on each side of its (non-periodic) box (Å).
+    """
+
+    vacuum_a: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.vacuum_a < 2.0:
+            raise ValueError(f"vacuum_a must be at least 2 Å, got {self.vacuum_a}")
+
+
+@dataclass(frozen=True, slots=True)
+class S22Result:
+    """Energies of one complex and of its two monomers (eV).
+
+    Parameters
+    ----------
+    system
+        S22 system name (the reference's material), or the formula of another complex.
+    n_atoms_a, n_atoms_b
+        Numbers of atoms of monomer A (the first atoms) and monomer B (the rest).
+    dimer_energy_ev, monomer_a_energy_ev, monomer_b_energy_ev
+        Total energies of the complex and of each monomer at its geometry in the complex (eV).
+    interaction_energy_ev
+        E(AB) - E(A) - E(B) (eV); negative for a bound complex.
+    """
+
+    system: str
+    n_atoms_a: int
+    n_atoms_b: int
+    dimer_energy_ev: float
+    monomer_a_energy_ev: float
+    monomer_b_energy_ev: float
+    interaction_energy_ev: float
+
+    def metrics(self) -> tuple[MetricValue, ...]:
+        """The interaction energy, compared with the CCSD(T)/CBS reference."""
+        return (MetricValue("interaction_energy", self.interaction_energy_ev, "eV", True),)
+
+    def series(self) -> tuple[SeriesData, ...]:
+        """No curve: one number per complex."""
+        return ()
+
+
+@register_benchmark(
+    "s22",
+    version="1.0",
+    params=S22Params,
+    description=(
+        "Interaction energy E(AB) - E(A) - E(B) of an S22 complex at its reference geometry "
+        "(monomers frozen), non-periodic; vs CCSD(T)/CBS."
+    ),
+    headline=(Headline("interaction_energy", "E_int", "eV"),),
+)
+def run_s22(
+    atoms: Atoms, calc: Calculator, params: S22Params, *, observer: Observer | None = None
+) -> S22Result:
+    """Interaction energy of the complex ``atoms`` between its two monomers.
+
+    Parameters
+    ----------
+    atoms
+        The complex (Å), monomer A first. ``atoms.info["monomer_a"]`` gives the number of
+        atoms of monomer A; without it, ``atoms.info["s22"]`` names the S22 system whose
+        ``"dimer atoms"`` entry in ``ase.data.s22`` gives it. Not modified.
+    calc
+        ASE calculator giving energies in eV.
+    params
+        The vacuum of the box.
+    observer
+        Called after each of the three energies with ("s22", fraction); may raise
+        RunCancelled.
+
+    Returns
+    -------
+    S22Result
+        The three energies and the interaction energy (eV).
+
+    Raises
+    ------
+    BenchmarkSetupError
+        If the monomer split is unknown or leaves a monomer empty.
+    BenchmarkFailed
+        ``nan_or_inf`` for a non-finite energy.
+    """
+    name, n_a = _monomer_split(atoms)
+    boxed = atoms.copy()
+    boxed.calc = None
+    boxed.pbc = False
+    boxed.center(vacuum=params.vacuum_a)
+    parts = {"complex": boxed, "monomer A": boxed[:n_a], "monomer B": boxed[n_a:]}
+    energies = {}
+    for i, (label, part) in enumerate(parts.items()):
+        part.calc = calc
+        energy = float(part.get_potential_energy())
+        if not np.isfinite(energy):
+            raise BenchmarkFailed(
+                f"non-finite energy {energy} of the {label} of {name}",
+                failure_class=FailureClass.NAN_OR_INF,
+            )
+        energies[label] = energy
+        notify(observer, "s22", (i + 1) / len(parts))
+    e_ab, e_a, e_b = energies["complex"], energies["monomer A"], energies["monomer B"]
+    return S22Result(
+        system=name,
+        n_atoms_a=n_a,
+        n_atoms_b=len(atoms) - n_a,
+        dimer_energy_ev=e_ab,
+        monomer_a_energy_ev=e_a,
+        monomer_b_energy_ev=e_b,
+        interaction_energy_ev=e_ab - e_a - e_b,
+    )
+
+
+def _monomer_split(atoms: Atoms) -> tuple[str, int]:
+    """(system name, number of atoms of monomer A) from ``atoms.info``."""
+    name = str(atoms.info.get("s22", atoms.get_chemical_formula()))
+    n_a = atoms.info.get("monomer_a")
+    if n_a is None and "s22" in atoms.info:
+        from ase.data import s22
+
+        if name not in s22.data:
+            raise BenchmarkSetupError(f"{name!r} is not an S22 system name")
+        n_a = cast("dict[str, Any]", s22.data[name])["dimer atoms"][0]
+    if n_a is None:
+        raise BenchmarkSetupError(
+            "s22 needs atoms.info['monomer_a'] (atoms of the first monomer) or "
+            "atoms.info['s22'] (an S22 system name)"
+        )
+    n_a = int(n_a)
+    if not 0 < n_a < len(atoms):
+        raise BenchmarkSetupError(
+            f"monomer A of {name} must have between 1 and {len(atoms) - 1} atoms, got {n_a}"
+        )
+    n_b = atoms.info.get("monomer_b")
+    if n_b is not None and n_a + int(n_b) != len(atoms):
+        raise BenchmarkSetupError(
+            f"monomers of {name}: {n_a} + {n_b} atoms, but the complex has {len(atoms)}"
+        )
+    return name, n_a
