@@ -41,6 +41,13 @@ class Settings(BaseSettings):
     celery_queue: str = Field(
         "cpu", validation_alias="MLIPM_CELERY_QUEUE", description="Queue of CPU-family runs."
     )
+    family_queues: dict[str, str] = Field(
+        default_factory=dict,
+        validation_alias="MLIPM_FAMILY_QUEUES",
+        description='Queue per model family, as JSON (e.g. {"mace": "mace", "sevennet": "gpu"}): '
+        "families whose packages conflict, or that need a GPU, run on workers listening there. "
+        "Families not listed go to MLIPM_CELERY_QUEUE.",
+    )
     run_soft_time_limit_s: int = Field(1800, validation_alias="MLIPM_RUN_SOFT_TIME_LIMIT_S")
     run_time_limit_s: int = Field(1900, validation_alias="MLIPM_RUN_TIME_LIMIT_S")
     run_lease_s: float = Field(
@@ -60,6 +67,10 @@ class Settings(BaseSettings):
         description="Unacknowledged messages are redelivered after this; above every time limit.",
     )
     dashboard_poll_ms: int = Field(5000, validation_alias="MLIPM_DASHBOARD_POLL_MS")
+
+    def queue_for(self, family: str) -> str:
+        """The Celery queue that runs of ``family`` are sent to."""
+        return self.family_queues.get(family, self.celery_queue)
 
 
 @lru_cache

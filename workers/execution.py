@@ -111,8 +111,12 @@ def execute_claimed(job: RunJob, *, observer: Observer | None = None) -> Outcome
     metrics = result.metrics()
     if not metrics:
         raise BenchmarkFailed(f"{job.benchmark_key} returned no metrics")
+    extra = getattr(result, "provenance", None)  # e.g. the hardware a speed run measured
     return Outcome(
         metrics=metrics,
         series=result.series(),
-        provenance={"packages": get_adapter(spec.family).package_versions()},
+        provenance={
+            "packages": get_adapter(spec.family).package_versions(),
+            **(extra() if callable(extra) else {}),
+        },
     )

@@ -17,6 +17,7 @@ from backend.db.models import (
     CampaignRun,
     CampaignStatus,
     Metric,
+    MlipModel,
     Run,
     RunStatus,
     Series,
@@ -97,7 +98,7 @@ def mark_enqueued(session: Session, run_ids: list[uuid.UUID]) -> None:
 
 def runs_to_requeue(
     session: Session, *, all_queued: bool, unsent_older_than_s: float
-) -> list[tuple[uuid.UUID, int, int]]:
+) -> list[tuple[uuid.UUID, int, int, str]]:
     """Runs whose message may be gone: running with an expired lease (the worker died), queued
     but never sent (the broker was down), and after the broker lost its data every queued run.
     Returns (id, soft time limit, hard time limit)."""
@@ -111,14 +112,15 @@ def runs_to_requeue(
     return dispatch_rows(session, select(Run.id).where(condition))
 
 
-def dispatch_rows(session: Session, run_ids: Any) -> list[tuple[uuid.UUID, int, int]]:
-    """(run id, soft time limit, hard time limit) of the given runs (ids or a subquery)."""
+def dispatch_rows(session: Session, run_ids: Any) -> list[tuple[uuid.UUID, int, int, str]]:
+    """(run id, soft and hard time limit, model family) of the given runs (ids or a query)."""
     query = (
-        select(Run.id, Benchmark.soft_time_limit_s, Benchmark.time_limit_s)
+        select(Run.id, Benchmark.soft_time_limit_s, Benchmark.time_limit_s, MlipModel.family)
         .join(Benchmark, Benchmark.id == Run.benchmark_id)
+        .join(MlipModel, MlipModel.id == Run.mlip_model_id)
         .where(Run.id.in_(run_ids))
     )
-    return [(row[0], row[1], row[2]) for row in session.execute(query)]
+    return [(row[0], row[1], row[2], row[3]) for row in session.execute(query)]
 
 
 def all_campaigns_cancelled(session: Session, run_id: uuid.UUID) -> bool:

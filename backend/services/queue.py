@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 EXECUTE_RUN = "runs.execute"
 UNSENT_GRACE_S = 10.0  # a run committed this long ago and still not sent: send it
 EPOCH_KEY = "mlipm:broker-epoch"
-Dispatch = tuple[uuid.UUID, int, int]  # run id, soft and hard time limit (s)
+Dispatch = tuple[uuid.UUID, int, int, str]  # run id, soft and hard time limit (s), family
 
 
 def broker_epoch(*, create: bool = True) -> str | None:
@@ -51,17 +51,17 @@ def enqueue(dispatches: Iterable[Dispatch]) -> int:
         return 0
     broker_epoch()
     settings = get_settings()
-    for run_id, soft_limit, hard_limit in dispatches:
-        # the benchmark's own limits, capped by the installation's
+    for run_id, soft_limit, hard_limit, family in dispatches:
+        # the benchmark's own limits, capped by the installation's; the family's queue
         celery_app.send_task(
             EXECUTE_RUN,
             args=[str(run_id)],
-            queue=settings.celery_queue,
+            queue=settings.queue_for(family),
             soft_time_limit=min(soft_limit, settings.run_soft_time_limit_s),
             time_limit=min(hard_limit, settings.run_time_limit_s),
         )
     with session_scope() as session:
-        run_repo.mark_enqueued(session, [run_id for run_id, _, _ in dispatches])
+        run_repo.mark_enqueued(session, [dispatch[0] for dispatch in dispatches])
     return len(dispatches)
 
 

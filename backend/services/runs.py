@@ -34,6 +34,7 @@ class ClaimedRun:
     benchmark_key: str
     benchmark_version: str
     params: dict[str, Any]
+    params_hash: str
     structure_data: str
     material: str
     elements: list[str]
@@ -80,6 +81,7 @@ def _job(session: Session, run: Run) -> ClaimedRun:
         benchmark_key=benchmark.key,
         benchmark_version=benchmark.version,
         params=run.params,
+        params_hash=run.params_hash,
         structure_data=structure.data,
         material=structure.material,
         elements=structure.elements,

@@ -89,7 +89,7 @@ def test_a_second_delivery_of_a_finished_run_changes_nothing(
     run = next(r for r in _runs(engine, finished_campaign) if r.status == RunStatus.SUCCEEDED)
     with Session(engine) as session:
         n_metrics = session.scalar(select(func.count()).where(Metric.run_id == run.id))
-    queue.enqueue([(run.id, 600, 660)])
+    queue.enqueue([(run.id, 600, 660, "emt")])
     broker = redis.Redis.from_url(get_settings().redis_url)
     wait_until(lambda: broker.llen(get_settings().celery_queue) == 0, 30, "the worker to take it")
     time.sleep(1.0)  # the worker has taken the message; give it time to (not) act on it
@@ -198,3 +198,20 @@ def test_a_run_reads_back_with_metrics_series_and_provenance(
     # +-20 % around the starting volume, which brackets the fitted V0
     assert min(curve["x"]) < v0["value"] < max(curve["x"])
     assert detail["provenance"]["benchmark"] == {"key": "eos", "version": "1.0"}
+
+
+def test_a_run_reproduces_locally_from_its_record(
+    finished_campaign: CampaignRead, engine: Engine
+) -> None:
+    run = next(r for r in _runs(engine, finished_campaign) if r.status == RunStatus.SUCCEEDED)
+    done = subprocess.run(
+        [sys.executable, "-m", "backend.cli", "runs", "reproduce", str(run.id)],
+        env={**os.environ, "COLUMNS": "120"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "reproduced" in done.stdout
+    assert "volume_per_atom" in done.stdout

@@ -13,6 +13,7 @@ uses through torch, ``torch.cuda.max_memory_allocated`` over the timings is repo
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import platform
@@ -135,6 +136,10 @@ class SpeedResult:
             ("usable_cpus", float(self.hardware.usable_cpus), "1"),
         ]
         return tuple(MetricValue(n, v, u) for n, v, u in values if v is not None)
+
+    def provenance(self) -> dict[str, object]:
+        """The hardware the times were measured on, stored with the run's provenance."""
+        return {"hardware": dataclasses.asdict(self.hardware)}
 
     def series(self) -> tuple[SeriesData, ...]:
         """Median time per atom-step against the number of atoms."""

@@ -7,8 +7,10 @@ cancelled. A worker killed mid-run stops renewing, so the redelivered message re
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
+import os
 import platform
 import resource
 import socket
@@ -186,8 +188,24 @@ def _provenance(job: runs.ClaimedRun) -> dict[str, Any]:
     return {
         "benchmark": {"key": job.benchmark_key, "version": job.benchmark_version},
         "params": job.params,
+        "params_hash": job.params_hash,
+        "seeds": job.params.get("seeds", job.params.get("seed")),
         "host": socket.gethostname(),
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "gpu": None,  # CPU families; GPU workers record theirs once they exist
         "python": platform.python_version(),
         "attempt": job.attempt,
     }
+
+
+@functools.cache
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
