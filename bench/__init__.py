@@ -1,0 +1,1 @@
+"""Performance harnesses: they print figures and write them to JSON; tests never time things."""

@@ -1,0 +1,247 @@
+"""Campaign overhead and fault tolerance at scale.
+
+Runs the baselines on ``eos`` over the elemental crystals with several parameter sets (>= 500
+runs) on a private Postgres and Redis, through the real API and N real Celery workers, and
+reports: wall time, the sum of the pure benchmark times measured inside the runs, the overhead
+ratio wall x workers / sum, and (with --chaos) SIGKILLs of every worker at three points plus a
+Redis restart, after which it counts lost and duplicated runs and metric rows.
+
+    python -m bench.campaign --workers 2 --chaos --out bench/results/campaign.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session
+
+from backend import dbadmin
+from backend.client import PlatformClient
+from backend.db.models import CampaignRun, Metric, Role, Run, RunStatus
+from backend.localservices import PostgresCluster, RedisServer, free_port
+from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, ModelRef
+from backend.services import users
+
+MODELS = ("EMT", "LJ-exp-fit", "Morse-GW-exp-fit")
+N_POINTS = (7, 9, 11, 13, 15)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=1, help="worker processes")
+    parser.add_argument("--concurrency", type=int, default=1, help="pool size per worker")
+    parser.add_argument("--chaos", action="store_true", help="kill workers, restart Redis")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/campaign.json"))
+    args = parser.parse_args()
+    figures = run(args.workers, args.concurrency, args.chaos)
+    print(json.dumps(figures, indent=2))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(figures, indent=2))
+
+
+def run(n_workers: int, concurrency: int, chaos: bool) -> dict[str, Any]:
+    root = Path(tempfile.mkdtemp(prefix="mlipm-bench-"))
+    root.chmod(0o755)
+    postgres, broker = PostgresCluster(root / "pg"), RedisServer(root / "redis")
+    postgres.start()
+    broker.start()
+    env = {
+        **os.environ,
+        "DATABASE_URL": postgres.url(),
+        "REDIS_URL": broker.url(),
+        "MLIPM_RUN_LEASE_S": "5",
+        "MLIPM_SWEEP_INTERVAL_S": "2",
+        "MLIPM_BROKER_VISIBILITY_TIMEOUT_S": "30",
+    }
+    os.environ.update(env)
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        token = _prepare(postgres.url())
+        port = free_port()
+        procs.append(
+            _spawn(["-m", "uvicorn", "backend.main:app", "--port", str(port)], env, root, "api")
+        )
+        api = f"http://127.0.0.1:{port}"
+        _wait(lambda: _up(api), 60)
+        workers = [_worker(env, root, i, concurrency) for i in range(n_workers)]
+        client = PlatformClient(api, token)
+        spec = CampaignCreate(
+            name="bench",
+            models=[ModelRef(name=m) for m in MODELS],
+            benchmarks=[BenchmarkRef(key="eos", params={"n_points": n}) for n in N_POINTS],
+            structure_sets=["elemental crystals"],
+        )
+        start = time.perf_counter()
+        campaign = client.create_campaign(spec)
+        events = _drive(client, campaign.id, workers, broker, env, root, concurrency, chaos)
+        wall = time.perf_counter() - start
+        figures = _figures(postgres.url(), campaign.id, wall, n_workers * concurrency)
+        figures.update(workers=n_workers, concurrency=concurrency, chaos_events=events)
+        return figures
+    finally:
+        for proc in [*procs, *_ALL_WORKERS]:
+            _kill(proc)
+        broker.stop()
+        postgres.stop("immediate")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _prepare(url: str) -> str:
+    from backend.bootstrap import bootstrap
+
+    dbadmin.ensure_database(url)
+    dbadmin.upgrade(url)
+    engine = create_engine(url)
+    with Session(engine) as session:
+        bootstrap(session)
+        token = users.ensure_user_with_token(session, name="bench", role=Role.ADMIN).token
+        session.commit()
+    engine.dispose()
+    return token
+
+
+def _drive(
+    client: PlatformClient,
+    campaign_id: Any,
+    workers: list[subprocess.Popen[bytes]],
+    broker: RedisServer,
+    env: dict[str, str],
+    root: Path,
+    concurrency: int,
+    chaos: bool,
+) -> list[str]:
+    events: list[str] = []
+    pending = [0.25, 0.5, 0.75] if chaos else []
+    while True:
+        progress = client.campaign(campaign_id).progress
+        if progress.queued + progress.running == 0:
+            return events
+        if pending and progress.done_fraction >= pending[0]:
+            point = pending.pop(0)
+            for i, worker in enumerate(workers):
+                _kill(worker)
+                workers[i] = _worker(env, root, len(_ALL_WORKERS), concurrency)
+            events.append(f"SIGKILL all workers at {point:.0%}")
+            if point == 0.5:
+                broker.stop()
+                time.sleep(1)
+                broker.start()
+                events.append("Redis restarted empty at 50%")
+        time.sleep(0.5)
+
+
+def _figures(url: str, campaign_id: Any, wall: float, slots: int) -> dict[str, Any]:
+    engine = create_engine(url)
+    with Session(engine) as session:
+        runs = list(
+            session.scalars(
+                select(Run)
+                .join(CampaignRun, CampaignRun.run_id == Run.id)
+                .where(CampaignRun.campaign_id == campaign_id)
+            )
+        )
+        executed = [r for r in runs if r.status == RunStatus.SUCCEEDED]
+        metric_rows = (
+            session.scalar(
+                select(func.count())
+                .select_from(Metric)
+                .where(Metric.run_id.in_([r.id for r in executed]))
+            )
+            or 0
+        )
+    engine.dispose()
+    compute = sum(r.wall_s or 0.0 for r in executed)
+    by_status: dict[str, int] = {}
+    for r in runs:
+        by_status[r.status.value] = by_status.get(r.status.value, 0) + 1
+    return {
+        "runs": len(runs),
+        "by_status": by_status,
+        "runs_lost": sum(r.status in (RunStatus.QUEUED, RunStatus.RUNNING) for r in runs),
+        "metric_rows": metric_rows,
+        "metric_rows_expected": 5 * len(executed),
+        "max_attempt": max(r.attempt for r in runs),
+        "wall_s": round(wall, 2),
+        "sum_benchmark_s": round(compute, 2),
+        "overhead_ratio": round(wall * slots / compute, 2) if compute else None,
+        "mean_run_s": round(compute / len(executed), 4) if executed else None,
+    }
+
+
+_ALL_WORKERS: list[subprocess.Popen[bytes]] = []
+
+
+def _worker(
+    env: dict[str, str], root: Path, index: int, concurrency: int
+) -> subprocess.Popen[bytes]:
+    proc = _spawn(
+        [
+            "-m",
+            "celery",
+            "-A",
+            "workers.celery_app:celery_app",
+            "worker",
+            "-Q",
+            "cpu",
+            "--concurrency",
+            str(concurrency),
+            "--without-mingle",
+            "--without-gossip",
+            "-n",
+            f"bench-{index}@%h",
+            "--loglevel",
+            "WARNING",
+        ],
+        env,
+        root,
+        f"worker-{index}",
+    )
+    _ALL_WORKERS.append(proc)
+    return proc
+
+
+def _spawn(args: list[str], env: dict[str, str], root: Path, name: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, *args],
+        env=env,
+        start_new_session=True,
+        stdout=(root / f"{name}.log").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _up(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _wait(predicate: Any, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise RuntimeError("timed out")
+        time.sleep(0.2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""The nve benchmark against what velocity Verlet is known to do."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase import Atoms, units
+from ase.build import bulk
+from ase.calculators.calculator import Calculator, all_changes
+from ase.calculators.emt import EMT
+from ase.data import atomic_masses, atomic_numbers
+
+from workers.benchmarks.base import get_benchmark
+from workers.benchmarks.nve import NveParams, run_nve
+from workers.errors import BenchmarkFailed, FailureClass
+
+SHORT = {"duration_ps": 0.4, "min_atoms": 27}
+
+
+class NoisyEMT(Calculator):
+    """EMT energies with EMT forces plus seeded Gaussian noise (forces not a gradient)."""
+
+    implemented_properties = ["energy", "forces"]  # noqa: RUF012
+
+    def __init__(self, sigma_ev_a: float, seed: int = 0) -> None:
+        super().__init__()
+        self.sigma = sigma_ev_a
+        self.rng = np.random.default_rng(seed)
+        self.emt = EMT()
+
+    def calculate(
+        self,
+        atoms: Atoms | None = None,
+        properties: list[str] | None = None,
+        system_changes: list[str] = all_changes,
+    ) -> None:
+        super().calculate(atoms, properties, system_changes)
+        assert self.atoms is not None
+        system = self.atoms.copy()
+        system.calc = self.emt
+        noise = self.rng.normal(0.0, self.sigma, (len(system), 3))
+        self.results = {
+            "energy": system.get_potential_energy(),
+            "forces": system.get_forces() + noise,
+        }
+
+
+class NaNAfter(Calculator):
+    """EMT for the first ``k`` calls, NaN energies and forces after."""
+
+    implemented_properties = ["energy", "forces"]  # noqa: RUF012
+
+    def __init__(self, k: int) -> None:
+        super().__init__()
+        self.k, self.calls, self.emt = k, 0, EMT()
+
+    def calculate(
+        self,
+        atoms: Atoms | None = None,
+        properties: list[str] | None = None,
+        system_changes: list[str] = all_changes,
+    ) -> None:
+        super().calculate(atoms, properties, system_changes)
+        assert self.atoms is not None
+        self.calls += 1
+        system = self.atoms.copy()
+        system.calc = self.emt
+        scale = 1.0 if self.calls <= self.k else float("nan")
+        self.results = {
+            "energy": scale * system.get_potential_energy(),
+            "forces": scale * system.get_forces(),
+        }
+
+
+def test_emt_conserves_energy_and_fluctuation_scales_as_timestep_squared() -> None:
+    atoms = bulk("Cu", "fcc", a=3.61)
+    before = atoms.copy()
+    coarse = run_nve(atoms, EMT(), NveParams(timestep_fs=2.0, **SHORT))
+    fine = run_nve(atoms, EMT(), NveParams(timestep_fs=1.0, **SHORT))
+    assert atoms == before
+    assert atoms.calc is None
+    assert coarse.n_atoms == 27
+    # Exact gradients: no secular drift, only the bounded O(dt^2) oscillation of Verlet.
+    for result in (coarse, fine):
+        assert np.abs(result.drifts_mev_per_atom_ps).max() < 0.01
+        # Equipartition: 300 K velocities on lattice sites relax to about 150 K.
+        assert 100 < np.mean(result.mean_temperatures_k) < 200
+    ratio = np.array(coarse.fluctuations_mev_per_atom) / np.array(fine.fluctuations_mev_per_atom)
+    assert np.all((ratio > 2.5) & (ratio < 6.0)), ratio
+
+
+def test_noisy_forces_heat_the_system_at_the_rate_of_a_random_walk() -> None:
+    sigma, dt_fs = 0.1, 2.0
+    params = NveParams(timestep_fs=dt_fs, **SHORT)
+    noisy = run_nve(bulk("Cu"), NoisyEMT(sigma), params)
+    exact = run_nve(bulk("Cu"), EMT(), params)
+    # Each step adds an uncorrelated impulse sigma*dt per degree of freedom, so the kinetic
+    # (hence total) energy grows on average by 3 sigma^2 dt / (2 m) per atom per unit time.
+    mass = atomic_masses[atomic_numbers["Cu"]]
+    heating = 3 * sigma**2 * (dt_fs * units.fs) / (2 * mass) * (1000 * units.fs) * 1000
+    assert heating == pytest.approx(4.56, rel=0.01)  # meV/atom/ps
+    assert 0.3 * heating < np.mean(noisy.drifts_mev_per_atom_ps) < 3 * heating
+    metrics = {m.name: m.value for m in noisy.metrics()}
+    exact_metrics = {m.name: m.value for m in exact.metrics()}
+    assert metrics["energy_drift_abs"] > 100 * exact_metrics["energy_drift_abs"]
+
+
+def test_nan_forces_are_a_classified_failure_with_the_traces() -> None:
+    with pytest.raises(BenchmarkFailed) as info:
+        run_nve(bulk("Cu"), NaNAfter(30), NveParams(timestep_fs=2.0, **SHORT))
+    assert info.value.failure_class == FailureClass.NAN_OR_INF
+    potential = next(s for s in info.value.series if s.name == "potential_energy")
+    # The 30th call is step 29 (the first call is the starting point, step 0).
+    assert len(potential.x) == 30
+    assert "0.060 ps" in str(info.value)
+
+
+def test_metrics_series_and_registration() -> None:
+    result = run_nve(bulk("Al"), EMT(), NveParams(timestep_fs=2.0, duration_ps=0.1))
+    units_by_name = {m.name: m.unit for m in result.metrics()}
+    assert units_by_name["energy_drift"] == "meV/atom/ps"
+    assert units_by_name["energy_fluctuation"] == "meV/atom"
+    assert not any(m.compare_to_reference for m in result.metrics())
+    total, potential, kinetic = result.series()
+    assert total.name == "total_energy"
+    assert len(total.x) == 51  # 50 steps and the start
+    assert np.allclose(np.add(potential.y, kinetic.y), total.y)
+    spec = get_benchmark("nve")
+    assert spec.version == "1.0"
+    assert spec.make_params({"timestep_fs": 0.5}) == NveParams(timestep_fs=0.5)
+    with pytest.raises(ValueError, match="seeds"):
+        NveParams(seeds=(0, 1))
