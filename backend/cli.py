@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
@@ -28,11 +29,13 @@ refs_app = typer.Typer(help="Reference data.")
 users_app = typer.Typer(help="Users and API tokens.")
 campaigns_app = typer.Typer(help="Evaluation campaigns (through the API).")
 runs_app = typer.Typer(help="Single runs.")
+bench_app = typer.Typer(help="Run a benchmark locally, without the queue.")
 app.add_typer(db_app, name="db")
 app.add_typer(refs_app, name="refs")
 app.add_typer(users_app, name="users")
 app.add_typer(campaigns_app, name="campaigns")
 app.add_typer(runs_app, name="runs")
+app.add_typer(bench_app, name="bench")
 console = Console()
 
 
@@ -231,6 +234,73 @@ def runs_reproduce(
     console.print(table)
     console.print("reproduced" if ok else "[red]does not match[/red]")
     raise typer.Exit(0 if ok else 1)
+
+
+@bench_app.command("run")
+def bench_run(
+    benchmark: str,
+    model: Annotated[str, typer.Option("--model", "-m", help="model name (newest version)")],
+    structures: Annotated[str, typer.Option("--structures", "-s")] = "elemental crystals",
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="structure label (repeat)")
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="NAME=JSON value (repeat)")
+    ] = None,
+) -> None:
+    """Run a benchmark here on a stored model and structure set; prints metrics, stores nothing."""
+    from backend.services import runs as run_service
+    from workers.benchmarks.base import get_benchmark
+    from workers.errors import BenchmarkError
+    from workers.execution import execute_claimed
+
+    spec = get_benchmark(benchmark)
+    params = {**spec.default_params(), **_parse_params(param or [])}
+    with session_scope() as session:
+        jobs = run_service.local_jobs(
+            session,
+            model=model,
+            benchmark=spec.key,
+            version=spec.version,
+            structure_set=structures,
+            labels=only,
+            params=params,
+        )
+    table = Table(title=f"{spec.key} {spec.version}: {model} on {structures}")
+    for column in ("structure", "metric", "value", "unit"):
+        table.add_column(column)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task(spec.key, total=len(jobs))
+        for job in jobs:
+            bar.update(task, description=f"{spec.key} {job.material}")
+            try:
+                outcome = execute_claimed(job)
+            except BenchmarkError as exc:
+                table.add_row(job.material, exc.failure_class.value, str(exc)[:60], "")
+            else:
+                for m in outcome.metrics:
+                    table.add_row(job.material, m.name, f"{m.value:.6g}", m.unit)
+            bar.advance(task)
+    console.print(table)
+
+
+def _parse_params(items: list[str]) -> dict[str, object]:
+    parsed: dict[str, object] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"--param {item!r}: expected NAME=VALUE")
+        try:
+            parsed[name] = json.loads(value)
+        except json.JSONDecodeError:
+            parsed[name] = value
+    return parsed
 
 
 @app.command("flower")

@@ -19,6 +19,7 @@ from backend.repositories import runs as run_repo
 from backend.schemas.results import MetricIn, RunTimings, SeriesIn
 from backend.schemas.runs import RunDetail
 from backend.settings import get_settings
+from workers.hashing import params_hash
 
 # When a material has references at several levels of theory, metrics are compared with the
 # first one found in this order.
@@ -67,6 +68,49 @@ def job_of(session: Session, run_id: uuid.UUID) -> ClaimedRun:
     if run is None:
         raise NotFound(f"no run with id {run_id}")
     return _job(session, run)
+
+
+def local_jobs(
+    session: Session,
+    *,
+    model: str,
+    benchmark: str,
+    version: str,
+    structure_set: str,
+    labels: list[str] | None,
+    params: dict[str, Any],
+) -> list[ClaimedRun]:
+    """Jobs for running a benchmark outside the queue (CLI); nothing is stored."""
+    record = model_repo.get_model_by_name(session, model)
+    if record is None:
+        raise NotFound(f"no model named {model!r}")
+    stored_set = ref_repo.get_structure_set_by_name(session, structure_set)
+    if stored_set is None:
+        raise NotFound(f"no structure set named {structure_set!r}")
+    structures = [
+        s
+        for s in ref_repo.list_structures(session, stored_set.id)
+        if not labels or s.label in labels
+    ]
+    return [
+        ClaimedRun(
+            run_id=uuid.uuid4(),
+            attempt=0,
+            benchmark_key=benchmark,
+            benchmark_version=version,
+            params=params,
+            params_hash=params_hash(benchmark, version, params),
+            structure_data=s.data,
+            material=s.material,
+            elements=s.elements,
+            model_family=record.family,
+            model_name=record.name,
+            model_version=record.version,
+            model_params=record.params,
+            artifact_path=record.artifact_path,
+        )
+        for s in structures
+    ]
 
 
 def _job(session: Session, run: Run) -> ClaimedRun:

@@ -215,3 +215,33 @@ def test_a_run_reproduces_locally_from_its_record(
     assert done.returncode == 0, done.stdout + done.stderr
     assert "reproduced" in done.stdout
     assert "volume_per_atom" in done.stdout
+
+
+def test_cli_runs_a_benchmark_locally_with_the_stored_model(live_stack: LiveStack) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "backend.cli",
+            "bench",
+            "run",
+            "elastic",
+            "-m",
+            "EMT",
+            "-s",
+            LIVE_SET,
+            "--only",
+            "Cu",
+            "-p",
+            "strain=0.005",
+        ],
+        env={**os.environ, "COLUMNS": "140"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    c11 = next(line for line in done.stdout.splitlines() if "│ c11 " in line)
+    # EMT Cu C11 is about 173 GPa (the independently known value)
+    assert float(c11.split("│")[3]) == pytest.approx(173, rel=0.03)
