@@ -22,6 +22,12 @@ class Settings(BaseSettings):
     )
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Celery broker.")
     artifact_dir: Path = Field(Path(".mlipm/artifacts"), validation_alias="MLIPM_ARTIFACT_DIR")
+    max_model_file_mb: float = Field(
+        512,
+        gt=0,
+        validation_alias="MLIPM_MAX_MODEL_FILE_MB",
+        description="Largest model file an upload may carry, in MiB (larger: 413).",
+    )
     state_dir: Path = Field(
         Path(".mlipm"),
         validation_alias="MLIPM_STATE_DIR",

@@ -17,6 +17,7 @@ from backend.domain.errors import (
     InvalidInput,
     NotAuthenticated,
     NotFound,
+    PayloadTooLarge,
     PermissionDenied,
 )
 
@@ -28,6 +29,7 @@ STATUS = {
     InvalidInput: 422,
     NotAuthenticated: 401,
     PermissionDenied: 403,
+    PayloadTooLarge: 413,
 }
 
 

@@ -32,3 +32,7 @@ class NotAuthenticated(DomainError):
 
 class PermissionDenied(DomainError):
     code = "permission_denied"
+
+
+class PayloadTooLarge(DomainError):
+    code = "payload_too_large"

@@ -41,4 +41,16 @@ class ModelRead(BaseModel):
     elements: list[str] | None
     is_baseline: bool
     status: ModelStatus
+    artifact_sha256: str | None = Field(None, description="sha256 of the uploaded model file.")
+    is_trusted: bool = Field(
+        False, description="An admin allowed the file to be unpickled (arbitrary code)."
+    )
     created_at: datetime
+
+
+class ModelTrust(BaseModel):
+    """An admin's decision on whether a model's file may be unpickled with arbitrary code."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    is_trusted: bool = True

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -10,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from backend.db.models import Role
 from backend.services import users
+from backend.settings import get_settings
 
 
 def _token(session: Session, role: Role) -> dict[str, str]:
@@ -76,6 +80,7 @@ def test_submitted_model_waits_for_review_and_admin_model_is_approved(
         ({"name": "x", "family": "emt", "elements": ["Cu", "Xx"]}, "elements"),
         ({"name": "x y", "family": "emt"}, "body.name"),
         ({"name": "x", "family": "emt", "surprise": 1}, "body.surprise"),
+        ({"name": "x", "family": "mace", "params": {"trusted": True}}, "params.trusted"),
     ],
 )
 def test_bad_model_input_is_refused_with_the_field(
@@ -136,3 +141,99 @@ def test_leaderboard_without_results_lists_no_rows(client: TestClient) -> None:
     board = client.get("/leaderboards/eos").json()
     assert board["benchmark"] == "eos"
     assert [c["name"] for c in board["columns"]][:2] == ["volume_per_atom", "bulk_modulus"]
+
+
+@pytest.fixture
+def artifact_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A private artifact store and a 1 MiB upload limit."""
+    monkeypatch.setenv("MLIPM_ARTIFACT_DIR", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("MLIPM_MAX_MODEL_FILE_MB", "1")
+    get_settings.cache_clear()
+    yield tmp_path / "artifacts"
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def _stored_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def test_model_file_upload_is_content_addressed_and_resets_review(
+    client: TestClient, admin: dict[str, str], submitter: dict[str, str], artifact_dir: Path
+) -> None:
+    body = {"name": "ts-mlip", "family": "torchscript"}
+    model = client.post("/models", json=body, headers=submitter).json()
+    content = b"\x00model bytes" * 1000
+    sha = hashlib.sha256(content).hexdigest()
+    url = f"/models/{model['id']}/file"
+    # Streamed as the raw body (application/octet-stream), in chunks.
+    chunks = (content[i : i + 4096] for i in range(0, len(content), 4096))
+    response = client.put(url, content=chunks, headers=submitter)
+    assert response.status_code == 200, response.text
+    assert response.json()["artifact_sha256"] == sha
+    assert response.json()["is_trusted"] is False
+    assert response.json()["status"] == "pending"
+    assert _stored_files(artifact_dir) == [artifact_dir / sha[:2] / sha]
+    assert (artifact_dir / sha[:2] / sha).read_bytes() == content
+    # Nobody anonymous may replace it; the same bytes again are stored once.
+    assert client.put(url, content=b"x").status_code == 401
+    again = client.put(url, content=content, headers=admin)
+    assert again.status_code == 200
+    assert _stored_files(artifact_dir) == [artifact_dir / sha[:2] / sha]
+
+
+def test_model_file_upload_refuses_others_empty_and_missing(
+    client: TestClient, db_session: Session, submitter: dict[str, str], artifact_dir: Path
+) -> None:
+    model = client.post("/models", json={"name": "m-file", "family": "mace"}, headers=submitter)
+    url = f"/models/{model.json()['id']}/file"
+    stranger = _token(db_session, Role.SUBMITTER)
+    refused = client.put(url, content=b"weights", headers=stranger)
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "permission_denied"
+    empty = client.put(url, content=b"", headers=submitter)
+    assert empty.status_code == 422
+    assert empty.json()["error"]["where"] == "body"
+    missing = client.put(f"/models/{uuid.uuid4()}/file", content=b"w", headers=submitter)
+    assert missing.status_code == 404
+    assert _stored_files(artifact_dir) == []
+
+
+def test_model_file_over_the_limit_is_413_and_leaves_nothing(
+    client: TestClient, submitter: dict[str, str], artifact_dir: Path
+) -> None:
+    model = client.post("/models", json={"name": "big", "family": "mace"}, headers=submitter)
+    url = f"/models/{model.json()['id']}/file"
+    too_big = b"\x01" * (1024 * 1024 + 1)
+    declared = client.put(url, content=too_big, headers=submitter)  # Content-Length checked
+    streamed = client.put(  # no Content-Length: the limit holds while reading
+        url, content=(too_big[i : i + 65536] for i in range(0, len(too_big), 65536)),
+        headers=submitter,
+    )  # fmt: skip
+    for response in (declared, streamed):
+        assert response.status_code == 413
+        error = response.json()["error"]
+        assert error["code"] == "payload_too_large"
+        assert "1 MiB" in error["message"]
+    assert _stored_files(artifact_dir) == []
+    assert client.get(f"/models/{model.json()['id']}").json()["artifact_sha256"] is None
+
+
+def test_only_admins_trust_a_model_file(
+    client: TestClient, admin: dict[str, str], submitter: dict[str, str], artifact_dir: Path
+) -> None:
+    model = client.post("/models", json={"name": "trust-me", "family": "mace"}, headers=submitter)
+    model_id = model.json()["id"]
+    no_file = client.post(f"/models/{model_id}/trust", headers=admin)
+    assert no_file.status_code == 409
+    client.put(f"/models/{model_id}/file", content=b"pickled model", headers=submitter)
+    assert client.post(f"/models/{model_id}/trust", headers=submitter).status_code == 403
+    trusted = client.post(f"/models/{model_id}/trust", headers=admin)
+    assert trusted.status_code == 200
+    assert trusted.json()["is_trusted"] is True
+    # A new file is a new decision: the flag is cleared.
+    client.put(f"/models/{model_id}/file", content=b"other model", headers=submitter)
+    assert client.get(f"/models/{model_id}").json()["is_trusted"] is False
+    client.post(f"/models/{model_id}/trust", headers=admin)
+    revoked = client.post(f"/models/{model_id}/trust", json={"is_trusted": False}, headers=admin)
+    assert revoked.json()["is_trusted"] is False

@@ -24,8 +24,9 @@ from workers.errors import BenchmarkSetupError, UnsupportedElementsError
 
 load_all()
 
-PACKAGES = {"chgnet": "chgnet", "sevennet": "sevenn"}
-RECORDS = {m.family: m for m in pretrained_models()}
+PACKAGES = {"chgnet": "chgnet", "sevennet": "sevenn"}  # MPtrj models; DIEP and ANI-1x:
+# tests/workers/test_diep_ani.py
+RECORDS = {m.family: m for m in pretrained_models() if m.family in PACKAGES}
 FAMILIES = sorted(RECORDS)
 
 
@@ -122,8 +123,9 @@ def test_records_match_the_loaded_models(family: str, calculators: dict[str, Cal
 
 
 def test_pretrained_records() -> None:
-    assert [m.name for m in pretrained_models()] == ["CHGNet-0.3.0", "SevenNet-0"]
-    for model in pretrained_models():
+    names = ["CHGNet-0.3.0", "SevenNet-0", "DIEP-r2SCAN", "ANI-1x"]
+    assert [m.name for m in pretrained_models()] == names
+    for model in RECORDS.values():
         json.dumps([model.params, model.card])  # JSON-serialisable
         assert not model.is_baseline
         assert model.elements == sorted(MPTRJ_ELEMENTS)
@@ -180,7 +182,8 @@ def test_registry_and_records_import_no_torch() -> None:
     code = (
         "import sys, workers.adapters.registry as r, workers.adapters.pretrained as p\n"
         "r.load_all(); p.pretrained_models()\n"
-        "print(sorted(m for m in ('torch', 'chgnet', 'sevenn') if m in sys.modules))"
+        "print(sorted(m for m in ('torch', 'chgnet', 'sevenn', 'diep', 'torchani')"
+        " if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from workers.adapters.ani import ANI1X_ELEMENTS, ENSEMBLE_SIZE
 from workers.adapters.baselines import BaselineModel
+from workers.adapters.diep import MATPES_ELEMENTS, MATPES_R2SCAN_N_STRUCTURES
 from workers.adapters.torch_support import MPTRJ_ELEMENTS, MPTRJ_N_STRUCTURES
 
 CHGNET_PAPER = (
@@ -19,8 +21,23 @@ SEVENNET_PAPER = (
     "Y. Park, J. Kim, S. Hwang and S. Han, J. Chem. Theory Comput. 20, 4857 (2024), "
     "doi:10.1021/acs.jctc.4c00190"
 )
-#: Parameter counts of the bundled checkpoints (CHGNet.n_params; sum of SevenNet's tensors).
-N_PARAMETERS = {"CHGNet-0.3.0": 412_525, "SevenNet-0": 842_623}
+DIEP_PAPER = (
+    "S. A. Tawfik, T. M. Nguyen, S. P. Russo, T. Tran, S. Gupta and S. Venkatesh, "
+    "Digital Discovery (2024), doi:10.1039/D4DD00246F"
+)
+MATPES_PAPER = "A. D. Kaplan et al., arXiv:2503.04070 (2025)"
+ANI1X_PAPER = (
+    "J. S. Smith, B. Nebgen, N. Lubbers, O. Isayev and A. E. Roitberg, "
+    "J. Chem. Phys. 148, 241733 (2018), doi:10.1063/1.5023802"
+)
+#: Parameter counts of the bundled checkpoints (CHGNet.n_params; sum of the other models'
+#: tensors, ANI-1x over its 8 networks).
+N_PARAMETERS = {
+    "CHGNet-0.3.0": 412_525,
+    "SevenNet-0": 842_623,
+    "DIEP-r2SCAN": 403_181,
+    "ANI-1x": 2_613_280,
+}
 
 
 def _mptrj() -> dict[str, Any]:
@@ -37,8 +54,62 @@ def _mptrj() -> dict[str, Any]:
     }
 
 
+def _diep() -> BaselineModel:
+    card = {
+        "authors": "Sherif Abdulkader Tawfik, Tri Minh Nguyen, Salvy P. Russo, Truyen Tran, "
+        "Sunil Gupta, Svetha Venkatesh",
+        "paper": DIEP_PAPER,
+        "code": "https://github.com/materialsalchemist/diep",
+        "license": "BSD-3-Clause (diep package)",
+        "openness": "open code, open weights, open training data",
+        "description": "Graph network embedding the electron-ion potential; export diep_fold1 "
+        "(MatPES r2SCAN, fold 1) bundled with diep.",
+        "n_parameters": N_PARAMETERS["DIEP-r2SCAN"],
+        "training_data": {
+            "name": "MatPES (r2SCAN)",
+            "level_of_theory": "r2SCAN",
+            "description": f"MatPES r2SCAN split 90/5/5; dataset: {MATPES_PAPER}",
+            "n_structures": MATPES_R2SCAN_N_STRUCTURES,
+            "elements": dict.fromkeys(sorted(MATPES_ELEMENTS)),
+        },
+        "requirements": {"torch": "2.13.0", "diep": ">=2.0.0"},
+    }
+    elements = sorted(MATPES_ELEMENTS)
+    return BaselineModel(
+        "DIEP-r2SCAN", "2.0.0-fold1", "diep", {"model": "diep_fold1"}, card, elements,
+        is_baseline=False,
+    )  # fmt: skip
+
+
+def _ani1x() -> BaselineModel:
+    card = {
+        "authors": "Justin S. Smith, Ben Nebgen, Nicholas Lubbers, Olexandr Isayev, "
+        "Adrian E. Roitberg",
+        "paper": ANI1X_PAPER,
+        "code": "https://github.com/aiqm/torchani",
+        "license": "MIT (torchani package)",
+        "openness": "open code, open weights, open training data",
+        "description": f"ANI-1x ensemble of {ENSEMBLE_SIZE} networks for organic molecules "
+        "(H, C, N, O); NeuroChem files bundled with torchani.",
+        "n_parameters": N_PARAMETERS["ANI-1x"],
+        "training_data": {
+            "name": "ANI-1x",
+            "level_of_theory": "wB97X/6-31G(d)",
+            "description": "Active-learning sampled conformations of small organic molecules",
+            "n_structures": 4_956_005,
+            "elements": dict.fromkeys(sorted(ANI1X_ELEMENTS)),
+        },
+        "requirements": {"torch": "2.13.0", "torchani": ">=2.2.4", "setuptools": "<81"},
+    }
+    elements = sorted(ANI1X_ELEMENTS)
+    return BaselineModel(
+        "ANI-1x", "8x", "ani1x", {}, card, elements, is_baseline=False
+    )  # fmt: skip
+
+
 def pretrained_models() -> list[BaselineModel]:
-    """The built-in pretrained MLIP records: CHGNet 0.3.0 and SevenNet-0 (11 Jul 2024).
+    """The built-in pretrained MLIP records: CHGNet 0.3.0, SevenNet-0 (11 Jul 2024), DIEP
+    (r2SCAN, MatPES) and ANI-1x (wB97X/6-31G(d), molecules of H, C, N, O).
 
     Returns
     -------
@@ -90,4 +161,6 @@ def pretrained_models() -> list[BaselineModel]:
             elements,
             is_baseline=False,
         ),
+        _diep(),
+        _ani1x(),
     ]

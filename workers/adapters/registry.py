@@ -100,7 +100,16 @@ def load_all() -> dict[str, Adapter]:
     The MLIP families import their packages only when a calculator is built, so this works
     without the ``mlip`` extra.
     """
-    from workers.adapters import baselines, chgnet, sevennet  # noqa: F401
+    from workers.adapters import (  # noqa: F401
+        ani,
+        baselines,
+        chgnet,
+        diep,
+        mace,
+        sevennet,
+        sevennet_checkpoint,
+        torchscript,
+    )
 
     _load_plugins()
     return ADAPTERS

@@ -4,7 +4,7 @@ import uuid
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -33,6 +33,9 @@ class MlipModel(UuidPk, TimestampMixin, Base):
     artifact_path: Mapped[str | None] = mapped_column(String(500))
     artifact_sha256: Mapped[str | None] = mapped_column(String(64))
     is_baseline: Mapped[bool] = mapped_column(default=False)
+    # Set by an admin only: the uploaded file may then be unpickled with arbitrary code
+    # execution (torch.load(weights_only=False)); reset whenever a new file is uploaded.
+    is_trusted: Mapped[bool] = mapped_column(default=False, server_default=false())
     status: Mapped[ModelStatus] = mapped_column(
         Enum(ModelStatus, name="model_status", values_callable=lambda e: [m.value for m in e]),
         default=ModelStatus.PENDING,
