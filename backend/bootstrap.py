@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from backend.services import catalog, models
 from workers.adapters.baselines import baseline_models
+from workers.adapters.pretrained import pretrained_models
 from workers.benchmarks.base import load_all
 from workers.execution import atoms_to_json
 from workers.reference_data import (
@@ -91,17 +92,19 @@ def register_benchmarks(session: Session) -> int:
     return added
 
 
-def register_baselines(session: Session) -> int:
+def register_builtin_models(session: Session) -> int:
+    """The baselines, and the MLIPs whose weights ship in their packages (run when installed)."""
     added = 0
-    for baseline in baseline_models():
-        _, created = models.upsert_baseline(
+    for record in (*baseline_models(), *pretrained_models()):
+        _, created = models.upsert_builtin(
             session,
-            name=baseline.name,
-            version=baseline.version,
-            family=baseline.family,
-            params=baseline.params,
-            card=baseline.card,
-            elements=list(baseline.elements),
+            name=record.name,
+            version=record.version,
+            family=record.family,
+            params=record.params,
+            card=record.card,
+            elements=list(record.elements),
+            is_baseline=record.is_baseline,
         )
         added += created
     return added
@@ -110,5 +113,5 @@ def register_baselines(session: Session) -> int:
 def bootstrap(session: Session) -> BootstrapReport:
     report = load_reference_data(session)
     report.benchmarks_added = register_benchmarks(session)
-    report.models_added = register_baselines(session)
+    report.models_added = register_builtin_models(session)
     return report

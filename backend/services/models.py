@@ -44,14 +44,12 @@ def submit_model(session: Session, body: ModelCreate, *, owner: User) -> MlipMod
     )
 
 
-def upsert_baseline(session: Session, **fields: Any) -> tuple[MlipModel, bool]:
-    """Register a built-in baseline once; an existing name+version is left untouched."""
+def upsert_builtin(session: Session, **fields: Any) -> tuple[MlipModel, bool]:
+    """Register a built-in model (baseline or packaged MLIP) once; an existing one is kept."""
     existing = model_repo.get_model_by_name(session, fields["name"], fields["version"])
     if existing is not None:
         return existing, False
-    model = model_repo.add_model(
-        session, **fields, status=ModelStatus.APPROVED, is_baseline=True, owner_id=None
-    )
+    model = model_repo.add_model(session, **fields, status=ModelStatus.APPROVED, owner_id=None)
     return model, True
 
 
