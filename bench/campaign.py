@@ -153,13 +153,20 @@ def _figures(url: str, campaign_id: Any, wall: float, slots: int) -> dict[str, A
             )
         )
         executed = [r for r in runs if r.status == RunStatus.SUCCEEDED]
-        metric_rows = (
+        ids = [r.id for r in executed]
+        metric_rows = session.scalar(select(func.count()).where(Metric.run_id.in_(ids))) or 0
+        distinct_rows = (
             session.scalar(
-                select(func.count())
-                .select_from(Metric)
-                .where(Metric.run_id.in_([r.id for r in executed]))
+                select(func.count(func.distinct(func.concat(Metric.run_id, Metric.name)))).where(
+                    Metric.run_id.in_(ids)
+                )
             )
             or 0
+        )
+        runs_with_core = session.scalar(
+            select(func.count(func.distinct(Metric.run_id))).where(
+                Metric.run_id.in_(ids), Metric.name == "fit_residual_rms"
+            )
         )
     engine.dispose()
     compute = sum(r.wall_s or 0.0 for r in executed)
@@ -171,7 +178,8 @@ def _figures(url: str, campaign_id: Any, wall: float, slots: int) -> dict[str, A
         "by_status": by_status,
         "runs_lost": sum(r.status in (RunStatus.QUEUED, RunStatus.RUNNING) for r in runs),
         "metric_rows": metric_rows,
-        "metric_rows_expected": 5 * len(executed),
+        "metric_rows_duplicated": metric_rows - distinct_rows,
+        "succeeded_runs_missing_metrics": len(executed) - (runs_with_core or 0),
         "max_attempt": max(r.attempt for r in runs),
         "wall_s": round(wall, 2),
         "sum_benchmark_s": round(compute, 2),

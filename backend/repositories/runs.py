@@ -112,6 +112,19 @@ def runs_to_requeue(
     return dispatch_rows(session, select(Run.id).where(condition))
 
 
+def stale_queued(
+    session: Session, *, sent_before_s: float
+) -> list[tuple[uuid.UUID, int, int, str]]:
+    """Queued runs whose message was sent more than ``sent_before_s`` ago."""
+    return dispatch_rows(
+        session,
+        select(Run.id).where(
+            Run.status == RunStatus.QUEUED,
+            Run.enqueued_at < func.now() - timedelta(seconds=sent_before_s),
+        ),
+    )
+
+
 def dispatch_rows(session: Session, run_ids: Any) -> list[tuple[uuid.UUID, int, int, str]]:
     """(run id, soft and hard time limit, model family) of the given runs (ids or a query)."""
     query = (

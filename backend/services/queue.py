@@ -65,6 +65,27 @@ def enqueue(dispatches: Iterable[Dispatch]) -> int:
     return len(dispatches)
 
 
+def _stranded(session: Session) -> list[Dispatch]:
+    """Queued runs whose queue is empty although their message was sent a while ago.
+
+    A worker killed after taking a message but before claiming its run leaves the message in
+    the broker's unacknowledged set, whose redelivery depends on the transport's own sweeps.
+    An empty queue with such runs means their messages are not waiting there: send them again
+    (at worst a duplicate, which the claim makes harmless).
+    """
+    settings = get_settings()
+    grace = max(4 * settings.sweep_interval_s, 2 * settings.run_lease_s)
+    stale = run_repo.stale_queued(session, sent_before_s=grace)
+    if not stale:
+        return []
+    client = redis.Redis.from_url(settings.redis_url)
+    try:
+        empty = {q for q in {settings.queue_for(d[3]) for d in stale} if client.llen(q) == 0}
+    finally:
+        client.close()
+    return [d for d in stale if settings.queue_for(d[3]) in empty]
+
+
 def enqueue_after_commit(session: Session, run_ids: list[uuid.UUID]) -> None:
     """Send the runs' messages once ``session`` commits; a broker outage only delays them."""
     if not run_ids:
@@ -93,6 +114,8 @@ def recover_lost_messages(session: Session) -> list[Dispatch]:
     dispatches = run_repo.runs_to_requeue(
         session, all_queued=broker_lost_data, unsent_older_than_s=UNSENT_GRACE_S
     )
+    if not broker_lost_data:
+        dispatches += _stranded(session)
     if broker_lost_data and epoch is not None:
         if seen is None:
             session.add(SystemState(key=EPOCH_KEY, value=epoch))

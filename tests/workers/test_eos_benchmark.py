@@ -11,7 +11,7 @@ from ase.calculators.emt import EMT
 from ase.calculators.lj import LennardJones
 
 from workers.benchmarks.base import get_benchmark
-from workers.benchmarks.eos import EosParams, run_eos
+from workers.benchmarks.eos import EosParams, EosResult, run_eos
 from workers.errors import BenchmarkFailed, FailureClass
 
 # Lattice sums of the fcc lattice in units of the nearest-neighbour distance
@@ -123,3 +123,98 @@ def test_registered_with_defaults() -> None:
         "eos": "birchmurnaghan",
     }
     assert spec.make_params({"n_points": 9}) == EosParams(n_points=9)
+
+
+class WigglyEMT(Calculator):
+    """EMT plus a per-atom energy ripple of ``amplitude`` eV and period ``period`` Å³/atom."""
+
+    implemented_properties = ["energy", "forces"]  # noqa: RUF012
+
+    def __init__(self, amplitude: float, period: float) -> None:
+        super().__init__()
+        self.amplitude, self.period = amplitude, period
+
+    def calculate(
+        self,
+        atoms: Atoms | None = None,
+        properties: list[str] | None = None,
+        system_changes: list[str] = all_changes,
+    ) -> None:
+        super().calculate(atoms, properties, system_changes)
+        assert self.atoms is not None
+        work = self.atoms.copy()
+        work.calc = EMT()
+        v = work.get_volume() / len(work)
+        ripple = self.amplitude * np.sin(2 * np.pi * v / self.period)
+        self.results = {
+            "energy": work.get_potential_energy() + len(work) * ripple,
+            "forces": work.get_forces(),
+        }
+
+
+def test_emt_copper_quality_flags_and_smoothness() -> None:
+    m = {x.name: x for x in run_eos(bulk("Cu", "fcc", a=3.61), EMT(), EosParams()).metrics()}
+    values = {name: x.value for name, x in m.items()}
+    assert values["flag_bprime_out_of_range"] == 0.0
+    assert values["fit_residual_relative"] < 1.0  # % of the sampled energy span
+    assert m["fit_residual_relative"].unit == "%"
+    assert values["flag_large_fit_residual"] == 0.0
+    # Inner half of the +-20 % window: the 5 points within +-10 %; B0 agrees within a few %.
+    assert values["bulk_modulus_inner_window"] == pytest.approx(values["bulk_modulus"], rel=0.05)
+    assert m["bulk_modulus_inner_window"].unit == "GPa"
+    assert values["bulk_modulus_window_change"] < 10.0
+    assert values["flag_window_sensitive"] == 0.0
+    # A smooth single well: one flip, tortuosity 1, monotone on each side of the minimum.
+    assert values["energy_diff_flips"] == 1.0
+    assert values["tortuosity"] == pytest.approx(1.0)
+    assert values["spearman_compression"] == -1.0
+    assert values["spearman_expansion"] == 1.0
+    assert values["flag_net_force"] == values["flag_symmetry_violation"] == 0.0
+    assert all(x.unit == "1" and x.value in (0.0, 1.0) for n, x in m.items() if "flag" in n)
+
+
+def test_inner_window_left_out_when_it_has_too_few_points() -> None:
+    names = {
+        m.name for m in run_eos(bulk("Cu", "fcc", a=3.61), EMT(), EosParams(n_points=7)).metrics()
+    }
+    assert "bulk_modulus_inner_window" not in names
+    assert "flag_window_sensitive" not in names
+    assert "flag_large_fit_residual" in names
+
+
+def test_a_rippled_curve_is_flagged_rough() -> None:
+    # A 20 meV/atom ripple with a period of 1 Å^3/atom across a ~4.6 Å^3/atom scan.
+    result = run_eos(bulk("Cu", "fcc", a=3.61), WigglyEMT(0.02, 1.0), EosParams(n_points=21))
+    m = {x.name: x.value for x in result.metrics()}
+    assert m["energy_diff_flips"] > 1
+    assert m["tortuosity"] > 1.1
+    assert m["flag_large_fit_residual"] == 1.0
+
+
+def test_flags_of_a_doubtful_fit() -> None:
+    result = EosResult(
+        volumes_a3_per_atom=(10.0, 11.0, 12.0, 13.0, 14.0),
+        energies_ev_per_atom=(-3.0, -3.2, -3.25, -3.2, -3.1),
+        v0_a3_per_atom=12.0,
+        e0_ev_per_atom=-3.25,
+        bulk_modulus_gpa=100.0,
+        bulk_modulus_pressure_derivative=12.0,
+        fit_residual_rms_mev_per_atom=5.0,
+        bulk_modulus_inner_window_gpa=125.0,
+    )
+    m = {x.name: x.value for x in result.metrics()}
+    assert m["flag_bprime_out_of_range"] == 1.0
+    assert m["fit_residual_relative"] == pytest.approx(100 * 5.0 / 250.0)
+    assert m["flag_large_fit_residual"] == 1.0
+    assert m["bulk_modulus_window_change"] == pytest.approx(25.0)
+    assert m["flag_window_sensitive"] == 1.0
+    assert "net_force" not in m  # no force checks attached
+
+
+def test_a_flat_curve_reports_no_nan() -> None:
+    result = EosResult((10.0, 11.0, 12.0), (-1.0, -1.0, -1.0), 11.0, -1.0, 1.0, 4.0, 0.0)
+    m = {x.name: x.value for x in result.metrics()}
+    assert all(np.isfinite(list(m.values())))
+    assert "tortuosity" not in m
+    assert "fit_residual_relative" not in m
+    assert m["flag_large_fit_residual"] == 1.0

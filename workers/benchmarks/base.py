@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -40,6 +41,16 @@ class SeriesData:
     x_unit: str
     y_label: str
     y_unit: str
+
+
+def finite(*metrics: MetricValue) -> tuple[MetricValue, ...]:
+    """The metrics whose value is finite: an undefined number (NaN, inf) is omitted, not stored.
+
+    Every ``metrics()`` of a result returns through this, so that a metric row is either a
+    real number or absent. Metric names starting with ``flag_`` are quality flags: 1.0 when
+    the condition that makes a result doubtful holds, 0.0 otherwise.
+    """
+    return tuple(m for m in metrics if math.isfinite(m.value))
 
 
 class BenchmarkResult(Protocol):

@@ -31,6 +31,7 @@ from workers.benchmarks.base import (
     MetricValue,
     Observer,
     SeriesData,
+    finite,
     notify,
     register_benchmark,
 )
@@ -104,7 +105,7 @@ class CohesiveResult:
             MetricValue(f"energy_isolated_atom_{symbol}", energy, "eV")
             for symbol, energy in self.atom_energies_ev
         )
-        return (
+        return finite(
             MetricValue("cohesive_energy", self.cohesive_energy_ev, "eV/atom", True),
             MetricValue(
                 "cohesive_energy_at_input_geometry", self.cohesive_energy_input_ev, "eV/atom"

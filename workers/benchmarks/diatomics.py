@@ -18,14 +18,15 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator
 from ase.data import atomic_numbers, covalent_radii, vdw_alvarez, vdw_radii
-from scipy import stats
 from scipy.interpolate import CubicSpline
 
+from workers.benchmarks._curves import energy_diff_flips, spearman, tortuosity
 from workers.benchmarks.base import (
     Headline,
     MetricValue,
     Observer,
     SeriesData,
+    finite,
     notify,
     register_benchmark,
 )
@@ -121,7 +122,7 @@ class DiatomicsResult:
             ("flag_no_minimum", float(self.equilibrium_distance_a is None), "1"),
             ("flag_short_range_hole", float(hole), "1"),
         )
-        return tuple(MetricValue(n, v, u) for n, v, u in values if v is not None)
+        return finite(*(MetricValue(n, v, u) for n, v, u in values if v is not None))
 
     def series(self) -> tuple[SeriesData, ...]:
         """Energy and bond force against the interatomic distance."""
@@ -232,13 +233,9 @@ def analyse_curve(
     """Metrics of a curve (r ascending, Å; E, eV; F, eV/Å); ``minimum``: (r_eq Å, E(r_eq) eV)."""
     i_min_e, i_min_f = int(np.argmin(e)), int(np.argmin(f))
     r_eq, e_min = minimum
-    energy_steps = np.diff(e)
-    energy_steps[np.abs(energy_steps) < ENERGY_STEP_THRESHOLD_EV] = 0.0
-    energy_flips, energy_jump = _flips(energy_steps)
+    energy_flips, energy_jump = energy_diff_flips(e, ENERGY_STEP_THRESHOLD_EV)
     force_signs = np.sign(np.where(np.abs(f) < FORCE_THRESHOLD_EV_A, 0.0, f))
     force_signs = force_signs[force_signs != 0]
-    # MLIP Arena's tortuosity: total variation over the variation of an ideal single well.
-    span = abs(e[-1] - e.min()) + abs(e[0] - e.min())
     return DiatomicsResult(
         element=element,
         distances_a=tuple(float(x) for x in r),
@@ -253,9 +250,9 @@ def analyse_curve(
         # The spline's derivative error falls as step^3-4 and the median ignores the few points
         # of a steep wall: what remains is forces that are not the gradient of the energy.
         force_energy_deviation_ev_a=float(np.median(np.abs(f + CubicSpline(r, e)(r, 1)))),
-        spearman_repulsion_energy=_spearman(r[: i_min_e + 1], e[: i_min_e + 1]),
-        spearman_repulsion_force=_spearman(r[: i_min_f + 1], f[: i_min_f + 1]),
-        tortuosity=float(np.sum(np.abs(np.diff(e))) / span) if span > 0 else None,
+        spearman_repulsion_energy=spearman(r[: i_min_e + 1], e[: i_min_e + 1]),
+        spearman_repulsion_force=spearman(r[: i_min_f + 1], f[: i_min_f + 1]),
+        tortuosity=tortuosity(e),
         energy_diff_flips=energy_flips,
         energy_jump_ev=energy_jump,
         force_flips=int(np.count_nonzero(np.diff(force_signs))),
@@ -273,20 +270,6 @@ def equilibrium_distance(r: np.ndarray, e: np.ndarray) -> float | None:
     roots = [x for x in spline.derivative().roots(extrapolate=False) if lo <= x <= hi]
     minima = [float(x) for x in roots if spline(x, 2) > 0]
     return min(minima, key=lambda x: float(spline(x))) if minima else float(r[i_min])
-
-
-def _flips(steps: np.ndarray) -> tuple[int, float]:
-    """MLIP Arena's sign flips of the non-zero steps and the jump (sum of |step| at flips)."""
-    steps = steps[steps != 0]
-    flip = np.diff(np.sign(steps)) != 0
-    return int(flip.sum()), float(np.abs(steps[:-1][flip]).sum() + np.abs(steps[1:][flip]).sum())
-
-
-def _spearman(x: np.ndarray, y: np.ndarray) -> float | None:
-    """Spearman's rank correlation, None for fewer than 3 points or a constant series."""
-    if len(x) < 3 or np.ptp(y) == 0:
-        return None
-    return float(stats.spearmanr(x, y).statistic)
 
 
 def _curves(

@@ -29,6 +29,7 @@ from workers.benchmarks.base import (
     MetricValue,
     Observer,
     SeriesData,
+    finite,
     notify,
     register_benchmark,
 )
@@ -136,7 +137,7 @@ class ElasticResult:
             )
         mismatch = float(abs(moduli["bulk_modulus"] / self.eos_bulk_modulus_gpa - 1.0))
         min_eig = float(np.linalg.eigvalsh(np.array(self.c_gpa)).min())
-        return (
+        return finite(
             *out,
             MetricValue("bulk_modulus_eos", self.eos_bulk_modulus_gpa, "GPa"),
             MetricValue("bulk_modulus_mismatch", 100.0 * mismatch, "%"),

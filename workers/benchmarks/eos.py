@@ -4,10 +4,27 @@ The cell shape and fractional coordinates are kept; only the volume changes. The
 equilibrium volume, bulk modulus and its pressure derivative are compared with experiment
 (``ase.collections.dcdft``); a fitted minimum outside the sampled range is a reported
 failure, with the E(V) curve kept, never a silently extrapolated number.
+
+Quality flags (1 = doubtful), computed from the scan itself:
+
+- ``flag_bprime_out_of_range``: B0' outside [1, 10] (elements lie between about 3 and 7);
+- ``flag_large_fit_residual``: fit residual RMS above 1 % of the sampled energy span
+  (``fit_residual_relative``, %);
+- ``flag_window_sensitive``: B0 of a fit to the points in the inner half of the volume window
+  (|V / V_input - 1| <= r / 2; ``bulk_modulus_inner_window``, GPa) differs from the full-window
+  B0 by more than 10 % (``bulk_modulus_window_change``, %); left out when the inner half holds
+  fewer than 5 points (n_points < 11 at the default grid) or its fit fails.
+
+Smoothness of E(V), as the diatomics metrics (``workers.benchmarks._curves``): sign flips of
+the energy differences (1 ideal; steps below 0.1 meV/atom ignored), tortuosity (1 ideal) and
+Spearman's rank correlation of E with V on the compressed side of the lowest point (-1 ideal)
+and on the expanded side (+1 ideal). The force checks of ``workers.benchmarks._checks`` (net
+force, symmetry) are reported for the input structure.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass
 
@@ -17,11 +34,14 @@ from ase.calculators.calculator import Calculator
 from ase.eos import EquationOfState
 from scipy.optimize import OptimizeWarning
 
+from workers.benchmarks._checks import ForceChecks, check_forces
+from workers.benchmarks._curves import single_well
 from workers.benchmarks.base import (
     Headline,
     MetricValue,
     Observer,
     SeriesData,
+    finite,
     notify,
     register_benchmark,
 )
@@ -29,6 +49,14 @@ from workers.errors import BenchmarkFailed, BenchmarkSetupError, FailureClass
 
 #: ase.eos forms whose fitted parameters are (E0, B0, B0', V0).
 EOS_FORMS = ("birchmurnaghan", "birch", "murnaghan", "pouriertarantola", "vinet", "anton-schmidt")
+#: Plausible range of the pressure derivative B0' (dimensionless).
+BPRIME_RANGE = (1.0, 10.0)
+#: Fit residual RMS, as a fraction of the sampled energy span, above which the fit is flagged.
+MAX_RELATIVE_RESIDUAL = 0.01
+#: Relative change of B0 between the inner-half and the full window above which it is flagged.
+MAX_WINDOW_CHANGE = 0.10
+#: Energy steps below this are flat when counting sign flips of E(V) (eV/atom).
+ENERGY_STEP_THRESHOLD_EV_PER_ATOM = 1e-4
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +105,11 @@ class EosResult:
         Fitted dB/dP at V0 (dimensionless).
     fit_residual_rms_mev_per_atom
         Root-mean-square deviation of the points from the fit (meV/atom).
+    bulk_modulus_inner_window_gpa
+        B0 of the same form fitted to the inner half of the volume window (GPa); None when
+        that half holds fewer than 5 points or its fit fails.
+    force_checks
+        Net force and symmetry checks on the input (None without forces).
     """
 
     volumes_a3_per_atom: tuple[float, ...]
@@ -86,10 +119,12 @@ class EosResult:
     bulk_modulus_gpa: float
     bulk_modulus_pressure_derivative: float
     fit_residual_rms_mev_per_atom: float
+    bulk_modulus_inner_window_gpa: float | None = None
+    force_checks: ForceChecks | None = None
 
     def metrics(self) -> tuple[MetricValue, ...]:
-        """V0, B0 and B0' (compared with references), E0 and the fit residual."""
-        return (
+        """V0, B0 and B0' (compared with references), E0, fit residual, flags, smoothness."""
+        return finite(
             MetricValue("volume_per_atom", self.v0_a3_per_atom, "Å³/atom", True),
             MetricValue("bulk_modulus", self.bulk_modulus_gpa, "GPa", True),
             MetricValue(
@@ -97,7 +132,36 @@ class EosResult:
             ),
             MetricValue("energy_per_atom_min", self.e0_ev_per_atom, "eV/atom"),
             MetricValue("fit_residual_rms", self.fit_residual_rms_mev_per_atom, "meV/atom"),
+            *self._flags(),
+            *self._smoothness(),
+            *(self.force_checks.metrics() if self.force_checks is not None else ()),
         )
+
+    def _flags(self) -> list[MetricValue]:
+        bp = self.bulk_modulus_pressure_derivative
+        span_mev = 1000.0 * float(np.ptp(self.energies_ev_per_atom))
+        relative = self.fit_residual_rms_mev_per_atom / span_mev if span_mev > 0 else np.inf
+        bp_outside = not BPRIME_RANGE[0] <= bp <= BPRIME_RANGE[1]
+        out = [
+            MetricValue("flag_bprime_out_of_range", float(bp_outside), "1"),
+            MetricValue("fit_residual_relative", 100.0 * relative, "%"),
+            MetricValue("flag_large_fit_residual", float(relative > MAX_RELATIVE_RESIDUAL), "1"),
+        ]
+        b_inner = self.bulk_modulus_inner_window_gpa
+        if b_inner is not None:
+            change = abs(b_inner / self.bulk_modulus_gpa - 1.0)
+            out += [
+                MetricValue("bulk_modulus_inner_window", b_inner, "GPa"),
+                MetricValue("bulk_modulus_window_change", 100.0 * change, "%"),
+                MetricValue("flag_window_sensitive", float(change > MAX_WINDOW_CHANGE), "1"),
+            ]
+        return out
+
+    def _smoothness(self) -> list[MetricValue]:
+        v, e = np.array(self.volumes_a3_per_atom), np.array(self.energies_ev_per_atom)
+        values = single_well(v, e, threshold=ENERGY_STEP_THRESHOLD_EV_PER_ATOM)
+        names = ("energy_diff_flips", "tortuosity", "spearman_compression", "spearman_expansion")
+        return [MetricValue(n, x, "1") for n, x in zip(names, values, strict=True) if x is not None]
 
     def series(self) -> tuple[SeriesData, ...]:
         """The sampled E(V) curve."""
@@ -165,11 +229,35 @@ def run_eos(
         volumes.append(trial.get_volume() / n_atoms)
         energies.append(energy / n_atoms)
         notify(observer, "eos", (i + 1) / len(factors))
-    return _fit(np.array(volumes), np.array(energies), params.eos)
+    result = _fit(np.array(volumes), np.array(energies), params.eos)
+    inner = np.abs(factors - 1.0) <= params.volume_range / 2 + 1e-9
+    return dataclasses.replace(
+        result,
+        bulk_modulus_inner_window_gpa=_inner_bulk_modulus(
+            np.array(volumes)[inner], np.array(energies)[inner], params.eos
+        ),
+        force_checks=check_forces(atoms, calc),
+    )
 
 
-def _fit(volumes: np.ndarray, energies: np.ndarray, form: str) -> EosResult:
-    """Fit ``form`` to E(V) per atom; raises BenchmarkFailed(no_convergence) with the curve."""
+def _inner_bulk_modulus(volumes: np.ndarray, energies: np.ndarray, form: str) -> float | None:
+    """B0 (GPa) fitted to the inner-window points; None for < 5 points or a failed fit."""
+    if len(volumes) < 5:
+        return None
+    try:
+        b0 = _fit(volumes, energies, form, require_minimum=False).bulk_modulus_gpa
+    except BenchmarkFailed:
+        return None
+    return b0
+
+
+def _fit(
+    volumes: np.ndarray, energies: np.ndarray, form: str, *, require_minimum: bool = True
+) -> EosResult:
+    """Fit ``form`` to E(V) per atom; raises BenchmarkFailed(no_convergence) with the curve.
+
+    ``require_minimum=False`` accepts a V0 outside the sampled volumes (the inner window).
+    """
     curve = _energy_volume(tuple(volumes), tuple(energies))
     eos = EquationOfState(volumes, energies, eos=form)
     try:
@@ -183,7 +271,7 @@ def _fit(volumes: np.ndarray, energies: np.ndarray, form: str) -> EosResult:
     v_min, v_max = float(volumes.min()), float(volumes.max())
     if not np.isfinite([e0, b0, bp, v0]).all():
         raise _no_convergence(f"{form} fit gave non-finite parameters", curve)
-    if not v_min < v0 < v_max:
+    if require_minimum and not v_min < v0 < v_max:
         raise _no_convergence(
             f"fitted V0 = {v0:.3f} Å³/atom lies outside the sampled range "
             f"[{v_min:.3f}, {v_max:.3f}] Å³/atom: no energy minimum in the scan",

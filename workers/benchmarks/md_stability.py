@@ -49,6 +49,7 @@ from workers.benchmarks.base import (
     MetricValue,
     Observer,
     SeriesData,
+    finite,
     notify,
     register_benchmark,
 )
@@ -178,7 +179,7 @@ class MdStabilityResult:
         timed_out = any(o.status == TIMEOUT for o in self.outcomes)
         metrics.append(MetricValue("flag_md_failure", float(self._failures() > 0), "1"))
         metrics.append(MetricValue("flag_timeout", float(timed_out), "1"))
-        return tuple(metrics)
+        return finite(*metrics)
 
     def series(self) -> tuple[SeriesData, ...]:
         """Kaplan-Meier survival curve of each protocol, then the first seed's traces."""

@@ -29,6 +29,7 @@ from workers.benchmarks.base import (
     MetricValue,
     Observer,
     SeriesData,
+    finite,
     notify,
     register_benchmark,
 )
@@ -113,7 +114,7 @@ class NveResult:
         """Drift (signed mean, mean magnitude, spread), fluctuation and temperature."""
         drifts = np.array(self.drifts_mev_per_atom_ps)
         fluct = np.array(self.fluctuations_mev_per_atom)
-        return (
+        return finite(
             MetricValue("energy_drift", float(drifts.mean()), "meV/atom/ps"),
             MetricValue("energy_drift_abs", float(np.abs(drifts).mean()), "meV/atom/ps"),
             MetricValue("energy_drift_spread", float(drifts.std(ddof=1)), "meV/atom/ps"),

@@ -32,11 +32,13 @@ from ase.filters import FrechetCellFilter
 from ase.optimize import FIRE
 from threadpoolctl import threadpool_limits
 
+from workers.benchmarks._checks import ForceChecks, check_forces
 from workers.benchmarks.base import (
     Headline,
     MetricValue,
     Observer,
     SeriesData,
+    finite,
     notify,
     register_benchmark,
 )
@@ -181,15 +183,17 @@ class RelaxResult:
     """Every seed's relaxation; metrics are means and spreads (population std) over seeds.
 
     ``input_volume_a3_per_atom`` is the input (experimental) volume (Å³/atom) and
-    ``reference_space_group`` the input's space-group number.
+    ``reference_space_group`` the input's space-group number; ``force_checks`` the net-force
+    and symmetry checks of ``workers.benchmarks._checks`` on the input (None without forces).
     """
 
     runs: tuple[RelaxRun, ...]
     input_volume_a3_per_atom: float
     reference_space_group: int
+    force_checks: ForceChecks | None = None
 
     def metrics(self) -> tuple[MetricValue, ...]:
-        """a, c/a and volume (vs references), errors vs the input, steps, RMSD, symmetry."""
+        """a, c/a and volume (vs references), errors vs the input, steps, RMSD, symmetry, checks."""
         a, a_sd = _mean_std([r.lattice_constant_a for r in self.runs])
         vol, vol_sd = _mean_std([r.volume_a3_per_atom for r in self.runs])
         steps, steps_sd = _mean_std([float(r.trace.steps) for r in self.runs])
@@ -215,7 +219,9 @@ class RelaxResult:
         c_over_a = [r.c_over_a for r in self.runs if r.c_over_a is not None]
         if c_over_a:
             metrics.append(MetricValue("c_over_a", float(np.mean(c_over_a)), "1", True))
-        return tuple(metrics)
+        if self.force_checks is not None:
+            metrics += self.force_checks.metrics()
+        return finite(*metrics)
 
     def series(self) -> tuple[SeriesData, ...]:
         """Energy and fmax traces of every seed (``relax_energy_seed<i>``, ...)."""
@@ -279,7 +285,8 @@ def run_relax(
         trace = minimize(trial, fmax=params.fmax, max_steps=params.max_steps, relax_cell=True,
                          observer=observer, window=window)  # fmt: skip
         runs.append(_describe(trial, trace, atoms, reference, params))
-    result = RelaxResult(tuple(runs), float(atoms.get_volume()) / len(atoms), number)
+    volume = float(atoms.get_volume()) / len(atoms)
+    result = RelaxResult(tuple(runs), volume, number, check_forces(atoms, calc))
     failed = [seed for seed, run in zip(params.seeds, runs, strict=True) if not run.trace.converged]
     if failed:
         raise BenchmarkFailed(

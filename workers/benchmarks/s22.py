@@ -21,6 +21,7 @@ from workers.benchmarks.base import (
     MetricValue,
     Observer,
     SeriesData,
+    finite,
     notify,
     register_benchmark,
 )
@@ -70,7 +71,7 @@ class S22Result:
 
     def metrics(self) -> tuple[MetricValue, ...]:
         """The interaction energy, compared with the CCSD(T)/CBS reference."""
-        return (MetricValue("interaction_energy", self.interaction_energy_ev, "eV", True),)
+        return finite(MetricValue("interaction_energy", self.interaction_energy_ev, "eV", True))
 
     def series(self) -> tuple[SeriesData, ...]:
         """No curve: one number per complex."""

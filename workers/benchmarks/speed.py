@@ -34,6 +34,7 @@ from workers.benchmarks.base import (
     MetricValue,
     Observer,
     SeriesData,
+    finite,
     notify,
     register_benchmark,
 )
@@ -135,7 +136,7 @@ class SpeedResult:
             ("cpu_count", float(self.hardware.cpu_count), "1"),
             ("usable_cpus", float(self.hardware.usable_cpus), "1"),
         ]
-        return tuple(MetricValue(n, v, u) for n, v, u in values if v is not None)
+        return finite(*(MetricValue(n, v, u) for n, v, u in values if v is not None))
 
     def provenance(self) -> dict[str, object]:
         """The hardware the times were measured on, stored with the run's provenance."""

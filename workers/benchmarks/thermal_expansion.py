@@ -41,6 +41,7 @@ from workers.benchmarks.base import (
     MetricValue,
     Observer,
     SeriesData,
+    finite,
     notify,
     register_benchmark,
 )
@@ -142,7 +143,7 @@ class ThermalExpansionResult:
         spread = float(np.std(self.alpha_per_seed_per_k, ddof=1))
         mean_volumes = np.mean(self.volumes_a3_per_atom, axis=0)
         v_ref = float(polynomial.polyval(self.reference_temperature_k, self.fit_coefficients))
-        return (
+        return finite(
             MetricValue("linear_thermal_expansion_coefficient", self.alpha_per_k, "1/K", True),
             MetricValue("linear_thermal_expansion_coefficient_spread", spread, "1/K"),
             MetricValue("md_volume_per_atom_at_reference_temperature", v_ref, "Å³/atom"),
