@@ -94,12 +94,17 @@ def serve_api() -> None:
 
 
 @app.command("worker", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def worker(ctx: typer.Context) -> None:
-    """Run a Celery worker on the CPU queue (extra options go to celery)."""
+def worker(
+    ctx: typer.Context,
+    queue: Annotated[
+        str | None, typer.Option("--queue", "-Q", help="queue(s), comma-separated")
+    ] = None,
+) -> None:
+    """Run a Celery worker (default queue: MLIPM_CELERY_QUEUE; extra options go to celery)."""
     from workers.celery_app import celery_app
 
-    settings = get_settings()
-    celery_app.worker_main(["worker", "-Q", settings.celery_queue, "--loglevel", "INFO", *ctx.args])
+    queues = queue or get_settings().celery_queue
+    celery_app.worker_main(["worker", "-Q", queues, "--loglevel", "INFO", *ctx.args])
 
 
 @app.command("dashboard")
