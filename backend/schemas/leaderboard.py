@@ -37,6 +37,7 @@ class LeaderboardRow(BaseModel):
     n_skipped: int
     n_pending: int
     failure_rate: float | None = Field(description="failed / (succeeded + failed)")
+    n_flagged: int = Field(0, description="succeeded runs with at least one quality flag raised")
     metrics: dict[str, MetricSummary]
 
 
@@ -55,6 +56,11 @@ class LeaderboardEntry(BaseModel):
     material: str
     run_id: uuid.UUID
     values: dict[str, EntryValue]
+    flags: list[str] = Field(
+        default_factory=list,
+        description="quality flags the run raised (e.g. flag_window_sensitive): what makes "
+        "its numbers doubtful",
+    )
 
 
 class LeaderboardRead(BaseModel):

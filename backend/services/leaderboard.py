@@ -115,6 +115,12 @@ def _entries(
             reference=ref.value if ref is not None else None,
             error=metric.value - ref.value if ref is not None else None,
         )
+    for run_id, name in session.execute(
+        select(Metric.run_id, Metric.name).where(
+            Metric.run_id.in_(list(by_run)), Metric.name.like("flag\\_%"), Metric.value > 0.5
+        )
+    ):
+        by_run[run_id].flags.append(name)
     return list(by_run.values())
 
 
@@ -137,6 +143,7 @@ def _row(
         n_skipped=counts.get("skipped", 0),
         n_pending=counts.get("queued", 0) + counts.get("running", 0),
         failure_rate=failed / (succeeded + failed) if succeeded + failed else None,
+        n_flagged=sum(1 for e in mine if e.flags),
         metrics={
             c.name: _summary([e.values[c.name] for e in mine if c.name in e.values])
             for c in columns

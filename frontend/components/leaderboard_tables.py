@@ -63,6 +63,7 @@ def summary_records(board: LeaderboardRead) -> list[Record]:
             "n_skipped": row.n_skipped,
             "n_pending": row.n_pending,
             "failure_rate": row.failure_rate,
+            "n_flagged": row.n_flagged,
         }
         for col in board.columns:
             summary = row.metrics.get(col.name)
@@ -84,6 +85,7 @@ def summary_columns(board: LeaderboardRead) -> list[Any]:
         _number("Runs", "skipped", "n_skipped", Format()),
         _number("Runs", "pending", "n_pending", Format()),
         _number("Runs", "failure rate", "failure_rate", RATE),
+        _number("Runs", "flagged", "n_flagged", Format()),
     ]
     for col in board.columns:
         group = with_unit(col.label, col.unit)
@@ -114,7 +116,11 @@ def material_records(board: LeaderboardRead) -> list[Record]:
     labels = model_labels(board)
     records = []
     for entry in sorted(board.entries, key=lambda e: (e.material, labels[e.model_id])):
-        record: Record = {"model": labels[entry.model_id], "material": entry.material}
+        record: Record = {
+            "model": labels[entry.model_id],
+            "material": entry.material,
+            "flags": ", ".join(f.removeprefix("flag_") for f in sorted(entry.flags)),
+        }
         for col in board.columns:
             value = entry.values.get(col.name)
             record[f"{col.name}__value"] = value.value if value else None
@@ -133,6 +139,7 @@ def material_columns(board: LeaderboardRead) -> list[Any]:
         columns.append(_number(group, col.label, f"{col.name}__value"))
         columns.append(_number(group, f"{col.label} {ref}", f"{col.name}__reference"))
         columns.append(_number(group, "error", f"{col.name}__error"))
+    columns.append(_text("", "Quality flags", "flags"))
     return columns
 
 

@@ -237,3 +237,30 @@ def test_only_admins_trust_a_model_file(
     client.post(f"/models/{model_id}/trust", headers=admin)
     revoked = client.post(f"/models/{model_id}/trust", json={"is_trusted": False}, headers=admin)
     assert revoked.json()["is_trusted"] is False
+
+
+def test_leaderboard_entries_carry_the_quality_flags_their_runs_raised(
+    client: TestClient, db_session: Session, admin: dict[str, str]
+) -> None:
+    from backend.db.models import Metric, Run, RunStatus
+
+    campaign = client.post("/campaigns", json=CAMPAIGN, headers=admin).json()
+    run_id = client.get(f"/campaigns/{campaign['id']}/runs", params={"status": "queued"}).json()[
+        "items"
+    ][0]["id"]
+    run = db_session.get(Run, uuid.UUID(run_id))
+    assert run is not None
+    run.status = RunStatus.SUCCEEDED
+    db_session.add_all(
+        [
+            Metric(run_id=run.id, name="volume_per_atom", value=11.6, unit="Å³/atom"),
+            Metric(run_id=run.id, name="flag_window_sensitive", value=1.0, unit="1"),
+            Metric(run_id=run.id, name="flag_large_fit_residual", value=0.0, unit="1"),
+        ]
+    )
+    db_session.flush()
+    board = client.get("/leaderboards/eos").json()
+    entry = next(e for e in board["entries"] if e["run_id"] == run_id)
+    assert entry["flags"] == ["flag_window_sensitive"]
+    row = next(r for r in board["rows"] if r["model_id"] == entry["model_id"])
+    assert row["n_flagged"] == 1
