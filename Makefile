@@ -45,7 +45,7 @@ install-test-plugins: install
 	$(BIN)/python -m pip install --quiet --no-deps -e tests/plugins/faulty_models
 
 ## Start (or reuse) Postgres and Redis, API, worker, dashboard, Flower; run the demo campaign.
-demo: install
+demo: install install-mlip
 	$(BIN)/mlipm demo
 
 ## Lint, type-check, layer contracts, then the whole test suite.

@@ -195,6 +195,9 @@ def watch_campaign(
 
 @app.command("demo")
 def demo(
+    mlips: Annotated[
+        bool, typer.Option(help="include the installed universal MLIPs (CHGNet, SevenNet, DIEP)")
+    ] = True,
     exit_when_done: Annotated[
         bool, typer.Option(help="stop everything once the campaign finished (for scripts)")
     ] = False,
@@ -202,7 +205,7 @@ def demo(
     """Start services, API, worker, dashboard and Flower; run the demo campaign; Ctrl-C stops."""
     from backend.demo import run_demo
 
-    sys.exit(run_demo(console, exit_when_done=exit_when_done))
+    sys.exit(run_demo(console, exit_when_done=exit_when_done, with_mlips=mlips))
 
 
 def main() -> None:  # pragma: no cover - console-script shim

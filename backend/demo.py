@@ -7,6 +7,7 @@ over the elemental crystals, and keeps serving until Ctrl-C, which stops everyth
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import socket
@@ -28,8 +29,11 @@ from backend.localservices import LocalServices, ensure_services, free_port
 from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, ModelRef
 from backend.schemas.leaderboard import LeaderboardRead
 from backend.settings import Settings, get_settings
+from workers.adapters.registry import get_adapter
 
 DEMO_MATERIALS = ("Cu", "Ag", "Au", "Ni", "Pd", "Pt", "Al")
+# Universal MLIPs for crystals whose weights ship in their wheels (ANI-1x is for molecules).
+DEMO_MLIP_FAMILIES = ("chgnet", "sevennet", "diep")
 
 
 class Children:
@@ -74,7 +78,7 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def run_demo(console: Console, *, exit_when_done: bool = False) -> int:
+def run_demo(console: Console, *, exit_when_done: bool = False, with_mlips: bool = True) -> int:
     # Ctrl-C and `kill` both stop everything cleanly, even when started from a script that
     # ignores SIGINT for background jobs.
     signal.signal(signal.SIGINT, _interrupt)
@@ -100,7 +104,7 @@ def run_demo(console: Console, *, exit_when_done: bool = False) -> int:
         children.start("flower", "flower")
         _wait_http(f"{settings.api_url}/health", children)
         client = PlatformClient(settings.api_url, token)
-        campaign = client.create_campaign(_demo_spec())
+        campaign = client.create_campaign(_demo_spec(with_mlips=with_mlips))
         console.print(
             f"campaign {campaign.id}: {campaign.progress.total} runs "
             f"({campaign.n_reused} reused from earlier runs)"
@@ -141,6 +145,8 @@ def _child_env(settings: Settings, services: LocalServices) -> dict[str, str]:
         MLIPM_DASH_PORT=str(dash_port),
         MLIPM_FLOWER_PORT=str(_port_or_free(settings.flower_port)),
         PYTHONUNBUFFERED="1",
+        # two pool processes on a small machine: one math thread each, not two fighting
+        OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"),
     )
     return env
 
@@ -174,17 +180,29 @@ def _admin_token() -> str:
         return ensure_user_with_token(session, name="demo-admin", role=Role.ADMIN).token
 
 
-def _demo_spec() -> CampaignCreate:
+def _demo_spec(*, with_mlips: bool) -> CampaignCreate:
+    """The baselines, and the packaged universal MLIPs whose packages are installed."""
+    families = {
+        family
+        for family in DEMO_MLIP_FAMILIES
+        if with_mlips and _installed(get_adapter(family).packages)
+    }
     with session_scope() as session:
         names = session.scalars(
-            select(MlipModel.name).where(MlipModel.is_baseline).order_by(MlipModel.name)
+            select(MlipModel.name)
+            .where(MlipModel.is_baseline | MlipModel.family.in_(families))
+            .order_by(MlipModel.is_baseline.desc(), MlipModel.name)
         ).all()
     return CampaignCreate(
-        name="demo: baselines on eos over the elemental crystals",
+        name="demo: eos over the elemental crystals",
         models=[ModelRef(name=name) for name in names],
         benchmarks=[BenchmarkRef(key="eos")],
         structure_sets=["elemental crystals"],
     )
+
+
+def _installed(packages: tuple[str, ...]) -> bool:
+    return all(importlib.util.find_spec(p) is not None for p in packages)
 
 
 def _wait_http(url: str, children: Children, timeout_s: float = 60) -> None:

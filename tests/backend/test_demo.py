@@ -38,7 +38,7 @@ def test_demo_runs_the_campaign_serves_the_dashboard_and_stops_on_ctrl_c() -> No
     }
     out = Path(env["MLIPM_STATE_DIR"]) / "demo.out"
     demo = subprocess.Popen(
-        [sys.executable, "-m", "backend.cli", "demo"],
+        [sys.executable, "-m", "backend.cli", "demo", "--no-mlips"],
         env=env,
         stdout=out.open("wb"),
         stderr=subprocess.STDOUT,
