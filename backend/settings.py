@@ -28,6 +28,12 @@ class Settings(BaseSettings):
         validation_alias="MLIPM_MAX_MODEL_FILE_MB",
         description="Largest model file an upload may carry, in MiB (larger: 413).",
     )
+    max_training_set_mb: float = Field(
+        256,
+        gt=0,
+        validation_alias="MLIPM_MAX_TRAINING_SET_MB",
+        description="Largest training-set file (extxyz) an upload may carry, in MiB (larger: 413).",
+    )
     state_dir: Path = Field(
         Path(".mlipm"),
         validation_alias="MLIPM_STATE_DIR",

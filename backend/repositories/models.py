@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, delete, or_, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from backend.db.models import MlipModel
+from backend.db.models import (
+    MlipModel,
+    ModelStatus,
+    Structure,
+    StructureSet,
+    TrainingStructureHash,
+)
 
 
 def get_model(session: Session, model_id: uuid.UUID) -> MlipModel | None:
@@ -22,9 +30,24 @@ def get_model_by_name(session: Session, name: str, version: str | None = None) -
     return session.scalars(query.order_by(MlipModel.created_at.desc())).first()
 
 
-def list_models(session: Session, *, limit: int = 100, offset: int = 0) -> list[MlipModel]:
+def list_models(
+    session: Session,
+    *,
+    visible_to: uuid.UUID | None = None,
+    everything: bool = False,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[MlipModel]:
+    """Approved models plus those owned by ``visible_to``; every model if ``everything``."""
     query = select(MlipModel).order_by(MlipModel.name, MlipModel.version)
+    if not everything:
+        query = query.where(_visible(visible_to))
     return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+def _visible(user_id: uuid.UUID | None) -> ColumnElement[bool]:
+    approved = MlipModel.status == ModelStatus.APPROVED
+    return approved if user_id is None else or_(approved, MlipModel.owner_id == user_id)
 
 
 def add_model(session: Session, **fields: Any) -> MlipModel:
@@ -32,3 +55,30 @@ def add_model(session: Session, **fields: Any) -> MlipModel:
     session.add(model)
     session.flush()
     return model
+
+
+def replace_training_hashes(session: Session, model_id: uuid.UUID, hashes: Iterable[str]) -> int:
+    """Make ``hashes`` the model's training-structure hashes; returns how many distinct."""
+    session.execute(
+        delete(TrainingStructureHash).where(TrainingStructureHash.mlip_model_id == model_id)
+    )
+    rows = [{"mlip_model_id": model_id, "content_hash": h} for h in sorted(set(hashes))]
+    for start in range(0, len(rows), 5000):  # keep each statement's parameter count bounded
+        session.execute(insert(TrainingStructureHash).values(rows[start : start + 5000]))
+    session.flush()
+    return len(rows)
+
+
+def leaked_structures(session: Session, model_id: uuid.UUID) -> list[tuple[Structure, str]]:
+    """Benchmark structures whose content hash is in the model's training set, with set names."""
+    query = (
+        select(Structure, StructureSet.name)
+        .join(StructureSet, Structure.structure_set_id == StructureSet.id)
+        .join(
+            TrainingStructureHash,
+            (TrainingStructureHash.content_hash == Structure.content_hash)
+            & (TrainingStructureHash.mlip_model_id == model_id),
+        )
+        .order_by(StructureSet.name, Structure.label)
+    )
+    return [(structure, name) for structure, name in session.execute(query)]

@@ -4,9 +4,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from backend.db.models.mlip_model import ModelStatus
+from backend.schemas.model_card import ModelCard
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]*$"
 
@@ -20,13 +21,34 @@ class ModelCreate(BaseModel):
     version: str = Field("1", min_length=1, max_length=50, pattern=NAME_PATTERN)
     family: str = Field(min_length=1, max_length=50, pattern=r"^[a-z][a-z0-9_]*$", examples=["emt"])
     params: dict[str, Any] = Field(default_factory=dict)
-    card: dict[str, Any] = Field(
-        default_factory=dict,
-        examples=[{"authors": ["A. Author"], "license": "MIT", "paper": "doi:..."}],
+    card: ModelCard = Field(
+        default_factory=ModelCard,
+        examples=[{"authors": ["A. Author"], "license": "MIT", "openness": "OSOD"}],
     )
     elements: list[str] | None = Field(
         None, description="Elements the model supports; runs outside them are skipped."
     )
+
+    @model_validator(mode="after")
+    def _card_names_this_model(self) -> ModelCreate:
+        """The card's name, version and family are the record's: filled in, or must agree."""
+        for field in ("name", "version", "family"):
+            value, on_card = getattr(self, field), getattr(self.card, field)
+            if on_card is None:
+                setattr(self.card, field, value)
+            elif on_card != value:
+                raise ValueError(f"card.{field} {on_card!r} differs from {field} {value!r}")
+        return self
+
+
+class ModelUpdate(BaseModel):
+    """What an owner may change on a model; fields left out are kept."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    params: dict[str, Any] | None = None
+    card: ModelCard | None = None
+    elements: list[str] | None = None
 
 
 class ModelRead(BaseModel):
@@ -45,7 +67,35 @@ class ModelRead(BaseModel):
     is_trusted: bool = Field(
         False, description="An admin allowed the file to be unpickled (arbitrary code)."
     )
+    owner_id: uuid.UUID | None = None
+    training_set_sha256: str | None = Field(
+        None, description="sha256 of the uploaded training-set file (extxyz)."
+    )
+    training_n_structures: int | None = Field(
+        None, description="Structures in the uploaded training set, counted by the platform."
+    )
+    training_element_counts: dict[str, int] | None = Field(
+        None, description="Structures containing each element, counted by the platform."
+    )
     created_at: datetime
+
+
+class LeakedStructure(BaseModel):
+    """A benchmark structure whose exact content is in a model's training set."""
+
+    structure_id: uuid.UUID
+    structure_set: str
+    label: str
+    formula: str
+    content_hash: str
+
+
+class LeakageRead(BaseModel):
+    model_id: uuid.UUID
+    training_n_structures: int | None = Field(
+        None, description="None: no training set was uploaded, so nothing can be checked."
+    )
+    leaked: list[LeakedStructure]
 
 
 class ModelTrust(BaseModel):

@@ -36,16 +36,22 @@ def artifact_path(root: Path, sha256: str) -> Path:
     return root / sha256[:2] / sha256
 
 
-def too_large(max_bytes: int, *, what: str = "model file") -> PayloadTooLarge:
+def too_large(
+    max_bytes: int, *, what: str = "model file", setting: str = "MLIPM_MAX_MODEL_FILE_MB"
+) -> PayloadTooLarge:
     return PayloadTooLarge(
-        f"the {what} is larger than the limit of {max_bytes / MIB:g} MiB "
-        "(setting MLIPM_MAX_MODEL_FILE_MB)",
+        f"the {what} is larger than the limit of {max_bytes / MIB:g} MiB (setting {setting})",
         where="body",
     )
 
 
 async def store_stream(
-    chunks: AsyncIterator[bytes], *, root: Path, max_bytes: int
+    chunks: AsyncIterator[bytes],
+    *,
+    root: Path,
+    max_bytes: int,
+    what: str = "model file",
+    setting: str = "MLIPM_MAX_MODEL_FILE_MB",
 ) -> StoredArtifact:
     """Stream ``chunks`` into the store; raises PayloadTooLarge past ``max_bytes``."""
     tmp_dir = root / ".tmp"
@@ -58,7 +64,7 @@ async def store_stream(
             async for chunk in chunks:
                 size += len(chunk)
                 if size > max_bytes:
-                    raise too_large(max_bytes)
+                    raise too_large(max_bytes, what=what, setting=setting)
                 digest.update(chunk)
                 await to_thread.run_sync(out.write, chunk)
             await to_thread.run_sync(out.flush)

@@ -14,6 +14,7 @@ from backend.db.models import (
     Campaign,
     CampaignStatus,
     MlipModel,
+    ModelStatus,
     Run,
     RunStatus,
     Structure,
@@ -108,6 +109,12 @@ def _resolve_model(session: Session, ref: ModelRef, where: str) -> MlipModel:
         model = model_repo.get_model_by_name(session, ref.name, ref.version)
     if model is None:
         raise InvalidInput(f"no model {ref.id or ref.name!r}", where=where)
+    if model.status != ModelStatus.APPROVED:
+        raise InvalidInput(
+            f"model {model.name!r} version {model.version!r} is {model.status.value}: it awaits "
+            "approval by an admin (POST /models/{model_id}/approve) before campaigns may use it",
+            where=where,
+        )
     return model
 
 

@@ -216,7 +216,8 @@ def test_model_file_over_the_limit_is_413_and_leaves_nothing(
         assert error["code"] == "payload_too_large"
         assert "1 MiB" in error["message"]
     assert _stored_files(artifact_dir) == []
-    assert client.get(f"/models/{model.json()['id']}").json()["artifact_sha256"] is None
+    stored = client.get(f"/models/{model.json()['id']}", headers=submitter).json()
+    assert stored["artifact_sha256"] is None
 
 
 def test_only_admins_trust_a_model_file(
@@ -233,7 +234,7 @@ def test_only_admins_trust_a_model_file(
     assert trusted.json()["is_trusted"] is True
     # A new file is a new decision: the flag is cleared.
     client.put(f"/models/{model_id}/file", content=b"other model", headers=submitter)
-    assert client.get(f"/models/{model_id}").json()["is_trusted"] is False
+    assert client.get(f"/models/{model_id}", headers=submitter).json()["is_trusted"] is False
     client.post(f"/models/{model_id}/trust", headers=admin)
     revoked = client.post(f"/models/{model_id}/trust", json={"is_trusted": False}, headers=admin)
     assert revoked.json()["is_trusted"] is False

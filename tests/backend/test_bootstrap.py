@@ -65,7 +65,9 @@ def test_elemental_crystals_are_stored_losslessly(db_session: Session) -> None:
     assert (cu.elements, cu.n_atoms, cu.formula) == (["Cu"], 1, "Cu")
     # fcc primitive cell at a = 3.61 A: V = a^3 / 4
     assert atoms.get_volume() == pytest.approx(3.61**3 / 4)
-    element_query = select(Structure.label).where(Structure.elements.contains(["Fe"]))
+    element_query = select(Structure.label).where(
+        Structure.structure_set_id == structure_set.id, Structure.elements.contains(["Fe"])
+    )
     assert db_session.scalars(element_query).all() == ["Fe"]
 
 

@@ -1,42 +1,107 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from backend.api.deps import AdminUser, CurrentUser, SessionDep
+from backend.api.deps import (
+    AdminUser,
+    CurrentUser,
+    OptionalUser,
+    SessionDep,
+    TrainingSetReaderDep,
+    model_create_body,
+)
+from backend.db.models import ModelStatus
 from backend.domain.errors import InvalidInput
-from backend.repositories import models as model_repo
 from backend.schemas.common import Page
-from backend.schemas.models import ModelCreate, ModelRead, ModelTrust
-from backend.services import artifacts, models
+from backend.schemas.model_card import ModelCard
+from backend.schemas.models import LeakageRead, ModelCreate, ModelRead, ModelTrust, ModelUpdate
+from backend.services import artifacts, models, training_sets
 from backend.settings import get_settings
 
 router = APIRouter(prefix="/models", tags=["models"])
 
+_CARD_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "A ModelCreate document (its `card` is a ModelCard) as JSON or YAML.",
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "application/yaml": {"schema": {"type": "object"}},
+        },
+    }
+}
 
-@router.post("", status_code=201, operation_id="models-create_model")
-def create_model(body: ModelCreate, session: SessionDep, user: CurrentUser) -> ModelRead:
-    """Submit a model card; an admin's model is approved at once, others wait for review."""
+
+@router.post("", status_code=201, operation_id="models-create_model", openapi_extra=_CARD_BODY)
+def create_model(
+    session: SessionDep,
+    user: CurrentUser,
+    body: Annotated[ModelCreate, Depends(model_create_body)],
+) -> ModelRead:
+    """Submit a model and its card (JSON, or YAML with ``Content-Type: application/yaml``).
+
+    An admin's model is approved at once; a submitter's waits for review.
+    """
     return ModelRead.model_validate(models.submit_model(session, body, owner=user))
 
 
 @router.get("", operation_id="models-list_models")
 def list_models(
     session: SessionDep,
+    user: OptionalUser,
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0),
 ) -> Page[ModelRead]:
-    """Every model record."""
-    items = model_repo.list_models(session, limit=limit, offset=offset)
+    """Approved models, plus the caller's own pending or rejected ones (admins: all)."""
+    items = models.list_visible_models(session, user=user, limit=limit, offset=offset)
     return Page(items=[ModelRead.model_validate(m) for m in items], limit=limit, offset=offset)
 
 
+@router.get("/card-schema", operation_id="models-read_card_schema")
+def read_card_schema() -> dict[str, object]:
+    """The JSON Schema of a model card."""
+    return ModelCard.model_json_schema()
+
+
 @router.get("/{model_id}", operation_id="models-read_model")
-def read_model(model_id: uuid.UUID, session: SessionDep) -> ModelRead:
-    """One model record with its card."""
-    return ModelRead.model_validate(models.read_model(session, model_id))
+def read_model(model_id: uuid.UUID, session: SessionDep, user: OptionalUser) -> ModelRead:
+    """One model record with its card; someone else's unapproved model is 404."""
+    return ModelRead.model_validate(models.visible_model(session, model_id, user=user))
+
+
+@router.patch("/{model_id}", operation_id="models-update_model")
+def update_model(
+    model_id: uuid.UUID, body: ModelUpdate, session: SessionDep, user: CurrentUser
+) -> ModelRead:
+    """Edit card, params or elements (owner or admin); a submitter's edit goes back to review."""
+    return ModelRead.model_validate(models.update_model(session, model_id, body, user=user))
+
+
+@router.post("/{model_id}/approve", operation_id="models-approve_model")
+def approve_model(model_id: uuid.UUID, session: SessionDep, admin: AdminUser) -> ModelRead:
+    """Approve a model for campaigns (admins only)."""
+    return ModelRead.model_validate(
+        models.review_model(session, model_id, status=ModelStatus.APPROVED)
+    )
+
+
+@router.post("/{model_id}/reject", operation_id="models-reject_model")
+def reject_model(model_id: uuid.UUID, session: SessionDep, admin: AdminUser) -> ModelRead:
+    """Reject a model (admins only); an edit by its owner sends it back to review."""
+    return ModelRead.model_validate(
+        models.review_model(session, model_id, status=ModelStatus.REJECTED)
+    )
+
+
+@router.get("/{model_id}/leakage", operation_id="models-read_leakage")
+def read_leakage(model_id: uuid.UUID, session: SessionDep, user: OptionalUser) -> LeakageRead:
+    """Benchmark structures whose exact content is in the model's uploaded training set."""
+    return training_sets.leakage(session, model_id, user=user)
 
 
 _RAW_BODY = {
@@ -61,17 +126,11 @@ async def upload_model_file(
     a submitter's model goes back to review.
     """
     settings = get_settings()
-    max_bytes = int(settings.max_model_file_mb * artifacts.MIB)
     await run_in_threadpool(models.model_for_upload, session, model_id, user=user)
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise artifacts.too_large(max_bytes)
-    stored = await artifacts.store_stream(
-        request.stream(), root=settings.artifact_dir, max_bytes=max_bytes
+    stored = await _store_body(
+        request, max_bytes=int(settings.max_model_file_mb * artifacts.MIB), what="model file"
     )
     try:
-        if stored.size_bytes == 0:
-            raise InvalidInput("the request body is empty; send the model file", where="body")
         model = await run_in_threadpool(
             models.attach_model_file,
             session,
@@ -84,6 +143,75 @@ async def upload_model_file(
         artifacts.discard(stored)
         raise
     return ModelRead.model_validate(model)
+
+
+_EXTXYZ_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "The training set as extended XYZ text, as the raw request body.",
+        "content": {"chemical/x-extxyz": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+@router.put(
+    "/{model_id}/training-set",
+    operation_id="models-upload_training_set",
+    openapi_extra=_EXTXYZ_BODY,
+)
+async def upload_training_set(
+    model_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    reader: TrainingSetReaderDep,
+) -> ModelRead:
+    """Upload (or replace) the model's training set (extxyz); owner or admin.
+
+    Streamed like the model file (limit ``MLIPM_MAX_TRAINING_SET_MB``, 413), then read by the
+    platform: structure count, per-element counts and per-structure content hashes (for the
+    leakage check) come from the data. A file that cannot be read is 422 and leaves nothing.
+    """
+    settings = get_settings()
+    await run_in_threadpool(models.model_for_upload, session, model_id, user=user)
+    stored = await _store_body(
+        request,
+        max_bytes=int(settings.max_training_set_mb * artifacts.MIB),
+        what="training set",
+        setting="MLIPM_MAX_TRAINING_SET_MB",
+    )
+    try:
+        summary = await run_in_threadpool(reader, stored.path)
+        model = await run_in_threadpool(
+            training_sets.attach_training_set,
+            session,
+            model_id,
+            path=str(stored.path.resolve()),
+            sha256=stored.sha256,
+            summary=summary,
+            user=user,
+        )
+    except BaseException:
+        artifacts.discard(stored)
+        raise
+    return ModelRead.model_validate(model)
+
+
+async def _store_body(
+    request: Request, *, max_bytes: int, what: str, setting: str = "MLIPM_MAX_MODEL_FILE_MB"
+) -> artifacts.StoredArtifact:
+    """Stream the raw body into the artifact store; 413 past ``max_bytes``, 422 when empty."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise artifacts.too_large(max_bytes, what=what, setting=setting)
+    chunks: AsyncIterator[bytes] = request.stream()
+    stored = await artifacts.store_stream(
+        chunks, root=get_settings().artifact_dir, max_bytes=max_bytes, what=what, setting=setting
+    )
+    if stored.size_bytes == 0:
+        artifacts.discard(stored)
+        raise InvalidInput(f"the request body is empty; send the {what}", where="body")
+    return stored
 
 
 @router.post("/{model_id}/trust", operation_id="models-trust_model")

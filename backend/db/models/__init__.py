@@ -2,7 +2,7 @@
 
 from backend.db.models.benchmark import Benchmark
 from backend.db.models.campaign import Campaign, CampaignRun, CampaignStatus
-from backend.db.models.mlip_model import MlipModel, ModelStatus
+from backend.db.models.mlip_model import MlipModel, ModelStatus, TrainingStructureHash
 from backend.db.models.reference import Reference
 from backend.db.models.run import Metric, Run, RunStatus, Series
 from backend.db.models.structure import Structure, StructureSet
@@ -26,5 +26,6 @@ __all__ = [
     "Structure",
     "StructureSet",
     "SystemState",
+    "TrainingStructureHash",
     "User",
 ]

@@ -41,3 +41,20 @@ class MlipModel(UuidPk, TimestampMixin, Base):
         default=ModelStatus.PENDING,
     )
     owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    # The uploaded training set (extxyz), summarized by the platform, not by the author.
+    training_set_path: Mapped[str | None] = mapped_column(String(500))
+    training_set_sha256: Mapped[str | None] = mapped_column(String(64))
+    training_n_structures: Mapped[int | None]
+    training_element_counts: Mapped[dict[str, int] | None] = mapped_column(JSONB)
+
+
+class TrainingStructureHash(Base):
+    """The content hash of one structure of a model's uploaded training set (leakage check)."""
+
+    __tablename__ = "training_structure_hash"
+
+    mlip_model_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("mlip_model.id", ondelete="CASCADE"), primary_key=True
+    )
+    # Same hash as structure.content_hash: sha256 of the structure's ASE JSON.
+    content_hash: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
