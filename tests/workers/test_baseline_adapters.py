@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 from ase import Atoms, units
 from ase.build import bulk
@@ -46,25 +45,15 @@ def test_every_built_in_family_is_registered() -> None:
 
 
 @pytest.mark.parametrize("family", BUILT_IN)
-def test_adapter_contract(
-    family: str, models: dict[str, BaselineModel], crystals: dict[str, Atoms]
-) -> None:
+def test_adapter_declares_its_elements(family: str, models: dict[str, BaselineModel]) -> None:
+    # Energy, forces, stress and invariances: tests/workers/test_adapter_contract.py.
     for package in ADAPTERS[family].packages:  # the optional `mlip` extra
         pytest.importorskip(package)
     spec, adapter = models[family].spec(), ADAPTERS[family]
     supported = adapter.supported_elements(spec)
     assert supported
+    check_elements(spec, sorted(supported))
     symbol = "Cu" if "Cu" in supported else sorted(supported)[0]
-    atoms = crystals[symbol].repeat((2, 1, 1))
-    atoms.rattle(0.02, seed=1)
-    check_elements(spec, atoms.get_chemical_symbols())
-    atoms.calc = make_calculator(spec)
-    assert np.isfinite(atoms.get_potential_energy())
-    assert atoms.get_forces().shape == (len(atoms), 3)
-    assert np.isfinite(atoms.get_forces()).all()
-    assert {"energy", "forces"} <= set(atoms.calc.implemented_properties)
-    if adapter.provides_stress:
-        assert atoms.get_stress().shape == (6,)
     unsupported = next(s for s in chemical_symbols[1:] if s not in supported)
     with pytest.raises(UnsupportedElementsError):
         check_elements(spec, [symbol, unsupported])

@@ -1,6 +1,7 @@
-"""Pretrained universal MLIPs (CHGNet, SevenNet) through the adapter registry: the contract,
-Cu's equation of state against independent PBE and experimental numbers, torch's global
-settings, and fast, explicit failures for weights that are not on disk."""
+"""Pretrained universal MLIPs (CHGNet, SevenNet) through the adapter registry: Cu's equation
+of state against independent PBE and experimental numbers, torch's global settings, and fast,
+explicit failures for weights that are not on disk. The adapter contract (energy, forces,
+stress, invariances) is tests/workers/test_adapter_contract.py."""
 
 from __future__ import annotations
 
@@ -17,10 +18,10 @@ from ase.build import bulk
 from ase.calculators.calculator import Calculator
 
 from workers.adapters.pretrained import N_PARAMETERS, pretrained_models
-from workers.adapters.registry import ADAPTERS, ModelSpec, check_elements, load_all, make_calculator
+from workers.adapters.registry import ADAPTERS, ModelSpec, load_all, make_calculator
 from workers.adapters.torch_support import MPTRJ_ELEMENTS
 from workers.benchmarks.eos import EosParams, run_eos
-from workers.errors import BenchmarkSetupError, UnsupportedElementsError
+from workers.errors import BenchmarkSetupError
 
 load_all()
 
@@ -41,33 +42,6 @@ def calculator(family: str, cache: dict[str, Calculator]) -> Calculator:
     if family not in cache:
         cache[family] = make_calculator(RECORDS[family].spec())
     return cache[family]
-
-
-@pytest.mark.mlip
-@pytest.mark.parametrize("family", FAMILIES)
-def test_contract(family: str, calculators: dict[str, Calculator]) -> None:
-    calc = calculator(family, calculators)
-    spec, adapter = RECORDS[family].spec(), ADAPTERS[family]
-    atoms = bulk("Cu", cubic=True)
-    atoms.rattle(0.05, seed=3)
-    check_elements(spec, atoms.get_chemical_symbols())
-    atoms.calc = calc
-    energy, forces = atoms.get_potential_energy(), atoms.get_forces()
-    assert np.isfinite(energy)
-    assert forces.shape == (len(atoms), 3)
-    assert np.isfinite(forces).all()
-    assert adapter.provides_stress
-    assert atoms.get_stress().shape == (6,)
-    # Forces are minus the gradient of the energy (central difference; float32 models).
-    step, shifted = 5e-3, []
-    for sign in (1, -1):
-        trial = atoms.copy()
-        trial.positions[0, 0] += sign * step
-        trial.calc = atoms.calc
-        shifted.append(trial.get_potential_energy())
-    assert forces[0, 0] == pytest.approx(-(shifted[0] - shifted[1]) / (2 * step), abs=0.02)
-    with pytest.raises(UnsupportedElementsError):
-        check_elements(spec, ["Cu", "Po"])  # polonium is not in MPtrj
 
 
 @pytest.mark.mlip
@@ -132,6 +106,7 @@ def test_pretrained_records() -> None:
         assert len(model.elements) == 89
         assert model.card["training_data"]["level_of_theory"] == "PBE/PBE+U"
         assert model.family in ADAPTERS
+        assert ADAPTERS[model.family].provides_stress  # checked: test_adapter_contract.py
 
 
 @pytest.mark.parametrize(
