@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -17,20 +14,18 @@ import yaml
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    DownloadColumn,
     MofNCompleteColumn,
     Progress,
     TextColumn,
     TimeElapsedColumn,
-    TransferSpeedColumn,
 )
-from rich.table import Table
 
-from backend.client import ApiError, PlatformClient
+from backend.cli_local import bench_app, runs_app
+from backend.cli_models import models_app
+from backend.client import PlatformClient
 from backend.db.models import Role
 from backend.db.session import session_scope
 from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, CampaignRead, ModelRef
-from backend.schemas.models import ModelRead
 from backend.settings import get_settings
 
 app = typer.Typer(help="MLIP Metrology: standardized simulations of interatomic potentials.")
@@ -38,9 +33,6 @@ db_app = typer.Typer(help="Database set-up.")
 refs_app = typer.Typer(help="Reference data.")
 users_app = typer.Typer(help="Users and API tokens.")
 campaigns_app = typer.Typer(help="Evaluation campaigns (through the API).")
-runs_app = typer.Typer(help="Single runs.")
-bench_app = typer.Typer(help="Run a benchmark locally, without the queue.")
-models_app = typer.Typer(help="Model submissions (through the API).")
 app.add_typer(db_app, name="db")
 app.add_typer(refs_app, name="refs")
 app.add_typer(users_app, name="users")
@@ -162,63 +154,6 @@ def campaigns_start(
         watch_campaign(client, campaign.id)
 
 
-@models_app.command("submit")
-def models_submit(
-    card: Annotated[Path, typer.Argument(help="YAML model card (the body of POST /models)")],
-    file: Annotated[Path | None, typer.Option("--file", help="model file to upload")] = None,
-    training_set: Annotated[
-        Path | None, typer.Option("--training-set", help="training set (extxyz) to upload")
-    ] = None,
-    token: Annotated[str, typer.Option(envvar="MLIPM_TOKEN", help="API token")] = "",
-) -> None:
-    """Submit a model card, then upload its file and training set with a progress bar."""
-    for path in (card, file, training_set):
-        if path is not None and not path.is_file():
-            raise typer.BadParameter(f"no such file: {path}")
-    client = PlatformClient(get_settings().api_url, token or None, timeout=120.0)
-    try:
-        model = client.create_model_yaml(card.read_text())
-        console.print(f"model {model.id}: {model.name} {model.version}, {model.status}")
-        if file is not None:
-            model = _upload(client.upload_model_file, model.id, file, "model file")
-            console.print(f"model file sha256 {model.artifact_sha256}")
-        if training_set is not None:
-            model = _upload(client.upload_training_set, model.id, training_set, "training set")
-            console.print(
-                f"training set: {model.training_n_structures} structures, "
-                f"elements {model.training_element_counts}"
-            )
-            leaked = client.leakage(model.id).leaked
-            if leaked:
-                labels = ", ".join(f"{s.structure_set}/{s.label}" for s in leaked)
-                console.print(f"[yellow]benchmark structures in the training set:[/] {labels}")
-    except ApiError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from exc
-    finally:
-        client.close()
-    console.print(f"status: {model.status}")
-
-
-def _upload(
-    send: Callable[[uuid.UUID, Path, Callable[[int], None]], ModelRead],
-    model_id: uuid.UUID,
-    path: Path,
-    what: str,
-) -> ModelRead:
-    """Run one streamed upload with a byte progress bar."""
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console) as bar:
-        task = bar.add_task(f"{what} {path.name}", total=path.stat().st_size)
-        return send(model_id, path, lambda n: bar.advance(task, n))
-
-
 @campaigns_app.command("cancel")
 def campaigns_cancel(
     campaign_id: uuid.UUID,
@@ -280,104 +215,6 @@ def demo(
 def main() -> None:  # pragma: no cover - console-script shim
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     app()
-
-
-@runs_app.command("reproduce")
-def runs_reproduce(
-    run_id: uuid.UUID,
-    rel_tol: Annotated[float, typer.Option(help="relative tolerance per metric")] = 1e-6,
-) -> None:
-    """Rerun a stored run here, from its recorded inputs, and compare every metric."""
-    from backend.services import runs
-    from workers.execution import execute_claimed
-
-    with session_scope() as session:
-        job = runs.job_of(session, run_id)
-        stored = {m.name: m.value for m in runs.read_run(session, run_id).metrics}
-    if not stored:
-        raise typer.BadParameter(f"run {run_id} has no metrics to compare (did it succeed?)")
-    fresh = {m.name: m.value for m in execute_claimed(job).metrics}
-    table = Table(title=f"run {run_id}: {job.model_name} on {job.benchmark_key} ({job.material})")
-    for column in ("metric", "stored", "now", "match"):
-        table.add_column(column)
-    ok = True
-    for name, value in sorted(stored.items()):
-        now = fresh.get(name)
-        same = now is not None and math.isclose(value, now, rel_tol=rel_tol, abs_tol=1e-12)
-        ok &= same
-        table.add_row(
-            name, f"{value:.8g}", "-" if now is None else f"{now:.8g}", "yes" if same else "NO"
-        )
-    console.print(table)
-    console.print("reproduced" if ok else "[red]does not match[/red]")
-    raise typer.Exit(0 if ok else 1)
-
-
-@bench_app.command("run")
-def bench_run(
-    benchmark: str,
-    model: Annotated[str, typer.Option("--model", "-m", help="model name (newest version)")],
-    structures: Annotated[str, typer.Option("--structures", "-s")] = "elemental crystals",
-    only: Annotated[
-        list[str] | None, typer.Option("--only", help="structure label (repeat)")
-    ] = None,
-    param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", help="NAME=JSON value (repeat)")
-    ] = None,
-) -> None:
-    """Run a benchmark here on a stored model and structure set; prints metrics, stores nothing."""
-    from backend.services import runs as run_service
-    from workers.benchmarks.base import get_benchmark
-    from workers.errors import BenchmarkError
-    from workers.execution import execute_claimed
-
-    spec = get_benchmark(benchmark)
-    params = {**spec.default_params(), **_parse_params(param or [])}
-    with session_scope() as session:
-        jobs = run_service.local_jobs(
-            session,
-            model=model,
-            benchmark=spec.key,
-            version=spec.version,
-            structure_set=structures,
-            labels=only,
-            params=params,
-        )
-    table = Table(title=f"{spec.key} {spec.version}: {model} on {structures}")
-    for column in ("structure", "metric", "value", "unit"):
-        table.add_column(column)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as bar:
-        task = bar.add_task(spec.key, total=len(jobs))
-        for job in jobs:
-            bar.update(task, description=f"{spec.key} {job.material}")
-            try:
-                outcome = execute_claimed(job)
-            except BenchmarkError as exc:
-                table.add_row(job.material, exc.failure_class.value, str(exc)[:60], "")
-            else:
-                for m in outcome.metrics:
-                    table.add_row(job.material, m.name, f"{m.value:.6g}", m.unit)
-            bar.advance(task)
-    console.print(table)
-
-
-def _parse_params(items: list[str]) -> dict[str, object]:
-    parsed: dict[str, object] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep:
-            raise typer.BadParameter(f"--param {item!r}: expected NAME=VALUE")
-        try:
-            parsed[name] = json.loads(value)
-        except json.JSONDecodeError:
-            parsed[name] = value
-    return parsed
 
 
 @app.command("flower")
