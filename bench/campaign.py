@@ -195,13 +195,12 @@ def _worker(
     env: dict[str, str], root: Path, index: int, concurrency: int
 ) -> subprocess.Popen[bytes]:
     proc = _spawn(
+        # the `mlipm worker` command the demo and docker compose run
         [
             "-m",
-            "celery",
-            "-A",
-            "workers.celery_app:celery_app",
+            "backend.cli",
             "worker",
-            "-Q",
+            "--queue",
             "cpu",
             "--concurrency",
             str(concurrency),
@@ -209,8 +208,6 @@ def _worker(
             "--without-gossip",
             "-n",
             f"bench-{index}@%h",
-            "--loglevel",
-            "WARNING",
         ],
         env,
         root,

@@ -22,7 +22,8 @@ from backend.client import PlatformClient
 from backend.db.models import Role
 from backend.localservices import free_port
 from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, CampaignRead, ModelRef
-from backend.services import catalog, users
+from backend.services import users
+from tests.factories import crystal_subset
 
 LIVE_MATERIALS = ("Cu", "Ag", "Al", "Fe", "Mg")
 LIVE_SET = "live test metals"
@@ -62,6 +63,15 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
+def worker_args(queue: str, name: str, *, concurrency: int = 1) -> list[str]:
+    """Arguments (after the interpreter) of a test worker: the `mlipm worker` command that the
+    demo and docker compose run, on a private queue, without waiting for peers at start."""
+    return [
+        "-m", "backend.cli", "worker", "--queue", queue, "--concurrency", str(concurrency),
+        "--without-mingle", "--without-gossip", "-n", name,
+    ]  # fmt: skip
+
+
 def wait_until(predicate, timeout_s: float, what: str, interval_s: float = 0.2):  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -75,50 +85,17 @@ def wait_until(predicate, timeout_s: float, what: str, interval_s: float = 0.2):
 @pytest.fixture(scope="session")
 def live_stack(engine: Engine, bootstrapped: None) -> Iterator[LiveStack]:
     """The API (uvicorn) and one Celery worker as real processes."""
-    from backend.bootstrap import ELEMENTAL_CRYSTALS
-    from backend.repositories import references as ref_repo
-
     with Session(engine) as session:
         admin = users.ensure_user_with_token(session, name="live-admin", role=Role.ADMIN).token
         submitter = users.ensure_user_with_token(
             session, name="live-submitter", role=Role.SUBMITTER
         ).token
-        elemental = ref_repo.get_structure_set_by_name(session, ELEMENTAL_CRYSTALS)
-        assert elemental is not None
-        picked = [
-            s for s in ref_repo.list_structures(session, elemental.id) if s.label in LIVE_MATERIALS
-        ]
-        catalog.load_structure_set(
-            session,
-            name=LIVE_SET,
-            description="five metals for the live tests",
-            source="tests",
-            structures=[
-                catalog.StructureIn(s.label, s.material, s.formula, s.elements, s.n_atoms, s.data)
-                for s in picked
-            ],
-        )
+        crystal_subset(session, LIVE_SET, LIVE_MATERIALS)
         session.commit()
     log_dir = Path(tempfile.mkdtemp(prefix="mlipm-live-"))
     api_url, api = _serve_api(log_dir)
     worker = _spawn(
-        [
-            "-m",
-            "celery",
-            "-A",
-            "workers.celery_app:celery_app",
-            "worker",
-            "-Q",
-            os.environ["MLIPM_CELERY_QUEUE"],
-            "--concurrency",
-            "1",
-            "--pool",
-            "prefork",
-            "--loglevel",
-            "INFO",
-            "-n",
-            f"live-{uuid.uuid4().hex[:6]}@%h",
-        ],
+        worker_args(os.environ["MLIPM_CELERY_QUEUE"], f"live-{uuid.uuid4().hex[:6]}@%h"),
         log_dir / "worker.log",
     )
     try:

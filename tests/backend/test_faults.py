@@ -29,9 +29,10 @@ from backend.db.session import reset_engine_cache
 from backend.localservices import PostgresCluster, RedisServer, free_port, postgres_bindir
 from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, CampaignRead, ModelRef
 from backend.schemas.models import ModelCreate
-from backend.services import catalog, models, users
+from backend.services import models, users
 from backend.settings import get_settings
-from tests.live import wait_until
+from tests.factories import EOS_CORE_METRICS, crystal_subset
+from tests.live import wait_until, worker_args
 
 pytestmark = pytest.mark.skipif(
     postgres_bindir() is None or shutil.which("redis-server") is None,
@@ -45,14 +46,6 @@ FAULT_ENV = {
     "MLIPM_BROKER_VISIBILITY_TIMEOUT_S": "10",
     "MLIPM_RUN_SOFT_TIME_LIMIT_S": "6",
     "MLIPM_RUN_TIME_LIMIT_S": "30",
-}
-# eos always writes V0, B0, B', E0 and the fit residual (more metrics depend on the grid)
-EOS_CORE_METRICS = {
-    "volume_per_atom",
-    "bulk_modulus",
-    "bulk_modulus_pressure_derivative",
-    "energy_per_atom_min",
-    "fit_residual_rms",
 }
 
 
@@ -69,24 +62,7 @@ class FaultStack:
     def start_worker(self) -> subprocess.Popen[bytes]:
         name = f"faults-{len(self.workers)}-{uuid.uuid4().hex[:4]}@%h"
         worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "workers.celery_app:celery_app",
-                "worker",
-                "-Q",
-                "faults",
-                "--concurrency",
-                "2",
-                "--without-mingle",
-                "--without-gossip",
-                "--loglevel",
-                "INFO",
-                "-n",
-                name,
-            ],
+            [sys.executable, *worker_args("faults", name, concurrency=2)],
             env=self.env,
             start_new_session=True,
             stderr=subprocess.STDOUT,
@@ -151,24 +127,8 @@ def _setup_database(url: str) -> str:
             models.submit_model(
                 session, ModelCreate(name=name, family=family, params=params), owner=owner
             )
-        from backend.repositories import references as ref_repo
-
-        elemental = ref_repo.get_structure_set_by_name(session, "elemental crystals")
-        assert elemental is not None
-        crystals = {s.label: s for s in ref_repo.list_structures(session, elemental.id)}
-        for set_name, labels in (("fault metals", METALS), ("fault Cu", ("Cu",))):
-            catalog.load_structure_set(
-                session,
-                name=set_name,
-                description="fault tests",
-                source="tests",
-                structures=[
-                    catalog.StructureIn(
-                        c.label, c.material, c.formula, c.elements, c.n_atoms, c.data
-                    )
-                    for c in (crystals[label] for label in labels)
-                ],
-            )
+        crystal_subset(session, "fault metals", METALS)
+        crystal_subset(session, "fault Cu", ("Cu",))
         session.commit()
     engine.dispose()
     return admin.token

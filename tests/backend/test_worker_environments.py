@@ -28,9 +28,10 @@ from sqlalchemy.orm import Session
 from backend.db.models import CampaignRun, Metric, MlipModel, Role, Run, RunStatus, Series
 from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, ModelRef
 from backend.schemas.models import ModelCreate
-from backend.services import campaigns, catalog, models, users
+from backend.services import campaigns, models, users
 from backend.settings import get_settings
-from tests.live import wait_until
+from tests.factories import EOS_CORE_METRICS, crystal_subset
+from tests.live import wait_until, worker_args
 
 REPO = Path(__file__).resolve().parents[2]
 MACE_PYTHON = REPO / ".venv-mace" / "bin" / "python"
@@ -39,13 +40,6 @@ MAKE_MODEL = REPO / "tests" / "make_random_mace_model.py"
 MODEL_SEED = "1"
 #: a non-default eos parameter, so no run of another test in this session is reused
 EOS_PARAMS = {"volume_range": 0.19}
-EOS_CORE_METRICS = {
-    "volume_per_atom",
-    "bulk_modulus",
-    "bulk_modulus_pressure_derivative",
-    "energy_per_atom_min",
-    "fit_residual_rms",
-}
 
 pytestmark = pytest.mark.skipif(
     not MACE_PYTHON.exists(), reason="needs the mace worker environment: make install-mace"
@@ -56,26 +50,7 @@ def _start_worker(
     python: Path, queue: str, name: str, env: dict[str, str], log: Path
 ) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [
-            str(python),
-            "-m",
-            "celery",
-            "-A",
-            "workers.celery_app:celery_app",
-            "worker",
-            "-Q",
-            queue,
-            "--concurrency",
-            "1",
-            "--pool",
-            "prefork",
-            "--without-mingle",
-            "--without-gossip",
-            "--loglevel",
-            "INFO",
-            "-n",
-            name,
-        ],
+        [str(python), *worker_args(queue, name)],
         cwd=REPO,
         env=env,
         stdout=log.open("wb"),
@@ -121,9 +96,6 @@ def _register(
     session: Session, admin_name: str, model_file: Path, set_name: str
 ) -> tuple[str, str]:
     """Two 'mace' models on the same file, one trusted by an admin, one not; a Cu set."""
-    from backend.bootstrap import ELEMENTAL_CRYSTALS
-    from backend.repositories import references as ref_repo
-
     admin = users.ensure_user_with_token(session, name=admin_name, role=Role.ADMIN).user
     sha256 = hashlib.sha256(model_file.read_bytes()).hexdigest()
     suffix = uuid.uuid4().hex[:6]
@@ -134,20 +106,7 @@ def _register(
         )
         models.attach_model_file(session, model.id, path=str(model_file), sha256=sha256, user=admin)
         models.set_model_trust(session, model.id, is_trusted=trust)
-    elemental = ref_repo.get_structure_set_by_name(session, ELEMENTAL_CRYSTALS)
-    assert elemental is not None
-    cu = [s for s in ref_repo.list_structures(session, elemental.id) if s.label == "Cu"]
-    assert len(cu) == 1
-    catalog.load_structure_set(
-        session,
-        name=set_name,
-        description="worker environments test",
-        source="tests",
-        structures=[
-            catalog.StructureIn(s.label, s.material, s.formula, s.elements, s.n_atoms, s.data)
-            for s in cu
-        ],
-    )
+    crystal_subset(session, set_name, ("Cu",))
     session.commit()
     return trusted, untrusted
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from ase import Atoms
 from ase.build import bulk
-from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.emt import EMT, parameters
 from ase.data import atomic_numbers
 from ase.data.cohesive_energies import cohesive_energy
 
+from tests.workers.controls import NaNCalculator
 from workers.adapters.baselines import baseline_models
 from workers.adapters.registry import load_all, make_calculator
 from workers.benchmarks.base import BENCHMARKS
@@ -18,21 +17,6 @@ from workers.benchmarks.cohesive import CohesiveParams, run_cohesive
 from workers.errors import BenchmarkFailed, BenchmarkSetupError, FailureClass
 
 load_all()
-
-
-class NaNCalculator(Calculator):
-    implemented_properties = ["energy", "forces", "stress"]  # noqa: RUF012
-
-    def calculate(
-        self,
-        atoms: Atoms | None = None,
-        properties: list[str] | None = None,
-        system_changes: list[str] = all_changes,
-    ) -> None:
-        super().calculate(atoms, properties, system_changes)
-        assert self.atoms is not None
-        n = len(self.atoms)
-        self.results = {"energy": np.nan, "forces": np.zeros((n, 3)), "stress": np.zeros(6)}
 
 
 def metrics(result: object) -> dict[str, float]:

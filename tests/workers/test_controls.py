@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 from ase import Atoms
 from ase.build import bulk
-from ase.calculators.calculator import Calculator, all_changes
+from ase.calculators.calculator import Calculator
 from ase.calculators.emt import EMT
 
+from tests.workers.controls import NoisyEMT, WrappedEMT
 from workers.adapters.baselines import baseline_models
 from workers.adapters.registry import load_all, make_calculator
 from workers.benchmarks.diatomics import DiatomicsParams, run_diatomics
@@ -29,48 +30,7 @@ from workers.benchmarks.nve import NveParams, run_nve
 
 load_all()
 
-NOISE_EV_A = 0.05
 SHIFT_EV_A = np.array([0.02, 0.0, 0.0])
-
-
-class WrappedEMT(Calculator):
-    """EMT energies; forces from EMT passed through :meth:`perturb`."""
-
-    implemented_properties = ["energy", "forces"]  # noqa: RUF012
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.emt = EMT()
-
-    def perturb(self, forces: np.ndarray) -> np.ndarray:
-        return forces
-
-    def calculate(
-        self,
-        atoms: Atoms | None = None,
-        properties: list[str] | None = None,
-        system_changes: list[str] = all_changes,
-    ) -> None:
-        super().calculate(atoms, properties, system_changes)
-        assert self.atoms is not None
-        work = self.atoms.copy()
-        work.calc = self.emt
-        self.results = {
-            "energy": work.get_potential_energy(),
-            "forces": self.perturb(work.get_forces()),
-        }
-
-
-class NoisyEMT(WrappedEMT):
-    """EMT with seeded Gaussian force noise of ``sigma`` eV/Å per component."""
-
-    def __init__(self, sigma: float = NOISE_EV_A, seed: int = 0) -> None:
-        super().__init__()
-        self.sigma = sigma
-        self.rng = np.random.default_rng(seed)
-
-    def perturb(self, forces: np.ndarray) -> np.ndarray:
-        return forces + self.rng.normal(scale=self.sigma, size=forces.shape)
 
 
 class ShiftedEMT(WrappedEMT):

@@ -10,6 +10,7 @@ from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.emt import EMT
 from ase.calculators.lj import LennardJones
 
+from tests.workers.controls import NoisyEMT
 from workers.adapters.registry import ModelSpec, make_calculator
 from workers.benchmarks.base import get_benchmark
 from workers.benchmarks.diatomics import (
@@ -26,34 +27,6 @@ NOISE_EV_A = 0.05
 
 def lj(r: float) -> float:
     return 4 * EPSILON * ((SIGMA / r) ** 12 - (SIGMA / r) ** 6)
-
-
-class NoisyEMT(Calculator):
-    """The issue's control model: EMT energies, EMT forces plus seeded Gaussian noise."""
-
-    implemented_properties = ["energy", "forces"]  # noqa: RUF012
-
-    def __init__(self, sigma: float, seed: int = 0) -> None:
-        super().__init__()
-        self.sigma = sigma
-        self.rng = np.random.default_rng(seed)
-        self.emt = EMT()
-
-    def calculate(
-        self,
-        atoms: Atoms | None = None,
-        properties: list[str] | None = None,
-        system_changes: list[str] = all_changes,
-    ) -> None:
-        super().calculate(atoms, properties, system_changes)
-        assert self.atoms is not None
-        work = self.atoms.copy()
-        work.calc = self.emt
-        noise = self.rng.normal(scale=self.sigma, size=(len(work), 3))
-        self.results = {
-            "energy": work.get_potential_energy(),
-            "forces": work.get_forces() + noise,
-        }
 
 
 class NaNCalculator(Calculator):

@@ -10,6 +10,7 @@ from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.emt import EMT
 from ase.calculators.lj import LennardJones
 
+from tests.workers.controls import NaNCalculator
 from workers.benchmarks.base import get_benchmark
 from workers.benchmarks.eos import EosParams, EosResult, run_eos
 from workers.errors import BenchmarkFailed, FailureClass
@@ -17,20 +18,6 @@ from workers.errors import BenchmarkFailed, FailureClass
 # Lattice sums of the fcc lattice in units of the nearest-neighbour distance
 # (Lennard-Jones, Proc. R. Soc. A 107, 463 (1925); Kittel ch. 3).
 A12, A6 = 12.13188, 14.45392
-
-
-class NaNCalculator(Calculator):
-    implemented_properties = ["energy", "forces"]  # noqa: RUF012
-
-    def calculate(
-        self,
-        atoms: Atoms | None = None,
-        properties: list[str] | None = None,
-        system_changes: list[str] = all_changes,
-    ) -> None:
-        super().calculate(atoms, properties, system_changes)
-        assert self.atoms is not None
-        self.results = {"energy": float("nan"), "forces": np.zeros((len(self.atoms), 3))}
 
 
 def test_emt_copper_matches_the_known_emt_values() -> None:

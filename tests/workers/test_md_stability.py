@@ -8,43 +8,15 @@ import numpy as np
 import pytest
 from ase import Atoms
 from ase.build import bulk
-from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.emt import EMT
 from ase.calculators.morse import MorsePotential
 
+from tests.workers.controls import NaNAfter
 from workers.benchmarks.base import get_benchmark
 from workers.benchmarks.md_stability import MdStabilityParams, run_md_stability
 from workers.errors import BenchmarkSetupError, RunCancelled
 
 SHORT = MdStabilityParams(nvt_ramp_ps=0.5, npt_ramp_ps=0.3, timestep_fs=2.0)
-
-
-class NaNAfter(Calculator):
-    """EMT for the first ``k`` calls, NaN energies, forces and stress after."""
-
-    implemented_properties = ["energy", "forces", "stress"]  # noqa: RUF012
-
-    def __init__(self, k: int) -> None:
-        super().__init__()
-        self.k, self.calls, self.emt = k, 0, EMT()
-
-    def calculate(
-        self,
-        atoms: Atoms | None = None,
-        properties: list[str] | None = None,
-        system_changes: list[str] = all_changes,
-    ) -> None:
-        super().calculate(atoms, properties, system_changes)
-        assert self.atoms is not None
-        self.calls += 1
-        system = self.atoms.copy()
-        system.calc = self.emt
-        scale = 1.0 if self.calls <= self.k else float("nan")
-        self.results = {
-            "energy": scale * system.get_potential_energy(),
-            "forces": scale * system.get_forces(),
-            "stress": scale * system.get_stress(),
-        }
 
 
 def test_emt_copper_survives_the_heating_and_compression_ramps() -> None:

@@ -4,72 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ase import Atoms, units
+from ase import units
 from ase.build import bulk
-from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.emt import EMT
 from ase.data import atomic_masses, atomic_numbers
 
+from tests.workers.controls import NaNAfter, NoisyEMT
 from workers.benchmarks.base import get_benchmark
 from workers.benchmarks.nve import NveParams, run_nve
 from workers.errors import BenchmarkFailed, FailureClass
 
 SHORT = {"duration_ps": 0.4, "min_atoms": 27}
-
-
-class NoisyEMT(Calculator):
-    """EMT energies with EMT forces plus seeded Gaussian noise (forces not a gradient)."""
-
-    implemented_properties = ["energy", "forces"]  # noqa: RUF012
-
-    def __init__(self, sigma_ev_a: float, seed: int = 0) -> None:
-        super().__init__()
-        self.sigma = sigma_ev_a
-        self.rng = np.random.default_rng(seed)
-        self.emt = EMT()
-
-    def calculate(
-        self,
-        atoms: Atoms | None = None,
-        properties: list[str] | None = None,
-        system_changes: list[str] = all_changes,
-    ) -> None:
-        super().calculate(atoms, properties, system_changes)
-        assert self.atoms is not None
-        system = self.atoms.copy()
-        system.calc = self.emt
-        noise = self.rng.normal(0.0, self.sigma, (len(system), 3))
-        self.results = {
-            "energy": system.get_potential_energy(),
-            "forces": system.get_forces() + noise,
-        }
-
-
-class NaNAfter(Calculator):
-    """EMT for the first ``k`` calls, NaN energies and forces after."""
-
-    implemented_properties = ["energy", "forces"]  # noqa: RUF012
-
-    def __init__(self, k: int) -> None:
-        super().__init__()
-        self.k, self.calls, self.emt = k, 0, EMT()
-
-    def calculate(
-        self,
-        atoms: Atoms | None = None,
-        properties: list[str] | None = None,
-        system_changes: list[str] = all_changes,
-    ) -> None:
-        super().calculate(atoms, properties, system_changes)
-        assert self.atoms is not None
-        self.calls += 1
-        system = self.atoms.copy()
-        system.calc = self.emt
-        scale = 1.0 if self.calls <= self.k else float("nan")
-        self.results = {
-            "energy": scale * system.get_potential_energy(),
-            "forces": scale * system.get_forces(),
-        }
 
 
 def test_emt_conserves_energy_and_fluctuation_scales_as_timestep_squared() -> None:

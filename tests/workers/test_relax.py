@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from ase import Atoms
 from ase.build import bulk
-from ase.calculators.calculator import Calculator, all_changes
+from ase.calculators.calculator import Calculator
 from ase.calculators.emt import EMT
 
+from tests.workers.controls import NaNCalculator
 from workers.adapters.baselines import baseline_models
 from workers.adapters.registry import load_all, make_calculator
 from workers.benchmarks.base import BENCHMARKS
@@ -16,21 +17,6 @@ from workers.benchmarks.relax import RelaxParams, run_relax
 from workers.errors import BenchmarkFailed, BenchmarkSetupError, FailureClass
 
 load_all()
-
-
-class NaNCalculator(Calculator):
-    implemented_properties = ["energy", "forces", "stress"]  # noqa: RUF012
-
-    def calculate(
-        self,
-        atoms: Atoms | None = None,
-        properties: list[str] | None = None,
-        system_changes: list[str] = all_changes,
-    ) -> None:
-        super().calculate(atoms, properties, system_changes)
-        assert self.atoms is not None
-        n = len(self.atoms)
-        self.results = {"energy": np.nan, "forces": np.zeros((n, 3)), "stress": np.zeros(6)}
 
 
 @pytest.fixture(scope="module")
