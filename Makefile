@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install install-mlip install-mace install-test-plugins demo test lint pytest api worker dashboard flower clean
+.PHONY: install install-mlip install-mace install-orb install-test-plugins demo test lint pytest bench api worker dashboard flower clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,10 +14,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## The optional MLIP packages (torch CPU build first, so nothing pulls a CUDA build).
+## The optional MLIP packages (torch CPU build first, so nothing pulls a CUDA build), and the
+## landscape benchmark's map packages (dscribe, umap-learn, phate; none needs torch).
 install-mlip: install
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[dev,mlip]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,mlip,landscape]'
 
 ## A second worker environment for the 'mace' family: mace-torch 0.3.16 pins e3nn==0.4.4, which
 ## conflicts with sevenn (e3nn >= 0.5) in .venv. torch first (the CPU build on local disk), then
@@ -40,6 +41,32 @@ $(MACE_STAMP): pyproject.toml
 
 install-mace: $(MACE_STAMP)
 
+## A third worker environment for the 'orb' and 'mattersim' families: orb-models 0.5.5 pulls
+## cached_path, which downgrades rich, filelock and huggingface_hub below .venv's; mattersim
+## 1.2.3 requires torchvision and torchaudio (a CUDA torch) and training/data packages its
+## inference path never imports, so it goes in with --no-deps plus exactly what
+## mattersim.forcefield.potential imports (e3nn, torch-geometric, torch-ema, torch-runstats,
+## torchmetrics, deprecated, loguru). torch==2.13.0 is restated in every pip command.
+##   MLIPM_FAMILY_QUEUES='{"orb": "orb", "mattersim": "orb"}' .venv-orb/bin/mlipm worker --queue orb
+ORB_VENV ?= .venv-orb
+ORB_STAMP := $(ORB_VENV)/.installed-stamp
+
+$(ORB_STAMP): pyproject.toml
+	test -x $(ORB_VENV)/bin/python || $(PYTHON) -m venv $(ORB_VENV)
+	$(ORB_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(ORB_VENV)/bin/python -m pip install --quiet torch==2.13.0
+	$(ORB_VENV)/bin/python -m pip install --quiet --no-deps mattersim==1.2.3
+	$(ORB_VENV)/bin/python -m pip install --quiet torch==2.13.0 orb-models==0.5.5 \
+		e3nn==0.6.0 torch-geometric==2.8.1 torch-ema==0.3 torch-runstats==0.2.0 \
+		torchmetrics==1.9.0 deprecated loguru -e .
+	$(ORB_VENV)/bin/python -c "import sys, torch, orb_models.forcefield.pretrained, \
+		mattersim.forcefield.potential, celery, sqlalchemy; \
+		assert torch.__version__.split('+')[0] == '2.13.0', torch.__version__; \
+		assert 'torchvision' not in sys.modules and 'torchaudio' not in sys.modules"
+	touch $(ORB_STAMP)
+
+install-orb: $(ORB_STAMP)
+
 ## The example adapter plugin the fault tests use (control models that fail on purpose).
 install-test-plugins: install
 	$(BIN)/python -m pip install --quiet --no-deps -e tests/plugins/faulty_models
@@ -49,7 +76,7 @@ demo: install install-mlip
 	$(BIN)/mlipm demo
 
 ## Lint, type-check, layer contracts, then the whole test suite.
-test: install install-mlip install-mace install-test-plugins lint pytest
+test: install install-mlip install-mace install-orb install-test-plugins lint pytest
 
 lint: install
 	$(BIN)/ruff check .
@@ -59,6 +86,11 @@ lint: install
 
 pytest: install
 	$(BIN)/pytest
+
+## Every performance harness (bench/), quick sizes; `make bench FULL=1` for the published ones
+## (docs/performance.md). Each prints its figures and writes JSON under bench/results/.
+bench: install install-mlip
+	$(BIN)/python -m bench $(if $(FULL),--full)
 
 # The same commands docker-compose.yml runs, one service each.
 api: install

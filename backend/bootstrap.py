@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from ase import Atoms
 from sqlalchemy.orm import Session
 
 from backend.services import catalog, models
@@ -16,6 +17,8 @@ from workers.adapters.baselines import baseline_models
 from workers.adapters.pretrained import pretrained_models
 from workers.benchmarks.base import load_all
 from workers.execution import atoms_to_json
+from workers.fingerprints import structure_fingerprint
+from workers.landscape_structures import cluster_structures
 from workers.reference_data import (
     StructureRecord,
     elemental_crystals,
@@ -27,6 +30,7 @@ from workers.reference_s22 import s22_structures
 
 ELEMENTAL_CRYSTALS = "elemental crystals"
 S22 = "S22"
+CLUSTERS = "clusters"
 
 
 @dataclass
@@ -61,6 +65,15 @@ def load_reference_data(session: Session) -> BootstrapReport:
         source="ase.data.s22 (Jurecka et al. 2006; Takatani et al. 2010)",
         structures=[_structure_in(s) for s in s22_structures()],
     )
+    report.structures_added += catalog.load_structure_set(
+        session,
+        name=CLUSTERS,
+        description="Small clusters (Cu13 icosahedron, Cu38 truncated octahedron) relaxed with "
+        "EMT, each carrying its energy-landscape plane (defined once by EMT) for the "
+        "landscape benchmark.",
+        source="ase.cluster; planes: workers.landscape_structures",
+        structures=[_structure_in(s) for s in cluster_structures()],
+    )
     return report
 
 
@@ -73,7 +86,14 @@ def _structure_in(record: StructureRecord) -> catalog.StructureIn:
         elements=sorted(set(atoms.get_chemical_symbols())),
         n_atoms=len(atoms),
         data=atoms_to_json(atoms),
+        fingerprint=_fingerprint(atoms),
     )
+
+
+def _fingerprint(atoms: Atoms) -> tuple[str, tuple[float, ...]] | None:
+    """The structure's tolerance-robust fingerprint, for the leakage check."""
+    found = structure_fingerprint(atoms)
+    return None if found is None else (found.key, found.values)
 
 
 def register_benchmarks(session: Session) -> int:

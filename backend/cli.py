@@ -22,6 +22,7 @@ from rich.progress import (
 
 from backend.cli_local import bench_app, runs_app
 from backend.cli_models import models_app
+from backend.cli_tokens import tokens_app
 from backend.client import PlatformClient
 from backend.db.models import Role
 from backend.db.session import session_scope
@@ -40,6 +41,7 @@ app.add_typer(campaigns_app, name="campaigns")
 app.add_typer(runs_app, name="runs")
 app.add_typer(bench_app, name="bench")
 app.add_typer(models_app, name="models")
+app.add_typer(tokens_app, name="tokens")
 console = Console()
 
 

@@ -1,88 +1,178 @@
-"""A small typed client of the REST API for the CLI (campaigns, models, leaderboards)."""
+"""The typed Python client of the REST API, for the CLI, the dashboard and other programs.
+
+Every method sends one request and returns the API's own pydantic read model
+(``backend.schemas``), validated, or raises :class:`ApiError` carrying the API's error code,
+message and request id. It imports only ``backend.schemas`` and httpx (an import-linter
+contract keeps it so), so the dashboard may use it as well as the CLI.
+
+    client = ApiClient("http://127.0.0.1:8000", token="...")
+    board = client.leaderboard("eos", filters={"openness": "OSOD"}, sort="-failure_rate")
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
+from backend.schemas.auth import TokenCreated, TokenRead
 from backend.schemas.campaigns import CampaignCreate, CampaignRead
-from backend.schemas.leaderboard import LeaderboardRead
+from backend.schemas.leaderboard import CombinedLeaderboardRead, LeaderboardRead
+from backend.schemas.metrics import MetricRow
 from backend.schemas.models import LeakageRead, ModelRead
+from backend.schemas.runs import RunDetail, RunRead
 
+DEFAULT_TIMEOUT_S = 30.0
 CHUNK_BYTES = 1024 * 1024
 #: Called with the size of each chunk sent, for a progress bar.
 Progress = Callable[[int], None]
+M = TypeVar("M", bound=BaseModel)
 
 
 class ApiError(RuntimeError):
-    """The API answered with an error (its message is kept) or could not be reached."""
+    """The API could not be reached, or answered with an error or an unexpected body."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.code = code
+        self.request_id = request_id
 
 
-class PlatformClient:
-    def __init__(self, base_url: str, token: str | None = None, timeout: float = 30.0) -> None:
+class ApiClient:
+    """Client of the API at ``base_url`` (e.g. ``http://127.0.0.1:8000``); ``token`` for writes."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        *,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(base_url=base_url, headers=headers, timeout=timeout)
+        # tests pass an httpx.MockTransport
+        self._http = httpx.Client(
+            base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
+        )
 
     def close(self) -> None:
         self._http.close()
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
-        try:
-            response = self._http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise ApiError(f"cannot reach the API at {self._http.base_url}: {exc}") from exc
-        if response.is_error:
-            try:
-                message = response.json()["error"]["message"]
-            except (ValueError, KeyError, TypeError):
-                message = response.text
-            raise ApiError(f"{method} {path} -> {response.status_code}: {message}")
-        return response.json()
+    def __enter__(self) -> ApiClient:
+        return self
 
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- health, benchmarks, leaderboards -------------------------------------------------
     def health(self) -> dict[str, Any]:
-        return dict(self._request("GET", "/health"))
+        """GET /health."""
+        body = self._request("GET", "/health")
+        if not isinstance(body, dict):
+            raise ApiError(f"GET /health on {self.base_url} did not return a JSON object")
+        return body
 
-    def create_campaign(self, spec: CampaignCreate) -> CampaignRead:
-        data = self._request("POST", "/campaigns", json=spec.model_dump(mode="json"))
-        return CampaignRead.model_validate(data)
+    def benchmarks(self) -> list[dict[str, Any]]:
+        """GET /benchmarks: every protocol version with its headline metrics."""
+        return self._items_raw("/benchmarks", {"limit": "1000"})
 
-    def campaign(self, campaign_id: uuid.UUID) -> CampaignRead:
-        return CampaignRead.model_validate(self._request("GET", f"/campaigns/{campaign_id}"))
+    def leaderboard(
+        self,
+        benchmark: str,
+        level_of_theory: str = "experiment",
+        *,
+        filters: dict[str, str] | None = None,
+        sort: str | None = None,
+        include_entries: bool = True,
+        limit: int = 1000,
+        offset: int = 0,
+    ) -> LeaderboardRead:
+        """GET /leaderboards/{benchmark}; ``filters``: training_set, openness, family, element,
+        structure_set."""
+        params = {
+            "level_of_theory": level_of_theory,
+            "include_entries": str(include_entries).lower(),
+            "limit": str(limit),
+            "offset": str(offset),
+            **({"sort": sort} if sort else {}),
+            **(filters or {}),
+        }
+        path = f"/leaderboards/{quote(benchmark, safe='')}"
+        return _validate(LeaderboardRead, self._request("GET", path, params=params), path)
 
-    def cancel_campaign(self, campaign_id: uuid.UUID) -> CampaignRead:
-        data = self._request("POST", f"/campaigns/{campaign_id}/cancel")
-        return CampaignRead.model_validate(data)
+    def combined(
+        self,
+        benchmarks: list[str],
+        weights: dict[str, float] | None = None,
+        level_of_theory: str = "experiment",
+        *,
+        filters: dict[str, str] | None = None,
+        limit: int = 1000,
+    ) -> CombinedLeaderboardRead:
+        """GET /leaderboards?benchmarks=..&weights=..: the combined score."""
+        params = {
+            "benchmarks": ",".join(benchmarks),
+            "level_of_theory": level_of_theory,
+            "limit": str(limit),
+            **(filters or {}),
+        }
+        if weights:
+            params["weights"] = ",".join(f"{k}:{v:g}" for k, v in weights.items())
+        body = self._request("GET", "/leaderboards", params=params)
+        return _validate(CombinedLeaderboardRead, body, "/leaderboards")
 
-    def leaderboard(self, benchmark: str, level_of_theory: str = "experiment") -> LeaderboardRead:
-        data = self._request(
-            "GET", f"/leaderboards/{benchmark}", params={"level_of_theory": level_of_theory}
-        )
-        return LeaderboardRead.model_validate(data)
+    def metrics(self, *, limit: int = 1000, offset: int = 0, **filters: str) -> list[MetricRow]:
+        """GET /metrics (run_id, model_id, benchmark, name filters): one page."""
+        params = {**filters, "limit": str(limit), "offset": str(offset)}
+        return _items(MetricRow, self._request("GET", "/metrics", params=params), "/metrics")
+
+    def export(self, what: str, fmt: str = "csv", **params: str) -> bytes:
+        """GET /exports/{what}?format=...: the file's bytes (``leaderboards/eos``, ``metrics``,
+        ``structure-sets/<name>``, ``runs/<id>/trajectory``)."""
+        return self._send("GET", f"/exports/{what}", params={**params, "format": fmt}).content
+
+    # -- models ---------------------------------------------------------------------------
+    def models(self, limit: int = 500) -> list[ModelRead]:
+        """GET /models, every page: the models visible to the caller."""
+        items: list[ModelRead] = []
+        while True:
+            params = {"limit": str(limit), "offset": str(len(items))}
+            page = _items(ModelRead, self._request("GET", "/models", params=params), "/models")
+            items += page
+            if len(page) < limit:
+                return items
+
+    def model_list(self, limit: int = 1000) -> list[ModelRead]:
+        return self.models(limit)
+
+    def model(self, model_id: uuid.UUID | str) -> ModelRead:
+        path = f"/models/{quote(str(model_id), safe='')}"
+        return _validate(ModelRead, self._request("GET", path), path)
 
     def create_model(self, body: dict[str, Any]) -> ModelRead:
-        return ModelRead.model_validate(self._request("POST", "/models", json=body))
+        return _validate(ModelRead, self._request("POST", "/models", json=body), "/models")
 
     def create_model_yaml(self, text: str) -> ModelRead:
         """Submit a model card written as YAML; the API parses it (errors name the line)."""
-        data = self._request(
-            "POST",
-            "/models",
-            content=text.encode(),
-            headers={"Content-Type": "application/yaml"},
-        )
-        return ModelRead.model_validate(data)
-
-    def model_list(self, limit: int = 1000) -> list[ModelRead]:
-        """The models the caller may see (approved ones, the caller's own; admins: all)."""
-        data = self._request("GET", "/models", params={"limit": limit})
-        return [ModelRead.model_validate(m) for m in data["items"]]
-
-    def model(self, model_id: uuid.UUID) -> ModelRead:
-        return ModelRead.model_validate(self._request("GET", f"/models/{model_id}"))
+        headers = {"Content-Type": "application/yaml"}
+        body = self._request("POST", "/models", content=text.encode(), headers=headers)
+        return _validate(ModelRead, body, "/models")
 
     def upload_model_file(
         self, model_id: uuid.UUID, path: Path, progress: Progress | None = None
@@ -98,14 +188,141 @@ class PlatformClient:
         return self._upload(url, path, "chemical/x-extxyz", progress)
 
     def leakage(self, model_id: uuid.UUID) -> LeakageRead:
-        return LeakageRead.model_validate(self._request("GET", f"/models/{model_id}/leakage"))
+        path = f"/models/{model_id}/leakage"
+        return _validate(LeakageRead, self._request("GET", path), path)
+
+    # -- campaigns and runs ---------------------------------------------------------------
+    def create_campaign(self, spec: CampaignCreate) -> CampaignRead:
+        body = self._request("POST", "/campaigns", json=spec.model_dump(mode="json"))
+        return _validate(CampaignRead, body, "/campaigns")
+
+    def campaign(self, campaign_id: uuid.UUID | str) -> CampaignRead:
+        path = f"/campaigns/{quote(str(campaign_id), safe='')}"
+        return _validate(CampaignRead, self._request("GET", path), path)
+
+    def campaigns(self, limit: int = 50) -> list[CampaignRead]:
+        body = self._request("GET", "/campaigns", params={"limit": str(limit)})
+        return _items(CampaignRead, body, "/campaigns")
+
+    def campaign_runs(
+        self, campaign_id: uuid.UUID | str, status: str | None = None, limit: int = 100
+    ) -> list[RunRead]:
+        path = f"/campaigns/{quote(str(campaign_id), safe='')}/runs"
+        params = {"limit": str(limit), **({"status": status} if status else {})}
+        return _items(RunRead, self._request("GET", path, params=params), path)
+
+    def cancel_campaign(self, campaign_id: uuid.UUID | str) -> CampaignRead:
+        path = f"/campaigns/{quote(str(campaign_id), safe='')}/cancel"
+        return _validate(CampaignRead, self._request("POST", path), path)
+
+    def run(self, run_id: uuid.UUID | str) -> RunDetail:
+        path = f"/runs/{quote(str(run_id), safe='')}"
+        return _validate(RunDetail, self._request("GET", path), path)
+
+    # -- transport ------------------------------------------------------------------------
+    # -- API tokens (the caller's own) ----------------------------------------------------
+    def create_token(self, name: str = "default") -> TokenCreated:
+        """POST /tokens: a new token; its secret is ``.token``, shown this once."""
+        body = self._request("POST", "/tokens", json={"name": name})
+        return _validate(TokenCreated, body, "/tokens")
+
+    def tokens(self, limit: int = 1000) -> list[TokenRead]:
+        """GET /tokens: the caller's tokens, revoked ones included, without secrets."""
+        return _items(
+            TokenRead, self._request("GET", "/tokens", params={"limit": limit}), "/tokens"
+        )
+
+    def revoke_token(self, token_id: uuid.UUID | str) -> None:
+        """DELETE /tokens/{id}: the token gives 401 from then on."""
+        self._send("DELETE", f"/tokens/{token_id}")
+
+    def _items_raw(self, path: str, params: dict[str, str]) -> list[Any]:
+        body = self._request("GET", path, params=params)
+        if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+            raise ApiError(f"GET {path} on {self.base_url} did not return a page of items")
+        return list(body["items"])
 
     def _upload(
         self, url: str, path: Path, content_type: str, progress: Progress | None
     ) -> ModelRead:
         headers = {"Content-Type": content_type, "Content-Length": str(path.stat().st_size)}
-        data = self._request("PUT", url, content=_chunks(path, progress), headers=headers)
-        return ModelRead.model_validate(data)
+        body = self._request("PUT", url, content=_chunks(path, progress), headers=headers)
+        return _validate(ModelRead, body, url)
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise ApiError(
+                f"The API at {self.base_url} did not answer {method} {path} "
+                f"within {self.timeout:g} s ({type(exc).__name__})"
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise ApiError(
+                f"Cannot reach the API at {self.base_url} ({method} {path}): "
+                f"{exc or type(exc).__name__}"
+            ) from exc
+        if response.is_error:
+            raise _error_from_response(response, f"{method} {path}")
+        return response
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._send(method, path, **kwargs)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ApiError(
+                f"{method} {path} on {self.base_url} returned a body that is not JSON "
+                f"(HTTP {response.status_code})",
+                status_code=response.status_code,
+            ) from exc
+
+
+#: The CLI's historical name.
+PlatformClient = ApiClient
+
+
+def _validate(schema: type[M], body: Any, path: str) -> M:
+    """``schema.model_validate(body)``, or an ApiError naming the endpoint and the problem."""
+    try:
+        return schema.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ApiError(
+            f"{path} returned an unexpected {schema.__name__}: {exc.error_count()} validation "
+            f"error(s), first: {first['msg']} at {first['loc']}"
+        ) from exc
+
+
+def _items(schema: type[M], body: Any, path: str) -> list[M]:
+    """The validated ``items`` of a page (``{"items", "limit", "offset", "total"}``)."""
+    if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+        raise ApiError(f"{path} did not return a page of items")
+    return [_validate(schema, item, path) for item in body["items"]]
+
+
+def _error_from_response(response: httpx.Response, what: str) -> ApiError:
+    """The API's ``{"error": {"code", "message", "where", "request_id"}}`` as an ApiError."""
+    status = response.status_code
+    try:
+        error = response.json().get("error")
+    except (ValueError, AttributeError):
+        error = None
+    if isinstance(error, dict) and error.get("message"):
+        code = str(error["code"]) if error.get("code") is not None else None
+        request_id = str(error["request_id"]) if error.get("request_id") is not None else None
+        details = [f"HTTP {status}", *([code] if code else [])]
+        if request_id:
+            details.append(f"request {request_id}")
+        return ApiError(
+            f"{what}: {error['message']} ({', '.join(details)})",
+            status_code=status,
+            code=code,
+            request_id=request_id,
+        )
+    return ApiError(
+        f"The API answered HTTP {status} {response.reason_phrase} for {what}", status_code=status
+    )
 
 
 def _chunks(path: Path, progress: Progress | None) -> Iterator[bytes]:

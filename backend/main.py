@@ -6,10 +6,27 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from backend.api.body_limit import BodyLimitMiddleware
 from backend.api.errors import install_error_handlers
-from backend.api.routes import benchmarks, campaigns, health, leaderboards, models, runs
+from backend.api.routes import (
+    benchmarks,
+    campaigns,
+    exports,
+    health,
+    landscapes,
+    leaderboards,
+    models,
+    references,
+    runs,
+    structures,
+    tokens,
+    users,
+)
 from backend.domain.errors import InvalidInput
 from backend.schemas.common import ErrorBody
+from backend.services.exports import StructureWriter
+from backend.services.extxyz import write_extxyz
+from backend.services.structures import ParsedFile, StructureParser, UploadLimits
 from backend.services.training_sets import TrainingSetReader, TrainingSetSummary
 
 
@@ -28,7 +45,35 @@ def read_training_set(path: Path) -> TrainingSetSummary:
         raise InvalidInput(str(exc), where="body") from exc
 
 
-def create_app(*, training_set_reader: TrainingSetReader = read_training_set) -> FastAPI:
+def parse_structures(
+    path: Path, fmt: str | None, filename: str | None, limits: UploadLimits
+) -> ParsedFile:
+    """Read and check an uploaded structure file with the science core (ASE), lazily imported."""
+    from workers.structure_files import StructureFileError, read_structure_upload
+
+    try:
+        return read_structure_upload(
+            path,
+            fmt=fmt,
+            filename=filename,
+            max_atoms=limits.max_atoms,
+            max_structures=limits.max_structures,
+        )
+    except StructureFileError as exc:
+        hint = ""
+        if "structures per upload" in exc.message:
+            hint = " (setting MLIPM_MAX_STRUCTURES_PER_UPLOAD)"
+        elif "more than the limit" in exc.message:
+            hint = " (setting MLIPM_MAX_STRUCTURE_ATOMS)"
+        raise InvalidInput(exc.message + hint, where=exc.where) from exc
+
+
+def create_app(
+    *,
+    training_set_reader: TrainingSetReader = read_training_set,
+    structure_writer: StructureWriter = write_extxyz,
+    structure_parser: StructureParser = parse_structures,
+) -> FastAPI:
     app = FastAPI(
         title="MLIP Metrology",
         version="0.1.0",
@@ -39,12 +84,19 @@ def create_app(*, training_set_reader: TrainingSetReader = read_training_set) ->
             403: {"model": ErrorBody},
             404: {"model": ErrorBody},
             409: {"model": ErrorBody},
+            413: {"model": ErrorBody},
             422: {"model": ErrorBody},
         },
     )
     app.state.training_set_reader = training_set_reader
+    app.state.structure_writer = structure_writer
+    app.state.structure_parser = structure_parser
     install_error_handlers(app)
-    for module in (health, models, benchmarks, campaigns, runs, leaderboards):
+    # outermost: an oversized body is refused before anything reads it
+    app.add_middleware(BodyLimitMiddleware, router=app.router)
+    for module in (health, models, benchmarks, campaigns, runs, leaderboards, exports, landscapes):
+        app.include_router(module.router)
+    for module in (tokens, users, structures, references):
         app.include_router(module.router)
     return app
 

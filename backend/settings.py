@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -21,7 +21,26 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the platform's Postgres database.",
     )
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Celery broker.")
-    artifact_dir: Path = Field(Path(".mlipm/artifacts"), validation_alias="MLIPM_ARTIFACT_DIR")
+    artifact_dir: Path = Field(
+        Path(".mlipm/artifacts"),
+        validation_alias="MLIPM_ARTIFACT_DIR",
+        description="Local directory of the artifact store when MLIPM_ARTIFACT_URL is not set.",
+    )
+    artifact_url: str = Field(
+        "",
+        validation_alias="MLIPM_ARTIFACT_URL",
+        description="fsspec URL of the content-addressed artifact store (uploaded model files, "
+        "training sets), shared by the API and every worker: a directory every host mounts "
+        "(file:///data/artifacts), an object store (s3://bucket/artifacts, with s3fs), or a "
+        "chain (simplecache::s3://...). Records hold store-relative keys, resolved against "
+        "this URL by each process. Empty: file://<absolute MLIPM_ARTIFACT_DIR>.",
+    )
+    artifact_cache_dir: Path = Field(
+        Path(".mlipm/artifact-cache"),
+        validation_alias="MLIPM_ARTIFACT_CACHE_DIR",
+        description="Local read-through cache of store files (verified by sha256), from which "
+        "workers load models; local to each host.",
+    )
     max_model_file_mb: float = Field(
         512,
         gt=0,
@@ -33,6 +52,32 @@ class Settings(BaseSettings):
         gt=0,
         validation_alias="MLIPM_MAX_TRAINING_SET_MB",
         description="Largest training-set file (extxyz) an upload may carry, in MiB (larger: 413).",
+    )
+    max_request_mb: float = Field(
+        8,
+        gt=0,
+        validation_alias="MLIPM_MAX_REQUEST_MB",
+        description="Largest request body (JSON, YAML, anything) in MiB, for every endpoint "
+        "that does not stream an upload under its own limit (larger: 413).",
+    )
+    max_structure_file_mb: float = Field(
+        32,
+        gt=0,
+        validation_alias="MLIPM_MAX_STRUCTURE_FILE_MB",
+        description="Largest structure file (CIF, POSCAR, extxyz, ASE JSON) in MiB (larger: 413).",
+    )
+    max_structure_atoms: int = Field(
+        10000,
+        gt=0,
+        validation_alias="MLIPM_MAX_STRUCTURE_ATOMS",
+        description="Most atoms one uploaded structure may have (more: 422).",
+    )
+    max_structures_per_upload: int = Field(
+        2000,
+        gt=0,
+        validation_alias="MLIPM_MAX_STRUCTURES_PER_UPLOAD",
+        description="Most structures one uploaded file may hold (more: 422); checking costs "
+        "about 5 ms per small structure.",
     )
     state_dir: Path = Field(
         Path(".mlipm"),
@@ -73,12 +118,26 @@ class Settings(BaseSettings):
         validation_alias="MLIPM_SWEEP_INTERVAL_S",
         description="How often each worker re-enqueues runs whose messages were lost.",
     )
+    worker_synchronous_commit: bool = Field(
+        False,
+        validation_alias="MLIPM_WORKER_SYNCHRONOUS_COMMIT",
+        description="Whether workers' claims and results wait for the WAL flush. Off by "
+        "default: a Postgres crash may then forget the last fraction of a second of them, "
+        "which the sweeper re-runs (nothing is lost or written twice), and each run saves two "
+        "disk flushes (docs/performance.md). The API always commits synchronously.",
+    )
     broker_visibility_timeout_s: int = Field(
         3600,
         validation_alias="MLIPM_BROKER_VISIBILITY_TIMEOUT_S",
         description="Unacknowledged messages are redelivered after this; above every time limit.",
     )
     dashboard_poll_ms: int = Field(5000, validation_alias="MLIPM_DASHBOARD_POLL_MS")
+
+    @model_validator(mode="after")
+    def _default_artifact_url(self) -> Settings:
+        if not self.artifact_url.strip():
+            self.artifact_url = self.artifact_dir.resolve().as_uri()
+        return self
 
     def queue_for(self, family: str) -> str:
         """The Celery queue that runs of ``family`` are sent to."""

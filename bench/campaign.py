@@ -6,12 +6,14 @@ reports: wall time, the sum of the pure benchmark times measured inside the runs
 ratio wall x workers / sum, and (with --chaos) SIGKILLs of every worker at three points plus a
 Redis restart, after which it counts lost and duplicated runs and metric rows.
 
-    python -m bench.campaign --workers 2 --chaos --out bench/results/campaign.json
+    python -m bench.campaign --workers 1,2 --out bench/results/campaign.json
+    python -m bench.campaign --workers 2 --chaos --out bench/results/campaign-chaos.json
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import shutil
@@ -38,20 +40,43 @@ MODELS = ("EMT", "LJ-exp-fit", "Morse-GW-exp-fit")
 N_POINTS = (7, 9, 11, 13, 15)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", type=int, default=1, help="worker processes")
+    parser.add_argument(
+        "--workers",
+        default="1",
+        help="worker processes; a comma-separated list (1,2) runs the campaign once per count "
+        "and reports the speedup over the first",
+    )
     parser.add_argument("--concurrency", type=int, default=1, help="pool size per worker")
     parser.add_argument("--chaos", action="store_true", help="kill workers, restart Redis")
+    parser.add_argument(
+        "--n-points",
+        default=",".join(map(str, N_POINTS)),
+        help="eos parameter sets (one per value); the default gives 945 runs, 560 executed",
+    )
+    parser.add_argument("--quick", action="store_true", help="--n-points 7,9 (378 runs)")
     parser.add_argument("--out", type=Path, default=Path("bench/results/campaign.json"))
-    args = parser.parse_args()
-    figures = run(args.workers, args.concurrency, args.chaos)
+    args = parser.parse_args(argv)
+    n_points = (7, 9) if args.quick else tuple(int(n) for n in args.n_points.split(","))
+    counts = [int(n) for n in str(args.workers).split(",")]
+    results = [run(n, args.concurrency, args.chaos, n_points=n_points) for n in counts]
+    figures: dict[str, Any] = results[0] if len(results) == 1 else {"campaigns": results}
+    if len(results) > 1:
+        base = results[0]
+        figures["speedup"] = {
+            f"{r['workers']}_vs_{base['workers']}": round(base["wall_s"] / r["wall_s"], 2)
+            for r in results[1:]
+        }
+    figures["load_average"] = os.getloadavg()
     print(json.dumps(figures, indent=2))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(figures, indent=2))
 
 
-def run(n_workers: int, concurrency: int, chaos: bool) -> dict[str, Any]:
+def run(
+    n_workers: int, concurrency: int, chaos: bool, *, n_points: tuple[int, ...] = N_POINTS
+) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="mlipm-bench-"))
     root.chmod(0o755)
     postgres, broker = PostgresCluster(root / "pg"), RedisServer(root / "redis")
@@ -76,19 +101,27 @@ def run(n_workers: int, concurrency: int, chaos: bool) -> dict[str, Any]:
         api = f"http://127.0.0.1:{port}"
         _wait(lambda: _up(api), 60)
         workers = [_worker(env, root, i, concurrency) for i in range(n_workers)]
+        # Workers of a running platform are up before a campaign starts: their start-up
+        # (imports, connections) is not part of any campaign's cost.
+        _wait(lambda: all(_ready(root, i) for i in range(n_workers)), 120)
         client = PlatformClient(api, token)
         spec = CampaignCreate(
             name="bench",
             models=[ModelRef(name=m) for m in MODELS],
-            benchmarks=[BenchmarkRef(key="eos", params={"n_points": n}) for n in N_POINTS],
+            benchmarks=[BenchmarkRef(key="eos", params={"n_points": n}) for n in n_points],
             structure_sets=["elemental crystals"],
         )
-        start = time.perf_counter()
+        start = time.time()
         campaign = client.create_campaign(spec)
+        launched = time.time() - start
         events = _drive(client, campaign.id, workers, broker, env, root, concurrency, chaos)
-        wall = time.perf_counter() - start
-        figures = _figures(postgres.url(), campaign.id, wall, n_workers * concurrency)
-        figures.update(workers=n_workers, concurrency=concurrency, chaos_events=events)
+        figures = _figures(postgres.url(), campaign.id, start, n_workers * concurrency)
+        figures.update(
+            workers=n_workers,
+            concurrency=concurrency,
+            launch_request_s=round(launched, 3),
+            chaos_events=events,
+        )
         return figures
     finally:
         for proc in [*procs, *_ALL_WORKERS]:
@@ -139,10 +172,12 @@ def _drive(
                 time.sleep(1)
                 broker.start()
                 events.append("Redis restarted empty at 50%")
-        time.sleep(0.5)
+        # The campaign's end is read from the runs' own timestamps, so this poll (an API call
+        # that competes with the workers for the CPUs) can be infrequent.
+        time.sleep(1.0)
 
 
-def _figures(url: str, campaign_id: Any, wall: float, slots: int) -> dict[str, Any]:
+def _figures(url: str, campaign_id: Any, start: float, slots: int) -> dict[str, Any]:
     engine = create_engine(url)
     with Session(engine) as session:
         runs = list(
@@ -170,6 +205,9 @@ def _figures(url: str, campaign_id: Any, wall: float, slots: int) -> dict[str, A
         )
     engine.dispose()
     compute = sum(r.wall_s or 0.0 for r in executed)
+    # Wall time: from the launch request until the last run finished (the database's clock,
+    # on this same host).
+    wall = max(r.finished_at.timestamp() for r in runs if r.finished_at) - start
     by_status: dict[str, int] = {}
     for r in runs:
         by_status[r.status.value] = by_status.get(r.status.value, 0) + 1
@@ -183,8 +221,46 @@ def _figures(url: str, campaign_id: Any, wall: float, slots: int) -> dict[str, A
         "max_attempt": max(r.attempt for r in runs),
         "wall_s": round(wall, 2),
         "sum_benchmark_s": round(compute, 2),
-        "overhead_ratio": round(wall * slots / compute, 2) if compute else None,
+        "overhead_ratio": round(wall * slots / compute, 3) if compute else None,
         "mean_run_s": round(compute / len(executed), 4) if executed else None,
+        **_where_time_went(runs, start, wall, slots, compute),
+    }
+
+
+def _where_time_went(
+    runs: list[Run], start: float, wall: float, slots: int, compute: float
+) -> dict[str, Any]:
+    """Split wall x slots into the runs' benchmark time and the rest, per worker process.
+
+    ``in_run_s``: from the claim's transaction start to the result's timestamp, less the
+    benchmark (claim round trips, model lookup, heartbeat registration); ``between_runs_s``:
+    from a run's result timestamp to the next claim on the same worker (the result
+    transaction, Celery's ack, fetching and handing over the next message);
+    ``idle_s``: the rest (launch, the first message, workers waiting at the end). Only
+    meaningful with one process per worker (``--concurrency 1``).
+    """
+    # (worker, claimed at, result at, benchmark seconds) of every run that ran to its end
+    timed = [
+        (r.worker, r.started_at.timestamp(), r.finished_at.timestamp(), r.wall_s or 0.0)
+        for r in runs
+        if r.started_at and r.finished_at and r.worker
+    ]
+    in_run = sum(end - begin - bench for _, begin, end, bench in timed)
+    between = 0.0
+    for name in {t[0] for t in timed}:
+        mine = sorted((t for t in timed if t[0] == name), key=lambda t: t[1])
+        between += sum(b[1] - a[2] for a, b in itertools.pairwise(mine))
+    n = max(len(timed), 1)
+    return {
+        "overhead_s": {
+            "in_run_s": round(in_run, 2),
+            "between_runs_s": round(between, 2),
+            "idle_s": round(wall * slots - compute - in_run - between, 2),
+        },
+        "overhead_per_run_ms": {
+            "in_run": round(1000 * in_run / n, 2),
+            "between_runs": round(1000 * between / n, 2),
+        },
     }
 
 
@@ -215,6 +291,11 @@ def _worker(
     )
     _ALL_WORKERS.append(proc)
     return proc
+
+
+def _ready(root: Path, index: int) -> bool:
+    log = root / f"worker-{index}.log"
+    return log.exists() and b" ready." in log.read_bytes()
 
 
 def _spawn(args: list[str], env: dict[str, str], root: Path, name: str) -> subprocess.Popen[bytes]:

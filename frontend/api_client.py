@@ -8,7 +8,11 @@ from urllib.parse import quote
 import httpx
 from pydantic import ValidationError
 
-from backend.schemas.leaderboard import LeaderboardRead
+from backend.schemas.campaigns import CampaignRead
+from backend.schemas.landscapes import PlaneDifference, PlaneSummary, ProjectionRead
+from backend.schemas.leaderboard import CombinedLeaderboardRead, LeaderboardRead
+from backend.schemas.models import ModelRead
+from backend.schemas.runs import RunDetail, RunRead, RunSummary
 
 DEFAULT_TIMEOUT_S = 10.0
 
@@ -52,10 +56,25 @@ class ApiClient:
             raise ApiError(f"GET /health on {self.base_url} did not return a JSON object")
         return body
 
-    def leaderboard(self, benchmark: str, level_of_theory: str = "experiment") -> LeaderboardRead:
-        """GET /leaderboards/{benchmark}, validated against the API's schema."""
+    def leaderboard(
+        self,
+        benchmark: str,
+        level_of_theory: str = "experiment",
+        *,
+        filters: dict[str, str] | None = None,
+        include_entries: bool = True,
+        limit: int = 1000,
+    ) -> LeaderboardRead:
+        """GET /leaderboards/{benchmark} (one page of up to ``limit`` models), validated against
+        the API's schema; ``filters``: training_set, openness, family, element, structure_set."""
         path = f"/leaderboards/{quote(benchmark, safe='')}"
-        body = self._get_json(path, params={"level_of_theory": level_of_theory})
+        params = {
+            "level_of_theory": level_of_theory,
+            "include_entries": str(include_entries).lower(),
+            "limit": str(limit),
+            **(filters or {}),
+        }
+        body = self._get_json(path, params=params)
         try:
             return LeaderboardRead.model_validate(body)
         except ValidationError as exc:
@@ -64,31 +83,152 @@ class ApiClient:
                 f"{exc.error_count()} validation error(s), first: {exc.errors()[0]['msg']}"
             ) from exc
 
+    def combined(
+        self,
+        benchmarks: list[str],
+        weights: dict[str, float],
+        level_of_theory: str = "experiment",
+        *,
+        filters: dict[str, str] | None = None,
+        limit: int = 1000,
+    ) -> CombinedLeaderboardRead:
+        """GET /leaderboards?benchmarks=..&weights=..: the API's combined score."""
+        params = {
+            "benchmarks": ",".join(benchmarks),
+            "weights": ",".join(f"{k}:{v:g}" for k, v in weights.items()),
+            "level_of_theory": level_of_theory,
+            "limit": str(limit),
+            **(filters or {}),
+        }
+        body = self._get_json("/leaderboards", params=params)
+        return _validate(CombinedLeaderboardRead, body, "/leaderboards")
+
+    def benchmarks(self) -> list[dict[str, Any]]:
+        """GET /benchmarks: every protocol version with its headline metrics."""
+        body = self._get_json("/benchmarks", params={"limit": "1000"})
+        items = body.get("items") if isinstance(body, dict) else body
+        if not isinstance(items, list):
+            raise ApiError(f"GET /benchmarks on {self.base_url} did not return a list")
+        return items
+
+    def models(self, limit: int = 500) -> list[ModelRead]:
+        """GET /models (every page): the models visible without a token."""
+        items: list[ModelRead] = []
+        while True:
+            params = {"limit": str(limit), "offset": str(len(items))}
+            page = _items(ModelRead, self._get_json("/models", params=params), "/models")
+            items += page
+            if len(page) < limit:
+                return items
+
+    def model(self, model_id: str) -> ModelRead:
+        """GET /models/{id}."""
+        path = f"/models/{quote(model_id, safe='')}"
+        return _validate(ModelRead, self._get_json(path), path)
+
+    def runs(self, *, limit: int = 1000, max_pages: int = 20, **filters: str) -> list[RunSummary]:
+        """GET /runs with filters (model_id, benchmark, status, campaign_id, structure_set,
+        element), following pages up to ``max_pages``."""
+        items: list[RunSummary] = []
+        for _ in range(max_pages):
+            params = {**filters, "limit": str(limit), "offset": str(len(items))}
+            page = _items(RunSummary, self._get_json("/runs", params=params), "/runs")
+            items += page
+            if len(page) < limit:
+                break
+        return items
+
+    def run(self, run_id: str) -> RunDetail:
+        """GET /runs/{id}: status, provenance, metrics and series."""
+        path = f"/runs/{quote(run_id, safe='')}"
+        return _validate(RunDetail, self._get_json(path), path)
+
+    def campaigns(self, limit: int = 50) -> list[CampaignRead]:
+        """GET /campaigns: newest first, with progress."""
+        body = self._get_json("/campaigns", params={"limit": str(limit)})
+        return _items(CampaignRead, body, "/campaigns")
+
+    def campaign_runs(self, campaign_id: str, status: str, limit: int = 100) -> list[RunRead]:
+        """GET /campaigns/{id}/runs?status=..."""
+        path = f"/campaigns/{quote(campaign_id, safe='')}/runs"
+        body = self._get_json(path, params={"status": status, "limit": str(limit)})
+        return _items(RunRead, body, path)
+
+    def cancel_campaign(self, campaign_id: str, token: str) -> CampaignRead:
+        """POST /campaigns/{id}/cancel with an admin token."""
+        path = f"/campaigns/{quote(campaign_id, safe='')}/cancel"
+        body = self._request("POST", path, headers={"Authorization": f"Bearer {token}"})
+        return _validate(CampaignRead, body, path)
+
+    def landscape_planes(self, structure_id: str | None = None) -> list[PlaneSummary]:
+        """GET /landscapes/planes: runs with a stored landscape plane."""
+        params = {"structure_id": structure_id} if structure_id else None
+        body = self._get_json("/landscapes/planes", params=params)
+        return [_validate(PlaneSummary, item, "/landscapes/planes") for item in body]
+
+    def landscape_projection(self, run_id: str, name: str) -> ProjectionRead:
+        """GET /landscapes/runs/{id}/{name}: a stored plane or map of a run."""
+        path = f"/landscapes/runs/{quote(run_id, safe='')}/{quote(name, safe='')}"
+        return _validate(ProjectionRead, self._get_json(path), path)
+
+    def landscape_difference(self, run_a: str, run_b: str) -> PlaneDifference:
+        """GET /landscapes/compare: A - B on one plane and its RMSE."""
+        body = self._get_json("/landscapes/compare", params={"run_a": run_a, "run_b": run_b})
+        return _validate(PlaneDifference, body, "/landscapes/compare")
+
     def _get_json(self, path: str, params: dict[str, str] | None = None) -> Any:
+        return self._request("GET", path, params=params)
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
         try:
             with httpx.Client(
                 base_url=self.base_url, timeout=self.timeout, transport=self._transport
             ) as client:
-                response = client.get(path, params=params)
+                response = client.request(method, path, params=params, headers=headers)
         except httpx.TimeoutException as exc:
             raise ApiError(
-                f"The API at {self.base_url} did not answer GET {path} "
+                f"The API at {self.base_url} did not answer {method} {path} "
                 f"within {self.timeout:g} s ({type(exc).__name__})"
             ) from exc
         except httpx.HTTPError as exc:
             raise ApiError(
-                f"Cannot reach the API at {self.base_url} (GET {path}): {exc or type(exc).__name__}"
+                f"Cannot reach the API at {self.base_url} ({method} {path}): "
+                f"{exc or type(exc).__name__}"
             ) from exc
         if response.is_error:
-            raise _error_from_response(response, path)
+            raise _error_from_response(response, f"{method} {path}")
         try:
             return response.json()
         except ValueError as exc:
             raise ApiError(
-                f"GET {path} on {self.base_url} returned a body that is not JSON "
+                f"{method} {path} on {self.base_url} returned a body that is not JSON "
                 f"(HTTP {response.status_code})",
                 status_code=response.status_code,
             ) from exc
+
+
+def _validate(schema: Any, body: Any, path: str) -> Any:
+    """``schema.model_validate(body)``, or an ApiError naming the endpoint and the first problem."""
+    try:
+        return schema.model_validate(body)
+    except ValidationError as exc:
+        raise ApiError(
+            f"{path} returned an unexpected body: {exc.error_count()} validation error(s), "
+            f"first: {exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}"
+        ) from exc
+
+
+def _items(schema: Any, body: Any, path: str) -> list[Any]:
+    """The validated ``items`` of a page body (``{"items": [...], "limit", "offset", ...}``)."""
+    if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+        raise ApiError(f"{path} did not return a page of items")
+    return [_validate(schema, item, path) for item in body["items"]]
 
 
 def _error_from_response(response: httpx.Response, path: str) -> ApiError:
@@ -113,6 +253,6 @@ def _error_from_response(response: httpx.Response, path: str) -> ApiError:
             request_id=request_id,
         )
     return ApiError(
-        f"The API answered HTTP {status} {response.reason_phrase} for GET {path}",
+        f"The API answered HTTP {status} {response.reason_phrase} for {path}",
         status_code=status,
     )

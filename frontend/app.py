@@ -8,7 +8,7 @@ from pathlib import Path
 import dash
 import dash_bootstrap_components as dbc
 import flask
-from dash import html
+from dash import dcc, html
 
 from backend.settings import get_settings
 from frontend.api_client import ApiClient
@@ -38,7 +38,14 @@ def create_app(api_url: str | None = None) -> dash.Dash:
     )
     app.server.config[API_URL_CONFIG_KEY] = (api_url or get_settings().api_url).rstrip("/")
     _register_page_callbacks(app)
-    app.layout = html.Div([navbar(), dbc.Container(dash.page_container, fluid=True)])
+    app.layout = html.Div(
+        [
+            # The admin token typed on the campaign page: kept for the browser tab only.
+            dcc.Store(id="app-admin-token", storage_type="session"),
+            navbar(),
+            dbc.Container(dash.page_container, fluid=True, className="pb-5"),
+        ]
+    )
     return app
 
 
@@ -48,11 +55,20 @@ def create_server(api_url: str | None = None) -> flask.Flask:
     return server
 
 
+# Pages in the navbar, in this order; the energy-landscape page is linked even before it exists.
+NAV_ORDER = ("/", "/elements", "/campaigns", "/landscape")
+LANDSCAPE = {"name": "Energy landscapes", "relative_path": "/landscape", "path": "/landscape"}
+
+
 def navbar() -> dbc.NavbarSimple:
-    """One link per registered page."""
+    """One link per page that belongs in the navbar (not the per-model or per-run pages)."""
+    pages = [p for p in dash.page_registry.values() if p.get("nav", True)]
+    if not any(p["path"] == LANDSCAPE["path"] for p in pages):
+        pages.append(LANDSCAPE)
+    pages.sort(key=lambda p: NAV_ORDER.index(p["path"]) if p["path"] in NAV_ORDER else 99)
     links = [
         dbc.NavItem(dbc.NavLink(page["name"], href=page["relative_path"], active="exact"))
-        for page in dash.page_registry.values()
+        for page in pages
     ]
     return dbc.NavbarSimple(
         links, id="app-navbar", brand=TITLE, brand_href="/", color="dark", dark=True, fluid=True

@@ -10,11 +10,19 @@ from ase import Atoms
 from ase.calculators.calculator import Calculator
 from ase.io.jsonio import decode, encode
 
+from backend.services import artifacts
+from backend.settings import get_settings
 from workers.adapters.registry import ModelSpec, check_elements, get_adapter, make_calculator
-from workers.benchmarks.base import MetricValue, Observer, SeriesData, get_benchmark
+from workers.benchmarks.base import (
+    MetricValue,
+    Observer,
+    ProjectionData,
+    SeriesData,
+    get_benchmark,
+)
 from workers.errors import BenchmarkFailed, BenchmarkSetupError
 
-_CALCULATORS: dict[tuple[str, str, str], Calculator] = {}
+_CALCULATORS: dict[tuple[str, ...], Calculator] = {}
 
 
 class RunJob(Protocol):
@@ -48,7 +56,10 @@ class RunJob(Protocol):
     def model_params(self) -> dict[str, Any]: ...
 
     @property
-    def artifact_path(self) -> str | None: ...
+    def artifact_key(self) -> str | None: ...
+
+    @property
+    def artifact_sha256(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +67,7 @@ class Outcome:
     metrics: tuple[MetricValue, ...]
     series: tuple[SeriesData, ...]
     provenance: dict[str, Any] = field(default_factory=dict)
+    projections: tuple[ProjectionData, ...] = ()
 
 
 def atoms_from_json(data: str) -> Atoms:
@@ -71,10 +83,43 @@ def atoms_to_json(atoms: Atoms) -> str:
 
 def cached_calculator(spec: ModelSpec) -> Calculator:
     """One calculator per model per worker process: models are loaded once, not per run."""
-    calc = _CALCULATORS.get(spec.cache_key)
+    # The file's path names its sha256: a model whose file was replaced is loaded again.
+    key = (*spec.cache_key, str(spec.artifact_path or ""))
+    calc = _CALCULATORS.get(key)
     if calc is None:
-        calc = _CALCULATORS[spec.cache_key] = make_calculator(spec)
+        calc = _CALCULATORS[key] = make_calculator(spec)
     return calc
+
+
+def model_file(job: RunJob) -> Path | None:
+    """A local, sha256-verified copy of the run's model file, from this host's artifact cache.
+
+    The record holds a key in the artifact store; this process resolves it against its own
+    MLIPM_ARTIFACT_URL and caches the file under MLIPM_ARTIFACT_CACHE_DIR, so the adapters get
+    a local path wherever the worker runs.
+
+    Raises
+    ------
+    BenchmarkSetupError
+        If the store has no such file (or another content); the message names key and store.
+    """
+    if job.artifact_key is None:
+        return None
+    settings = get_settings()
+    if job.artifact_sha256 is None:
+        raise BenchmarkSetupError(
+            f"model {job.model_name!r}: artifact {job.artifact_key} has no recorded sha256, "
+            "so its content cannot be verified; upload the file again"
+        )
+    try:
+        return artifacts.local_copy(
+            job.artifact_key,
+            job.artifact_sha256,
+            store_url=settings.artifact_url,
+            cache_dir=settings.artifact_cache_dir,
+        )
+    except artifacts.ArtifactUnavailable as exc:
+        raise BenchmarkSetupError(f"model {job.model_name!r}: {exc}") from exc
 
 
 def execute_claimed(job: RunJob, *, observer: Observer | None = None) -> Outcome:
@@ -92,7 +137,7 @@ def execute_claimed(job: RunJob, *, observer: Observer | None = None) -> Outcome
         name=job.model_name,
         version=job.model_version,
         params=job.model_params,
-        artifact_path=Path(job.artifact_path) if job.artifact_path else None,
+        artifact_path=model_file(job),
     )
     check_elements(spec, job.elements)
     benchmark = get_benchmark(job.benchmark_key)
@@ -112,6 +157,7 @@ def execute_claimed(job: RunJob, *, observer: Observer | None = None) -> Outcome
     if not metrics:
         raise BenchmarkFailed(f"{job.benchmark_key} returned no metrics")
     extra = getattr(result, "provenance", None)  # e.g. the hardware a speed run measured
+    projections = getattr(result, "projections", None)  # e.g. a landscape's plane and maps
     return Outcome(
         metrics=metrics,
         series=result.series(),
@@ -119,4 +165,5 @@ def execute_claimed(job: RunJob, *, observer: Observer | None = None) -> Outcome
             "packages": get_adapter(spec.family).package_versions(),
             **(extra() if callable(extra) else {}),
         },
+        projections=projections() if callable(projections) else (),
     )

@@ -1,8 +1,8 @@
 """Summarize an uploaded training set (extxyz): what the platform knows from the data itself.
 
-Pure: reads a file with ASE and returns counts and hashes; no database, no web code. The API
-reaches it only through the composition root (``backend.main``), so the web tier's own layers
-never import ASE.
+Pure: reads a file with ASE and returns counts, hashes and fingerprints; no database, no web
+code. The API reaches it only through the composition root (``backend.main``), so the web
+tier's own layers never import ASE.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 from ase import Atoms
 
 from workers.execution import atoms_to_json
+from workers.fingerprints import Fingerprint, structure_fingerprint
 
 
 class TrainingSetError(ValueError):
@@ -34,11 +35,16 @@ class TrainingSetSummary:
     content_hashes : tuple[str, ...]
         sha256 of each structure's ASE JSON (``workers.execution.atoms_to_json``), the same
         hash the catalog stores as ``structure.content_hash``; in file order, duplicates kept.
+    fingerprints : tuple[Fingerprint | None, ...]
+        Each structure's tolerance-robust fingerprint (``workers.fingerprints``), in the
+        same order, so that a benchmark structure that went through extxyz's 8 decimals, a
+        rotation or a tiny perturbation is still recognised.
     """
 
     n_structures: int
     element_counts: dict[str, int]
     content_hashes: tuple[str, ...]
+    fingerprints: tuple[Fingerprint | None, ...] = ()
 
 
 def structure_hash(atoms: Atoms) -> str:
@@ -77,12 +83,21 @@ def summarize_extxyz(path: Path) -> TrainingSetSummary:
         raise TrainingSetError("the file holds no structures")
     counts: Counter[str] = Counter()
     hashes: list[str] = []
+    fingerprints: list[Fingerprint | None] = []
     for atoms in frames:
         if len(atoms) == 0:
             raise TrainingSetError(f"structure {len(hashes)} has no atoms")
+        if atoms.pbc.any() and atoms.cell.rank < atoms.pbc.sum():
+            raise TrainingSetError(
+                f"structure {len(hashes)} is periodic along {atoms.pbc.tolist()} but its "
+                'Lattice has no vector there; give a Lattice or pbc="F F F"'
+            )
         counts.update(set(atoms.get_chemical_symbols()))
         hashes.append(structure_hash(atoms))
-    return TrainingSetSummary(len(frames), dict(sorted(counts.items())), tuple(hashes))
+        fingerprints.append(structure_fingerprint(atoms))
+    return TrainingSetSummary(
+        len(frames), dict(sorted(counts.items())), tuple(hashes), tuple(fingerprints)
+    )
 
 
 def _reason(exc: BaseException) -> str:

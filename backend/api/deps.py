@@ -18,6 +18,7 @@ from backend.db.session import session_scope
 from backend.domain.errors import InvalidInput, NotAuthenticated, PayloadTooLarge, PermissionDenied
 from backend.schemas.models import ModelCreate
 from backend.services import users
+from backend.services.structures import StructureParser
 from backend.services.training_sets import TrainingSetReader
 
 
@@ -71,6 +72,15 @@ def training_set_reader(request: Request) -> TrainingSetReader:
 
 
 TrainingSetReaderDep = Annotated[TrainingSetReader, Depends(training_set_reader)]
+
+
+def structure_parser(request: Request) -> StructureParser:
+    """The structure-file parser the app was created with (see backend.main)."""
+    parser: StructureParser = request.app.state.structure_parser
+    return parser
+
+
+StructureParserDep = Annotated[StructureParser, Depends(structure_parser)]
 
 YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"})
 MAX_CARD_BYTES = 1024 * 1024

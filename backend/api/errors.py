@@ -8,7 +8,7 @@ import uuid
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend.domain.errors import (
@@ -84,6 +84,15 @@ def install_error_handlers(app: FastAPI) -> None:
         log.warning("database unavailable: %s", exc.orig)
         return error_response(
             request, 503, "database_unavailable", "the database is not reachable; retry shortly"
+        )
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> JSONResponse:
+        # A value Postgres cannot hold (a NUL character in text, an integer beyond 64 bits):
+        # the input is wrong, not the server; found by schemathesis.
+        detail = getattr(getattr(exc.orig, "diag", None), "message_primary", None)
+        return error_response(
+            request, 422, "invalid_input", f"a value cannot be stored: {detail or exc.orig}"
         )
 
     @app.exception_handler(IntegrityError)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -28,8 +28,15 @@ def get_benchmark(session: Session, key: str, version: str | None = None) -> Ben
     return session.scalars(query.order_by(Benchmark.created_at.desc())).first()
 
 
-def list_benchmarks(session: Session) -> list[Benchmark]:
-    return list(session.scalars(select(Benchmark).order_by(Benchmark.key, Benchmark.version)))
+def list_benchmarks(
+    session: Session, *, limit: int | None = None, offset: int = 0
+) -> list[Benchmark]:
+    query = select(Benchmark).order_by(Benchmark.key, Benchmark.version)
+    return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+def count_benchmarks(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Benchmark)) or 0
 
 
 def get_benchmark_by_id(session: Session, benchmark_id: uuid.UUID) -> Benchmark | None:

@@ -29,6 +29,10 @@ def list_campaigns(session: Session, *, limit: int = 50, offset: int = 0) -> lis
     return list(session.scalars(query))
 
 
+def count_campaigns(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Campaign)) or 0
+
+
 def link_runs(session: Session, campaign_id: uuid.UUID, run_ids: Iterable[uuid.UUID]) -> None:
     rows = [{"campaign_id": campaign_id, "run_id": run_id} for run_id in run_ids]
     if rows:
@@ -112,3 +116,17 @@ def list_campaign_runs(
     if status is not None:
         query = query.where(Run.status == status)
     return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+def count_campaign_runs(
+    session: Session, campaign_id: uuid.UUID, *, status: RunStatus | None
+) -> int:
+    query = (
+        select(func.count())
+        .select_from(CampaignRun)
+        .join(Run, Run.id == CampaignRun.run_id)
+        .where(CampaignRun.campaign_id == campaign_id)
+    )
+    if status is not None:
+        query = query.where(Run.status == status)
+    return session.scalar(query) or 0

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, or_, select
+from sqlalchemy import ColumnElement, delete, exists, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -45,6 +45,15 @@ def list_models(
     return list(session.scalars(query.limit(limit).offset(offset)))
 
 
+def count_models(
+    session: Session, *, visible_to: uuid.UUID | None = None, everything: bool = False
+) -> int:
+    query = select(func.count()).select_from(MlipModel)
+    if not everything:
+        query = query.where(_visible(visible_to))
+    return session.scalar(query) or 0
+
+
 def _visible(user_id: uuid.UUID | None) -> ColumnElement[bool]:
     approved = MlipModel.status == ModelStatus.APPROVED
     return approved if user_id is None else or_(approved, MlipModel.owner_id == user_id)
@@ -57,12 +66,27 @@ def add_model(session: Session, **fields: Any) -> MlipModel:
     return model
 
 
-def replace_training_hashes(session: Session, model_id: uuid.UUID, hashes: Iterable[str]) -> int:
-    """Make ``hashes`` the model's training-structure hashes; returns how many distinct."""
+def replace_training_hashes(
+    session: Session,
+    model_id: uuid.UUID,
+    hashes: Iterable[str],
+    fingerprints: Mapping[str, tuple[str, Sequence[float]]] | None = None,
+) -> int:
+    """Make ``hashes`` the model's training-structure hashes, each with its fingerprint
+    (key, values) from ``fingerprints`` where given; returns how many distinct."""
     session.execute(
         delete(TrainingStructureHash).where(TrainingStructureHash.mlip_model_id == model_id)
     )
-    rows = [{"mlip_model_id": model_id, "content_hash": h} for h in sorted(set(hashes))]
+    fingerprints = fingerprints or {}
+    rows = [
+        {
+            "mlip_model_id": model_id,
+            "content_hash": h,
+            "fingerprint_key": fingerprints[h][0] if h in fingerprints else None,
+            "fingerprint": list(fingerprints[h][1]) if h in fingerprints else None,
+        }
+        for h in sorted(set(hashes))
+    ]
     for start in range(0, len(rows), 5000):  # keep each statement's parameter count bounded
         session.execute(insert(TrainingStructureHash).values(rows[start : start + 5000]))
     session.flush()
@@ -78,6 +102,36 @@ def leaked_structures(session: Session, model_id: uuid.UUID) -> list[tuple[Struc
             TrainingStructureHash,
             (TrainingStructureHash.content_hash == Structure.content_hash)
             & (TrainingStructureHash.mlip_model_id == model_id),
+        )
+        .order_by(StructureSet.name, Structure.label)
+    )
+    return [(structure, name) for structure, name in session.execute(query)]
+
+
+def near_leaked_structures(
+    session: Session, model_id: uuid.UUID, *, tolerance: float
+) -> list[tuple[Structure, str]]:
+    """Benchmark structures whose fingerprint equals one of the model's training structures'
+    in key and, entry by entry, within ``tolerance``, with set names."""
+    training = TrainingStructureHash
+    pairs = (
+        func.unnest(Structure.fingerprint, training.fingerprint)
+        .table_valued("a", "b")
+        .render_derived(name="pairs")
+    )
+    differs = (
+        select(literal(1)).select_from(pairs).where(func.abs(pairs.c.a - pairs.c.b) > tolerance)
+    )
+    query = (
+        select(Structure, StructureSet.name)
+        .join(StructureSet, Structure.structure_set_id == StructureSet.id)
+        .where(
+            exists().where(
+                training.mlip_model_id == model_id,
+                training.fingerprint_key == Structure.fingerprint_key,
+                func.cardinality(training.fingerprint) == func.cardinality(Structure.fingerprint),
+                ~exists(differs),
+            )
         )
         .order_by(StructureSet.name, Structure.label)
     )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -33,12 +33,17 @@ def count_references(session: Session) -> int:
 
 
 def references_for(
-    session: Session, materials: Iterable[str], properties: Iterable[str], level_of_theory: str
+    session: Session,
+    materials: Iterable[str],
+    properties: Iterable[str],
+    level_of_theory: str | Iterable[str],
 ) -> list[Reference]:
+    """References of these materials and properties at one level of theory (or any of several)."""
+    levels = [level_of_theory] if isinstance(level_of_theory, str) else list(level_of_theory)
     query = select(Reference).where(
         Reference.material.in_(list(materials)),
         Reference.property.in_(list(properties)),
-        Reference.level_of_theory == level_of_theory,
+        Reference.level_of_theory.in_(levels),
     )
     return list(session.scalars(query))
 
@@ -79,3 +84,79 @@ def list_structures(session: Session, set_id: uuid.UUID) -> list[Structure]:
 
 def get_structure(session: Session, structure_id: uuid.UUID) -> Structure | None:
     return session.get(Structure, structure_id)
+
+
+def fill_fingerprints(
+    session: Session, set_id: uuid.UUID, fingerprints: Mapping[str, tuple[str, Sequence[float]]]
+) -> int:
+    """Set the fingerprint of the set's structures (by label) that have none; returns how many."""
+    filled = 0
+    for label, (key, values) in fingerprints.items():
+        result = session.execute(
+            update(Structure)
+            .where(
+                Structure.structure_set_id == set_id,
+                Structure.label == label,
+                Structure.fingerprint.is_(None),
+            )
+            .values(fingerprint_key=key, fingerprint=list(values))
+        )
+        filled += result.rowcount or 0  # type: ignore[attr-defined]
+    return filled
+
+
+def page_references(
+    session: Session,
+    *,
+    material: str | None,
+    property: str | None,
+    level_of_theory: str | None,
+    dataset: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Reference], int]:
+    """One page of references (by material, property, level), and how many match."""
+    query = select(Reference)
+    for column, value in (
+        (Reference.material, material),
+        (Reference.property, property),
+        (Reference.level_of_theory, level_of_theory),
+        (Reference.dataset, dataset),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    ordered = query.order_by(
+        Reference.material, Reference.property, Reference.level_of_theory, Reference.id
+    )
+    items = list(session.scalars(ordered.limit(limit).offset(offset)))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    return items, total
+
+
+def get_reference(session: Session, reference_id: uuid.UUID) -> Reference | None:
+    return session.get(Reference, reference_id)
+
+
+def find_reference(
+    session: Session, *, material: str, property: str, level_of_theory: str, dataset: str
+) -> Reference | None:
+    return session.scalar(
+        select(Reference).where(
+            Reference.material == material,
+            Reference.property == property,
+            Reference.level_of_theory == level_of_theory,
+            Reference.dataset == dataset,
+        )
+    )
+
+
+def add_reference(session: Session, fields: dict[str, Any]) -> Reference:
+    reference = Reference(**fields)
+    session.add(reference)
+    session.flush()
+    return reference
+
+
+def delete_reference(session: Session, reference: Reference) -> None:
+    session.delete(reference)
+    session.flush()

@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import (
+    Float,
+    Interval,
+    Row,
+    String,
+    Uuid,
+    and_,
+    any_,
+    bindparam,
+    func,
+    or_,
+    select,
+    true,
+    tuple_,
+    update,
+)
+from sqlalchemy import (
+    column as typed_column,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.orm import Session
 
 from backend.db.models import (
@@ -18,9 +37,12 @@ from backend.db.models import (
     CampaignStatus,
     Metric,
     MlipModel,
+    Reference,
     Run,
     RunStatus,
     Series,
+    Structure,
+    StructureSet,
 )
 
 RUN_KEY = ("mlip_model_id", "benchmark_id", "structure_id", "params_hash")
@@ -47,28 +69,80 @@ def get_run(session: Session, run_id: uuid.UUID) -> Run | None:
     return session.get(Run, run_id)
 
 
-def claim_run(session: Session, run_id: uuid.UUID, *, worker: str, lease_s: float) -> Run | None:
-    """Take a queued run, or a running one whose worker's lease expired; None otherwise."""
-    lease_ends = func.now() + timedelta(seconds=lease_s)
-    stmt = (
-        update(Run)
-        .where(
-            Run.id == run_id,
-            or_(
-                Run.status == RunStatus.QUEUED,
-                and_(Run.status == RunStatus.RUNNING, Run.lease_expires_at < func.now()),
-            ),
+def claim_run(
+    session: Session, run_id: uuid.UUID, *, worker: str, lease_s: float
+) -> Row[Any] | None:
+    """Take a queued run, or a running one whose worker's lease expired, and read its inputs
+    (``JOB_COLUMNS``) in the same statement; None when the run is not claimable."""
+    params = {"claim_id": run_id, "claim_worker": worker, "lease": timedelta(seconds=lease_s)}
+    return session.execute(_CLAIM, params).first()
+
+
+def job_row(session: Session, run_id: uuid.UUID) -> Row[Any] | None:
+    """The inputs of one run (``JOB_COLUMNS``), without claiming it."""
+    source = select(*(getattr(Run, name) for name in _RUN_INPUTS)).where(Run.id == run_id)
+    return session.execute(_job_query(source.subquery("run_inputs").c)).first()
+
+
+# What a worker reads about a claimed run: the run's own columns and its model's, benchmark's
+# and structure's, in one round trip (a claim used to cost four).
+_RUN_INPUTS = ("id", "attempt", "params", "params_hash", "mlip_model_id", "benchmark_id",
+               "structure_id")  # fmt: skip
+JOB_COLUMNS = ("run_id", "attempt", "params", "params_hash", "benchmark_key",
+               "benchmark_version", "structure_data", "material", "elements", "model_family",
+               "model_name", "model_version", "model_params", "is_trusted", "artifact_key",
+               "artifact_sha256")  # fmt: skip
+
+
+def _job_query(run: Any) -> Any:
+    return (
+        select(
+            run.id.label("run_id"),
+            run.attempt,
+            run.params,
+            run.params_hash,
+            Benchmark.key.label("benchmark_key"),
+            Benchmark.version.label("benchmark_version"),
+            Structure.data.label("structure_data"),
+            Structure.material,
+            Structure.elements,
+            MlipModel.family.label("model_family"),
+            MlipModel.name.label("model_name"),
+            MlipModel.version.label("model_version"),
+            MlipModel.params.label("model_params"),
+            MlipModel.is_trusted,
+            MlipModel.artifact_key,
+            MlipModel.artifact_sha256,
         )
-        .values(
-            status=RunStatus.RUNNING,
-            attempt=Run.attempt + 1,
-            worker=worker,
-            started_at=func.now(),
-            lease_expires_at=lease_ends,
-        )
-        .returning(Run)
+        .select_from(run.id.table)
+        .join(MlipModel, MlipModel.id == run.mlip_model_id)
+        .join(Benchmark, Benchmark.id == run.benchmark_id)
+        .join(Structure, Structure.id == run.structure_id)
     )
-    return session.scalars(stmt).first()
+
+
+# Built once: a statement object reused with new parameters skips SQLAlchemy's cache-key walk,
+# and its constant text lets psycopg keep it prepared on the server.
+_CLAIM = _job_query(
+    update(Run)
+    .where(
+        Run.id == bindparam("claim_id"),
+        or_(
+            Run.status == RunStatus.QUEUED,
+            and_(Run.status == RunStatus.RUNNING, Run.lease_expires_at < func.now()),
+        ),
+    )
+    .values(
+        status=RunStatus.RUNNING,
+        attempt=Run.attempt + 1,
+        worker=bindparam("claim_worker"),
+        started_at=func.now(),
+        lease_expires_at=func.now() + bindparam("lease", type_=Interval),
+    )
+    .returning(*(getattr(Run, name) for name in _RUN_INPUTS))
+    .cte("claimed")
+    .c
+)
 
 
 def renew_lease(session: Session, run_id: uuid.UUID, *, attempt: int, lease_s: float) -> bool:
@@ -153,26 +227,110 @@ def finish_run(
     attempt: int,
     status: RunStatus,
     finished_at: datetime,
+    metrics: list[dict[str, Any]] | None = None,
+    series: list[dict[str, Any]] | None = None,
     **fields: Any,
 ) -> bool:
-    """Record the end of the given attempt; False when that attempt no longer owns the run."""
-    stmt = (
+    """Record the end of the given attempt with its metric and series rows, in one statement;
+    False (and nothing written) when that attempt no longer owns the run.
+
+    ``metrics`` rows carry name, value, unit, reference_id, error, rel_error; ``series`` rows
+    name, x, y, x_label, x_unit, y_label, y_unit. Rows already stored are kept (a redelivered
+    result changes nothing).
+    """
+    params: dict[str, Any] = {"finish_id": run_id, "finish_attempt": attempt}
+    params.update({f"set_{name}": value for name, value in fields.items()})
+    params.update(set_status=status, set_finished_at=finished_at)
+    if metrics:
+        params.update(
+            {f"metric_{name}": [row[name] for row in metrics] for name, _ in _METRIC_ARRAYS}
+        )
+    if series:
+        params["series_rows"] = [{name: row[name] for name in _SERIES_COLUMNS} for row in series]
+    statement = _finish_statement(tuple(sorted(fields)), bool(metrics), bool(series))
+    return bool(session.execute(statement, params).scalar())
+
+
+_METRIC_ARRAYS = (("name", String), ("value", Float), ("unit", String),
+                  ("reference_id", Uuid), ("error", Float), ("rel_error", Float))  # fmt: skip
+_SERIES_COLUMNS = ("name", "x", "y", "x_label", "x_unit", "y_label", "y_unit")
+
+
+@functools.cache
+def _finish_statement(fields: tuple[str, ...], with_metrics: bool, with_series: bool) -> Any:
+    # One statement object per shape (see _CLAIM): the run's UPDATE and the inserts that
+    # depend on it, which write nothing when the UPDATE matched no row.
+    finished = (
         update(Run)
-        .where(Run.id == run_id, Run.status == RunStatus.RUNNING, Run.attempt == attempt)
-        .values(status=status, finished_at=finished_at, **fields)
+        .where(
+            Run.id == bindparam("finish_id"),
+            Run.status == RunStatus.RUNNING,
+            Run.attempt == bindparam("finish_attempt"),
+        )
+        .values({name: bindparam(f"set_{name}") for name in ("status", "finished_at", *fields)})
         .returning(Run.id)
+        .cte("finished")
     )
-    return session.execute(stmt).first() is not None
+    query = select(func.count()).select_from(finished)
+    if with_metrics:
+        query = query.add_cte(_insert_metrics_from(finished))
+    if with_series:
+        query = query.add_cte(_insert_series_from(finished))
+    return query
 
 
-def insert_metrics(session: Session, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        session.execute(insert(Metric).values(rows).on_conflict_do_nothing())
+def _insert_metrics_from(finished: Any) -> Any:
+    # One multi-row INSERT (one array per column, unnested), so the statement-level triggers
+    # on metric fire once per run, not once per row as with executemany.
+    arrays = [bindparam(f"metric_{name}", type_=ARRAY(kind)) for name, kind in _METRIC_ARRAYS]
+    unnested = (
+        func.unnest(*arrays).table_valued(*(name for name, _ in _METRIC_ARRAYS)).render_derived()
+    )
+    values = select(
+        func.gen_random_uuid(), finished.c.id, *(unnested.c[name] for name, _ in _METRIC_ARRAYS)
+    ).select_from(finished.join(unnested, true()))
+    columns = ["id", "run_id", *(name for name, _ in _METRIC_ARRAYS)]
+    return insert(Metric).from_select(columns, values).on_conflict_do_nothing().cte("metrics")
 
 
-def insert_series(session: Session, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        session.execute(insert(Series).values(rows).on_conflict_do_nothing())
+def _insert_series_from(finished: Any) -> Any:
+    # Curves travel as one JSON document expanded by the server (arrays of floats included).
+    records = (
+        func.jsonb_to_recordset(bindparam("series_rows", type_=JSONB))
+        .table_valued(
+            typed_column("name", String),
+            typed_column("x", ARRAY(Float)),
+            typed_column("y", ARRAY(Float)),
+            typed_column("x_label", String),
+            typed_column("x_unit", String),
+            typed_column("y_label", String),
+            typed_column("y_unit", String),
+        )
+        .render_derived(with_types=True)
+    )
+    values = select(
+        func.gen_random_uuid(), finished.c.id, *(records.c[name] for name in _SERIES_COLUMNS)
+    ).select_from(finished.join(records, true()))
+    columns = ["id", "run_id", *_SERIES_COLUMNS]
+    return insert(Series).from_select(columns, values).on_conflict_do_nothing().cte("series")
+
+
+def reference_candidates(
+    session: Session, material: str, properties: list[str], levels: Iterable[str]
+) -> list[Row[Any]]:
+    """(id, property, value, level_of_theory, dataset) of a material's references to these
+    properties at these levels of theory (what a result writer compares its metrics with)."""
+    params = {"ref_material": material, "ref_properties": properties, "ref_levels": list(levels)}
+    return list(session.execute(_REFERENCE_CANDIDATES, params))
+
+
+_REFERENCE_CANDIDATES = select(
+    Reference.id, Reference.property, Reference.value, Reference.level_of_theory, Reference.dataset
+).where(
+    Reference.material == bindparam("ref_material"),
+    Reference.property == any_(bindparam("ref_properties", type_=ARRAY(String))),
+    Reference.level_of_theory == any_(bindparam("ref_levels", type_=ARRAY(String))),
+)
 
 
 def metrics_of(session: Session, run_id: uuid.UUID) -> list[Metric]:
@@ -181,3 +339,78 @@ def metrics_of(session: Session, run_id: uuid.UUID) -> list[Metric]:
 
 def series_of(session: Session, run_id: uuid.UUID) -> list[Series]:
     return list(session.scalars(select(Series).where(Series.run_id == run_id)))
+
+
+def _filtered(query: Any, filters: dict[str, Any]) -> Any:
+    """``query`` (already joined with Benchmark, Structure, StructureSet) narrowed by filters."""
+    for key, column in (("run_id", Run.id), ("model_id", Run.mlip_model_id),
+                        ("benchmark", Benchmark.key), ("status", Run.status),
+                        ("structure_set", StructureSet.name)):  # fmt: skip
+        if filters.get(key) is not None:
+            query = query.where(column == filters[key])
+    if filters.get("element") is not None:
+        query = query.where(Structure.elements.contains([filters["element"]]))
+    if filters.get("campaign_id") is not None:
+        query = query.join(CampaignRun, CampaignRun.run_id == Run.id).where(
+            CampaignRun.campaign_id == filters["campaign_id"]
+        )
+    return query
+
+
+def list_runs(
+    session: Session,
+    *,
+    filters: dict[str, Any],
+    limit: int,
+    offset: int,
+) -> list[tuple[Run, MlipModel, Benchmark, Structure, StructureSet]]:
+    """Runs with their model, benchmark, structure and set, newest finished first.
+
+    ``filters`` keys (each optional): run_id, model_id, benchmark (key), status, campaign_id,
+    structure_set (name), element.
+    """
+    query = (
+        select(Run, MlipModel, Benchmark, Structure, StructureSet)
+        .join(MlipModel, MlipModel.id == Run.mlip_model_id)
+        .join(Benchmark, Benchmark.id == Run.benchmark_id)
+        .join(Structure, Structure.id == Run.structure_id)
+        .join(StructureSet, StructureSet.id == Structure.structure_set_id)
+    )
+    query = _filtered(query, filters)
+    query = query.order_by(Run.finished_at.desc().nulls_last(), Run.id).limit(limit).offset(offset)
+    return [tuple(row) for row in session.execute(query)]
+
+
+def count_runs(session: Session, *, filters: dict[str, Any]) -> int:
+    """How many runs ``list_runs`` would return over every page."""
+    query = (
+        select(func.count(Run.id))
+        .select_from(Run)
+        .join(Benchmark, Benchmark.id == Run.benchmark_id)
+        .join(Structure, Structure.id == Run.structure_id)
+        .join(StructureSet, StructureSet.id == Structure.structure_set_id)
+    )
+    return int(session.scalar(_filtered(query, filters)) or 0)
+
+
+def metrics_with_references(
+    session: Session, run_ids: list[uuid.UUID]
+) -> list[tuple[Metric, Reference | None]]:
+    """The metrics of ``run_ids`` with the reference each was compared with (if any)."""
+    if not run_ids:
+        return []
+    query = (
+        select(Metric, Reference)
+        .outerjoin(Reference, Reference.id == Metric.reference_id)
+        .where(Metric.run_id.in_(run_ids))
+        .order_by(Metric.run_id, Metric.name)
+    )
+    return [(metric, ref) for metric, ref in session.execute(query)]
+
+
+def series_named(session: Session, run_ids: list[uuid.UUID], names: list[str]) -> list[Series]:
+    """The series called one of ``names`` of the runs ``run_ids``."""
+    if not run_ids or not names:
+        return []
+    query = select(Series).where(Series.run_id.in_(run_ids), Series.name.in_(names))
+    return list(session.scalars(query.order_by(Series.run_id, Series.name)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.db.models import ApiToken, Role, User
@@ -38,3 +38,22 @@ def get_active_token(session: Session, token_hash: str) -> ApiToken | None:
     return session.scalar(
         select(ApiToken).where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None))
     )
+
+
+def page_users(session: Session, *, limit: int, offset: int) -> tuple[list[User], int]:
+    items = list(session.scalars(select(User).order_by(User.name).limit(limit).offset(offset)))
+    return items, session.scalar(select(func.count()).select_from(User)) or 0
+
+
+def page_tokens(
+    session: Session, user_id: uuid.UUID, *, limit: int, offset: int
+) -> tuple[list[ApiToken], int]:
+    """One user's tokens, newest first (revoked ones too), and how many there are."""
+    query = select(ApiToken).where(ApiToken.user_id == user_id)
+    ordered = query.order_by(ApiToken.created_at.desc(), ApiToken.id)
+    items = list(session.scalars(ordered.limit(limit).offset(offset)))
+    return items, session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+
+def get_token(session: Session, token_id: uuid.UUID) -> ApiToken | None:
+    return session.get(ApiToken, token_id)

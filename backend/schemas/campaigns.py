@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from backend.db.models.run import RunStatus
+from backend.domain.statuses import RunStatus
 
 
 class ModelRef(BaseModel):

@@ -46,6 +46,7 @@ class EntryValue(BaseModel):
     unit: str
     reference: float | None
     error: float | None = Field(description="value - reference, in the unit")
+    rel_error: float | None = Field(None, description="error / |reference| (dimensionless)")
 
 
 class LeaderboardEntry(BaseModel):
@@ -64,10 +65,62 @@ class LeaderboardEntry(BaseModel):
 
 
 class LeaderboardRead(BaseModel):
-    benchmark: str
-    version: str
-    level_of_theory: str
+    """One page of a board: rows sorted by ``sort``, ``total`` rows match the filters."""
+
+    benchmark: str = Field(examples=["eos"])
+    version: str = Field(examples=["1.0"])
+    level_of_theory: str = Field(examples=["experiment"])
     columns: list[MetricColumn]
     rows: list[LeaderboardRow]
-    entries: list[LeaderboardEntry]
+    entries: list[LeaderboardEntry] = Field(
+        description="per-material numbers of the models on this page (only with "
+        "include_entries=true)"
+    )
     updated_at: datetime | None = Field(description="when the newest result was written")
+    total: int = Field(0, description="rows matching the filters, over every page")
+    limit: int = 100
+    offset: int = 0
+    sort: str = Field("", examples=["metrics.bulk_modulus.mape_percent", "-failure_rate"])
+    filters: dict[str, str] = Field(
+        default_factory=dict, examples=[{"openness": "OSOD", "element": "Cu"}]
+    )
+
+
+class CombinedPart(BaseModel):
+    """One benchmark's share of a model's combined score."""
+
+    metric: str = Field(description="the metric ranked: the benchmark's first headline metric")
+    mape_percent: float | None
+    rank: int | None = Field(description="1 = smallest MAPE among the models ranked")
+    normalized_rank: float = Field(
+        description="(rank - 1) / (n_ranked - 1) in [0, 1]; 1 when the model has no value"
+    )
+    weight: float
+
+
+class CombinedRow(BaseModel):
+    model_id: uuid.UUID
+    model_name: str
+    model_version: str
+    family: str
+    score: float = Field(
+        description="weighted mean of the normalized ranks: 0 = best on every benchmark, 1 = worst"
+    )
+    n_benchmarks: int = Field(description="benchmarks on which the model has a ranked value")
+    parts: dict[str, CombinedPart]
+
+
+class CombinedLeaderboardRead(BaseModel):
+    """Several benchmarks in one score that does not depend on their units or scales."""
+
+    benchmarks: list[str] = Field(examples=[["eos", "elastic"]])
+    weights: dict[str, float] = Field(examples=[{"eos": 2.0, "elastic": 1.0}])
+    level_of_theory: str
+    method: str = Field(description="how the score is computed")
+    rows: list[CombinedRow]
+    total: int
+    limit: int
+    offset: int
+    sort: str
+    filters: dict[str, str] = Field(default_factory=dict)
+    updated_at: datetime | None

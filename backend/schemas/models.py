@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from backend.db.models.mlip_model import ModelStatus
+from backend.domain.statuses import ModelStatus
 from backend.schemas.model_card import ModelCard
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]*$"
@@ -81,13 +81,19 @@ class ModelRead(BaseModel):
 
 
 class LeakedStructure(BaseModel):
-    """A benchmark structure whose exact content is in a model's training set."""
+    """A benchmark structure that is in a model's training set."""
 
     structure_id: uuid.UUID
     structure_set: str
     label: str
     formula: str
     content_hash: str
+    match: Literal["identical", "within_tolerance"] = Field(
+        "identical",
+        description="identical: the same ASE JSON bytes; within_tolerance: the same "
+        "structure up to rotation, translation, atom order, cell choice, supercell and 1e-3 Å "
+        "(e.g. after extxyz rounding).",
+    )
 
 
 class LeakageRead(BaseModel):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel
 
 
@@ -26,3 +28,13 @@ class RunTimings(BaseModel):
     wall_s: float
     cpu_s: float
     peak_memory_mb: float
+
+
+class ProjectionIn(BaseModel):
+    """A landscape plane or a 2-D map of configurations (see ``backend.db.models.projection``)."""
+
+    name: str
+    kind: str
+    method: str
+    settings: dict[str, Any]
+    data: dict[str, Any]

@@ -4,9 +4,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from backend.db.models.run import RunStatus
+from backend.domain.statuses import RunStatus
 from backend.schemas.results import SeriesIn
 
 
@@ -17,7 +17,8 @@ class MetricRead(BaseModel):
     value: float
     unit: str
     reference_id: uuid.UUID | None
-    error: float | None
+    error: float | None = Field(description="value - reference, in the unit")
+    rel_error: float | None = Field(None, description="error / |reference|; null without one")
 
 
 class SeriesRead(SeriesIn):
@@ -46,6 +47,36 @@ class RunRead(BaseModel):
     provenance: dict[str, Any]
 
 
-class RunDetail(RunRead):
-    metrics: list[MetricRead]
+class MetricWithReference(MetricRead):
+    """A metric with the reference it was compared with (value, level of theory, citation)."""
+
+    reference_value: float | None = None
+    reference_unit: str | None = None
+    reference_level_of_theory: str | None = None
+    reference_source: str | None = None
+
+
+class RunSummary(RunRead):
+    """A run with the names a list needs: model, benchmark, material and structure set.
+
+    ``metrics`` and ``series`` are filled only when the list is asked for them.
+    """
+
+    model_name: str
+    model_version: str
+    benchmark_key: str
+    benchmark_version: str
+    material: str
+    formula: str
+    elements: list[str]
+    n_atoms: int
+    structure_set: str
+    metrics: list[MetricWithReference] | None = None
+    series: list[SeriesRead] | None = None
+
+
+class RunDetail(RunSummary):
+    """One run in full: names, status, provenance, every metric and every series."""
+
+    metrics: list[MetricWithReference]
     series: list[SeriesRead]

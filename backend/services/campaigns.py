@@ -150,17 +150,20 @@ def read_campaign(session: Session, campaign_id: uuid.UUID) -> CampaignRead:
     return _reads(session, [_get(session, campaign_id)])[0]
 
 
-def list_campaigns(session: Session, *, limit: int, offset: int) -> list[CampaignRead]:
-    return _reads(session, campaign_repo.list_campaigns(session, limit=limit, offset=offset))
+def list_campaigns(session: Session, *, limit: int, offset: int) -> tuple[list[CampaignRead], int]:
+    """One page of campaigns, newest first, and how many there are."""
+    page = _reads(session, campaign_repo.list_campaigns(session, limit=limit, offset=offset))
+    return page, campaign_repo.count_campaigns(session)
 
 
 def list_runs(
     session: Session, campaign_id: uuid.UUID, *, status: RunStatus | None, limit: int, offset: int
-) -> list[Run]:
+) -> tuple[list[Run], int]:
+    """One page of a campaign's runs and how many match."""
     _get(session, campaign_id)
     return campaign_repo.list_campaign_runs(
         session, campaign_id, status=status, limit=limit, offset=offset
-    )
+    ), campaign_repo.count_campaign_runs(session, campaign_id, status=status)
 
 
 def _get(session: Session, campaign_id: uuid.UUID) -> Campaign:

@@ -23,6 +23,8 @@ class StructureIn:
     elements: list[str]
     n_atoms: int
     data: str
+    #: workers.fingerprints (key, values), computed where ASE is at hand (the bootstrap).
+    fingerprint: tuple[str, tuple[float, ...]] | None = None
 
 
 def load_references(session: Session, rows: Iterable[dict[str, Any]]) -> int:
@@ -46,10 +48,17 @@ def load_structure_set(
             "n_atoms": s.n_atoms,
             "data": s.data,
             "content_hash": hashlib.sha256(s.data.encode()).hexdigest(),
+            "fingerprint_key": s.fingerprint[0] if s.fingerprint else None,
+            "fingerprint": list(s.fingerprint[1]) if s.fingerprint else None,
         }
         for s in structures
     ]
-    return ref_repo.insert_structures(session, structure_set.id, rows)
+    added = ref_repo.insert_structures(session, structure_set.id, rows)
+    # Structures stored before fingerprints existed get theirs now (a no-op afterwards).
+    ref_repo.fill_fingerprints(
+        session, structure_set.id, {s.label: s.fingerprint for s in structures if s.fingerprint}
+    )
+    return added
 
 
 def register_benchmark(
@@ -74,3 +83,9 @@ def register_benchmark(
         soft_time_limit_s=soft_time_limit_s,
         time_limit_s=time_limit_s,
     )
+
+
+def list_benchmarks(session: Session, *, limit: int, offset: int) -> tuple[list[Any], int]:
+    """One page of benchmark versions (by key, then version) and how many there are."""
+    page = benchmark_repo.list_benchmarks(session, limit=limit, offset=offset)
+    return page, benchmark_repo.count_benchmarks(session)

@@ -96,15 +96,14 @@ def visible_model(session: Session, model_id: uuid.UUID, *, user: User | None) -
 
 def list_visible_models(
     session: Session, *, user: User | None, limit: int, offset: int
-) -> list[MlipModel]:
-    """Approved models, plus the caller's own; admins see every model."""
-    return model_repo.list_models(
-        session,
-        visible_to=None if user is None else user.id,
-        everything=user is not None and user.role == Role.ADMIN,
-        limit=limit,
-        offset=offset,
+) -> tuple[list[MlipModel], int]:
+    """One page of approved models, plus the caller's own (admins: every model), and the count."""
+    visible_to = None if user is None else user.id
+    everything = user is not None and user.role == Role.ADMIN
+    page = model_repo.list_models(
+        session, visible_to=visible_to, everything=everything, limit=limit, offset=offset
     )
+    return page, model_repo.count_models(session, visible_to=visible_to, everything=everything)
 
 
 def update_model(
@@ -156,15 +155,15 @@ def model_for_upload(session: Session, model_id: uuid.UUID, *, user: User) -> Ml
 
 
 def attach_model_file(
-    session: Session, model_id: uuid.UUID, *, path: str, sha256: str, user: User
+    session: Session, model_id: uuid.UUID, *, key: str, sha256: str, user: User
 ) -> MlipModel:
-    """Record an uploaded file on the model.
+    """Record an uploaded file (its artifact-store key) on the model.
 
     A new file is not trusted (trust is given to one reviewed file), and a submitter's model
     goes back to review, since its weights changed.
     """
     model = model_for_upload(session, model_id, user=user)
-    model.artifact_path, model.artifact_sha256 = path, sha256
+    model.artifact_key, model.artifact_sha256 = key, sha256
     model.is_trusted = False
     if user.role != Role.ADMIN:
         model.status = ModelStatus.PENDING

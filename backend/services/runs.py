@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from backend.db.base import utcnow
-from backend.db.models import Reference, Run, RunStatus
+from backend.db.models import Metric, Reference, Run, RunStatus
 from backend.domain.errors import NotFound
-from backend.repositories import benchmarks as benchmark_repo
 from backend.repositories import models as model_repo
+from backend.repositories import projections as projection_repo
 from backend.repositories import references as ref_repo
 from backend.repositories import runs as run_repo
-from backend.schemas.results import MetricIn, RunTimings, SeriesIn
-from backend.schemas.runs import RunDetail
+from backend.schemas.results import MetricIn, ProjectionIn, RunTimings, SeriesIn
+from backend.schemas.runs import (
+    MetricRead,
+    MetricWithReference,
+    RunDetail,
+    RunSummary,
+    SeriesRead,
+)
 from backend.settings import get_settings
 from workers.hashing import params_hash
 
@@ -43,7 +50,8 @@ class ClaimedRun:
     model_name: str
     model_version: str
     model_params: dict[str, Any]
-    artifact_path: str | None
+    artifact_key: str | None  # in the artifact store; the worker fetches a verified copy
+    artifact_sha256: str | None
 
 
 @dataclass(frozen=True)
@@ -55,19 +63,19 @@ class Busy:
 
 def claim_run(session: Session, run_id: uuid.UUID, *, worker: str) -> ClaimedRun | Busy | None:
     """Take a queued run (or one whose worker died); None when it is finished or unknown."""
-    run = run_repo.claim_run(session, run_id, worker=worker, lease_s=get_settings().run_lease_s)
-    if run is None:
+    row = run_repo.claim_run(session, run_id, worker=worker, lease_s=get_settings().run_lease_s)
+    if row is None:
         remaining = run_repo.lease_remaining_s(session, run_id)
         return None if remaining is None else Busy(max(remaining, 0.0) + 1.0)
-    return _job(session, run)
+    return _job(row)
 
 
 def job_of(session: Session, run_id: uuid.UUID) -> ClaimedRun:
     """The inputs of a run, without claiming it (to reproduce it elsewhere)."""
-    run = run_repo.get_run(session, run_id)
-    if run is None:
+    row = run_repo.job_row(session, run_id)
+    if row is None:
         raise NotFound(f"no run with id {run_id}")
-    return _job(session, run)
+    return _job(row)
 
 
 def local_jobs(
@@ -107,35 +115,20 @@ def local_jobs(
             model_name=record.name,
             model_version=record.version,
             model_params=record.params,
-            artifact_path=record.artifact_path,
+            artifact_key=record.artifact_key,
+            artifact_sha256=record.artifact_sha256,
         )
         for s in structures
     ]
 
 
-def _job(session: Session, run: Run) -> ClaimedRun:
-    model = model_repo.get_model(session, run.mlip_model_id)
-    benchmark = benchmark_repo.get_benchmark_by_id(session, run.benchmark_id)
-    structure = ref_repo.get_structure(session, run.structure_id)
-    if model is None or benchmark is None or structure is None:  # pragma: no cover - FKs
-        raise RuntimeError(f"run {run.id} references a missing row")
-    return ClaimedRun(
-        run_id=run.id,
-        attempt=run.attempt,
-        benchmark_key=benchmark.key,
-        benchmark_version=benchmark.version,
-        params=run.params,
-        params_hash=run.params_hash,
-        structure_data=structure.data,
-        material=structure.material,
-        elements=structure.elements,
-        model_family=model.family,
-        model_name=model.name,
-        model_version=model.version,
-        # Only an admin's trust mark lets an adapter unpickle the model's file beyond weights.
-        model_params={**model.params, "trusted": True} if model.is_trusted else model.params,
-        artifact_path=model.artifact_path,
-    )
+def _job(row: Any) -> ClaimedRun:
+    """A claimed run from a row of ``run_repo.JOB_COLUMNS``."""
+    fields = {name: getattr(row, name) for name in run_repo.JOB_COLUMNS}
+    # Only an admin's trust mark lets an adapter unpickle the model's file beyond weights.
+    if fields.pop("is_trusted"):
+        fields["model_params"] = {**fields["model_params"], "trusted": True}
+    return ClaimedRun(**fields)
 
 
 def heartbeat(session: Session, job: ClaimedRun) -> tuple[bool, bool]:
@@ -154,35 +147,54 @@ def record_success(
     series: list[SeriesIn],
     timings: RunTimings,
     provenance: dict[str, Any],
+    projections: list[ProjectionIn] | None = None,
 ) -> bool:
-    """Mark the run succeeded with its metrics and series; False if this attempt lost the run."""
-    if not run_repo.finish_run(
-        session,
-        job.run_id,
-        attempt=job.attempt,
-        status=RunStatus.SUCCEEDED,
-        finished_at=utcnow(),
-        provenance=provenance,
-        **timings.model_dump(),
-    ):
-        return False
+    """Mark the run succeeded with its metrics, series and projections (landscape planes and
+    maps); False if this attempt lost the run."""
     references = _references(session, job.material, [m.name for m in metrics])
     rows = []
     for metric in metrics:
         ref = references.get(metric.name) if metric.compare_to_reference else None
         rows.append(
             {
-                "run_id": job.run_id,
                 "name": metric.name,
                 "value": metric.value,
                 "unit": metric.unit,
                 "reference_id": ref.id if ref is not None else None,
-                "error": metric.value - ref.value if ref is not None else None,
+                **signed_and_relative_error(metric.value, ref.value if ref is not None else None),
             }
         )
-    run_repo.insert_metrics(session, rows)
-    _insert_series(session, job.run_id, series)
+    # One statement: finish the run, insert its metrics and series (only if this attempt still
+    # owns the run).
+    if not run_repo.finish_run(
+        session,
+        job.run_id,
+        attempt=job.attempt,
+        status=RunStatus.SUCCEEDED,
+        finished_at=utcnow(),
+        metrics=rows,
+        series=_finite_series(series),
+        provenance=provenance,
+        **timings.model_dump(),
+    ):
+        return False
+    projection_repo.insert_projections(
+        session, [{**p.model_dump(), "run_id": job.run_id} for p in projections or []]
+    )
     return True
+
+
+def signed_and_relative_error(value: float, reference: float | None) -> dict[str, float | None]:
+    """``error`` = value - reference (in the unit) and ``rel_error`` = error / |reference|.
+
+    Both are None without a reference; ``rel_error`` is None for a zero reference, whose
+    relative error is undefined. The sign of ``rel_error`` is that of the error (a negative
+    reference, e.g. an S22 interaction energy, does not flip it).
+    """
+    if reference is None:
+        return {"error": None, "rel_error": None}
+    error = value - reference
+    return {"error": error, "rel_error": error / abs(reference) if reference != 0 else None}
 
 
 def record_failure(
@@ -197,47 +209,114 @@ def record_failure(
     provenance: dict[str, Any],
 ) -> bool:
     """Mark the run failed (or skipped) with its reason; False if this attempt lost the run."""
-    done = run_repo.finish_run(
+    return run_repo.finish_run(
         session,
         job.run_id,
         attempt=job.attempt,
         status=status,
         finished_at=utcnow(),
+        series=_finite_series(series),
         failure_class=failure_class,
         failure_message=message[:4000],
         provenance=provenance,
         **(timings.model_dump() if timings else {}),
     )
-    if done:
-        _insert_series(session, job.run_id, series)
-    return done
 
 
 def read_run(session: Session, run_id: uuid.UUID) -> RunDetail:
-    run = run_repo.get_run(session, run_id)
-    if run is None:
+    """A run with its names, every metric (with its reference) and every series."""
+    found = list_runs(session, filters={"run_id": run_id}, limit=1, offset=0, with_metrics=True)
+    if not found:
         raise NotFound(f"no run with id {run_id}")
-    return RunDetail.model_validate(
-        {
-            **{c.key: getattr(run, c.key) for c in Run.__table__.columns},
-            "metrics": run_repo.metrics_of(session, run_id),
-            "series": run_repo.series_of(session, run_id),
-        }
-    )
+    series = run_repo.series_of(session, run_id)
+    return RunDetail.model_validate({**found[0].model_dump(), "series": series})
 
 
-def _references(session: Session, material: str, names: list[str]) -> dict[str, Reference]:
-    found: dict[str, Reference] = {}
-    for level in REFERENCE_PREFERENCE:
-        for ref in ref_repo.references_for(session, [material], names, level):
-            found.setdefault(ref.property, ref)
+def _references(session: Session, material: str, names: list[str]) -> dict[str, Any]:
+    # One query for every level; the preferred level wins (then the dataset name, so the
+    # choice is deterministic).
+    refs = run_repo.reference_candidates(session, material, names, REFERENCE_PREFERENCE)
+    refs.sort(key=lambda r: (REFERENCE_PREFERENCE.index(r.level_of_theory), r.dataset))
+    found: dict[str, Any] = {}
+    for ref in refs:
+        found.setdefault(ref.property, ref)
     return found
 
 
-def _insert_series(session: Session, run_id: uuid.UUID, series: list[SeriesIn]) -> None:
-    rows = [
-        {**s.model_dump(), "run_id": run_id}
-        for s in series
-        if all(math.isfinite(v) for v in (*s.x, *s.y))
+def _finite_series(series: list[SeriesIn]) -> list[dict[str, Any]]:
+    return [s.model_dump() for s in series if all(math.isfinite(v) for v in (*s.x, *s.y))]
+
+
+def list_runs(
+    session: Session,
+    *,
+    filters: dict[str, Any],
+    limit: int,
+    offset: int,
+    with_metrics: bool = False,
+    series_names: list[str] | None = None,
+) -> list[RunSummary]:
+    """Runs matching ``filters`` (see ``run_repo.list_runs``) with model/benchmark/input names;
+    with their metrics (and references) and the series named ``series_names`` if asked."""
+    rows = run_repo.list_runs(session, filters=filters, limit=limit, offset=offset)
+    ids = [row[0].id for row in rows]
+    metrics: dict[uuid.UUID, list[MetricWithReference]] = defaultdict(list)
+    if with_metrics:
+        for metric, ref in run_repo.metrics_with_references(session, ids):
+            metrics[metric.run_id].append(_metric_with_reference(metric, ref))
+    series: dict[uuid.UUID, list[SeriesRead]] = defaultdict(list)
+    for item in run_repo.series_named(session, ids, series_names or []):
+        series[item.run_id].append(SeriesRead.model_validate(item))
+    return [
+        RunSummary.model_validate(
+            {
+                **{c.key: getattr(run, c.key) for c in Run.__table__.columns},
+                "model_name": model.name,
+                "model_version": model.version,
+                "benchmark_key": benchmark.key,
+                "benchmark_version": benchmark.version,
+                "material": structure.material,
+                "formula": structure.formula,
+                "elements": structure.elements,
+                "n_atoms": structure.n_atoms,
+                "structure_set": structure_set.name,
+                "metrics": metrics[run.id] if with_metrics else None,
+                "series": series[run.id] if series_names else None,
+            }
+        )
+        for run, model, benchmark, structure, structure_set in rows
     ]
-    run_repo.insert_series(session, rows)
+
+
+def _metric_with_reference(metric: Metric, ref: Reference | None) -> MetricWithReference:
+    return MetricWithReference(
+        name=metric.name,
+        value=metric.value,
+        unit=metric.unit,
+        reference_id=metric.reference_id,
+        error=metric.error,
+        rel_error=metric.rel_error,
+        reference_value=ref.value if ref else None,
+        reference_unit=ref.unit if ref else None,
+        reference_level_of_theory=ref.level_of_theory if ref else None,
+        reference_source=ref.source if ref else None,
+    )
+
+
+def count_runs(session: Session, *, filters: dict[str, Any]) -> int:
+    """How many runs match ``filters`` over every page."""
+    return run_repo.count_runs(session, filters=filters)
+
+
+def run_metrics(session: Session, run_id: uuid.UUID) -> list[MetricRead]:
+    """The metrics of one run; NotFound for an unknown run."""
+    if run_repo.get_run(session, run_id) is None:
+        raise NotFound(f"no run with id {run_id}")
+    return [MetricRead.model_validate(m) for m in run_repo.metrics_of(session, run_id)]
+
+
+def run_series(session: Session, run_id: uuid.UUID) -> list[SeriesRead]:
+    """The series (curves) of one run; NotFound for an unknown run."""
+    if run_repo.get_run(session, run_id) is None:
+        raise NotFound(f"no run with id {run_id}")
+    return [SeriesRead.model_validate(s) for s in run_repo.series_of(session, run_id)]

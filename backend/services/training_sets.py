@@ -20,6 +20,21 @@ from backend.schemas.models import LeakageRead, LeakedStructure
 from backend.services import models
 from backend.services.models import KNOWN_SYMBOLS
 
+#: Two structures whose fingerprints (``workers.fingerprints``) have equal keys and differ by
+#: at most this much in every entry (bond lengths and the cube root of the volume per atom,
+#: Å) are the same structure for the leakage check: far above extxyz's 8-decimal rounding
+#: and a 1e-6 Å perturbation, far below the 0.05 Å a 2 % strain moves a bond.
+FINGERPRINT_TOLERANCE_A = 1e-3
+
+
+class StructureFingerprint(Protocol):
+    """``workers.fingerprints.Fingerprint``: equal ``key`` and close ``values`` (Å)."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def values(self) -> Sequence[float]: ...
+
 
 class TrainingSetSummary(Protocol):
     """What a reader returns (``workers.training_sets.TrainingSetSummary`` fits)."""
@@ -30,6 +45,8 @@ class TrainingSetSummary(Protocol):
     def element_counts(self) -> Mapping[str, int]: ...
     @property
     def content_hashes(self) -> Sequence[str]: ...
+    @property
+    def fingerprints(self) -> Sequence[StructureFingerprint | None]: ...
 
 
 #: Reads a stored file; raises InvalidInput (422) when it is not a readable training set.
@@ -40,7 +57,7 @@ def attach_training_set(
     session: Session,
     model_id: uuid.UUID,
     *,
-    path: str,
+    key: str,
     sha256: str,
     summary: TrainingSetSummary,
     user: User,
@@ -54,10 +71,15 @@ def attach_training_set(
     unknown = sorted(set(summary.element_counts) - KNOWN_SYMBOLS)
     if unknown:
         raise InvalidInput(f"unknown element symbol(s) {unknown} in the training set", where="body")
-    model.training_set_path, model.training_set_sha256 = path, sha256
+    model.training_set_key, model.training_set_sha256 = key, sha256
     model.training_n_structures = summary.n_structures
     model.training_element_counts = dict(summary.element_counts)
-    model_repo.replace_training_hashes(session, model.id, summary.content_hashes)
+    fingerprints = {
+        h: (f.key, tuple(f.values))
+        for h, f in zip(summary.content_hashes, summary.fingerprints, strict=False)
+        if f is not None
+    }
+    model_repo.replace_training_hashes(session, model.id, summary.content_hashes, fingerprints)
     if user.role != Role.ADMIN:
         model.status = ModelStatus.PENDING
     session.flush()
@@ -65,18 +87,32 @@ def attach_training_set(
 
 
 def leakage(session: Session, model_id: uuid.UUID, *, user: User | None) -> LeakageRead:
-    """Benchmark structures that appear, byte for byte as ASE JSON, in the model's training set."""
+    """Benchmark structures that appear in the model's training set: byte for byte as ASE
+    JSON (``identical``), or as the same structure within ``FINGERPRINT_TOLERANCE_A``
+    (``within_tolerance``: rotated, translated, re-ordered, rounded by extxyz, a supercell)."""
     model = models.visible_model(session, model_id, user=user)
-    leaked = [
-        LeakedStructure(
-            structure_id=s.id,
-            structure_set=set_name,
-            label=s.label,
-            formula=s.formula,
-            content_hash=s.content_hash,
-        )
-        for s, set_name in model_repo.leaked_structures(session, model.id)
-    ]
+    found: dict[uuid.UUID, LeakedStructure] = {}
+    matches = (
+        ("identical", model_repo.leaked_structures(session, model.id)),
+        (
+            "within_tolerance",
+            model_repo.near_leaked_structures(session, model.id, tolerance=FINGERPRINT_TOLERANCE_A),
+        ),
+    )
+    for match, rows in matches:
+        for s, set_name in rows:
+            found.setdefault(
+                s.id,
+                LeakedStructure(
+                    structure_id=s.id,
+                    structure_set=set_name,
+                    label=s.label,
+                    formula=s.formula,
+                    content_hash=s.content_hash,
+                    match=match,
+                ),
+            )
+    leaked = sorted(found.values(), key=lambda s: (s.structure_set, s.label))
     return LeakageRead(
         model_id=model.id, training_n_structures=model.training_n_structures, leaked=leaked
     )

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
 from backend.auth.security import hash_token, new_token
 from backend.db.base import utcnow
-from backend.db.models import Role, User
-from backend.domain.errors import Conflict, NotAuthenticated
+from backend.db.models import ApiToken, Role, User
+from backend.domain.errors import Conflict, NotAuthenticated, NotFound
 from backend.repositories import users as user_repo
 
 
@@ -50,3 +51,43 @@ def authenticate(session: Session, token: str) -> User:
     if user is None:  # pragma: no cover - FK cascade makes this impossible
         raise NotAuthenticated("token owner no longer exists", where="Authorization")
     return user
+
+
+def create_user_with_token(
+    session: Session, *, name: str, role: Role, email: str | None = None
+) -> IssuedToken:
+    """A new user (admins create them) and a first token to hand over."""
+    user = create_user(session, name=name, role=role, email=email)
+    return issue_token(session, user, name="initial")
+
+
+def list_users(session: Session, *, limit: int, offset: int) -> tuple[list[User], int]:
+    return user_repo.page_users(session, limit=limit, offset=offset)
+
+
+def list_tokens(
+    session: Session, user: User, *, limit: int, offset: int
+) -> tuple[list[ApiToken], int]:
+    """The caller's own tokens, revoked ones included (without secrets)."""
+    return user_repo.page_tokens(session, user.id, limit=limit, offset=offset)
+
+
+def token_record(session: Session, token: IssuedToken) -> ApiToken:
+    """The stored record of a token just issued."""
+    record = user_repo.get_active_token(session, hash_token(token.token))
+    if record is None:  # pragma: no cover - issued in this transaction
+        raise NotFound("the token just issued is not stored")
+    return record
+
+
+def revoke_token(session: Session, token_id: uuid.UUID, *, user: User) -> None:
+    """Revoke a token: its owner or an admin; someone else's is 404 (existence not revealed).
+
+    Idempotent: revoking a revoked token changes nothing.
+    """
+    record = user_repo.get_token(session, token_id)
+    if record is None or (record.user_id != user.id and user.role != Role.ADMIN):
+        raise NotFound(f"no token {token_id}", where="token_id")
+    if record.revoked_at is None:
+        record.revoked_at = utcnow()
+        session.flush()

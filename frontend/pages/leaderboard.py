@@ -1,168 +1,553 @@
-"""Leaderboard page ("/"): the EOS benchmark against experiment, re-read from the API."""
+"""Leaderboard ("/"): every model version against every benchmark, with a combined score.
+
+The view (level of theory, filters, weights) is kept in the query string, so a view can be
+shared: ``/?lot=experiment&weights=eos:2,elastic:1&openness=OSOD&element=Cu``.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import urlencode
 
 import dash
 import dash_bootstrap_components as dbc
-import plotly.graph_objects as go
-from dash import Input, Output, State, dcc, html, no_update
+from dash import ALL, Input, Output, State, dcc, html, no_update
+from dash.dash_table.DataTable import DataTable
+from dash.dash_table.Format import Format, Scheme
 from dash.development.base_component import Component
 
-from backend.schemas.leaderboard import LeaderboardRead
+from backend.schemas.leaderboard import CombinedLeaderboardRead, LeaderboardRead
+from backend.schemas.models import ModelRead
 from backend.settings import get_settings
-from frontend.api_client import ApiError
+from frontend.api_client import ApiClient, ApiError
 from frontend.app import current_api_client
-from frontend.components.leaderboard_tables import materials_table, summary_table
-from frontend.figures.leaderboard import mape_figure, parity_figure, reference_label
+from frontend.cache import cached
+from frontend.figures.overview import accuracy_cost_figure
+from frontend.overview import (
+    SPEED_BENCHMARK,
+    View,
+    build_view,
+    element_options,
+    format_weights,
+    parse_weights,
+    speed_cost,
+    training_sets,
+)
 
 dash.register_page(__name__, path="/", name="Leaderboard", title="Leaderboard · MLIP Metrology")
 
-BENCHMARK = "eos"
-LEVEL_OF_THEORY = "experiment"
+LEVELS_OF_THEORY = ("experiment", "ccsd(t)/cbs", "dft-pbe")
+OPENNESS = ("OSOD", "OSCD", "CSOD", "CSCD")
+PARALLEL_READS = 6
+QUERY_KEYS = ("lot", "weights", "training_set", "openness", "element", "structure_set")
+NUMBER = Format(precision=3, scheme=Scheme.decimal_or_exponent).nully("n/a")
 
 
-def layout(**_query: Any) -> Component:
-    """A skeleton only: the data is read by the callbacks, never at import or layout time."""
+def _labelled(label: str, control: Any, width: int = 2) -> dbc.Col:
+    return dbc.Col([dbc.Label(label, html_for=control.id), control], md=width)
+
+
+def layout(
+    lot: str = "experiment",
+    weights: str = "",
+    training_set: str = "",
+    openness: str = "",
+    element: str = "",
+    structure_set: str = "",
+    **_query: Any,
+) -> Component:
+    """The controls, set from the query string; every number is read by the callbacks."""
+    filters = dbc.Row(
+        [
+            _labelled(
+                "Reference (level of theory)",
+                dcc.Dropdown(
+                    id="leaderboard-lot", options=list(LEVELS_OF_THEORY), value=lot, clearable=False
+                ),
+            ),
+            _labelled(
+                "Training set",
+                dcc.Dropdown(
+                    id="leaderboard-training-set",
+                    options=[training_set] if training_set else [],
+                    value=training_set or None,
+                    placeholder="any",
+                ),
+                3,
+            ),
+            _labelled(
+                "Openness",
+                dcc.Dropdown(
+                    id="leaderboard-openness",
+                    options=list(OPENNESS),
+                    value=openness or None,
+                    placeholder="any",
+                ),
+            ),
+            _labelled(
+                "Element",
+                dcc.Dropdown(
+                    id="leaderboard-element",
+                    options=[element] if element else [],
+                    value=element or None,
+                    placeholder="any",
+                ),
+            ),
+            _labelled(
+                "Structure set",
+                dcc.Dropdown(
+                    id="leaderboard-structure-set",
+                    options=[structure_set] if structure_set else [],
+                    value=structure_set or None,
+                    placeholder="any",
+                ),
+                3,
+            ),
+        ],
+        className="g-2",
+    )
     return html.Div(
         [
             html.H2("Leaderboard", className="mt-3"),
+            html.P(
+                "One row per model version. Per benchmark headline metric: the mean absolute "
+                "error against the chosen reference, or the mean value where a metric has no "
+                "reference. Click a model for its page; sort by any column header.",
+                className="text-muted",
+            ),
             dcc.Interval(id="leaderboard-interval", interval=get_settings().dashboard_poll_ms),
             dcc.Store(id="leaderboard-data"),
+            dcc.Store(id="leaderboard-initial-weights", data=parse_weights(weights)),
+            dcc.Store(id="leaderboard-search"),
+            html.Div(id="leaderboard-url-sink", hidden=True),
+            dbc.Card(dbc.CardBody(filters), className="mb-2"),
+            dbc.Card(
+                dbc.CardBody(
+                    [
+                        html.H6("Combined score weights", className="card-title"),
+                        html.Div(
+                            id="leaderboard-weights",
+                            children=html.Span("Reading benchmarks…", className="text-muted"),
+                        ),
+                    ]
+                ),
+                className="mb-2",
+            ),
             html.Div(id="leaderboard-status"),
+            dcc.Loading(html.Div(id="leaderboard-summary"), type="dot", delay_show=300),
             html.Div(
-                html.P("Reading the leaderboard from the API…", className="text-muted"),
-                id="leaderboard-content",
+                [
+                    dbc.Button(
+                        "Download CSV of this view",
+                        id="leaderboard-export",
+                        color="secondary",
+                        size="sm",
+                        className="mb-2",
+                    ),
+                    dcc.Download(id="leaderboard-download"),
+                ]
+            ),
+            DataTable(
+                id="leaderboard-table",
+                columns=[],
+                data=[],
+                sort_action="native",
+                filter_action="native",
+                filter_options={"case": "insensitive", "placeholder_text": "filter…"},
+                page_action="native",
+                page_size=25,
+                merge_duplicate_headers=True,
+                markdown_options={"link_target": "_self"},
+                style_table={"overflowX": "auto", "minWidth": "100%"},
+                style_cell={
+                    "fontFamily": "var(--bs-body-font-family)",
+                    "fontSize": "0.85rem",
+                    "padding": "3px 6px",
+                    "minWidth": "70px",
+                    "maxWidth": "180px",
+                    "whiteSpace": "normal",
+                },
+                style_header={
+                    "fontWeight": "bold",
+                    "backgroundColor": "#f1f3f5",
+                    "textAlign": "center",
+                },
+                style_data_conditional=[
+                    {
+                        "if": {"filter_query": "{failure_rate} > 0", "column_id": "failure_rate"},
+                        "color": "#b2182b",
+                        "fontWeight": "bold",
+                    },
+                    {
+                        "if": {"filter_query": "{n_flagged} > 0", "column_id": "n_flagged"},
+                        "color": "#b35806",
+                        "fontWeight": "bold",
+                    },
+                ],
+            ),
+            dcc.Loading(
+                dcc.Graph(id="leaderboard-pareto", config={"displaylogo": False}),
+                type="dot",
+                delay_show=300,
             ),
         ]
     )
 
 
-def refresh(_n_intervals: int | None, current: dict[str, Any] | None) -> tuple[Any, Any]:
-    """Re-read the board; the store changes (and the page re-renders) only when the data do."""
-    try:
-        board = current_api_client().leaderboard(BENCHMARK, LEVEL_OF_THEORY)
-    except ApiError as exc:
-        return no_update, error_alert(exc.message, stale=current is not None)
-    data = board.model_dump(mode="json")
-    return (no_update if data == current else data), None
+def read_boards(client: ApiClient, lot: str, filters: dict[str, str]) -> dict[str, Any]:
+    """Every benchmark's board (newest version) at ``lot`` with the API's filters, the models,
+    and the structure sets campaigns used."""
+    keys = list(dict.fromkeys(b["key"] for b in client.benchmarks()))
+    with ThreadPoolExecutor(max_workers=PARALLEL_READS) as pool:
+        read = pool.map(lambda key: client.leaderboard(key, lot, filters=filters), keys)
+        boards: dict[str, LeaderboardRead] = dict(zip(keys, read, strict=True))
+    models = {str(m.id): m for m in client.models()}
+    sets = sorted({s for c in client.campaigns(200) for s in c.spec.get("structure_sets", [])})
+    return {"boards": boards, "models": models, "structure_sets": sets}
 
 
-def render(data: dict[str, Any] | None) -> Component | list[Component]:
-    """The whole board, or the empty state, from the stored LeaderboardRead JSON."""
-    if data is None:
-        return html.P("Waiting for the API…", className="text-muted")
-    return board_view(LeaderboardRead.model_validate(data))
+def _ttl_s() -> float:
+    return 0.8 * get_settings().dashboard_poll_ms / 1000
 
 
-def register_callbacks(app: dash.Dash) -> None:
-    """Attach this page's callbacks to ``app`` (called by ``frontend.app.create_app``)."""
-    app.callback(
-        Output("leaderboard-data", "data"),
-        Output("leaderboard-status", "children"),
-        Input("leaderboard-interval", "n_intervals"),
-        State("leaderboard-data", "data"),
-    )(refresh)
-    app.callback(Output("leaderboard-content", "children"), Input("leaderboard-data", "data"))(
-        render
+def data_for(lot: str, filters: dict[str, str] | None = None) -> dict[str, Any]:
+    """The boards, read through the cache (several callbacks and re-renders share them)."""
+    client = current_api_client()
+    filters = filters or {}
+    key = ("overview", client.base_url, lot, tuple(sorted(filters.items())))
+    return cached(key, _ttl_s(), lambda: read_boards(client, lot, filters))
+
+
+def combined_for(
+    lot: str, weights: dict[str, float], filters: dict[str, str]
+) -> CombinedLeaderboardRead | None:
+    """The API's combined score over the benchmarks weighted above zero (None: none is)."""
+    positive = {k: w for k, w in weights.items() if w > 0}
+    if not positive:
+        return None
+    client = current_api_client()
+    key = (
+        "combined",
+        client.base_url,
+        lot,
+        format_weights(positive),
+        tuple(sorted(filters.items())),
+    )
+    return cached(
+        key, _ttl_s(), lambda: client.combined(list(positive), positive, lot, filters=filters)
     )
 
 
-def error_alert(message: str, *, stale: bool = False) -> dbc.Alert:
+def fingerprint(data: dict[str, Any], lot: str) -> dict[str, Any]:
+    """What the browser holds: enough to notice new results, not the results themselves."""
+    boards: dict[str, LeaderboardRead] = data["boards"]
+    return {
+        "lot": lot,
+        "benchmarks": list(boards),
+        "stamp": [
+            (k, str(b.updated_at), sum(r.n_runs - r.n_pending for r in b.rows), len(b.rows))
+            for k, b in boards.items()
+        ],
+    }
+
+
+def refresh(_n: int | None, lot: str, current: dict[str, Any] | None) -> tuple[Any, ...]:
+    """Re-read the API; options and the data stamp change only when the data do."""
+    try:
+        data = data_for(lot)
+    except ApiError as exc:
+        return no_update, no_update, no_update, no_update, error_alert(exc.message)
+    stamp = fingerprint(data, lot)
+    if stamp == current:
+        return no_update, no_update, no_update, no_update, None
+    models: dict[str, ModelRead] = data["models"]
+    train = sorted({t for m in models.values() for t in training_sets(m)})
+    return (
+        stamp,
+        train,
+        element_options(data["boards"].values()),
+        data["structure_sets"],
+        None,
+    )
+
+
+def weight_inputs(
+    stamp: dict[str, Any] | None, initial: dict[str, float], current: Sequence[Any]
+) -> Any:
+    """One labelled number input per benchmark (re-drawn only when the benchmarks change)."""
+    if not stamp:
+        return no_update
+    keys: list[str] = stamp["benchmarks"]
+    if not keys:
+        return html.Span("No benchmarks are registered yet.", className="text-muted")
+    if len(current) == len(keys):
+        return no_update
+    return dbc.Row(
+        [
+            dbc.Col(
+                [
+                    dbc.Label(key, html_for=f"leaderboard-weight-{key}", className="small mb-0"),
+                    dbc.Input(
+                        id={"type": "leaderboard-weight", "benchmark": key},
+                        type="number",
+                        min=0,
+                        max=10,
+                        step=0.5,
+                        size="sm",
+                        value=initial.get(key, 1.0),
+                    ),
+                ],
+                xs=4,
+                md=1,
+            )
+            for key in keys
+        ],
+        className="g-2",
+    )
+
+
+def _weights(values: Sequence[Any], ids: Sequence[dict[str, str]]) -> dict[str, float]:
+    weights = {}
+    for value, ident in zip(values, ids, strict=True):
+        try:
+            weights[ident["benchmark"]] = max(0.0, float(value))
+        except (TypeError, ValueError):
+            weights[ident["benchmark"]] = 0.0
+    return weights
+
+
+def render(
+    stamp: dict[str, Any] | None,
+    weight_values: Sequence[Any],
+    training: str | None,
+    openness: str | None,
+    element: str | None,
+    structure_set: str | None,
+    weight_ids: Sequence[dict[str, str]],
+    initial: dict[str, float],
+) -> tuple[Any, ...]:
+    """The table, the accuracy-vs-cost plot, a summary line and the shareable query string."""
+    if not stamp:
+        return no_update, no_update, no_update, no_update, no_update
+    keys: list[str] = stamp["benchmarks"]
+    weights = (
+        _weights(weight_values, weight_ids)
+        if weight_ids
+        else {k: initial.get(k, 1.0) for k in keys}
+    )
+    filters = {
+        k: v
+        for k, v in {
+            "training_set": training,
+            "openness": openness,
+            "element": element,
+            "structure_set": structure_set,
+        }.items()
+        if v
+    }
+    try:
+        data = data_for(stamp["lot"], filters)
+        combined = combined_for(stamp["lot"], weights, filters)
+    except ApiError as exc:
+        return no_update, no_update, no_update, error_alert(exc.message), no_update
+    view = build_view(data["boards"], data["models"], combined)
+    costs, cost_label = _costs(data)
+    search = "?" + urlencode({"lot": stamp["lot"], "weights": format_weights(weights), **filters})
+    return (
+        table_columns(view),
+        [_display(r) for r in view.records],
+        accuracy_cost_figure(view.records, costs, cost_label=cost_label),
+        summary(view, data["boards"], filters),
+        search,
+    )
+
+
+def _costs(data: dict[str, Any]) -> tuple[dict[str, float], str]:
+    board = data["boards"].get(SPEED_BENCHMARK)
+    costs = speed_cost(board)
+    unit = (
+        next((c.unit for c in board.columns if c.name == "time_per_atom_step"), "") if board else ""
+    )
+    return costs, f"time per atom-step ({unit}), speed benchmark"
+
+
+def _display(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k != "model_id"}
+
+
+def table_columns(view: View) -> list[dict[str, Any]]:
+    """Model, score and runs first; then one column per benchmark headline metric."""
+    rate = Format(precision=1, scheme=Scheme.percentage).nully("n/a")
+    score = Format(precision=2, scheme=Scheme.fixed).nully("n/a")
+    columns: list[dict[str, Any]] = [
+        {"name": ["", "#"], "id": "rank", "type": "numeric"},
+        {"name": ["", "Model"], "id": "model_link", "presentation": "markdown", "type": "text"},
+        {"name": ["", "Version"], "id": "version", "type": "text"},
+        {"name": ["", "Family"], "id": "family", "type": "text"},
+        {"name": ["", "Openness"], "id": "openness", "type": "text"},
+        {"name": ["", "Training set"], "id": "training_set", "type": "text"},
+        {
+            "name": ["", "Combined score (0 best)"],
+            "id": "score",
+            "type": "numeric",
+            "format": score,
+        },
+        {"name": ["", "Benchmarks scored"], "id": "n_scored", "type": "numeric"},
+        {"name": ["Runs", "total"], "id": "n_runs", "type": "numeric"},
+        {"name": ["Runs", "failed"], "id": "n_failed", "type": "numeric"},
+        {"name": ["Runs", "failure rate"], "id": "failure_rate", "type": "numeric", "format": rate},
+        {"name": ["Runs", "flagged"], "id": "n_flagged", "type": "numeric"},
+    ]
+    for col in view.columns:
+        columns.append(
+            {"name": [col.benchmark, col.title], "id": col.id, "type": "numeric", "format": NUMBER}
+        )
+    return columns
+
+
+def summary(view: View, boards: dict[str, LeaderboardRead], filters: dict[str, str]) -> Component:
+    """One line on what is shown, or the empty state."""
+    if not any(b.rows for b in boards.values()):
+        return (
+            empty_state()
+            if not filters
+            else html.P(
+                "No model matches these filters.",
+                id="leaderboard-summary-text",
+                className="text-muted",
+            )
+        )
+    scored = ", ".join(view.scored_benchmarks) or "none (every weight is 0)"
+    active = "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in filters.items())
+    return html.P(
+        [
+            html.Strong(f"{len(view.records)} models"),
+            f" · combined score over: {scored}",
+            f" · filters: {active}" if active else "",
+            ". The combined score is the weighted mean of each benchmark's normalized rank by the "
+            "MAPE of its first headline metric (0 = best everywhere, 1 = worst). Failure rates "
+            "and flags count every run that passes the filters.",
+        ],
+        id="leaderboard-summary-text",
+        className="small text-muted",
+    )
+
+
+def empty_state() -> dbc.Alert:
+    """No results yet: how to get some."""
+    return dbc.Alert(
+        [
+            html.H4("No results yet", className="alert-heading"),
+            html.P("No benchmark run has finished. Start a campaign:"),
+            html.Ul(
+                [
+                    html.Li(
+                        [
+                            html.Code("make demo"),
+                            ": local services and a demo campaign of the baseline models;",
+                        ]
+                    ),
+                    html.Li([html.Code("POST /campaigns"), " on the API with an admin token;"]),
+                    html.Li([html.Code("mlipm campaigns start"), " from the command line."]),
+                ]
+            ),
+            html.P(
+                "Progress shows on the Campaigns page; this page updates by itself.",
+                className="mb-0",
+            ),
+        ],
+        id="leaderboard-empty",
+        color="info",
+    )
+
+
+def error_alert(message: str) -> dbc.Alert:
     """The API's own message, shown (never swallowed); the page keeps retrying."""
-    note = " Showing the last data read; retrying." if stale else " Retrying."
     return dbc.Alert(
         [
             html.Strong("Could not read the leaderboard from the API. "),
             html.Span(message, id="leaderboard-error"),
-            note,
+            " Retrying.",
         ],
         color="danger",
         className="mt-2",
     )
 
 
-def has_results(board: LeaderboardRead) -> bool:
-    """True once any run of the board finished, successfully or not."""
-    return bool(board.entries) or any(row.n_succeeded + row.n_failed for row in board.rows)
+def export_csv(
+    _clicks: int | None, rows: list[dict[str, Any]] | None, columns: list[dict[str, Any]]
+) -> Any:
+    """The rows as shown (after the table's own sorting and filtering), the columns as shown."""
+    if not rows:
+        return no_update
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([" ".join(p for p in c["name"] if p) for c in columns])
+    for row in rows:
+        writer.writerow([_csv_value(row.get(c["id"]), c["id"], row) for c in columns])
+    return {"content": buffer.getvalue(), "filename": "mlip-leaderboard.csv", "type": "text/csv"}
 
 
-def board_view(board: LeaderboardRead) -> list[Component]:
-    """Header, summary table, parity plots, MAPE bars and the per-material table."""
-    header = html.P(
-        [
-            f"Benchmark {board.benchmark} (protocol {board.version}), "
-            f"reference: {board.level_of_theory}. ",
-            f"Last result: {board.updated_at:%Y-%m-%d %H:%M:%S %Z}." if board.updated_at else "",
-        ],
-        id="leaderboard-header",
-        className="text-muted",
-    )
-    if not has_results(board):
-        view: list[Component] = [header, empty_state(board)]
-        if board.rows:
-            view += [html.H4("Models"), summary_table(board, "leaderboard-table")]
-        return view
-    ref = reference_label(board.level_of_theory)
-    parity = [
-        dbc.Col(
-            graph(f"leaderboard-parity-{col.name}", parity_figure(board, col.name)),
-            lg=4,
-            md=6,
-        )
-        for col in board.columns
-    ]
-    return [
-        header,
-        html.H4("Models"),
-        summary_table(board, "leaderboard-table"),
-        html.H4(f"Model vs {board.level_of_theory}", className="mt-4"),
-        dbc.Row(parity, className="g-2"),
-        graph("leaderboard-mape", mape_figure(board)),
-        html.H4(f"Per material (model, {ref}, error)", className="mt-4"),
-        materials_table(board, "leaderboard-materials"),
-    ]
+def _csv_value(value: Any, column_id: str, row: dict[str, Any]) -> Any:
+    if column_id == "model_link":
+        return row.get("model", "")
+    return "" if value is None else value
 
 
-def graph(graph_id: str, figure: go.Figure) -> dcc.Graph:
-    """A figure without the Plotly logo in its mode bar."""
-    return dcc.Graph(id=graph_id, figure=figure, config={"displaylogo": False})
+URL_SCRIPT = """
+function(search) {
+    if (search && window.location.search !== search) {
+        window.history.replaceState(null, "", window.location.pathname + search);
+    }
+    return "";
+}
+"""
 
 
-def empty_state(board: LeaderboardRead) -> dbc.Alert:
-    """No finished runs yet: say so and explain how to start a campaign."""
-    seconds = get_settings().dashboard_poll_ms / 1000
-    return dbc.Alert(
-        [
-            html.H4("No results yet", className="alert-heading"),
-            html.P(f"No run of the {board.benchmark} benchmark has finished. Start a campaign:"),
-            html.Ul(
-                [
-                    html.Li(
-                        [
-                            html.Code("make demo"),
-                            ": starts the local services and runs a demo campaign of the "
-                            "baseline models;",
-                        ]
-                    ),
-                    html.Li(
-                        [
-                            html.Code("POST /campaigns"),
-                            " on the API with an admin token (header ",
-                            html.Code("Authorization: Bearer <token>"),
-                            ");",
-                        ]
-                    ),
-                    html.Li([html.Code("mlipm campaigns start"), " from the command line."]),
-                ]
-            ),
-            html.P(
-                f"This page re-reads the API every {seconds:g} s and shows results as runs finish.",
-                className="mb-0",
-            ),
-        ],
-        id="leaderboard-empty",
-        color="info",
-        className="mt-2",
+def register_callbacks(app: dash.Dash) -> None:
+    """Attach this page's callbacks to ``app`` (called by ``frontend.app.create_app``)."""
+    app.callback(
+        Output("leaderboard-data", "data"),
+        Output("leaderboard-training-set", "options"),
+        Output("leaderboard-element", "options"),
+        Output("leaderboard-structure-set", "options"),
+        Output("leaderboard-status", "children"),
+        Input("leaderboard-interval", "n_intervals"),
+        Input("leaderboard-lot", "value"),
+        State("leaderboard-data", "data"),
+    )(refresh)
+    app.callback(
+        Output("leaderboard-weights", "children"),
+        Input("leaderboard-data", "data"),
+        State("leaderboard-initial-weights", "data"),
+        State({"type": "leaderboard-weight", "benchmark": ALL}, "value"),
+    )(weight_inputs)
+    app.callback(
+        Output("leaderboard-table", "columns"),
+        Output("leaderboard-table", "data"),
+        Output("leaderboard-pareto", "figure"),
+        Output("leaderboard-summary", "children"),
+        Output("leaderboard-search", "data"),
+        Input("leaderboard-data", "data"),
+        Input({"type": "leaderboard-weight", "benchmark": ALL}, "value"),
+        Input("leaderboard-training-set", "value"),
+        Input("leaderboard-openness", "value"),
+        Input("leaderboard-element", "value"),
+        Input("leaderboard-structure-set", "value"),
+        State({"type": "leaderboard-weight", "benchmark": ALL}, "id"),
+        State("leaderboard-initial-weights", "data"),
+    )(render)
+    app.callback(
+        Output("leaderboard-download", "data"),
+        Input("leaderboard-export", "n_clicks"),
+        State("leaderboard-table", "derived_virtual_data"),
+        State("leaderboard-table", "columns"),
+        prevent_initial_call=True,
+    )(export_csv)
+    app.clientside_callback(
+        URL_SCRIPT, Output("leaderboard-url-sink", "children"), Input("leaderboard-search", "data")
     )

@@ -260,7 +260,7 @@ def test_leaderboard_entries_carry_the_quality_flags_their_runs_raised(
         ]
     )
     db_session.flush()
-    board = client.get("/leaderboards/eos").json()
+    board = client.get("/leaderboards/eos", params={"include_entries": "true"}).json()
     entry = next(e for e in board["entries"] if e["run_id"] == run_id)
     assert entry["flags"] == ["flag_window_sensitive"]
     row = next(r for r in board["rows"] if r["model_id"] == entry["model_id"])

@@ -12,11 +12,12 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from ase import Atoms
 from ase.build import bulk
-from ase.io import write
+from ase.io import read, write
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -29,7 +30,7 @@ from backend.settings import get_settings
 from tests.live import LiveStack
 from workers.adapters.baselines import BaselineModel, baseline_models
 from workers.adapters.pretrained import pretrained_models
-from workers.execution import atoms_from_json
+from workers.execution import atoms_from_json, atoms_to_json
 
 CARD = {
     "authors": ["A. Author", "B. Author"],
@@ -318,6 +319,54 @@ def test_training_set_counts_elements_and_finds_leaked_benchmark_structures(
     client.put(f"/models/{model_id}/training-set", content=_extxyz(nacl), headers=submitter)
     assert client.get(f"/models/{model_id}/leakage", headers=submitter).json()["leaked"] == []
     assert _training_rows(db_session, model_id) == 1
+
+
+def _stored(session: Session, label: str) -> Atoms:
+    query = (
+        select(Structure)
+        .join(StructureSet, Structure.structure_set_id == StructureSet.id)
+        .where(StructureSet.name == "elemental crystals", Structure.label == label)
+    )
+    return atoms_from_json(session.scalars(query).one().data)
+
+
+def test_leakage_matches_the_same_structure_within_a_tolerance(
+    client: TestClient, db_session: Session, submitter: dict[str, str]
+) -> None:
+    """extxyz keeps 8 decimals, so a non-cubic cell (hcp Mg) read back no longer hashes like
+    the stored structure; rotated, translated, re-ordered, 1e-6 Å-perturbed copies and
+    supercells are still the same structure. A 2 % strain is not."""
+    rng = np.random.default_rng(1)
+    mg = _stored(db_session, "Mg")  # hcp, 2 atoms
+    ti = _stored(db_session, "Ti")  # hcp: rotated, translated, permuted, perturbed
+    q, r = np.linalg.qr(rng.normal(size=(3, 3)))
+    q = q @ np.diag(np.sign(np.diag(r)))
+    moved = ti.repeat((1, 1, 1))
+    moved.set_cell(ti.cell.array @ q.T, scale_atoms=False)
+    moved.positions = ti.positions @ q.T + rng.uniform(-3, 3, 3)
+    moved.positions += rng.uniform(-1e-6, 1e-6, moved.positions.shape)
+    moved = moved[[1, 0]]
+    w_supercell = _stored(db_session, "W").repeat((2, 1, 2))
+    al_strained = _stored(db_session, "Al")
+    al_strained.set_cell(al_strained.cell.array * 1.02, scale_atoms=True)
+    zn_sheared = _stored(db_session, "Zn")
+    shear = np.eye(3)
+    shear[0, 1] = 0.02
+    zn_sheared.set_cell(zn_sheared.cell.array @ shear, scale_atoms=True)
+    content = _extxyz(mg, moved, w_supercell, al_strained, zn_sheared)
+    # The premise: hcp Mg's content hash does not survive the round trip through extxyz.
+    back = read(io.StringIO(content.decode()), index=0, format="extxyz")
+    assert isinstance(back, Atoms)
+    assert atoms_to_json(back) != atoms_to_json(mg)
+
+    model_id = _submit(client, submitter)
+    response = client.put(f"/models/{model_id}/training-set", content=content, headers=submitter)
+    assert response.status_code == 200, response.text
+    leakage = client.get(f"/models/{model_id}/leakage", headers=submitter).json()
+    found = {s["label"]: s["match"] for s in leakage["leaked"] if s["structure_set"] ==
+             "elemental crystals"}  # fmt: skip
+    assert found == {"Mg": "within_tolerance", "Ti": "within_tolerance",
+                     "W": "within_tolerance"}  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from backend.db.models import CampaignRun, Metric, MlipModel, Role, Run, RunStatus, Series
 from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, ModelRef
 from backend.schemas.models import ModelCreate
-from backend.services import campaigns, models, users
+from backend.services import artifacts, campaigns, models, users
 from backend.settings import get_settings
 from tests.factories import EOS_CORE_METRICS, crystal_subset
 from tests.live import wait_until, worker_args
@@ -72,11 +72,13 @@ def _stop_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture
-def routed_env() -> Iterator[dict[str, str]]:
-    """Private queues for this test: the default one and one the 'mace' family is routed to."""
+def routed_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Private queues for this test: the default one and one the 'mace' family is routed to;
+    a private artifact store that both workers share."""
     queues = {
         "MLIPM_CELERY_QUEUE": f"cpu-{uuid.uuid4().hex[:8]}",
         "MLIPM_FAMILY_QUEUES": json.dumps({"mace": f"mace-{uuid.uuid4().hex[:8]}"}),
+        "MLIPM_ARTIFACT_URL": tmp_path_factory.mktemp("store").as_uri(),
     }
     saved = {key: os.environ.get(key) for key in queues}
     os.environ.update(queues)
@@ -104,7 +106,9 @@ def _register(
         model = models.submit_model(
             session, ModelCreate(name=name, family="mace", elements=["Al", "Cu"]), owner=admin
         )
-        models.attach_model_file(session, model.id, path=str(model_file), sha256=sha256, user=admin)
+        stored = artifacts.store_file(model_file, store_url=get_settings().artifact_url)
+        assert stored.sha256 == sha256
+        models.attach_model_file(session, model.id, key=stored.key, sha256=sha256, user=admin)
         models.set_model_trust(session, model.id, is_trusted=trust)
     crystal_subset(session, set_name, ("Cu",))
     session.commit()

@@ -6,6 +6,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from selenium import webdriver
@@ -97,3 +98,16 @@ def plotted_trace_count(driver: webdriver.Chrome, graph_id: str) -> int:
         f"#{graph_id}.js-plotly-plot, #{graph_id} .js-plotly-plot",
     )
     return count
+
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
+
+
+def screenshot(driver: webdriver.Chrome, name: str) -> Path:
+    """Save the whole page as ``screenshots/<name>.png`` (an ignored folder) and return it."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1400, max(900, min(int(height) + 50, 6000)))
+    driver.save_screenshot(str(path))
+    return path

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import socket
+import tempfile
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from selenium import webdriver
 
 from backend.schemas.leaderboard import LeaderboardRead
 from tests.frontend.browser import chromium_driver, serve_dash
+from tests.frontend.seed import Seeded, seed_dashboard
 
 MODEL_IDS = {name: uuid.UUID(int=i + 1) for i, name in enumerate(("EMT", "LJ-exp-fit"))}
 # (model, material): model (V0 Å³/atom, B0 GPa), experiment (V0, B0)
@@ -108,3 +112,56 @@ def board() -> LeaderboardRead:
 def empty_board() -> LeaderboardRead:
     """A board on which nothing has run yet."""
     return make_board(empty=True)
+
+
+@dataclass
+class SeededApi:
+    url: str
+    admin_token: str
+    seeded: Seeded
+    database_url: str
+
+
+N_SEEDED_MODELS = 6
+
+
+@pytest.fixture(scope="session")
+def seeded_api() -> Iterator[SeededApi]:
+    """A real API on its own database: bootstrapped, then ``N_SEEDED_MODELS`` seeded models on
+    every benchmark (see ``tests/frontend/seed.py``) and a campaign still running."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from backend import dbadmin
+    from backend.bootstrap import bootstrap
+    from backend.db.models import Role
+    from backend.services import users
+    from tests.conftest import new_database_url
+    from tests.live import _serve_api, _stop
+
+    url = new_database_url("mlipm_dash")
+    dbadmin.ensure_database(url)
+    dbadmin.upgrade(url)
+    engine = create_engine(url)
+    with Session(engine) as session:
+        bootstrap(session)
+        seeded = seed_dashboard(session, N_SEEDED_MODELS)
+        token = users.ensure_user_with_token(session, name="dash-admin", role=Role.ADMIN).token
+        session.commit()
+    engine.dispose()
+    api_url, api = _serve_api(Path(tempfile.mkdtemp(prefix="mlipm-dash-")), {"DATABASE_URL": url})
+    try:
+        yield SeededApi(api_url, token, seeded, url)
+    finally:
+        _stop(api)
+        dbadmin.drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def seeded_dash(seeded_api: SeededApi) -> Iterator[str]:
+    """The dashboard served against the seeded API (one server for the whole session)."""
+    base_url, stop = serve_dash(seeded_api.url)
+    try:
+        yield base_url
+    finally:
+        stop()

@@ -1,4 +1,4 @@
-"""The leaderboard page in headless Chromium against the real API.
+"""The per-benchmark board page ("/benchmarks/eos") in headless Chromium against the real API.
 
 Needs the fixture ``live_api_url`` from ``tests/conftest.py``: the base URL of a running API whose
 database holds a finished campaign of "EMT", "LJ-exp-fit" and "Morse-GW-exp-fit" on ``eos``.
@@ -27,7 +27,7 @@ MODELS = ("EMT", "LJ-exp-fit", "Morse-GW-exp-fit")
 
 def _materials_row(driver: webdriver.Chrome, model: str, material: str) -> list[str]:
     """The cell texts of the (model, material) row of the per-material table."""
-    for row in driver.find_elements(By.CSS_SELECTOR, "#leaderboard-materials tr"):
+    for row in driver.find_elements(By.CSS_SELECTOR, "#board-materials tr"):
         cells = [
             cell.get_attribute("textContent").strip()
             for cell in row.find_elements(By.TAG_NAME, "td")
@@ -38,8 +38,8 @@ def _materials_row(driver: webdriver.Chrome, model: str, material: str) -> list[
 
 
 def test_leaderboard_shows_models_values_and_parity(chromium: webdriver.Chrome, dash_url: str):
-    chromium.get(dash_url + "/")
-    wait_for(chromium, lambda d: d.find_elements(By.CSS_SELECTOR, "#leaderboard-table td"))
+    chromium.get(dash_url + "/benchmarks/eos")
+    wait_for(chromium, lambda d: d.find_elements(By.CSS_SELECTOR, "#board-table td"))
 
     text = page_text(chromium)
     for model in MODELS:
@@ -51,12 +51,10 @@ def test_leaderboard_shows_models_values_and_parity(chromium: webdriver.Chrome, 
     v0_text = cu[2]  # Material, Model, then V0 (model), V0 exp, error, ...
     assert re.fullmatch(r"11\.[56]\d*", v0_text), cu
 
-    traces = wait_for(
-        chromium, lambda d: plotted_trace_count(d, "leaderboard-parity-volume_per_atom")
-    )
+    traces = wait_for(chromium, lambda d: plotted_trace_count(d, "board-parity-volume_per_atom"))
     assert traces >= len(MODELS) + 1  # one per model, plus y = x
     assert chromium.find_elements(
-        By.CSS_SELECTOR, "#leaderboard-parity-volume_per_atom .scatterlayer .trace"
+        By.CSS_SELECTOR, "#board-parity-volume_per_atom .scatterlayer .trace"
     )
 
     assert severe_console_errors(chromium) == []
@@ -71,8 +69,8 @@ def test_leaderboard_empty_state(chromium: webdriver.Chrome, request: pytest.Fix
         pytest.skip("needs the fixture empty_api_url (a real API with an empty database)")
     base_url, stop = serve_dash(empty_api_url)
     try:
-        chromium.get(base_url + "/")
-        empty = wait_for(chromium, lambda d: d.find_elements(By.ID, "leaderboard-empty"))
+        chromium.get(base_url + "/benchmarks/eos")
+        empty = wait_for(chromium, lambda d: d.find_elements(By.ID, "board-empty"))
         text = empty[0].text
         assert "No results yet" in text
         assert "make demo" in text
@@ -86,8 +84,8 @@ def test_leaderboard_shows_api_error(chromium: webdriver.Chrome, unused_tcp_url:
     """An unreachable API is reported in an alert, not swallowed (needs no live API)."""
     base_url, stop = serve_dash(unused_tcp_url)
     try:
-        chromium.get(base_url + "/")
-        error = wait_for(chromium, lambda d: d.find_elements(By.ID, "leaderboard-error"))
+        chromium.get(base_url + "/benchmarks/eos")
+        error = wait_for(chromium, lambda d: d.find_elements(By.ID, "board-error"))
         assert "Cannot reach the API" in error[0].text
         assert unused_tcp_url in error[0].text
         assert severe_console_errors(chromium) == []

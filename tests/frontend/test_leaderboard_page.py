@@ -1,4 +1,4 @@
-"""The leaderboard page's layout and callbacks, called as plain functions."""
+"""The benchmark board page's layout and callbacks, called as plain functions."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from frontend.app import create_app
 def page() -> ModuleType:
     """The page module as Dash imported it (pages register only once an app exists)."""
     create_app("http://127.0.0.1:9")
-    return sys.modules["frontend.pages.leaderboard"]
+    return sys.modules["frontend.pages.benchmark"]
 
 
 def _ids(component: object) -> set[str]:
@@ -38,22 +38,22 @@ def _ids(component: object) -> set[str]:
 def test_layout_is_a_skeleton_with_prefixed_ids(page: ModuleType):
     ids = _ids(page.layout())
 
-    assert {"leaderboard-interval", "leaderboard-data", "leaderboard-content"} <= ids
-    assert all(i.startswith("leaderboard-") for i in ids)
+    assert {"board-interval", "board-data", "board-content"} <= ids
+    assert all(i.startswith("board-") for i in ids)
 
 
 def test_render_shows_tables_and_parity_plots(page: ModuleType, board: LeaderboardRead):
     ids = _ids(page.render(board.model_dump(mode="json")))
 
-    assert {"leaderboard-table", "leaderboard-materials", "leaderboard-mape"} <= ids
-    assert {"leaderboard-parity-volume_per_atom", "leaderboard-parity-bulk_modulus"} <= ids
-    assert "leaderboard-empty" not in ids
+    assert {"board-table", "board-materials", "board-mape"} <= ids
+    assert {"board-parity-volume_per_atom", "board-parity-bulk_modulus"} <= ids
+    assert "board-empty" not in ids
 
 
 def test_render_empty_board_explains_how_to_start(page: ModuleType, empty_board: LeaderboardRead):
     view = page.render(empty_board.model_dump(mode="json"))
 
-    assert "leaderboard-empty" in _ids(view)
+    assert "board-empty" in _ids(view)
     assert "make demo" in str(view)
     assert "POST /campaigns" in str(view)
     assert "mlipm campaigns start" in str(view)
@@ -63,8 +63,8 @@ def test_refresh_reports_unreachable_api(page: ModuleType, unused_tcp_url: str):
     app = create_app(unused_tcp_url)
 
     with app.server.app_context():
-        data, status = page.refresh(1, None)
+        data, status = page.refresh(1, {"key": "eos", "level_of_theory": "experiment"}, None)
 
     assert data is no_update
-    assert "leaderboard-error" in _ids(status)
+    assert "board-error" in _ids(status)
     assert "Cannot reach the API" in str(status)

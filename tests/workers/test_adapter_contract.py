@@ -31,7 +31,10 @@ The families whose package is not installed are skipped.
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,18 +43,35 @@ from ase import Atoms
 from ase.build import bulk, molecule
 from ase.calculators.calculator import Calculator
 
+from tests.workers.weights_files import write_ani2x_dir, write_m3gnet_dir
 from workers.adapters.baselines import BaselineModel, baseline_models
 from workers.adapters.pretrained import pretrained_models
-from workers.adapters.registry import ADAPTERS, check_elements, load_all, make_calculator
+from workers.adapters.registry import (
+    ADAPTERS,
+    ModelSpec,
+    check_elements,
+    load_all,
+    make_calculator,
+)
 
 load_all()
 
 RECORDS: dict[str, BaselineModel] = {
     m.family: m for m in (*baseline_models(), *pretrained_models())
 }
+#: Families whose weights upstream downloads: checked with random weights of the real
+#: architecture, written as the real weights are distributed (tests/workers/weights_files.py).
+LOCAL_WEIGHTS: dict[str, Callable[[Path], Path]] = {
+    "m3gnet": lambda root: write_m3gnet_dir(root / "M3GNet-random-PES"),
+    "ani2x": write_ani2x_dir,
+}
+#: Families that run only from a checkpoint file whose package is not installable here
+#: (workers/adapters/orb.py says why); tests/workers/test_downloaded_weights.py checks that
+#: they fail fast naming the file and the package.
+FILE_ONLY = frozenset({"orb", "mattersim"})
 FAMILIES = [
     pytest.param(family, marks=pytest.mark.mlip) if ADAPTERS[family].packages else family
-    for family in sorted(RECORDS)
+    for family in sorted({*RECORDS, *LOCAL_WEIGHTS})
 ]
 #: (atom, axis) of the coordinates displaced for the force check.
 DISPLACED = ((0, 0), (3, 1), (5, 2))
@@ -103,20 +123,43 @@ def precision(calc: Calculator) -> str:
 _CALCULATORS: dict[str, Calculator] = {}
 
 
+def model_spec(family: str) -> ModelSpec:
+    """The built-in record's spec, or a spec pointing at random local weights."""
+    if family in RECORDS:
+        return RECORDS[family].spec()
+    root = Path(tempfile.mkdtemp(prefix=f"contract-{family}-"))
+    return ModelSpec(family, f"random-{family}", params={"weights_path": str(
+        LOCAL_WEIGHTS[family](root))})  # fmt: skip
+
+
+_SPECS: dict[str, ModelSpec] = {}
+
+
 @pytest.fixture
 def calc(family: str) -> Calculator:
     """The family's calculator, built once per test session (skipped without its packages)."""
     for package in ADAPTERS[family].packages:  # the optional `mlip` extra
         pytest.importorskip(package)
     if family not in _CALCULATORS:
-        _CALCULATORS[family] = make_calculator(RECORDS[family].spec())
+        _SPECS[family] = model_spec(family)
+        _CALCULATORS[family] = make_calculator(_SPECS[family])
     return _CALCULATORS[family]
+
+
+#: Families of an uploaded model file, checked in tests/workers/test_file_adapters.py.
+UPLOADED_FILE = frozenset({"mace", "sevennet_checkpoint", "torchscript"})
+
+
+def test_every_built_in_family_is_covered() -> None:
+    """A new built-in family must join the contract, or be listed with where it is tested."""
+    built_in = {f for f, a in ADAPTERS.items() if a.factory.__module__.startswith("workers.")}
+    assert built_in - {*RECORDS, *LOCAL_WEIGHTS} == FILE_ONLY | UPLOADED_FILE
 
 
 def structure(family: str) -> Atoms:
     """A small rattled, sheared periodic structure of elements the family supports."""
     rng = np.random.default_rng(7)
-    if family == "ani1x":
+    if family in {"ani1x", "ani2x"}:
         atoms = molecule("CH3OH", vacuum=2.0)  # about 6-7 Å box: neighbours across faces
         atoms.pbc = True
     else:
@@ -124,8 +167,7 @@ def structure(family: str) -> Atoms:
     strain = rng.uniform(-0.02, 0.02, (3, 3))
     atoms.set_cell(atoms.cell.array @ (np.eye(3) + (strain + strain.T) / 2), scale_atoms=True)
     atoms.rattle(0.05, seed=11)
-    spec = RECORDS[family].spec()
-    check_elements(spec, atoms.get_chemical_symbols())
+    check_elements(_SPECS.get(family) or RECORDS[family].spec(), atoms.get_chemical_symbols())
     return atoms
 
 

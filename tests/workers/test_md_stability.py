@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -73,6 +74,23 @@ def test_attractive_only_potential_collapses_with_the_right_classes() -> None:
     assert np.all(np.diff(survival.y) <= 0)
 
 
+def test_a_time_limit_raised_inside_the_model_is_a_timeout_not_a_model_failure() -> None:
+    # Celery delivers its soft time limit as an exception raised inside whatever code runs,
+    # here the calculator: it must reach the task layer (which records a timeout), not be
+    # classified as the model's `exception` while the benchmark goes on to the next seed.
+    from billiard.exceptions import SoftTimeLimitExceeded
+
+    class StopsAfter(NaNAfter):
+        def calculate(self, *args: Any, **kwargs: Any) -> None:
+            super().calculate(*args, **kwargs)
+            if self.calls > self.k:
+                raise SoftTimeLimitExceeded()
+
+    params = MdStabilityParams(nvt_ramp_ps=0.1, npt_ramp_ps=0.1, timestep_fs=2.0)
+    with pytest.raises(SoftTimeLimitExceeded):
+        run_md_stability(bulk("Cu"), StopsAfter(10), params)
+
+
 def test_nan_after_k_calls_fails_at_that_step() -> None:
     # Two calls before the MD (the bulk-modulus estimate), then one per step from step 0:
     # 22 good calls leave steps 0-19 finite, and step 20 (0.040 ps at 2 fs) is the first NaN.
@@ -112,7 +130,7 @@ def test_setup_errors_and_cancellation_propagate() -> None:
 
 def test_registered_with_defaults() -> None:
     spec = get_benchmark("md_stability")
-    assert spec.version == "1.0"
+    assert spec.version == "1.1"
     defaults = spec.default_params()
     assert defaults["target_temperature_k"] == 1500.0
     assert defaults["seeds"] == [0, 1, 2]

@@ -71,7 +71,7 @@ def test_metrics_series_and_registration() -> None:
     assert len(total.x) == 51  # 50 steps and the start
     assert np.allclose(np.add(potential.y, kinetic.y), total.y)
     spec = get_benchmark("nve")
-    assert spec.version == "1.0"
+    assert spec.version == "1.1"
     assert spec.make_params({"timestep_fs": 0.5}) == NveParams(timestep_fs=0.5)
     with pytest.raises(ValueError, match="seeds"):
         NveParams(seeds=(0, 1))

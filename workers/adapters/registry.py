@@ -102,10 +102,13 @@ def load_all() -> dict[str, Adapter]:
     """
     from workers.adapters import (  # noqa: F401
         ani,
+        ani2x,
         baselines,
         chgnet,
         diep,
+        m3gnet,
         mace,
+        orb,
         sevennet,
         sevennet_checkpoint,
         torchscript,

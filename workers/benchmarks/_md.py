@@ -12,7 +12,8 @@ Failure criteria, checked after every step unless noted:
   checked every ``check_interval`` steps because the neighbour search costs as much as an
   EMT force call;
 - ``exception``: the calculator or integrator raised. Errors of this package's own taxonomy
-  (setup problems, cancellation) are not failures of the model and propagate.
+  (setup problems, cancellation) and a host's time limit (Celery's ``SoftTimeLimitExceeded``,
+  raised inside whatever code runs) are not failures of the model and propagate.
 """
 
 from __future__ import annotations
@@ -214,6 +215,15 @@ def detect_failure(
     return None
 
 
+#: A host's time limits raised inside running code (Celery's), matched by name: no Celery here.
+TIME_LIMIT_EXCEPTIONS = frozenset({"SoftTimeLimitExceeded", "TimeLimitExceeded"})
+
+
+def is_time_limit(exc: BaseException) -> bool:
+    """True if ``exc`` is a host's time limit, which is a timeout, never the model's failure."""
+    return any(cls.__name__ in TIME_LIMIT_EXCEPTIONS for cls in type(exc).__mro__)
+
+
 def run_watched(
     dyn: MolecularDynamics,
     n_steps: int,
@@ -265,6 +275,8 @@ def run_watched(
     except BenchmarkError:
         raise
     except Exception as exc:  # any error of the model's calculator is a classified result
+        if is_time_limit(exc):
+            raise
         message = f"{type(exc).__name__}: {exc}"
         return Outcome(FailureClass.EXCEPTION.value, (step + 1) * dt_ps, message)
     return Outcome(COMPLETED, n_steps * dt_ps)

@@ -43,6 +43,22 @@ class SeriesData:
     y_unit: str
 
 
+@dataclass(frozen=True, slots=True)
+class ProjectionData:
+    """A stored projection of a run (an energy plane, a 2-D map of configurations).
+
+    ``kind`` is ``"plane"`` or ``"map"``; ``settings`` hold what produced it (descriptor,
+    projection method and parameters); ``data`` the JSON-able arrays the views draw from.
+    Results that have projections expose them through a ``projections()`` method.
+    """
+
+    name: str
+    kind: str
+    method: str
+    settings: Mapping[str, Any]
+    data: Mapping[str, Any]
+
+
 def finite(*metrics: MetricValue) -> tuple[MetricValue, ...]:
     """The metrics whose value is finite: an undefined number (NaN, inf) is omitted, not stored.
 

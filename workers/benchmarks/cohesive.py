@@ -26,6 +26,7 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator
 
+from workers.benchmarks._relaxation import minimize
 from workers.benchmarks.base import (
     Headline,
     MetricValue,
@@ -35,7 +36,6 @@ from workers.benchmarks.base import (
     notify,
     register_benchmark,
 )
-from workers.benchmarks.relax import minimize
 from workers.errors import BenchmarkFailed, BenchmarkSetupError, FailureClass
 
 

@@ -24,6 +24,7 @@ from ase import Atoms, units
 from ase.calculators.calculator import Calculator
 from ase.eos import EquationOfState
 
+from workers.benchmarks._relaxation import REFERENCE_SYMPREC, minimize
 from workers.benchmarks.base import (
     Headline,
     MetricValue,
@@ -33,7 +34,6 @@ from workers.benchmarks.base import (
     notify,
     register_benchmark,
 )
-from workers.benchmarks.relax import REFERENCE_SYMPREC, minimize
 from workers.errors import BenchmarkFailed, BenchmarkSetupError, FailureClass
 
 VOIGT = ("xx", "yy", "zz", "yz", "xz", "xy")

@@ -25,17 +25,15 @@ force, symmetry) are reported for the input structure.
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from ase import Atoms, units
+from ase import Atoms
 from ase.calculators.calculator import Calculator
-from ase.eos import EquationOfState
-from scipy.optimize import OptimizeWarning
 
 from workers.benchmarks._checks import ForceChecks, check_forces
 from workers.benchmarks._curves import single_well
+from workers.benchmarks._eos_fit import energy_volume_series, fit_eos, inner_bulk_modulus
 from workers.benchmarks.base import (
     Headline,
     MetricValue,
@@ -165,7 +163,7 @@ class EosResult:
 
     def series(self) -> tuple[SeriesData, ...]:
         """The sampled E(V) curve."""
-        return (_energy_volume(self.volumes_a3_per_atom, self.energies_ev_per_atom),)
+        return (energy_volume_series(self.volumes_a3_per_atom, self.energies_ev_per_atom),)
 
 
 @register_benchmark(
@@ -229,81 +227,14 @@ def run_eos(
         volumes.append(trial.get_volume() / n_atoms)
         energies.append(energy / n_atoms)
         notify(observer, "eos", (i + 1) / len(factors))
-    result = _fit(np.array(volumes), np.array(energies), params.eos)
+    fit = fit_eos(np.array(volumes), np.array(energies), params.eos)
     inner = np.abs(factors - 1.0) <= params.volume_range / 2 + 1e-9
-    return dataclasses.replace(
-        result,
-        bulk_modulus_inner_window_gpa=_inner_bulk_modulus(
-            np.array(volumes)[inner], np.array(energies)[inner], params.eos
-        ),
-        force_checks=check_forces(atoms, calc),
-    )
-
-
-def _inner_bulk_modulus(volumes: np.ndarray, energies: np.ndarray, form: str) -> float | None:
-    """B0 (GPa) fitted to the inner-window points; None for < 5 points or a failed fit."""
-    if len(volumes) < 5:
-        return None
-    try:
-        b0 = _fit(volumes, energies, form, require_minimum=False).bulk_modulus_gpa
-    except BenchmarkFailed:
-        return None
-    return b0
-
-
-def _fit(
-    volumes: np.ndarray, energies: np.ndarray, form: str, *, require_minimum: bool = True
-) -> EosResult:
-    """Fit ``form`` to E(V) per atom; raises BenchmarkFailed(no_convergence) with the curve.
-
-    ``require_minimum=False`` accepts a V0 outside the sampled volumes (the inner window).
-    """
-    curve = _energy_volume(tuple(volumes), tuple(energies))
-    eos = EquationOfState(volumes, energies, eos=form)
-    try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore", OptimizeWarning)
-            eos.fit(warn=False)
-    except (RuntimeError, ValueError) as exc:
-        raise _no_convergence(f"{form} fit failed: {exc}", curve) from exc
-    # ase.eos stores the fitted (E0, B0, B0', V0) of these forms in eos_parameters.
-    e0, b0, bp, v0 = (float(p) for p in eos.eos_parameters)
-    v_min, v_max = float(volumes.min()), float(volumes.max())
-    if not np.isfinite([e0, b0, bp, v0]).all():
-        raise _no_convergence(f"{form} fit gave non-finite parameters", curve)
-    if require_minimum and not v_min < v0 < v_max:
-        raise _no_convergence(
-            f"fitted V0 = {v0:.3f} Å³/atom lies outside the sampled range "
-            f"[{v_min:.3f}, {v_max:.3f}] Å³/atom: no energy minimum in the scan",
-            curve,
-        )
-    if b0 <= 0:
-        raise _no_convergence(
-            f"fitted bulk modulus {b0 / units.GPa:.3g} GPa is not positive", curve
-        )
-    residual = energies - eos.func(volumes, *eos.eos_parameters)
     return EosResult(
         volumes_a3_per_atom=tuple(float(v) for v in volumes),
         energies_ev_per_atom=tuple(float(e) for e in energies),
-        v0_a3_per_atom=v0,
-        e0_ev_per_atom=e0,
-        bulk_modulus_gpa=b0 / units.GPa,
-        bulk_modulus_pressure_derivative=bp,
-        fit_residual_rms_mev_per_atom=1000.0 * float(np.sqrt(np.mean(residual**2))),
-    )
-
-
-def _no_convergence(message: str, curve: SeriesData) -> BenchmarkFailed:
-    return BenchmarkFailed(message, failure_class=FailureClass.NO_CONVERGENCE, series=(curve,))
-
-
-def _energy_volume(volumes: tuple[float, ...], energies: tuple[float, ...]) -> SeriesData:
-    return SeriesData(
-        name="energy_volume",
-        x=tuple(float(v) for v in volumes),
-        y=tuple(float(e) for e in energies),
-        x_label="volume per atom",
-        x_unit="Å³/atom",
-        y_label="energy per atom",
-        y_unit="eV/atom",
+        **{f.name: getattr(fit, f.name) for f in dataclasses.fields(fit)},
+        bulk_modulus_inner_window_gpa=inner_bulk_modulus(
+            np.array(volumes)[inner], np.array(energies)[inner], params.eos
+        ),
+        force_checks=check_forces(atoms, calc),
     )

@@ -15,20 +15,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
-import platform
-import resource
 import sys
 import time
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 from ase import Atoms
 from ase.build import find_optimal_cell_shape, make_supercell
 from ase.calculators.calculator import Calculator
 
+from workers.benchmarks._hardware import HardwareInfo, hardware_info, peak_rss_mib
 from workers.benchmarks.base import (
     Headline,
     MetricValue,
@@ -78,24 +75,6 @@ class SpeedParams:
             raise ValueError(f"target_sizes needs >= 4 distinct positive sizes, got {self}")
         if self.n_repeats < 3 or self.n_warmup < 1 or self.min_sample_s < 0:
             raise ValueError(f"need n_repeats >= 3, n_warmup >= 1, min_sample_s >= 0: {self}")
-
-
-@dataclass(frozen=True, slots=True)
-class HardwareInfo:
-    """The machine a timing was measured on.
-
-    CPU model (``/proc/cpuinfo``, else ``platform``), logical CPUs and those this process may
-    use (affinity), Python, the calculator's ``device`` attribute if any, and torch's version,
-    threads and CUDA device if the calculator already imported torch (it is never imported
-    here: that alone would add hundreds of MB to the process being measured).
-    """
-
-    processor: str
-    cpu_count: int
-    usable_cpus: int
-    python: str
-    calculator_device: str | None
-    torch: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,34 +249,3 @@ def _run_calls(atoms: Atoms, configurations: np.ndarray) -> float:
                 failure_class=FailureClass.NAN_OR_INF,
             )
     return time.perf_counter() - start
-
-
-def peak_rss_mib() -> float:
-    """Resident-set high-water mark of this process (MiB)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes vs KiB
-
-
-def hardware_info(calc: Calculator) -> HardwareInfo:
-    """Describe this machine and the calculator's device, importing nothing heavy."""
-    torch = sys.modules.get("torch")
-    torch_text = None
-    if torch is not None:
-        cuda = torch.cuda.get_device_name() if torch.cuda.is_available() else "no CUDA"
-        torch_text = f"torch {torch.__version__}, {torch.get_num_threads()} threads, {cuda}"
-    device, cpus = getattr(calc, "device", None), os.cpu_count() or 1
-    return HardwareInfo(
-        processor=_cpu_model(),
-        cpu_count=cpus,
-        usable_cpus=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cpus,
-        python=f"{platform.python_implementation()} {platform.python_version()}",
-        calculator_device=None if device is None else str(device),
-        torch=torch_text,
-    )
-
-
-def _cpu_model() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
-    models = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
-    return models[0] if models else platform.processor() or platform.machine()

@@ -22,13 +22,15 @@ from contextlib import contextmanager
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_process_init
+from celery.signals import worker_init, worker_process_init
 from kombu.exceptions import OperationalError as BrokerError
+from sqlalchemy import Engine, event
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from backend.db.models import RunStatus
 from backend.db.session import reset_engine_cache, session_scope
-from backend.schemas.results import MetricIn, RunTimings, SeriesIn
+from backend.schemas.results import MetricIn, ProjectionIn, RunTimings, SeriesIn
 from backend.services import runs
 from backend.settings import get_settings
 from workers.celery_app import celery_app
@@ -44,6 +46,31 @@ def _fresh_connections_after_fork(**_: Any) -> None:
     reset_engine_cache(close=False)
 
 
+@worker_init.connect
+def _commit_without_waiting_for_the_disk(**_: Any) -> None:
+    """Workers' transactions (claims, results, heartbeats, sweeps) commit asynchronously.
+
+    Safe because every one of them is redone when lost: a claim or result that a Postgres
+    crash forgets leaves its run queued or running with a lease that expires, and the sweeper
+    sends it again. The crash loses whole transactions only (never part of a result).
+    """
+    if not get_settings().worker_synchronous_commit:
+        use_asynchronous_commits()
+
+
+def use_asynchronous_commits() -> None:
+    """New database connections of this process commit without waiting for the WAL flush."""
+    if not event.contains(Engine, "do_connect", _asynchronous_commit_option):
+        event.listen(Engine, "do_connect", _asynchronous_commit_option)
+
+
+def _asynchronous_commit_option(
+    dialect: Any, conn_rec: Any, cargs: Any, cparams: dict[str, Any]
+) -> None:
+    # A libpq startup option: no extra round trip, and it applies to the whole session.
+    cparams["options"] = f"{cparams.get('options', '')} -c synchronous_commit=off".strip()
+
+
 @celery_app.task(
     name="runs.execute",
     bind=True,
@@ -55,7 +82,7 @@ def _fresh_connections_after_fork(**_: Any) -> None:
 )
 def execute_run(self: Any, run_id: str) -> str:
     """Execute one run by id; a second delivery of the same message changes nothing."""
-    with session_scope() as session:
+    with statement_scope() as session:
         job = runs.claim_run(session, uuid.UUID(run_id), worker=_worker_name(self))
     if job is None:
         log.info("run %s is finished or unknown; nothing to do", run_id)
@@ -64,7 +91,8 @@ def execute_run(self: Any, run_id: str) -> str:
         # Another worker holds a live lease: look again when it would have expired.
         raise self.retry(countdown=job.retry_after_s, max_retries=None)
     outcome, error, timings = _execute(job)
-    with session_scope() as session:
+    # A result with projections takes two statements, which must commit together.
+    with session_scope() if outcome and outcome.projections else statement_scope() as session:
         if outcome is not None:
             runs.record_success(
                 session,
@@ -73,6 +101,7 @@ def execute_run(self: Any, run_id: str) -> str:
                 series=[SeriesIn(**vars_of(s)) for s in outcome.series],
                 timings=timings,
                 provenance={**_provenance(job), **outcome.provenance},
+                projections=[ProjectionIn(**vars_of(p)) for p in outcome.projections],
             )
             return "succeeded"
         assert error is not None
@@ -82,10 +111,20 @@ def execute_run(self: Any, run_id: str) -> str:
     return "failed"
 
 
+@contextmanager
+def statement_scope() -> Iterator[Session]:
+    """A session whose statements each commit on their own, for writes made of one statement
+    (the claim; a result or failure, whose run update and rows are one statement): atomic
+    without the BEGIN and COMMIT round trips (the reads before them need no transaction)."""
+    with session_scope() as session:
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        yield session
+
+
 def _execute(job: runs.ClaimedRun) -> tuple[Outcome | None, BaseException | None, RunTimings]:
     outcome: Outcome | None = None
     error: BaseException | None = None
-    with _heartbeat(job) as cancelled, _measured() as timings:
+    with _heartbeat.watch(job) as cancelled, _measured() as timings:
 
         def observer(stage: str, fraction: float) -> None:
             if cancelled.is_set():
@@ -100,30 +139,66 @@ def _execute(job: runs.ClaimedRun) -> tuple[Outcome | None, BaseException | None
     return outcome, error, timings.value
 
 
-@contextmanager
-def _heartbeat(job: runs.ClaimedRun) -> Iterator[threading.Event]:
-    """Renew the lease every third of its length; set the event when the run is cancelled."""
-    cancelled, stop = threading.Event(), threading.Event()
-    interval = get_settings().run_lease_s / 3
+class _Heartbeat:
+    """One thread per worker process renews the lease of the run the process is executing.
 
-    def beat() -> None:
-        while not stop.wait(interval):
-            try:
-                with session_scope() as session:
-                    owned, all_cancelled = runs.heartbeat(session, job)
-            except Exception:  # the database may be restarting: keep trying
-                log.warning("heartbeat of run %s failed", job.run_id, exc_info=True)
+    A run registers itself for its duration (``watch``); every third of the lease the thread
+    renews it and, once the run lost its lease or every campaign that asked for it was
+    cancelled, sets the run's ``cancelled`` event. Started lazily, so a forked pool process
+    gets its own thread, and never per run.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._changed = threading.Event()
+        self._current: tuple[runs.ClaimedRun, threading.Event] | None = None
+        self._pid: int | None = None
+
+    @contextmanager
+    def watch(self, job: runs.ClaimedRun) -> Iterator[threading.Event]:
+        cancelled = threading.Event()
+        with self._lock:
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                threading.Thread(target=self._beat, name="heartbeat", daemon=True).start()
+            self._current = (job, cancelled)
+        self._changed.set()
+        try:
+            yield cancelled
+        finally:
+            with self._lock:
+                self._current = None
+            self._changed.set()
+
+    def _beat(self) -> None:
+        interval = get_settings().run_lease_s / 3
+        while True:
+            self._changed.wait()
+            self._changed.clear()
+            with self._lock:
+                current = self._current
+            if current is None:
                 continue
-            if all_cancelled or not owned:
-                cancelled.set()
+            # Renew every interval while the same run is current; a change wakes us early.
+            while not self._changed.wait(interval):
+                self._renew(*current)
+                with self._lock:
+                    if self._current is not current:
+                        break
 
-    thread = threading.Thread(target=beat, name=f"heartbeat-{job.run_id}", daemon=True)
-    thread.start()
-    try:
-        yield cancelled
-    finally:
-        stop.set()
-        thread.join(timeout=5)
+    @staticmethod
+    def _renew(job: runs.ClaimedRun, cancelled: threading.Event) -> None:
+        try:
+            with session_scope() as session:
+                owned, all_cancelled = runs.heartbeat(session, job)
+        except Exception:  # the database may be restarting: keep trying
+            log.warning("heartbeat of run %s failed", job.run_id, exc_info=True)
+            return
+        if all_cancelled or not owned:
+            cancelled.set()
+
+
+_heartbeat = _Heartbeat()
 
 
 def _failure(error: BaseException) -> dict[str, Any]:

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
 
 from backend.api.deps import SessionDep
-from backend.repositories import benchmarks as benchmark_repo
+from backend.schemas.common import MAX_OFFSET, MAX_PAGE_LIMIT, Page
+from backend.services import catalog
 
 router = APIRouter(prefix="/benchmarks", tags=["benchmarks"])
 
@@ -14,14 +15,26 @@ router = APIRouter(prefix="/benchmarks", tags=["benchmarks"])
 class BenchmarkRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    key: str
-    version: str
+    key: str = Field(examples=["eos"])
+    version: str = Field(examples=["1.0"])
     description: str
-    default_params: dict[str, Any]
-    headline_metrics: list[dict[str, str]]
+    default_params: dict[str, Any] = Field(examples=[{"n_points": 11, "max_strain": 0.2}])
+    headline_metrics: list[dict[str, str]] = Field(
+        examples=[[{"name": "bulk_modulus", "label": "B0", "unit": "GPa"}]]
+    )
 
 
 @router.get("", operation_id="benchmarks-list_benchmarks")
-def list_benchmarks(session: SessionDep) -> list[BenchmarkRead]:
+def list_benchmarks(
+    session: SessionDep,
+    limit: int = Query(100, ge=1, le=MAX_PAGE_LIMIT),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
+) -> Page[BenchmarkRead]:
     """Every benchmark protocol version with its default parameters."""
-    return [BenchmarkRead.model_validate(b) for b in benchmark_repo.list_benchmarks(session)]
+    items, total = catalog.list_benchmarks(session, limit=limit, offset=offset)
+    return Page(
+        items=[BenchmarkRead.model_validate(b) for b in items],
+        limit=limit,
+        offset=offset,
+        total=total,
+    )

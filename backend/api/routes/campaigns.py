@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 from backend.api.deps import AdminUser, SessionDep
 from backend.db.models import RunStatus
 from backend.schemas.campaigns import CampaignCreate, CampaignRead
-from backend.schemas.common import Page
+from backend.schemas.common import MAX_OFFSET, MAX_PAGE_LIMIT, Page
 from backend.schemas.runs import RunRead
 from backend.services import campaigns
 
@@ -25,12 +25,12 @@ def create_campaign(body: CampaignCreate, session: SessionDep, user: AdminUser) 
 @router.get("", operation_id="campaigns-list_campaigns")
 def list_campaigns(
     session: SessionDep,
-    limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    limit: int = Query(50, ge=1, le=MAX_PAGE_LIMIT),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> Page[CampaignRead]:
     """Campaigns, newest first, with progress counts."""
-    items = campaigns.list_campaigns(session, limit=limit, offset=offset)
-    return Page(items=items, limit=limit, offset=offset)
+    items, total = campaigns.list_campaigns(session, limit=limit, offset=offset)
+    return Page(items=items, limit=limit, offset=offset, total=total)
 
 
 @router.get("/{campaign_id}", operation_id="campaigns-read_campaign")
@@ -50,9 +50,13 @@ def list_campaign_runs(
     campaign_id: uuid.UUID,
     session: SessionDep,
     status: RunStatus | None = Query(None, description="only runs in this state"),
-    limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    limit: int = Query(100, ge=1, le=MAX_PAGE_LIMIT),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> Page[RunRead]:
     """The campaign's runs, newest finished first, with failure class and message."""
-    items = campaigns.list_runs(session, campaign_id, status=status, limit=limit, offset=offset)
-    return Page(items=[RunRead.model_validate(r) for r in items], limit=limit, offset=offset)
+    items, total = campaigns.list_runs(
+        session, campaign_id, status=status, limit=limit, offset=offset
+    )
+    return Page(
+        items=[RunRead.model_validate(r) for r in items], limit=limit, offset=offset, total=total
+    )

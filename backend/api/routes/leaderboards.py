@@ -1,22 +1,196 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+import hashlib
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel
 
 from backend.api.deps import SessionDep
-from backend.schemas.leaderboard import LeaderboardRead
-from backend.services import leaderboard
+from backend.schemas.common import MAX_OFFSET, MAX_PAGE_LIMIT
+from backend.schemas.leaderboard import CombinedLeaderboardRead, LeaderboardRead
+from backend.services import combined_leaderboard, leaderboard
+from backend.services.leaderboard import BoardQuery
 
 router = APIRouter(prefix="/leaderboards", tags=["leaderboards"])
 
+_CONDITIONAL: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified: the If-None-Match ETag is still the board's."},
+}
 
-@router.get("/{benchmark}", operation_id="leaderboards-read_leaderboard")
+
+def board_query(
+    level_of_theory: str = Query(
+        "experiment", max_length=50, examples=["experiment", "ccsd(t)/cbs"]
+    ),
+    training_set: str | None = Query(
+        None,
+        max_length=200,
+        description="models whose card lists this training set (exact name)",
+        examples=["MPtrj"],
+    ),
+    openness: Literal["OSOD", "OSCD", "CSOD", "CSCD"] | None = Query(
+        None, description="models with this openness code on their card"
+    ),
+    family: str | None = Query(None, max_length=50, description="adapter family", examples=["emt"]),
+    element: str | None = Query(
+        None,
+        max_length=3,
+        description="only runs on structures containing this element",
+        examples=["Cu"],
+    ),
+    structure_set: str | None = Query(
+        None,
+        max_length=200,
+        description="only runs on this structure set (by name)",
+        examples=["elemental crystals"],
+    ),
+) -> BoardQuery:
+    """The filters shared by every board and export."""
+    return BoardQuery(
+        level_of_theory=level_of_theory,
+        training_set=training_set,
+        openness=openness,
+        family=family,
+        element=element,
+        structure_set=structure_set,
+    )
+
+
+BoardQueryDep = Annotated[BoardQuery, Depends(board_query)]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_LIMIT, description="rows per page")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="rows skipped")]
+
+
+@router.get(
+    "",
+    operation_id="leaderboards-read_combined_leaderboard",
+    response_model=CombinedLeaderboardRead,
+    responses=_CONDITIONAL,
+)
+def read_combined_leaderboard(
+    request: Request,
+    session: SessionDep,
+    query: BoardQueryDep,
+    benchmarks: str = Query(
+        max_length=1000,
+        description="comma-separated benchmark keys (newest version of each)",
+        examples=["eos,elastic"],
+    ),
+    weights: str | None = Query(
+        None,
+        max_length=2000,
+        description="comma-separated key:weight (> 0), default 1 each",
+        examples=["eos:2,elastic:1"],
+    ),
+    sort: str | None = Query(
+        None,
+        max_length=200,
+        description="column, '-' first for descending (default: score)",
+        examples=["score", "-n_benchmarks", "parts.eos.mape_percent"],
+    ),
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Response:
+    """Approved models ranked over several benchmarks by a weighted mean of normalized ranks.
+
+    For each benchmark the models are ranked by the MAPE of its first headline metric against
+    the chosen level of theory; the rank is scaled to [0, 1] (0 best), a model with no value
+    gets 1, and the score is the weighted mean over the benchmarks, so it does not depend on
+    units or scales. Sends an ETag; ``If-None-Match`` with it gives 304.
+    """
+    ids = [b.id for b in combined_leaderboard.resolve_benchmarks(session, benchmarks)]
+    etag = leaderboard.board_etag(session, ids, _request_key(request))
+    if etag is not None and _matches(request, etag):
+        return _not_modified(etag)
+    board = combined_leaderboard.build_combined(
+        session,
+        benchmarks=benchmarks,
+        weights=weights,
+        query=query,
+        sort=sort,
+        limit=limit,
+        offset=offset,
+    )
+    return conditional_json(request, board, board.updated_at, etag=etag)
+
+
+@router.get(
+    "/{benchmark}",
+    operation_id="leaderboards-read_leaderboard",
+    response_model=LeaderboardRead,
+    responses=_CONDITIONAL,
+)
 def read_leaderboard(
     benchmark: str,
+    request: Request,
     session: SessionDep,
-    version: str | None = Query(None, description="protocol version; the newest if omitted"),
-    level_of_theory: str = Query("experiment", examples=["experiment", "ccsd(t)/cbs"]),
-) -> LeaderboardRead:
-    """Approved models on one benchmark version, with errors against one level of theory."""
-    return leaderboard.build_leaderboard(
-        session, benchmark, version=version, level_of_theory=level_of_theory
+    query: BoardQueryDep,
+    version: str | None = Query(
+        None, max_length=20, description="protocol version; the newest if omitted"
+    ),
+    sort: str | None = Query(
+        None,
+        max_length=200,
+        description="column, '-' first for descending: model_name, failure_rate, n_flagged, "
+        "metrics.<metric>.mae|mape_percent|n, ... (default: the first metric's MAPE)",
+        examples=["metrics.bulk_modulus.mape_percent", "-failure_rate"],
+    ),
+    limit: Limit = 100,
+    offset: Offset = 0,
+    include_entries: bool = Query(
+        False, description="add the per-material numbers of the models on this page"
+    ),
+) -> Response:
+    """Approved models on one benchmark version, with errors against one level of theory.
+
+    Filters, sorting on any column and pagination (``total`` counts every matching row).
+    Sends an ETag and Last-Modified; ``If-None-Match`` with the ETag gives 304.
+    """
+    benchmark_id = leaderboard.get_benchmark(session, benchmark, version).id
+    etag = leaderboard.board_etag(session, [benchmark_id], _request_key(request))
+    if etag is not None and _matches(request, etag):
+        return _not_modified(etag)
+    board = leaderboard.build_leaderboard(
+        session,
+        benchmark,
+        version=version,
+        query=query,
+        sort=sort,
+        limit=limit,
+        offset=offset,
+        include_entries=include_entries,
     )
+    return conditional_json(request, board, board.updated_at, etag=etag)
+
+
+def conditional_json(
+    request: Request, body: BaseModel, updated_at: datetime | None, *, etag: str | None = None
+) -> Response:
+    """The body with a strong ETag (given, or of its bytes); 304 when the client has it."""
+    content = body.model_dump_json().encode()
+    etag = etag or f'"{hashlib.sha256(content).hexdigest()[:32]}"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if updated_at is not None:
+        headers["Last-Modified"] = format_datetime(updated_at.astimezone(UTC), usegmt=True)
+    if _matches(request, etag):
+        return Response(status_code=304, headers=headers)
+    return Response(content, media_type="application/json", headers=headers)
+
+
+def _request_key(request: Request) -> list[tuple[str, str]]:
+    """What a board depends on besides the data: its path and query (in any order)."""
+    return [("", request.url.path), *request.query_params.multi_items()]
+
+
+def _matches(request: Request, etag: str) -> bool:
+    wanted = request.headers.get("if-none-match", "")
+    tags = {t.strip().removeprefix("W/") for t in wanted.split(",")}
+    return etag in tags or "*" in tags
+
+
+def _not_modified(etag: str) -> Response:
+    """Answered from the change counters alone: the board is not built."""
+    return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from backend.api.body_limit import streams_own_body
 from backend.api.deps import (
     AdminUser,
     CurrentUser,
@@ -17,7 +20,7 @@ from backend.api.deps import (
 )
 from backend.db.models import ModelStatus
 from backend.domain.errors import InvalidInput
-from backend.schemas.common import Page
+from backend.schemas.common import MAX_OFFSET, MAX_PAGE_LIMIT, Page
 from backend.schemas.model_card import ModelCard
 from backend.schemas.models import LeakageRead, ModelCreate, ModelRead, ModelTrust, ModelUpdate
 from backend.services import artifacts, models, training_sets
@@ -54,12 +57,14 @@ def create_model(
 def list_models(
     session: SessionDep,
     user: OptionalUser,
-    limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    limit: int = Query(100, ge=1, le=MAX_PAGE_LIMIT),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> Page[ModelRead]:
     """Approved models, plus the caller's own pending or rejected ones (admins: all)."""
-    items = models.list_visible_models(session, user=user, limit=limit, offset=offset)
-    return Page(items=[ModelRead.model_validate(m) for m in items], limit=limit, offset=offset)
+    items, total = models.list_visible_models(session, user=user, limit=limit, offset=offset)
+    return Page(
+        items=[ModelRead.model_validate(m) for m in items], limit=limit, offset=offset, total=total
+    )
 
 
 @router.get("/card-schema", operation_id="models-read_card_schema")
@@ -114,6 +119,7 @@ _RAW_BODY = {
 
 
 @router.put("/{model_id}/file", operation_id="models-upload_model_file", openapi_extra=_RAW_BODY)
+@streams_own_body  # MLIPM_MAX_MODEL_FILE_MB, not the generic request limit
 async def upload_model_file(
     model_id: uuid.UUID, request: Request, session: SessionDep, user: CurrentUser
 ) -> ModelRead:
@@ -135,7 +141,7 @@ async def upload_model_file(
             models.attach_model_file,
             session,
             model_id,
-            path=str(stored.path.resolve()),
+            key=stored.key,
             sha256=stored.sha256,
             user=user,
         )
@@ -159,6 +165,7 @@ _EXTXYZ_BODY = {
     operation_id="models-upload_training_set",
     openapi_extra=_EXTXYZ_BODY,
 )
+@streams_own_body  # MLIPM_MAX_TRAINING_SET_MB
 async def upload_training_set(
     model_id: uuid.UUID,
     request: Request,
@@ -181,12 +188,12 @@ async def upload_training_set(
         setting="MLIPM_MAX_TRAINING_SET_MB",
     )
     try:
-        summary = await run_in_threadpool(reader, stored.path)
+        summary = await run_in_threadpool(_read_stored, reader, stored)
         model = await run_in_threadpool(
             training_sets.attach_training_set,
             session,
             model_id,
-            path=str(stored.path.resolve()),
+            key=stored.key,
             sha256=stored.sha256,
             summary=summary,
             user=user,
@@ -195,6 +202,17 @@ async def upload_training_set(
         artifacts.discard(stored)
         raise
     return ModelRead.model_validate(model)
+
+
+def _read_stored(
+    reader: training_sets.TrainingSetReader, stored: artifacts.StoredArtifact
+) -> training_sets.TrainingSetSummary:
+    """Read a stored training set from a temporary local copy (the store may be remote)."""
+    with tempfile.TemporaryDirectory(prefix="mlipm-read-") as tmp:
+        local = artifacts.local_copy(
+            stored.key, stored.sha256, store_url=stored.store_url, cache_dir=Path(tmp)
+        )
+        return reader(local)
 
 
 async def _store_body(
@@ -206,7 +224,11 @@ async def _store_body(
         raise artifacts.too_large(max_bytes, what=what, setting=setting)
     chunks: AsyncIterator[bytes] = request.stream()
     stored = await artifacts.store_stream(
-        chunks, root=get_settings().artifact_dir, max_bytes=max_bytes, what=what, setting=setting
+        chunks,
+        store_url=get_settings().artifact_url,
+        max_bytes=max_bytes,
+        what=what,
+        setting=setting,
     )
     if stored.size_bytes == 0:
         artifacts.discard(stored)

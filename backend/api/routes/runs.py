@@ -2,16 +2,69 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from backend.api.deps import SessionDep
-from backend.schemas.runs import RunDetail
+from backend.db.models.run import RunStatus
+from backend.schemas.common import MAX_OFFSET, MAX_PAGE_LIMIT, Page
+from backend.schemas.runs import MetricRead, RunDetail, RunSummary, SeriesRead
 from backend.services import runs
 
 router = APIRouter(prefix="/runs", tags=["runs"])
+
+
+@router.get("", operation_id="runs-list_runs")
+def list_runs(
+    session: SessionDep,
+    model_id: uuid.UUID | None = Query(None, description="only runs of this model"),
+    benchmark: str | None = Query(None, description="only runs of this benchmark key"),
+    status: RunStatus | None = Query(None, description="only runs in this state"),
+    campaign_id: uuid.UUID | None = Query(None, description="only runs of this campaign"),
+    structure_set: str | None = Query(None, description="only runs on this structure set"),
+    element: str | None = Query(
+        None, pattern=r"^[A-Z][a-z]?$", description="only structures containing this element"
+    ),
+    include_metrics: bool = Query(False, description="add each run's metrics and references"),
+    series: list[str] = Query(
+        default_factory=list, description="add the series of these names (e.g. energy_volume)"
+    ),
+    limit: int = Query(100, ge=1, le=MAX_PAGE_LIMIT),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
+) -> Page[RunSummary]:
+    """Runs, newest finished first, with model, benchmark, material and structure set names."""
+    filters = {
+        "model_id": model_id,
+        "benchmark": benchmark,
+        "status": status,
+        "campaign_id": campaign_id,
+        "structure_set": structure_set,
+        "element": element,
+    }
+    items = runs.list_runs(
+        session,
+        filters=filters,
+        limit=limit,
+        offset=offset,
+        with_metrics=include_metrics,
+        series_names=series,
+    )
+    total = runs.count_runs(session, filters=filters)
+    return Page(items=items, limit=limit, offset=offset, total=total)
 
 
 @router.get("/{run_id}", operation_id="runs-read_run")
 def read_run(run_id: uuid.UUID, session: SessionDep) -> RunDetail:
     """A run with its status, provenance, metrics and series."""
     return runs.read_run(session, run_id)
+
+
+@router.get("/{run_id}/metrics", operation_id="runs-list_run_metrics")
+def list_run_metrics(run_id: uuid.UUID, session: SessionDep) -> list[MetricRead]:
+    """The metrics of one run (value, unit, error vs its reference)."""
+    return runs.run_metrics(session, run_id)
+
+
+@router.get("/{run_id}/series", operation_id="runs-list_run_series")
+def list_run_series(run_id: uuid.UUID, session: SessionDep) -> list[SeriesRead]:
+    """The curves of one run (EOS points, dimer curves, MD traces, survival curves)."""
+    return runs.run_series(session, run_id)

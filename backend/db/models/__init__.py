@@ -2,7 +2,14 @@
 
 from backend.db.models.benchmark import Benchmark
 from backend.db.models.campaign import Campaign, CampaignRun, CampaignStatus
+from backend.db.models.leaderboard import (
+    LeaderboardFlagSummary,
+    LeaderboardMetricSummary,
+    LeaderboardRunSummary,
+    LeaderboardVersion,
+)
 from backend.db.models.mlip_model import MlipModel, ModelStatus, TrainingStructureHash
+from backend.db.models.projection import Projection
 from backend.db.models.reference import Reference
 from backend.db.models.run import Metric, Run, RunStatus, Series
 from backend.db.models.structure import Structure, StructureSet
@@ -15,9 +22,14 @@ __all__ = [
     "Campaign",
     "CampaignRun",
     "CampaignStatus",
+    "LeaderboardFlagSummary",
+    "LeaderboardMetricSummary",
+    "LeaderboardRunSummary",
+    "LeaderboardVersion",
     "Metric",
     "MlipModel",
     "ModelStatus",
+    "Projection",
     "Reference",
     "Role",
     "Run",

@@ -1,20 +1,14 @@
 from __future__ import annotations
 
 import uuid
-from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint, false
+from sqlalchemy import Enum, Float, ForeignKey, Index, String, UniqueConstraint, false
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.db.base import Base, TimestampMixin, UuidPk
-
-
-class ModelStatus(StrEnum):
-    PENDING = "pending"
-    APPROVED = "approved"
-    REJECTED = "rejected"
+from backend.domain.statuses import ModelStatus
 
 
 class MlipModel(UuidPk, TimestampMixin, Base):
@@ -30,7 +24,8 @@ class MlipModel(UuidPk, TimestampMixin, Base):
     card: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     # None: the family decides at run time; a list: runs outside it are skipped up front.
     elements: Mapped[list[str] | None] = mapped_column(ARRAY(String(3)))
-    artifact_path: Mapped[str | None] = mapped_column(String(500))
+    # Store-relative key of the uploaded file (backend.services.artifacts), never a host path.
+    artifact_key: Mapped[str | None] = mapped_column(String(500))
     artifact_sha256: Mapped[str | None] = mapped_column(String(64))
     is_baseline: Mapped[bool] = mapped_column(default=False)
     # Set by an admin only: the uploaded file may then be unpickled with arbitrary code
@@ -42,7 +37,7 @@ class MlipModel(UuidPk, TimestampMixin, Base):
     )
     owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     # The uploaded training set (extxyz), summarized by the platform, not by the author.
-    training_set_path: Mapped[str | None] = mapped_column(String(500))
+    training_set_key: Mapped[str | None] = mapped_column(String(500))
     training_set_sha256: Mapped[str | None] = mapped_column(String(64))
     training_n_structures: Mapped[int | None]
     training_element_counts: Mapped[dict[str, int] | None] = mapped_column(JSONB)
@@ -52,9 +47,19 @@ class TrainingStructureHash(Base):
     """The content hash of one structure of a model's uploaded training set (leakage check)."""
 
     __tablename__ = "training_structure_hash"
+    __table_args__ = (
+        Index(
+            "ix_training_structure_hash_mlip_model_id_fingerprint_key",
+            "mlip_model_id",
+            "fingerprint_key",
+        ),
+    )
 
     mlip_model_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("mlip_model.id", ondelete="CASCADE"), primary_key=True
     )
     # Same hash as structure.content_hash: sha256 of the structure's ASE JSON.
     content_hash: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    # The structure's fingerprint (workers.fingerprints), compared with structure.fingerprint.
+    fingerprint_key: Mapped[str | None] = mapped_column(String(200))
+    fingerprint: Mapped[list[float] | None] = mapped_column(ARRAY(Float))

@@ -2,23 +2,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Enum, Float, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Enum, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.db.base import Base, TimestampMixin, UuidPk
-
-
-class RunStatus(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-    CANCELLED = "cancelled"
+from backend.domain.statuses import RunStatus
 
 
 class Run(UuidPk, TimestampMixin, Base):
@@ -27,6 +18,12 @@ class Run(UuidPk, TimestampMixin, Base):
     __tablename__ = "run"
     __table_args__ = (
         UniqueConstraint("mlip_model_id", "benchmark_id", "structure_id", "params_hash"),
+        # Leaderboard reads (migration 0007): status counts per model of one benchmark as an
+        # index-only scan, and the newest result of a benchmark.
+        Index(
+            "ix_run_benchmark_id_mlip_model_id_status", "benchmark_id", "mlip_model_id", "status"
+        ),
+        Index("ix_run_benchmark_id_finished_at", "benchmark_id", "finished_at"),
     )
 
     mlip_model_id: Mapped[uuid.UUID] = mapped_column(
@@ -69,6 +66,9 @@ class Metric(UuidPk, Base):
         ForeignKey("reference.id", ondelete="SET NULL")
     )
     error: Mapped[float | None] = mapped_column(Float, doc="value - reference, in the unit")
+    rel_error: Mapped[float | None] = mapped_column(
+        Float, doc="error / |reference| (dimensionless); null without a reference or if it is 0"
+    )
 
 
 class Series(UuidPk, Base):

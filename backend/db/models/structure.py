@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -15,6 +15,10 @@ class StructureSet(UuidPk, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
     source: Mapped[str] = mapped_column(Text, default="")
+    # Who uploaded the set (may add structures to it); NULL for the built-in sets (admins only).
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user.id", ondelete="SET NULL"), index=True
+    )
 
 
 class Structure(UuidPk, TimestampMixin, Base):
@@ -36,3 +40,7 @@ class Structure(UuidPk, TimestampMixin, Base):
     n_atoms: Mapped[int]
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
     data: Mapped[str] = mapped_column(Text)
+    # workers.fingerprints: equal keys and values within a tolerance mean the same structure
+    # (leakage check); NULL for rows loaded before the fingerprint existed.
+    fingerprint_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    fingerprint: Mapped[list[float] | None] = mapped_column(ARRAY(Float))

@@ -2,17 +2,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import Enum, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.db.base import Base, TimestampMixin, UuidPk
-
-
-class Role(StrEnum):
-    SUBMITTER = "submitter"
-    ADMIN = "admin"
+from backend.domain.statuses import Role
 
 
 class User(UuidPk, TimestampMixin, Base):

@@ -1,0 +1,102 @@
+"""Leaderboard summary tables, kept up to date by triggers on metric (migration 0007).
+
+Every metric insert adds its absolute and relative error to one row per
+(benchmark, level of theory, metric, model, structure set), in the same transaction, whatever
+wrote it (result writer, bulk COPY, a test); an edit or delete of a metric or reference rebuilds
+them. So a board reads a few hundred rows instead of aggregating 10^5 metric rows, and the
+summaries can never disagree with the metrics they sum.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import BigInteger, Enum, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.db.base import Base
+from backend.domain.statuses import RunStatus
+
+
+class LeaderboardMetricSummary(Base):
+    """Errors of one model's metric against one level of theory, summed over a structure set."""
+
+    __tablename__ = "leaderboard_metric_summary"
+
+    benchmark_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("benchmark.id", ondelete="CASCADE"), primary_key=True
+    )
+    level_of_theory: Mapped[str] = mapped_column(String(50), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    mlip_model_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("mlip_model.id", ondelete="CASCADE"), primary_key=True
+    )
+    structure_set_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("structure_set.id", ondelete="CASCADE"), primary_key=True
+    )
+    n: Mapped[int] = mapped_column(doc="metrics compared (reference value non-zero)")
+    sum_abs_error: Mapped[float] = mapped_column(doc="sum of |value - reference|, in the unit")
+    sum_abs_rel_error: Mapped[float] = mapped_column(doc="sum of |value - reference| / |reference|")
+
+
+class LeaderboardFlagSummary(Base):
+    """Runs of one model on one benchmark and structure set with a quality flag raised."""
+
+    __tablename__ = "leaderboard_flag_summary"
+
+    benchmark_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("benchmark.id", ondelete="CASCADE"), primary_key=True
+    )
+    mlip_model_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("mlip_model.id", ondelete="CASCADE"), primary_key=True
+    )
+    structure_set_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("structure_set.id", ondelete="CASCADE"), primary_key=True
+    )
+    n_flagged: Mapped[int]
+
+
+class LeaderboardRunSummary(Base):
+    """Runs of one model on one benchmark and structure set in one status (migration 0011).
+
+    Kept by statement triggers on run (insert, update of status/model/benchmark/structure,
+    delete) in the writer's transaction; rows may reach n = 0 and stay.
+    """
+
+    __tablename__ = "leaderboard_run_summary"
+
+    benchmark_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("benchmark.id", ondelete="CASCADE"), primary_key=True
+    )
+    mlip_model_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("mlip_model.id", ondelete="CASCADE"), primary_key=True
+    )
+    structure_set_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("structure_set.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[RunStatus] = mapped_column(
+        Enum(
+            RunStatus,
+            name="run_status",
+            values_callable=lambda e: [m.value for m in e],
+            create_type=False,
+        ),
+        primary_key=True,
+    )
+    n: Mapped[int]
+
+
+class LeaderboardVersion(Base):
+    """A counter per benchmark, set from a sequence whenever its boards may have changed.
+
+    Bumped by triggers (migration 0011) on run and metric writes of the benchmark, and on any
+    write to models, references, structures, structure sets or metric edits (every
+    benchmark); boards derive their ETag from it without building themselves.
+    """
+
+    __tablename__ = "leaderboard_version"
+
+    benchmark_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("benchmark.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(BigInteger)

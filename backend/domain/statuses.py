@@ -1,0 +1,26 @@
+"""The states of runs and models and the user roles: plain enums the schemas, the typed client
+and the dashboard share without importing the ORM (backend.db re-exports them)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RunStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+class ModelStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class Role(StrEnum):
+    SUBMITTER = "submitter"
+    ADMIN = "admin"

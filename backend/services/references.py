@@ -1,0 +1,105 @@
+"""Reference values: read by everyone, written by admins (the routes check the role)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from backend.db.models import Metric, Reference
+from backend.domain.errors import Conflict, InvalidInput, NotFound
+from backend.repositories import references as ref_repo
+from backend.schemas.references import ReferenceCreate, ReferenceUpdate
+
+
+def list_references(
+    session: Session,
+    *,
+    material: str | None = None,
+    property: str | None = None,
+    level_of_theory: str | None = None,
+    dataset: str | None = None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Reference], int]:
+    return ref_repo.page_references(
+        session,
+        material=material,
+        property=property,
+        level_of_theory=level_of_theory,
+        dataset=dataset,
+        limit=limit,
+        offset=offset,
+    )
+
+
+def get_reference(session: Session, reference_id: uuid.UUID) -> Reference:
+    reference = ref_repo.get_reference(session, reference_id)
+    if reference is None:
+        raise NotFound(f"no reference {reference_id}", where="reference_id")
+    return reference
+
+
+def create_reference(session: Session, body: ReferenceCreate) -> Reference:
+    _refuse_clash(session, body.material, body.property, body.level_of_theory, body.dataset)
+    return ref_repo.add_reference(session, body.model_dump())
+
+
+def update_reference(session: Session, reference_id: uuid.UUID, body: ReferenceUpdate) -> Reference:
+    """Change the given fields; a value that metrics were scored against keeps its id."""
+    reference = get_reference(session, reference_id)
+    changes = body.model_dump(exclude_unset=True)
+    for field in ("material", "property", "value", "unit", "level_of_theory", "source", "dataset"):
+        if field in changes and changes[field] is None:
+            raise InvalidInput(f"{field} cannot be null", where=f"body.{field}")
+    key = {
+        k: changes.get(k, getattr(reference, k))
+        for k in ("material", "property", "level_of_theory", "dataset")
+    }
+    _refuse_clash(session, *key.values(), ignore=reference.id)
+    if "conditions" in changes and changes["conditions"] is None:
+        changes["conditions"] = {}
+    for field, value in changes.items():
+        setattr(reference, field, value)
+    session.flush()
+    return reference
+
+
+def delete_reference(session: Session, reference_id: uuid.UUID) -> None:
+    """Delete a reference no metric was scored against (409 otherwise: it is provenance)."""
+    reference = get_reference(session, reference_id)
+    used = session.scalar(
+        select(func.count()).select_from(Metric).where(Metric.reference_id == reference.id)
+    )
+    if used:
+        raise Conflict(
+            f"{used} metric(s) were scored against this reference; correct it with PATCH "
+            "instead of deleting it",
+            where="reference_id",
+        )
+    ref_repo.delete_reference(session, reference)
+
+
+def _refuse_clash(
+    session: Session,
+    material: str,
+    property: str,
+    level_of_theory: str,
+    dataset: str,
+    *,
+    ignore: uuid.UUID | None = None,
+) -> None:
+    found = ref_repo.find_reference(
+        session,
+        material=material,
+        property=property,
+        level_of_theory=level_of_theory,
+        dataset=dataset,
+    )
+    if found is not None and found.id != ignore:
+        raise Conflict(
+            f"a reference for {material} {property} at {level_of_theory!r} in dataset "
+            f"{dataset!r} exists ({found.id})",
+            where="body",
+        )

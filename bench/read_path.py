@@ -1,0 +1,444 @@
+"""Read path: latency of the leaderboards with 10^6 metric rows, under concurrent clients.
+
+Seeds a throwaway database (migrated and bootstrapped like a real one) with 200 approved
+models, 5 benchmarks x 100 structures with experimental references, 10^5 runs (96 %
+succeeded, 3 % failed, 1 % queued) and about 10^6 metric rows, written with COPY (so the
+leaderboard summaries are filled by the same triggers as in production). Then it starts the
+API (uvicorn, 2 workers) on loopback and drives it with a bounded asyncio load generator
+(20 clients, each sending its next request as soon as the previous answer arrives, one
+keep-alive connection each), and reports p50/p95/p99 per endpoint:
+
+- ``GET /leaderboards/eos`` (first page of 100 rows, the default),
+- ``GET /leaderboards?benchmarks=eos,elastic,cohesive,relax,thermal_expansion`` (combined),
+- the same board revalidated with ``If-None-Match`` (a 304 when nothing changed).
+
+    python -m bench.read_path [--clients 20] [--requests 2000] [--runs 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+import zlib
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+from backend import dbadmin
+
+SERVER = os.environ.get(
+    "MLIPM_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+BENCHMARKS = ("eos", "elastic", "cohesive", "relax", "thermal_expansion")
+ELEMENTS = ("Cu", "Al", "Ni", "Ag", "Au", "Pd", "Pt", "Fe", "Si", "Mo")
+METRICS_PER_RUN = 10
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=100_000)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=2000, help="per endpoint")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/read_path.json"))
+    args = parser.parse_args()
+    url = (
+        make_url(SERVER)
+        .set(database=f"mlipm_bench_read_{uuid.uuid4().hex[:8]}")
+        .render_as_string(hide_password=False)
+    )
+    dbadmin.ensure_database(url)
+    try:
+        dbadmin.upgrade(url)
+        _bootstrap(url)
+        seeded = seed(url, n_models=args.models, n_runs=args.runs)
+        figures = {
+            **seeded,
+            "in_process_build_ms": build_times(url),
+            **serve_and_measure(
+                url, clients=args.clients, requests=args.requests, workers=args.workers
+            ),
+            "machine": f"{platform.node()} ({os.cpu_count()} CPUs, {platform.processor()})",
+            "python": platform.python_version(),
+        }
+    finally:
+        dbadmin.drop_database(url)
+    print(json.dumps(figures, indent=2))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+def _bootstrap(url: str) -> None:
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from backend.bootstrap import bootstrap
+
+    engine = create_engine(url)
+    with Session(engine) as session:
+        bootstrap(session)
+        session.commit()
+    engine.dispose()
+
+
+def _libpq(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def seed(url: str, *, n_models: int, n_runs: int) -> dict[str, Any]:
+    """Models, structures, references, runs and metrics, bulk-loaded; returns the counts."""
+    start = time.perf_counter()
+    with psycopg.connect(_libpq(url)) as conn:
+        benchmarks = {
+            key: (bid, [m["name"] for m in headline])
+            for key, bid, headline in conn.execute(
+                "SELECT DISTINCT ON (key) key, id, headline_metrics FROM benchmark "
+                "WHERE key = ANY(%s) ORDER BY key, created_at DESC",
+                (list(BENCHMARKS),),
+            )
+        }
+        template = conn.execute("SELECT data FROM structure LIMIT 1").fetchone()
+        assert template is not None, "bootstrap first"
+        n_structures = max(1, n_runs // (n_models * len(benchmarks)))
+        set_id = uuid.uuid4()
+        conn.execute(
+            "INSERT INTO structure_set (id, name, description, source) VALUES (%s, %s, '', '')",
+            (set_id, "read-path bench"),
+        )
+        structures = []
+        with conn.cursor().copy(
+            "COPY structure (id, structure_set_id, label, material, formula, elements, n_atoms, "
+            "content_hash, data) FROM STDIN"
+        ) as copy:
+            for i in range(n_structures):
+                sid, element = uuid.uuid4(), ELEMENTS[i % len(ELEMENTS)]
+                structures.append((sid, f"bench-{i:03d}"))
+                copy.write_row(
+                    (
+                        sid,
+                        set_id,
+                        f"bench-{i:03d}",
+                        f"bench-{i:03d}",
+                        element,
+                        [element],
+                        1,
+                        uuid.uuid4().hex,
+                        template[0],
+                    )
+                )
+        references: dict[tuple[str, str], tuple[uuid.UUID, float]] = {}
+        with conn.cursor().copy(
+            "COPY reference (id, material, property, value, unit, level_of_theory, conditions, "
+            "source, dataset) FROM STDIN"
+        ) as copy:
+            names = sorted({n for _, headline in benchmarks.values() for n in headline})
+            for _, material in structures:
+                for name in names:
+                    rid = uuid.uuid4()
+                    value = 10.0 + zlib.crc32(f"{material}/{name}".encode()) % 1000 / 10
+                    references[(material, name)] = (rid, value)
+                    copy.write_row(
+                        (rid, material, name, value, "1", "experiment", "{}", "bench", "bench")
+                    )
+        models = []
+        with conn.cursor().copy(
+            "COPY mlip_model (id, name, version, family, params, card, status, is_baseline) "
+            "FROM STDIN"
+        ) as copy:
+            for i in range(n_models):
+                mid = uuid.uuid4()
+                models.append(mid)
+                card = {
+                    "openness": ("OSOD", "OSCD", "CSOD", "CSCD")[i % 4],
+                    "training_data": [
+                        {"name": ("MPtrj", "OMat24", "Alex")[i % 3], "level_of_theory": "PBE"}
+                    ],
+                }
+                copy.write_row(
+                    (
+                        mid,
+                        f"bench-model-{i:03d}",
+                        "1",
+                        "emt",
+                        "{}",
+                        json.dumps(card),
+                        "approved",
+                        False,
+                    )
+                )
+        run_rows = _runs(models, benchmarks, structures)
+        with conn.cursor().copy(
+            "COPY run (id, mlip_model_id, benchmark_id, structure_id, params, params_hash, "
+            "status, attempt, finished_at, provenance) FROM STDIN"
+        ) as copy:
+            for row in run_rows:
+                copy.write_row(row[:10])
+        n_metrics = _metrics(conn, run_rows, benchmarks, references)
+        conn.commit()
+    with psycopg.connect(_libpq(url), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+    return {
+        "models": n_models,
+        "benchmarks": len(benchmarks),
+        "structures_per_benchmark": n_structures,
+        "runs": len(run_rows),
+        "metric_rows": n_metrics,
+        "seed_s": round(time.perf_counter() - start, 1),
+    }
+
+
+def _runs(
+    models: list[uuid.UUID],
+    benchmarks: dict[str, tuple[uuid.UUID, list[str]]],
+    structures: list[tuple[uuid.UUID, str]],
+) -> list[tuple[Any, ...]]:
+    rows = []
+    i = 0
+    for mid in models:
+        for bid, headline in benchmarks.values():
+            for sid, material in structures:
+                i += 1
+                status = "failed" if i % 33 == 0 else "queued" if i % 100 == 1 else "succeeded"
+                finished = None if status == "queued" else "2026-11-25 12:00:00+00"
+                rows.append(
+                    (
+                        uuid.uuid4(),
+                        mid,
+                        bid,
+                        sid,
+                        "{}",
+                        f"bench-{i}",
+                        status,
+                        1,
+                        finished,
+                        "{}",
+                        material,
+                        headline,
+                    )
+                )
+    return rows
+
+
+def _metrics(
+    conn: psycopg.Connection[Any],
+    runs: list[tuple[Any, ...]],
+    benchmarks: dict[str, tuple[uuid.UUID, list[str]]],
+    references: dict[tuple[str, str], tuple[uuid.UUID, float]],
+) -> int:
+    """Headline metrics compared with the references, then other metrics and some flags."""
+    n = 0
+    with conn.cursor().copy(
+        "COPY metric (id, run_id, name, value, unit, reference_id, error) FROM STDIN"
+    ) as copy:
+        for k, (run_id, *_rest) in enumerate(runs):
+            status, material, headline = _rest[5], _rest[9], _rest[10]
+            if status != "succeeded":
+                continue
+            for j in range(METRICS_PER_RUN):
+                if j < len(headline):
+                    rid, ref = references[(material, headline[j])]
+                    value = ref * (1 + ((k * 7 + j) % 21 - 10) / 100)
+                    copy.write_row(
+                        (uuid.uuid4(), run_id, headline[j], value, "1", rid, value - ref)
+                    )
+                else:
+                    copy.write_row((uuid.uuid4(), run_id, f"extra_{j}", float(j), "1", None, None))
+                n += 1
+            if k % 2 == 0:
+                copy.write_row(
+                    (uuid.uuid4(), run_id, "flag_window_sensitive", 1.0, "1", None, None)
+                )
+                n += 1
+    return n
+
+
+def build_times(url: str, repeats: int = 20) -> dict[str, float]:
+    """Median time to build each board in this process (no HTTP, no JSON), in ms."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from backend.services import combined_leaderboard, leaderboard
+    from backend.services.leaderboard import BoardQuery
+
+    builds = {
+        "eos": lambda s: leaderboard.build_leaderboard(s, "eos", limit=100),
+        "eos_json": lambda s: leaderboard.build_leaderboard(s, "eos", limit=100).model_dump_json(),
+        "combined": lambda s: combined_leaderboard.build_combined(
+            s,
+            benchmarks=",".join(BENCHMARKS),
+            weights=None,
+            query=BoardQuery(),
+            sort=None,
+            limit=100,
+            offset=0,
+        ),
+        "eos_structure_set_filter": lambda s: leaderboard.build_leaderboard(
+            s, "eos", query=BoardQuery(structure_set="read-path bench"), limit=100
+        ),
+        "eos_element_filter_live": lambda s: leaderboard.build_leaderboard(
+            s, "eos", query=BoardQuery(element="Cu"), limit=100
+        ),
+    }
+    engine = create_engine(url)
+    times: dict[str, float] = {}
+    try:
+        for name, build in builds.items():
+            samples = []
+            for _ in range(repeats):
+                with Session(engine) as session:
+                    t0 = time.perf_counter()
+                    build(session)
+                    samples.append((time.perf_counter() - t0) * 1000)
+            times[name] = round(statistics.median(samples), 2)
+    finally:
+        engine.dispose()
+    return times
+
+
+def _uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve_and_measure(url: str, *, clients: int, requests: int, workers: int) -> dict[str, Any]:
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": url, "MLIPM_LOG_LEVEL": "warning"}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "backend.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+    )
+    try:
+        _wait_up(port)
+        combined = "/leaderboards?benchmarks=" + ",".join(BENCHMARKS)
+        board = "/leaderboards/eos"
+        etag = asyncio.run(_etag(port, board))
+        results: dict[str, Any] = {
+            "clients": clients,
+            "uvicorn_workers": workers,
+            # other work on the machine inflates every figure: keep its measure beside them
+            "load_average_1min_before": round(os.getloadavg()[0], 2),
+            "uptime_before": _uptime(),
+        }
+        for name, path, headers in (
+            ("leaderboard_eos", board, {}),
+            ("leaderboard_combined", combined, {}),
+            ("leaderboard_eos_if_none_match", board, {"If-None-Match": etag}),
+        ):
+            asyncio.run(_load(port, path, headers, clients=clients, total=min(200, requests)))
+            results[name] = asyncio.run(_load(port, path, headers, clients=clients, total=requests))
+            results[name]["path"] = path
+            results[name]["single_client_p50_ms"] = asyncio.run(
+                _load(port, path, headers, clients=1, total=100)
+            )["p50_ms"]
+        results["load_average_1min_after"] = round(os.getloadavg()[0], 2)
+        results["uptime_after"] = _uptime()
+        return results
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _wait_up(port: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("the API did not start")
+
+
+async def _request(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str, headers: dict[str, str]
+) -> tuple[int, bytes, dict[str, str]]:
+    """One HTTP/1.1 keep-alive GET (a tiny client, so the load generator costs little CPU)."""
+    extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n{extra}\r\n".encode())
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    fields = {
+        k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:] if x)
+    }
+    body = await reader.readexactly(int(fields.get("content-length", "0")))
+    return status, body, fields
+
+
+async def _etag(port: int, path: str) -> str:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    status, _, fields = await _request(reader, writer, path, {})
+    writer.close()
+    assert status == 200, status
+    return fields["etag"]
+
+
+async def _load(
+    port: int, path: str, headers: dict[str, str], *, clients: int, total: int
+) -> dict[str, Any]:
+    latencies: list[float] = []
+    sizes: set[int] = set()
+    statuses: dict[int, int] = {}
+    remaining = [total]
+
+    async def client() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        while remaining[0] > 0:
+            remaining[0] -= 1
+            t0 = time.perf_counter()
+            status, body, _ = await _request(reader, writer, path, headers)
+            latencies.append((time.perf_counter() - t0) * 1000)
+            statuses[status] = statuses.get(status, 0) + 1
+            sizes.add(len(body))
+        writer.close()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    wall = time.perf_counter() - start
+    q = statistics.quantiles(latencies, n=100, method="inclusive")
+    return {
+        "requests": len(latencies),
+        "statuses": {str(k): v for k, v in statuses.items()},
+        "response_bytes": max(sizes),
+        "p50_ms": round(q[49], 2),
+        "p95_ms": round(q[94], 2),
+        "p99_ms": round(q[98], 2),
+        "max_ms": round(max(latencies), 2),
+        "throughput_rps": round(len(latencies) / wall, 1),
+    }
+
+
+if __name__ == "__main__":
+    main()

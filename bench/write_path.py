@@ -1,0 +1,197 @@
+"""Write path: metric rows ingested per second by the result writer.
+
+Seeds a throwaway database with one model, one benchmark version and the elemental crystals,
+creates N claimed runs, then records each run's result exactly as a worker does
+(``services.runs.record_success``: look up the references, then one statement, committed on
+its own, that finishes the run and inserts its metrics and series) and reports metric rows
+per second. The benchmark compute is not part of it; the figure is the writer's own
+throughput, with 1 or more writer processes. Commits are asynchronous as in a worker
+(MLIPM_WORKER_SYNCHRONOUS_COMMIT); ``--synchronous-commit`` waits for each WAL flush.
+
+    python -m bench.write_path --runs 2000 --metrics 20,100 --writers 1,2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session
+
+from backend import dbadmin
+from backend.db.models import Benchmark, Metric, MlipModel, Structure
+from backend.db.session import reset_engine_cache, session_scope
+from backend.repositories import runs as run_repo
+from backend.schemas.results import MetricIn, RunTimings, SeriesIn
+from backend.services import runs
+from backend.settings import get_settings
+from workers.tasks.runs import statement_scope, use_asynchronous_commits
+
+SERVER = os.environ.get(
+    "MLIPM_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=2000)
+    parser.add_argument(
+        "--metrics", default="20,100", help="metric rows per run (a comma-separated list)"
+    )
+    parser.add_argument("--series", type=int, default=1, help="series (50 points) per run")
+    parser.add_argument(
+        "--writers", default="1,2", help="writer processes (a comma-separated list)"
+    )
+    parser.add_argument(
+        "--synchronous-commit",
+        action="store_true",
+        help="commit as the API does (wait for the WAL flush), not as workers do",
+    )
+    parser.add_argument("--quick", action="store_true", help="--runs 500")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/write_path.json"))
+    args = parser.parse_args(argv)
+    n_runs = 500 if args.quick else args.runs
+    cases = []
+    for n_metrics in (int(n) for n in args.metrics.split(",")):
+        for n_writers in (int(n) for n in args.writers.split(",")):
+            case = measure(n_runs, n_metrics, args.series, n_writers, sync=args.synchronous_commit)
+            print(json.dumps(case))
+            cases.append(case)
+    figures = {"cases": cases, "load_average": os.getloadavg()}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(figures, indent=2))
+
+
+def measure(
+    n_runs: int, n_metrics: int, n_series: int, n_writers: int, *, sync: bool = False
+) -> dict[str, Any]:
+    from sqlalchemy.engine import make_url
+
+    url = (
+        make_url(SERVER)
+        .set(database=f"mlipm_bench_write_{uuid.uuid4().hex[:8]}")
+        .render_as_string(hide_password=False)
+    )
+    dbadmin.ensure_database(url)
+    dbadmin.upgrade(url)
+    os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
+    reset_engine_cache()
+    try:
+        from backend.bootstrap import bootstrap
+
+        engine = create_engine(url)
+        with Session(engine) as session:
+            bootstrap(session)
+            session.commit()
+            job_ids = _claimed_runs(session, n_runs)
+            session.commit()
+        engine.dispose()
+        chunks = [job_ids[i::n_writers] for i in range(n_writers)]
+        ctx = mp.get_context("spawn")
+        start = time.perf_counter()
+        with ctx.Pool(n_writers) as pool:
+            per_writer = pool.starmap(
+                _write, [(url, chunk, n_metrics, n_series, sync) for chunk in chunks]
+            )
+        wall = time.perf_counter() - start
+        engine = create_engine(url)
+        with Session(engine) as session:
+            stored = session.scalar(select(func.count()).select_from(Metric)) or 0
+        engine.dispose()
+    finally:
+        reset_engine_cache(close=True)
+        dbadmin.drop_database(url)
+    return {
+        "runs": n_runs,
+        "metrics_per_run": n_metrics,
+        "series_per_run": n_series,
+        "writers": n_writers,
+        "synchronous_commit": sync,
+        "metric_rows_stored": stored,
+        "wall_s": round(wall, 3),
+        "metric_rows_per_s": round(stored / wall, 1),
+        "runs_per_s": round(n_runs / wall, 1),
+        "writer_busy_s": [round(s, 3) for s in per_writer],
+        "machine": os.uname().nodename,
+        "cpus": os.cpu_count(),
+    }
+
+
+def _claimed_runs(session: Session, n: int) -> list[uuid.UUID]:
+    model = session.scalars(select(MlipModel).where(MlipModel.name == "EMT")).one()
+    benchmark = session.scalars(select(Benchmark).where(Benchmark.key == "eos")).first()
+    assert benchmark is not None
+    structures = list(session.scalars(select(Structure.id)))
+    rows = [
+        {
+            "mlip_model_id": model.id,
+            "benchmark_id": benchmark.id,
+            "structure_id": structures[i % len(structures)],
+            "params": {"i": i},
+            "params_hash": f"write-bench-{i}",
+            "status": "running",
+            "attempt": 1,
+        }
+        for i in range(n)
+    ]
+    ids: list[uuid.UUID] = []
+    for start in range(0, n, 1000):
+        ids += run_repo.insert_runs(session, rows[start : start + 1000])
+    return ids
+
+
+def _write(url: str, run_ids: list[uuid.UUID], n_metrics: int, n_series: int, sync: bool) -> float:
+    os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
+    reset_engine_cache()
+    if not sync:
+        use_asynchronous_commits()  # as a worker process does (MLIPM_WORKER_SYNCHRONOUS_COMMIT)
+    metrics = [
+        MetricIn(
+            name="volume_per_atom" if k == 0 else f"metric_{k}",
+            value=11.5 + k,
+            unit="Å³/atom",
+            compare_to_reference=k == 0,
+        )
+        for k in range(n_metrics)
+    ]
+    series = [
+        SeriesIn(
+            name=f"curve_{k}",
+            x=[float(i) for i in range(50)],
+            y=[float(i * i) for i in range(50)],
+            x_label="x",
+            x_unit="1",
+            y_label="y",
+            y_unit="1",
+        )
+        for k in range(n_series)
+    ]
+    timings = RunTimings(wall_s=0.1, cpu_s=0.1, peak_memory_mb=100.0)
+    # What the worker holds after claiming (read before the clock starts).
+    with session_scope() as session:
+        jobs = [runs.job_of(session, run_id) for run_id in run_ids]
+    start = time.perf_counter()
+    for job in jobs:
+        with statement_scope() as session:  # as the worker records a result
+            runs.record_success(
+                session,
+                job,
+                metrics=metrics,
+                series=series,
+                timings=timings,
+                provenance={"bench": "write_path"},
+            )
+    return time.perf_counter() - start
+
+
+if __name__ == "__main__":
+    main()

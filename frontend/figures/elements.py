@@ -1,0 +1,122 @@
+"""Periodic-table heatmaps (pymatviz) with our own hover text and the element in customdata."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import plotly.graph_objects as go
+import pymatviz  # about 3 s to import: paid when the app starts, not by the first visitor
+
+from frontend.figures.leaderboard import TEMPLATE
+
+SEQUENTIAL = "viridis"  # colour-blind safe, monotone in lightness
+DIVERGING = "RdBu_r"  # ColorBrewer diverging, colour-blind safe; red: the first model is worse
+_CELL = re.compile(r"^(?P<name>[^(<]+) \((?P<symbol>[A-Z][a-z]?)\)")
+
+
+def element_map(
+    values: Mapping[str, float],
+    *,
+    title: str,
+    label: str,
+    unit: str,
+    log: bool = False,
+    details: Mapping[str, str] | None = None,
+    diverging: bool = False,
+    empty_message: str | None = None,
+) -> go.Figure:
+    """A periodic table coloured by ``values`` (element symbol -> number).
+
+    Hover shows the element, ``label: value unit`` and ``details[symbol]``; each cell's
+    ``customdata`` is its symbol, so a click can name the element. ``log`` colours by
+    log10 (values must be > 0); ``diverging`` centres a red-blue scale on zero.
+    """
+    finite = {k: float(v) for k, v in values.items() if v is not None and math.isfinite(v)}
+    if log:
+        finite = {k: v for k, v in finite.items() if v > 0}
+    if not finite:
+        return _empty(title, empty_message or f"No {label} values for this choice")
+    kwargs: dict[str, Any] = {"log": log, "colorscale": DIVERGING if diverging else SEQUENTIAL}
+    if diverging:
+        bound = max(abs(v) for v in finite.values()) or 1.0
+        kwargs["cscale_range"] = (-bound, bound)
+    fig = pymatviz.ptable_heatmap(finite, show_values=True, fmt=".3g", **kwargs)
+    _retext(fig, finite, label=label, unit=unit, details=details or {})
+    fig.update_layout(
+        template=TEMPLATE,
+        title={"text": title, "x": 0.01, "font": {"size": 15}},
+        height=430,
+        width=None,
+        autosize=True,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+    )
+    fig.update_traces(
+        colorbar={"title": {"text": f"{label} ({unit})" if unit else label}},
+        selector={"hoverinfo": "text"},
+    )
+    return fig
+
+
+def _retext(
+    fig: go.Figure,
+    values: Mapping[str, float],
+    *,
+    label: str,
+    unit: str,
+    details: Mapping[str, str],
+) -> None:
+    trace = next(t for t in fig.data if t.hoverinfo == "text")
+    texts = [list(row) for row in trace.text]
+    symbols: list[list[str]] = [["" for _ in row] for row in texts]
+    for i, row in enumerate(texts):
+        for j, text in enumerate(row):
+            match = _CELL.match(str(text or ""))
+            if not match:
+                continue
+            symbol = match["symbol"]
+            symbols[i][j] = symbol
+            if symbol in values:
+                lines = [
+                    f"<b>{match['name'].strip()} ({symbol})</b>",
+                    f"{label}: {_fmt(values[symbol])} {unit}".rstrip(),
+                ]
+                if details.get(symbol):
+                    lines.append(details[symbol])
+                lines.append("click: list the runs")
+                texts[i][j] = "<br>".join(lines)
+            else:
+                texts[i][j] = f"{match['name'].strip()} ({symbol}): no data"
+    trace.text = texts
+    trace.customdata = symbols
+    # Plain nested lists (not a typed array), so the browser sees z[i][j] like the hover text.
+    trace.z = [
+        [None if v is None or not math.isfinite(v) else float(v) for v in row] for row in trace.z
+    ]
+
+
+def _fmt(value: float) -> str:
+    """Counts in full with thousands separators, anything else to 4 significant digits."""
+    if value.is_integer() and abs(value) < 1e9:
+        return f"{int(value):,}"
+    return f"{value:.4g}"
+
+
+def _empty(title: str, message: str) -> go.Figure:
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_layout(template=TEMPLATE, title={"text": title, "x": 0.01}, height=430)
+    return fig
+
+
+def clicked_element(click: Mapping[str, Any] | None) -> str | None:
+    """The element symbol of a ``clickData`` from ``element_map`` (None: not on an element)."""
+    for point in (click or {}).get("points", []):
+        symbol = point.get("customdata")
+        if isinstance(symbol, str) and symbol:
+            return symbol
+    return None

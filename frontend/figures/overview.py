@@ -1,0 +1,76 @@
+"""Pure figure builders of the all-benchmark leaderboard: records -> go.Figure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import plotly.graph_objects as go
+
+from frontend.figures.leaderboard import TEMPLATE
+from frontend.overview import pareto_front
+
+FRONT_COLOR = "#CC6677"  # Tol's muted rose: the Pareto front
+OTHER_COLOR = "#4477AA"  # Tol's blue: every other model
+
+
+def accuracy_cost_figure(
+    records: list[dict[str, Any]], costs: Mapping[str, float], *, cost_label: str
+) -> go.Figure:
+    """Combined score against cost per model, the Pareto-optimal models highlighted and joined.
+
+    ``costs`` maps model id -> cost; models without a cost or a score are left out (and
+    counted in the title).
+    """
+    points = [
+        (r, costs[r["model_id"]], r["score"])
+        for r in records
+        if r["model_id"] in costs and r["score"] is not None and costs[r["model_id"]] > 0
+    ]
+    fig = go.Figure()
+    if not points:
+        fig.add_annotation(
+            text="No model has both a cost and a combined score yet",
+            showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5,
+        )  # fmt: skip
+        fig.update_xaxes(visible=False)
+        fig.update_yaxes(visible=False)
+    else:
+        on_front = pareto_front([(c, s) for _, c, s in points])
+        for front, name, color, size in (
+            (False, "other models", OTHER_COLOR, 8),
+            (True, "Pareto front", FRONT_COLOR, 12),
+        ):
+            chosen = [p for p, f in zip(points, on_front, strict=True) if f == front]
+            if front:
+                chosen.sort(key=lambda p: p[1])
+            fig.add_trace(
+                go.Scatter(
+                    x=[c for _, c, _ in chosen],
+                    y=[s for _, _, s in chosen],
+                    mode="lines+markers" if front else "markers",
+                    name=name,
+                    marker={"color": color, "size": size, "line": {"width": 0.5, "color": "#333"}},
+                    line={"color": color, "dash": "dot"},
+                    text=[f"{r['model']} {r['version']}" for r, _, _ in chosen],
+                    customdata=[r["model_id"] for r, _, _ in chosen],
+                    hovertemplate=(
+                        "<b>%{text}</b><br>"
+                        f"{cost_label}: %{{x:.3g}}<br>"
+                        "combined score: %{y:.2f}<extra></extra>"
+                    ),
+                )
+            )
+        fig.update_xaxes(type="log")
+    left_out = len(records) - len(points)
+    fig.update_layout(
+        template=TEMPLATE,
+        title="Accuracy vs cost"
+        + (f" ({left_out} models without both left out)" if left_out else ""),
+        xaxis_title=cost_label,
+        yaxis_title="combined score (0 = best, 1 = worst)",
+        legend={"orientation": "h", "y": -0.2},
+        margin={"l": 60, "r": 20, "t": 50, "b": 40},
+        height=420,
+    )
+    return fig

@@ -1,0 +1,267 @@
+"""Element maps ("/elements"): where a model was trained and evaluated, and its error per element.
+
+Query string: ``?model=<id>&metric=<benchmark>:<metric>&compare=<id>``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, dcc, html, no_update
+from dash.development.base_component import Component
+
+from frontend.api_client import ApiError
+from frontend.app import current_api_client
+from frontend.element_stats import coverage, difference, element_errors, training_counts
+from frontend.figures.elements import clicked_element, element_map
+from frontend.reads import model_runs
+
+dash.register_page(
+    __name__, path="/elements", name="Element maps", title="Element maps · MLIP Metrology"
+)
+
+MAPS = ("training", "coverage", "error", "difference")
+DEFAULT_METRIC = "eos:bulk_modulus"
+
+
+def _graph(name: str) -> dbc.Col:
+    return dbc.Col(
+        dcc.Loading(
+            dcc.Graph(id=f"elements-{name}", config={"displaylogo": False}),
+            type="dot",
+            delay_show=300,
+        ),
+        lg=6,
+    )
+
+
+def _keep(value: str) -> list[str]:
+    """Initial options holding the value from the URL: a Dropdown drops a value that is not
+    among its options, and the real options arrive only with the first callback."""
+    return [value] if value else []
+
+
+def layout(
+    model: str = "", metric: str = DEFAULT_METRIC, compare: str = "", **_q: Any
+) -> Component:
+    """Controls and four maps; numbers are read by the callbacks."""
+    controls = dbc.Row(
+        [
+            dbc.Col(
+                [
+                    dbc.Label("Model", html_for="elements-model"),
+                    dcc.Dropdown(
+                        id="elements-model",
+                        value=model or None,
+                        clearable=False,
+                        options=_keep(model),
+                        placeholder="choose a model",
+                    ),
+                ],
+                md=4,
+            ),
+            dbc.Col(
+                [
+                    dbc.Label("Benchmark metric (error map)", html_for="elements-metric"),
+                    dcc.Dropdown(
+                        id="elements-metric", value=metric, clearable=False, options=_keep(metric)
+                    ),
+                ],
+                md=4,
+            ),
+            dbc.Col(
+                [
+                    dbc.Label("Compare with (difference map)", html_for="elements-compare"),
+                    dcc.Dropdown(
+                        id="elements-compare",
+                        value=compare or None,
+                        options=_keep(compare),
+                        placeholder="choose a second model",
+                    ),
+                ],
+                md=4,
+            ),
+        ],
+        className="g-2",
+    )
+    return html.Div(
+        [
+            html.H2("Element maps", className="mt-3"),
+            html.P(
+                "Training data, benchmark coverage and per-element error of one model, and the "
+                "difference to a second model. Hover for the numbers; click an element to list "
+                "the runs behind it.",
+                className="text-muted",
+            ),
+            dcc.Store(id="elements-init"),
+            dbc.Card(dbc.CardBody(controls), className="mb-2"),
+            html.Div(id="elements-status"),
+            dbc.Row([_graph(name) for name in MAPS], className="g-2"),
+            html.H5("Runs of the clicked element", className="mt-3"),
+            html.Div(
+                html.P("Click an element on a map.", className="text-muted"), id="elements-runs"
+            ),
+        ]
+    )
+
+
+def options(_init: Any, model: str | None) -> tuple[Any, ...]:
+    """Models and benchmark metrics to choose from; the first model if none is chosen."""
+    client = current_api_client()
+    try:
+        models = client.models()
+        benchmarks = client.benchmarks()
+    except ApiError as exc:
+        return [], [], [], no_update, error_alert(exc.message)
+    model_options = [{"label": f"{m.name} {m.version}", "value": str(m.id)} for m in models]
+    metric_options = [
+        {"label": f"{b['key']} · {h['label']} ({h['unit']})", "value": f"{b['key']}:{h['name']}"}
+        for b in benchmarks
+        for h in b["headline_metrics"]
+    ]
+    if not models:
+        note = dbc.Alert(
+            "No models are registered yet: submit one (POST /models) or run make demo.",
+            color="info",
+        )
+        return [], metric_options, [], no_update, note
+    chosen = model if model else str(models[0].id)
+    return model_options, metric_options, model_options, chosen, None
+
+
+def maps(model_id: str | None, metric: str | None, compare: str | None) -> tuple[Any, ...]:
+    """The four maps of the chosen model (and comparison model)."""
+    if not model_id or not metric:
+        return no_update, no_update, no_update, no_update, None
+    benchmark, _, name = metric.partition(":")
+    client = current_api_client()
+    try:
+        model = client.model(model_id)
+        runs = model_runs(model_id)
+        other = client.model(compare) if compare else None
+        other_runs = model_runs(compare) if compare else []
+    except ApiError as exc:
+        return no_update, no_update, no_update, no_update, error_alert(exc.message)
+    label = f"{model.name} {model.version}"
+    counts = training_counts(model)
+    covered, cover_details = coverage(runs)
+    errors, error_details, unit = element_errors(runs, benchmark, name)
+    training = element_map(
+        {k: float(v) for k, v in counts.items()},
+        title=f"Training data: {label}",
+        label="structures",
+        unit="",
+        log=True,
+    )
+    evaluated = element_map(
+        {k: float(v) for k, v in covered.items()},
+        title=f"Benchmark coverage: {label}",
+        label="succeeded runs",
+        unit="",
+        details=cover_details,
+    )
+    error = element_map(
+        errors,
+        title=f"|error| of {benchmark} {name}: {label}",
+        label=f"mean |{name} error|",
+        unit=unit,
+        details=error_details,
+    )
+    if other is None:
+        diff = element_map(
+            {},
+            title="Difference between two models",
+            label="",
+            unit="",
+            empty_message="Choose a second model above to map the difference of their errors",
+        )
+    else:
+        theirs, _, _ = element_errors(other_runs, benchmark, name)
+        diff = element_map(
+            difference(errors, theirs),
+            title=f"|error| {label} minus {other.name} {other.version}",
+            label=f"Δ mean |{name} error|",
+            unit=unit,
+            diverging=True,
+        )
+    notes = []
+    if not counts:
+        notes.append("This model's card has no training-set element counts.")
+    if not runs:
+        notes.append("This model has no runs yet: start a campaign that includes it.")
+    status = dbc.Alert(" ".join(notes), color="info") if notes else None
+    return training, evaluated, error, diff, status
+
+
+def runs_of_element(*args: Any) -> Any:
+    """Links to the runs of the chosen model on structures holding the clicked element."""
+    *_clicks, model_id = args
+    symbol = next(
+        (s for c in (dash.ctx.triggered or []) if (s := clicked_element(c["value"]))), None
+    )
+    if symbol is None or not model_id:
+        return no_update
+    try:
+        runs = [r for r in model_runs(model_id) if symbol in r.elements]
+    except ApiError as exc:
+        return error_alert(exc.message)
+    if not runs:
+        return html.P(f"No runs on structures with {symbol}.", className="text-muted")
+    rows = [
+        html.Tr(
+            [
+                html.Td(dcc.Link(r.benchmark_key, href=f"/runs/{r.id}")),
+                html.Td(r.material),
+                html.Td(r.status, className="text-danger" if r.status == "failed" else ""),
+                html.Td(r.failure_class or ""),
+                html.Td(r.structure_set),
+            ]
+        )
+        for r in sorted(runs, key=lambda r: (r.benchmark_key, r.material))
+    ]
+    head = html.Thead(
+        html.Tr([html.Th(h) for h in ("Benchmark", "Material", "Status", "Failure", "Set")])
+    )
+    return html.Div(
+        [
+            html.P(f"{len(runs)} runs on structures containing {symbol}", id="elements-runs-title"),
+            dbc.Table([head, html.Tbody(rows)], size="sm", striped=True, hover=True),
+        ]
+    )
+
+
+def error_alert(message: str) -> dbc.Alert:
+    """The API's message, shown."""
+    return dbc.Alert(
+        [html.Strong("Could not read from the API. "), html.Span(message, id="elements-api-error")],
+        color="danger",
+    )
+
+
+def register_callbacks(app: dash.Dash) -> None:
+    """Attach this page's callbacks to ``app``."""
+    app.callback(
+        Output("elements-model", "options"),
+        Output("elements-metric", "options"),
+        Output("elements-compare", "options"),
+        Output("elements-model", "value"),
+        Output("elements-status", "children", allow_duplicate=True),
+        Input("elements-init", "data"),
+        State("elements-model", "value"),
+        prevent_initial_call="initial_duplicate",
+    )(options)
+    app.callback(
+        *(Output(f"elements-{name}", "figure") for name in MAPS),
+        Output("elements-status", "children"),
+        Input("elements-model", "value"),
+        Input("elements-metric", "value"),
+        Input("elements-compare", "value"),
+    )(maps)
+    app.callback(
+        Output("elements-runs", "children"),
+        *(Input(f"elements-{name}", "clickData") for name in MAPS),
+        State("elements-model", "value"),
+        prevent_initial_call=True,
+    )(runs_of_element)

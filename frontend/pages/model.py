@@ -1,0 +1,332 @@
+"""Model page ("/models/<model_id>"): card, every benchmark's results, curves, parity, failures."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, dcc, html, no_update
+from dash.dash_table.DataTable import DataTable
+from dash.dash_table.Format import Format, Scheme
+from dash.development.base_component import Component
+
+from backend.schemas.models import ModelRead
+from backend.schemas.runs import RunSummary
+from frontend.api_client import ApiError
+from frontend.app import current_api_client
+from frontend.figures.model import (
+    empty_figure,
+    failure_breakdown,
+    parity_grid,
+    series_overlay,
+)
+from frontend.reads import model_runs
+
+dash.register_page(
+    __name__,
+    path_template="/models/<model_id>",
+    name="Model",
+    title="Model · MLIP Metrology",
+    nav=False,
+)
+
+CURVES = {  # graph -> (benchmark, series names, log axes)
+    "eos": ("eos", ("energy_volume",), False),
+    "diatomics": ("diatomics", ("energy_distance",), False),
+    "survival": ("md_stability", ("nvt_ramp_survival", "npt_compression_survival"), False),
+    "speed": ("speed", ("time_per_atom_step",), True),
+}
+NUMBER = Format(precision=4, scheme=Scheme.decimal_or_exponent).nully("n/a")
+
+
+def _graph(name: str, lg: int = 6) -> dbc.Col:
+    return dbc.Col(
+        dcc.Loading(
+            dcc.Graph(id=f"model-{name}", config={"displaylogo": False}), type="dot", delay_show=300
+        ),
+        lg=lg,
+    )
+
+
+def layout(model_id: str = "", compare: str = "", **_q: Any) -> Component:
+    """Skeleton; the callbacks read the model, its runs and the comparison model."""
+    return html.Div(
+        [
+            dcc.Store(id="model-id", data=model_id),
+            dcc.Store(id="model-compare-initial", data=compare or None),
+            html.Div(id="model-status"),
+            dcc.Loading(html.Div(id="model-card"), type="dot", delay_show=300),
+            html.H4("Results per benchmark", className="mt-3"),
+            html.Div(id="model-results"),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        [
+                            dbc.Label("Compare curves with", html_for="model-compare"),
+                            dcc.Dropdown(
+                                id="model-compare",
+                                value=compare or None,
+                                placeholder="another model",
+                            ),
+                        ],
+                        md=4,
+                    ),
+                    dbc.Col(
+                        [
+                            dbc.Label("Material (curves)", html_for="model-material"),
+                            dcc.Dropdown(id="model-material", clearable=False),
+                        ],
+                        md=3,
+                    ),
+                ],
+                className="g-2 mt-3",
+            ),
+            dbc.Row([_graph("eos"), _graph("diatomics")], className="g-2"),
+            dbc.Row([_graph("survival"), _graph("speed")], className="g-2"),
+            dbc.Row([_graph("failures", 12)], className="g-2"),
+            dbc.Row([_graph("parity", 12)], className="g-2"),
+        ]
+    )
+
+
+def overview(model_id: str, compare: str | None) -> tuple[Any, ...]:
+    """Card, results table, comparison and material options."""
+    client = current_api_client()
+    try:
+        model = client.model(model_id)
+        runs = model_runs(model_id)
+        models = client.models()
+        benchmarks = client.benchmarks()
+    except ApiError as exc:
+        return None, None, [], no_update, [], no_update, error_alert(exc.message)
+    others = [
+        {"label": f"{m.name} {m.version}", "value": str(m.id)}
+        for m in models
+        if str(m.id) != model_id
+    ]
+    materials = sorted({r.material for r in runs if r.benchmark_key in ("eos", "diatomics")})
+    status = None
+    if not runs:
+        status = dbc.Alert(
+            "This model has no runs yet. An admin starts them with a campaign "
+            "(POST /campaigns or mlipm campaigns start).",
+            color="info",
+            id="model-empty",
+        )
+    return (
+        card(model, runs),
+        results_table(runs, benchmarks),
+        others,
+        compare if any(o["value"] == compare for o in others) else None,
+        materials,
+        materials[0] if materials else None,
+        status,
+    )
+
+
+def card(model: ModelRead, runs: list[RunSummary]) -> dbc.Card:
+    """The model card as the submitter filled it in, plus what the platform counted."""
+    c = model.card
+    training = c.get("training_data") or []
+    done = [r for r in runs if r.status in ("succeeded", "failed")]
+    failed = sum(r.status == "failed" for r in runs)
+    facts = [
+        ("Family", model.family),
+        ("Status", model.status),
+        ("Authors", ", ".join(c.get("authors") or []) or "n/a"),
+        ("License", c.get("license") or "n/a"),
+        ("Openness", c.get("openness") or "n/a"),
+        ("Parameters", f"{c['n_parameters']:,}" if c.get("n_parameters") else "n/a"),
+        (
+            "Training data",
+            "; ".join(
+                f"{t.get('name')} ({t.get('level_of_theory') or 'level n/a'})" for t in training
+            )
+            or "n/a",
+        ),
+        ("Runs", f"{len(runs)} ({len(done) - failed} succeeded, {failed} failed)"),
+    ]
+    paper = c.get("paper")
+    return dbc.Card(
+        dbc.CardBody(
+            [
+                html.H2(
+                    [f"{model.name} ", html.Small(f"v{model.version}", className="text-muted")],
+                    id="model-title",
+                ),
+                html.P(c.get("description") or "", className="text-muted"),
+                dbc.Row(
+                    [
+                        dbc.Col(
+                            [html.Div(k, className="small text-muted"), html.Div(v)],
+                            md=3,
+                            className="mb-2",
+                        )
+                        for k, v in facts
+                    ]
+                ),
+                html.P(["Paper: ", html.A(paper, href=paper)]) if paper else None,
+                dbc.Alert(c["caveat"], color="warning") if c.get("caveat") else None,
+            ]
+        ),
+        className="mt-3",
+    )
+
+
+def results_table(runs: list[RunSummary], benchmarks: list[dict[str, Any]]) -> Component:
+    """Per benchmark headline metric: mean value, MAE vs its reference, runs and failures."""
+    by_key: dict[str, list[RunSummary]] = defaultdict(list)
+    for run in runs:
+        by_key[run.benchmark_key].append(run)
+    records: list[Any] = []
+    for bench in benchmarks:
+        mine = by_key.get(bench["key"], [])
+        if not mine:
+            continue
+        failed = sum(r.status == "failed" for r in mine)
+        ok = sum(r.status == "succeeded" for r in mine)
+        for head in bench["headline_metrics"]:
+            metrics = [m for r in mine for m in r.metrics or [] if m.name == head["name"]]
+            errors = [abs(m.error) for m in metrics if m.error is not None]
+            unit = "" if head["unit"] == "1" else head["unit"]
+            records.append(
+                {
+                    "benchmark": bench["key"],
+                    "metric": head["label"],
+                    "unit": unit,
+                    "mean": sum(m.value for m in metrics) / len(metrics) if metrics else None,
+                    "mae": sum(errors) / len(errors) if errors else None,
+                    "n_ref": len(errors),
+                    "ok": ok,
+                    "failed": failed,
+                    "failure_rate": failed / (ok + failed) if ok + failed else None,
+                }
+            )
+        by_key.pop(bench["key"], None)
+    if not records:
+        return html.P("No results yet.", className="text-muted")
+    rate = Format(precision=1, scheme=Scheme.percentage).nully("n/a")
+    columns: list[Any] = [
+        {"name": "Benchmark", "id": "benchmark"},
+        {"name": "Metric", "id": "metric"},
+        {"name": "Unit", "id": "unit"},
+        {"name": "Mean value", "id": "mean", "type": "numeric", "format": NUMBER},
+        {"name": "MAE vs reference", "id": "mae", "type": "numeric", "format": NUMBER},
+        {"name": "Materials with reference", "id": "n_ref", "type": "numeric"},
+        {"name": "Runs succeeded", "id": "ok", "type": "numeric"},
+        {"name": "Runs failed", "id": "failed", "type": "numeric"},
+        {"name": "Failure rate", "id": "failure_rate", "type": "numeric", "format": rate},
+    ]
+    return DataTable(
+        id="model-results-table",
+        columns=columns,
+        data=records,
+        sort_action="native",
+        page_action="none",
+        style_table={"overflowX": "auto"},
+        style_cell={
+            "fontFamily": "var(--bs-body-font-family)",
+            "fontSize": "0.85rem",
+            "padding": "3px 6px",
+        },
+        style_header={"fontWeight": "bold", "backgroundColor": "#f1f3f5"},
+        style_data_conditional=[
+            {
+                "if": {"filter_query": "{failed} > 0", "column_id": "failed"},
+                "color": "#b2182b",
+                "fontWeight": "bold",
+            }
+        ],
+    )
+
+
+def _curves(model_id: str, benchmark: str, names: tuple[str, ...]) -> list[RunSummary]:
+    client = current_api_client()
+    runs: list[RunSummary] = []
+    for name in names:
+        runs += client.runs(model_id=model_id, benchmark=benchmark, status="succeeded", series=name)
+    return runs
+
+
+def curves(model_id: str, compare: str | None, material: str | None) -> tuple[Any, ...]:
+    """EOS and dimer curves of the model (and the comparison) on one material; MD survival
+    and speed of the model."""
+    client = current_api_client()
+    try:
+        model = client.model(model_id)
+        other = client.model(compare) if compare else None
+        subjects = [(model, model_id)] + ([(other, compare)] if other and compare else [])
+        figs = []
+        for graph, (benchmark, names, log) in CURVES.items():
+            overlay = []
+            per_material = graph in ("eos", "diatomics")
+            for subject, subject_id in subjects if per_material else subjects[:1]:
+                for run in _curves(subject_id, benchmark, names):
+                    if per_material and run.material != material:
+                        continue
+                    for s in run.series or []:
+                        who = f"{subject.name} {subject.version}" if per_material else ""
+                        overlay.append((f"{who} {run.material} {s.name}".strip(), s))
+            figs.append(series_overlay(overlay, title=_title(graph, material), log=log))
+    except ApiError as exc:
+        return *(no_update,) * 4, error_alert(exc.message)
+    return *figs, None
+
+
+def _title(graph: str, material: str | None) -> str:
+    return {
+        "eos": f"Energy vs volume ({material or 'no material'})",
+        "diatomics": f"Dimer energy vs distance ({material or 'no material'})",
+        "survival": "MD survival (Kaplan-Meier)",
+        "speed": "Time per atom-step vs system size",
+    }[graph]
+
+
+def breakdowns(model_id: str) -> tuple[Any, Any]:
+    """Failure breakdown and parity plots against experiment."""
+    try:
+        model = current_api_client().model(model_id)
+        runs = model_runs(model_id)
+    except ApiError:
+        title = "Failures"
+        return empty_figure(title, "API unavailable"), empty_figure("Parity", "API unavailable")
+    label = f"{model.name} {model.version}"
+    return failure_breakdown(runs, label), parity_grid(runs, label)
+
+
+def error_alert(message: str) -> dbc.Alert:
+    """The API's message, shown."""
+    return dbc.Alert(
+        [html.Strong("Could not read from the API. "), html.Span(message, id="model-error")],
+        color="danger",
+    )
+
+
+def register_callbacks(app: dash.Dash) -> None:
+    """Attach this page's callbacks to ``app``."""
+    app.callback(
+        Output("model-card", "children"),
+        Output("model-results", "children"),
+        Output("model-compare", "options"),
+        Output("model-compare", "value"),
+        Output("model-material", "options"),
+        Output("model-material", "value"),
+        Output("model-status", "children", allow_duplicate=True),
+        Input("model-id", "data"),
+        State("model-compare-initial", "data"),
+        prevent_initial_call="initial_duplicate",
+    )(overview)
+    app.callback(
+        *(Output(f"model-{name}", "figure") for name in CURVES),
+        Output("model-status", "children"),
+        Input("model-id", "data"),
+        Input("model-compare", "value"),
+        Input("model-material", "value"),
+    )(curves)
+    app.callback(
+        Output("model-failures", "figure"),
+        Output("model-parity", "figure"),
+        Input("model-id", "data"),
+    )(breakdowns)

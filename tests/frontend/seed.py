@@ -1,0 +1,325 @@
+"""A deterministic dashboard database: N approved models x every registered benchmark.
+
+Every number follows a formula (``relative_error``) so tests can predict what a page must show,
+independently of the dashboard's own arithmetic. Used by the browser tests (a few models) and by
+``bench/dashboard.py`` (200 models x 12 benchmarks).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from backend.bootstrap import ELEMENTAL_CRYSTALS
+from backend.db.base import utcnow
+from backend.db.models import (
+    Benchmark,
+    Campaign,
+    CampaignRun,
+    CampaignStatus,
+    Metric,
+    MlipModel,
+    ModelStatus,
+    Reference,
+    Run,
+    RunStatus,
+    Series,
+)
+from backend.repositories import references as ref_repo
+from backend.services import catalog
+
+SEED_SET = "dashboard seed metals"
+MATERIALS = ("Cu", "Al", "Ag", "Ni", "Pt")
+OPENNESS = ("OSOD", "OSCD", "CSOD", "CSCD")
+TRAINING_SETS = ("MPtrj", "OMat24", "Alexandria")
+FAILURE_CLASSES = ("nan_or_inf", "atoms_too_close", "temperature_runaway", "no_convergence")
+ELEMENTS_PER_SET = {
+    "MPtrj": {"Cu": 5000, "Al": 12000, "Ag": 800, "Ni": 9000, "Pt": 300, "O": 60000},
+    "OMat24": {"Cu": 90000, "Al": 150000, "Ag": 40000, "Ni": 120000, "Pt": 30000},
+    "Alexandria": {"Cu": 20000, "Al": 25000, "Ag": 9000, "Ni": 18000, "Pt": 7000, "Fe": 30000},
+}
+
+
+def model_name(index: int) -> str:
+    return f"seed-{index:03d}"
+
+
+def relative_error(model: int, material: int, metric: int, benchmark: int = 0) -> float:
+    """(value - reference) / reference of model ``model`` on a material, metric and benchmark
+    (indices; benchmarks in key order): each benchmark ranks the models differently."""
+    sign = 1 if (model + material + metric) % 2 == 0 else -1
+    return sign * 0.01 * (1 + (model * (benchmark + 1)) % 7 + material)
+
+
+def is_failed(model: int, material: int, benchmark: int) -> bool:
+    return (model + 2 * material + benchmark) % 13 == 0
+
+
+def speed_us(model: int) -> float:
+    """Time per atom-step of model ``model`` in µs: grows with the index, so index 0 is fastest."""
+    return 2.0 * (1 + model) ** 1.3
+
+
+@dataclass
+class Seeded:
+    model_ids: list[uuid.UUID]
+    run_ids: dict[tuple[int, str, str], uuid.UUID] = field(default_factory=dict)
+    campaign_id: uuid.UUID | None = None
+    running_campaign_id: uuid.UUID | None = None
+
+
+def _structures(session: Session) -> dict[str, Any]:
+    existing = ref_repo.get_structure_set_by_name(session, SEED_SET)
+    if existing is None:
+        elemental = ref_repo.get_structure_set_by_name(session, ELEMENTAL_CRYSTALS)
+        assert elemental is not None, "bootstrap the database first"
+        picked = [
+            s for s in ref_repo.list_structures(session, elemental.id) if s.material in MATERIALS
+        ]
+        catalog.load_structure_set(
+            session,
+            name=SEED_SET,
+            description="dashboard tests",
+            source="tests",
+            structures=[
+                catalog.StructureIn(s.label, s.material, s.formula, s.elements, s.n_atoms, s.data)
+                for s in picked
+            ],
+        )
+        existing = ref_repo.get_structure_set_by_name(session, SEED_SET)
+    assert existing is not None
+    return {s.material: s for s in ref_repo.list_structures(session, existing.id)}
+
+
+def _card(index: int) -> dict[str, Any]:
+    training = TRAINING_SETS[index % len(TRAINING_SETS)]
+    return {
+        "name": model_name(index),
+        "version": "1",
+        "family": "emt",
+        "authors": ["A. Seed", "B. Seed"],
+        "license": "MIT",
+        "openness": OPENNESS[index % len(OPENNESS)],
+        "n_parameters": 100_000 * (1 + index),
+        "description": f"Synthetic model {index} of the dashboard tests.",
+        "training_data": [
+            {
+                "name": training,
+                "level_of_theory": "PBE",
+                "element_counts": ELEMENTS_PER_SET[training],
+            }
+        ],
+    }
+
+
+def _value(ref: Reference | None, model: int, material: int, metric: int, bench: int) -> float:
+    if ref is not None:
+        return ref.value * (1 + relative_error(model, material, metric, bench))
+    return 1.0 + 0.1 * model + 0.05 * material + 0.01 * metric
+
+
+def _series(key: str, run_id: uuid.UUID, model: int, material: int) -> list[dict[str, Any]]:
+    def row(
+        name: str, x: list[float], y: list[float], xl: str, xu: str, yl: str, yu: str
+    ) -> dict[str, Any]:
+        return {
+            "run_id": run_id,
+            "name": name,
+            "x": x,
+            "y": y,
+            "x_label": xl,
+            "x_unit": xu,
+            "y_label": yl,
+            "y_unit": yu,
+        }
+
+    shift = 1 + relative_error(model, material, 0)
+    if key == "eos":
+        v = [10.0 + 0.5 * k for k in range(11)]
+        e = [0.02 * (x - 12.5 * shift) ** 2 - 3.5 for x in v]
+        return [row("energy_volume", v, e, "volume", "Å³/atom", "energy", "eV/atom")]
+    if key == "diatomics":
+        r = [1.2 + 0.1 * k for k in range(30)]
+        e = [4 * 0.4 * shift * ((2.3 / x) ** 12 - (2.3 / x) ** 6) for x in r]
+        return [row("energy_distance", r, e, "distance", "Å", "energy", "eV")]
+    if key == "md_stability":
+        t = [0.5 * k for k in range(21)]
+        alive = [max(0.0, 1 - 0.02 * (model % 5) * k) for k in range(21)]
+        return [row("nvt_ramp_survival", t, alive, "time", "ps", "fraction alive", "1")]
+    if key == "speed":
+        n = [16.0, 32.0, 64.0, 128.0]
+        return [
+            row(
+                "time_per_atom_step",
+                n,
+                [speed_us(model) * (x / 16) ** 0.05 for x in n],
+                "atoms",
+                "1",
+                "time",
+                "µs/(atom step)",
+            )
+        ]
+    return []
+
+
+def seed_dashboard(session: Session, n_models: int, *, running_campaign: bool = True) -> Seeded:
+    """Add ``n_models`` approved models with one run per (benchmark, material); not committed."""
+    structures = _structures(session)
+    benchmarks = list(session.scalars(select(Benchmark).order_by(Benchmark.key)))
+    refs = {
+        (r.material, r.property): r
+        for r in session.scalars(select(Reference).where(Reference.level_of_theory == "experiment"))
+    }
+    models: list[dict[str, Any]] = [
+        {
+            "id": uuid.uuid4(),
+            "name": model_name(i),
+            "version": "1",
+            "family": "emt",
+            "params": {},
+            "card": _card(i),
+            "status": ModelStatus.APPROVED,
+            "elements": None,
+            "training_element_counts": ELEMENTS_PER_SET[TRAINING_SETS[i % len(TRAINING_SETS)]],
+        }
+        for i in range(n_models)
+    ]
+    session.execute(insert(MlipModel), models)
+    seeded = Seeded(model_ids=[m["id"] for m in models])
+    now = utcnow()
+    runs: list[dict[str, Any]] = []
+    metrics: list[dict[str, Any]] = []
+    series: list[dict[str, Any]] = []
+    for i, model in enumerate(models):
+        for b, bench in enumerate(benchmarks):
+            for j, material in enumerate(MATERIALS):
+                structure = structures[material]
+                run_id = uuid.uuid4()
+                seeded.run_ids[(i, bench.key, material)] = run_id
+                failed = is_failed(i, j, b)
+                runs.append(
+                    {
+                        "id": run_id,
+                        "mlip_model_id": model["id"],
+                        "benchmark_id": bench.id,
+                        "structure_id": structure.id,
+                        "params": {},
+                        "params_hash": hashlib.sha256(b"seed").hexdigest(),
+                        "status": RunStatus.FAILED if failed else RunStatus.SUCCEEDED,
+                        "attempt": 1,
+                        "failure_class": FAILURE_CLASSES[(i + j) % 4] if failed else None,
+                        "failure_message": "seeded failure" if failed else None,
+                        "worker": "seed@host",
+                        "started_at": now - timedelta(seconds=30),
+                        "finished_at": now - timedelta(seconds=i + j),
+                        "wall_s": 1.0 + i + 0.1 * j,
+                        "cpu_s": 1.0 + i,
+                        "peak_memory_mb": 200.0 + i,
+                        "provenance": {"seeded": True, "versions": {"ase": "3.x"}},
+                    }
+                )
+                if failed:
+                    continue
+                for k, headline in enumerate(bench.headline_metrics):
+                    name = headline["name"]
+                    ref = refs.get((material, name))
+                    value = speed_us(i) if name == "time_per_atom_step" else _value(ref, i, j, k, b)
+                    metrics.append(
+                        {
+                            "id": uuid.uuid4(),
+                            "run_id": run_id,
+                            "name": name,
+                            "value": value,
+                            "unit": headline["unit"],
+                            "reference_id": ref.id if ref else None,
+                            "error": value - ref.value if ref else None,
+                        }
+                    )
+                if (i + j) % 5 == 0:
+                    metrics.append(
+                        {
+                            "id": uuid.uuid4(),
+                            "run_id": run_id,
+                            "unit": "1",
+                            "name": "flag_window_sensitive",
+                            "value": 1.0,
+                            "reference_id": None,
+                            "error": None,
+                        }
+                    )
+                series += _series(bench.key, run_id, i, j)
+    for chunk in range(0, len(runs), 2000):
+        session.execute(insert(Run), runs[chunk : chunk + 2000])
+    for chunk in range(0, len(metrics), 5000):
+        session.execute(insert(Metric), metrics[chunk : chunk + 5000])
+    for chunk in range(0, len(series), 2000):
+        session.execute(insert(Series), series[chunk : chunk + 2000])
+    seeded.campaign_id = _campaign(
+        session,
+        "seeded: every model on every benchmark",
+        [r["id"] for r in runs],
+        CampaignStatus.FINISHED,
+    )
+    if running_campaign:
+        seeded.running_campaign_id = _running_campaign(
+            session, models[0]["id"], benchmarks, structures
+        )
+    session.flush()
+    return seeded
+
+
+def _campaign(
+    session: Session, name: str, run_ids: list[uuid.UUID], status: CampaignStatus
+) -> uuid.UUID:
+    campaign_id = uuid.uuid4()
+    session.execute(
+        insert(Campaign).values(
+            id=campaign_id,
+            name=name,
+            status=status,
+            n_reused=0,
+            spec={"models": [], "benchmarks": [], "structure_sets": [SEED_SET]},
+        )
+    )
+    if run_ids:
+        session.execute(
+            insert(CampaignRun), [{"campaign_id": campaign_id, "run_id": r} for r in run_ids]
+        )
+    return campaign_id
+
+
+def _running_campaign(
+    session: Session, model_id: uuid.UUID, benchmarks: list[Benchmark], structures: dict[str, Any]
+) -> uuid.UUID:
+    """A campaign still going: queued runs (no worker takes them), one failed, one succeeded."""
+    rows = []
+    for n, material in enumerate(MATERIALS):
+        rows.append(
+            {
+                "id": uuid.uuid4(),
+                "mlip_model_id": model_id,
+                "benchmark_id": benchmarks[0].id,
+                "structure_id": structures[material].id,
+                "params": {"n": n},
+                "params_hash": hashlib.sha256(f"running-{n}".encode()).hexdigest(),
+                "status": (RunStatus.FAILED, RunStatus.SUCCEEDED)[n] if n < 2 else RunStatus.QUEUED,
+                "attempt": 1 if n < 2 else 0,
+                "failure_class": "temperature_runaway" if n == 0 else None,
+                "failure_message": "T exceeded 5000 K at step 1200" if n == 0 else None,
+                "finished_at": utcnow() if n < 2 else None,
+                "provenance": {},
+            }
+        )
+    session.execute(insert(Run), rows)
+    return _campaign(
+        session,
+        "monitor: a campaign still running",
+        [r["id"] for r in rows],
+        CampaignStatus.RUNNING,
+    )

@@ -1,0 +1,112 @@
+"""Global map of sampled configurations: SOAP descriptors projected to 2-D (PCA, UMAP, PHATE).
+
+The descriptor is model-agnostic (SOAP, dscribe; averaged over atoms), so the coordinates of a
+set of configurations are the same whichever model is benchmarked: only the colours (energy,
+error against the reference, failure) change. dscribe, umap-learn and phate are the optional
+``landscape`` extra; they are imported when a map is asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+
+from workers.errors import BenchmarkSetupError
+
+MAP_METHODS = ("pca", "umap", "phate")
+
+
+@dataclass(frozen=True, slots=True)
+class SoapSettings:
+    """SOAP descriptor settings (dscribe 2.1): cutoff (Å), radial and angular orders, width (Å)."""
+
+    r_cut_a: float = 5.0
+    n_max: int = 6
+    l_max: int = 4
+    sigma_a: float = 0.5
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "descriptor": "soap",
+            "library": "dscribe",
+            "average": "inner",
+            "r_cut_a": self.r_cut_a,
+            "n_max": self.n_max,
+            "l_max": self.l_max,
+            "sigma_a": self.sigma_a,
+        }
+
+
+def soap_features(frames: list[Atoms], settings: SoapSettings) -> np.ndarray:
+    """Atom-averaged SOAP vectors (F, D) of ``frames``, standardized per component."""
+    try:
+        from dscribe.descriptors import SOAP
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise BenchmarkSetupError(
+            "the global map needs dscribe (pip install 'mlip-metrology[landscape]')"
+        ) from exc
+    species = sorted({s for f in frames for s in f.get_chemical_symbols()})
+    soap = SOAP(
+        species=species,
+        r_cut=settings.r_cut_a,
+        n_max=settings.n_max,
+        l_max=settings.l_max,
+        sigma=settings.sigma_a,
+        average="inner",
+        periodic=bool(frames[0].pbc.any()),
+    )
+    return standardize(
+        np.asarray(soap.create(frames, n_jobs=1), dtype=float).reshape(len(frames), -1)
+    )
+
+
+def standardize(features: np.ndarray) -> np.ndarray:
+    """Columns centred and scaled to unit variance; constant columns dropped."""
+    spread = features.std(axis=0)
+    keep = spread > 1e-12 * max(float(spread.max()), 1e-300)
+    return (features[:, keep] - features[:, keep].mean(axis=0)) / spread[keep]
+
+
+def project(features: np.ndarray, method: str, *, seed: int) -> tuple[np.ndarray, dict[str, Any]]:
+    """2-D coordinates (F, 2) of ``features`` by ``method`` and the settings used."""
+    n = len(features)
+    if method == "pca":
+        centred = features - features.mean(axis=0)
+        _, s, vt = np.linalg.svd(centred, full_matrices=False)
+        coords = centred @ vt[:2].T
+        ratio = (s[:2] ** 2 / max(float(np.sum(s**2)), 1e-300)).tolist()
+        return _pad(coords), {"method": "pca", "explained_variance": ratio}
+    if method == "umap":
+        try:
+            import umap
+        except ImportError as exc:  # pragma: no cover - depends on the installation
+            raise BenchmarkSetupError("UMAP needs umap-learn (the landscape extra)") from exc
+        settings = {"method": "umap", "n_neighbors": min(15, n - 1), "min_dist": 0.1, "seed": seed}
+        reducer = umap.UMAP(
+            n_components=2,
+            n_neighbors=settings["n_neighbors"],
+            min_dist=0.1,
+            random_state=seed,
+            n_jobs=1,
+        )
+        return np.asarray(reducer.fit_transform(features)), settings
+    if method == "phate":
+        try:
+            import phate
+        except ImportError as exc:  # pragma: no cover - depends on the installation
+            raise BenchmarkSetupError("PHATE needs phate (the landscape extra)") from exc
+        settings = {"method": "phate", "knn": min(5, n - 2), "seed": seed}
+        op = phate.PHATE(
+            n_components=2, knn=settings["knn"], random_state=seed, verbose=0, n_jobs=1
+        )
+        return np.asarray(op.fit_transform(features)), settings
+    raise BenchmarkSetupError(f"unknown projection {method!r}; known: {list(MAP_METHODS)}")
+
+
+def _pad(coords: np.ndarray) -> np.ndarray:
+    if coords.shape[1] == 2:
+        return coords
+    return np.hstack([coords, np.zeros((len(coords), 2 - coords.shape[1]))])
