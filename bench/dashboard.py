@@ -85,7 +85,7 @@ def main() -> None:
                     driver.get("about:blank")
                     t0 = time.perf_counter()
                     driver.get(target)
-                    wait_for(driver, _present(selector), 120)
+                    wait_for(driver, _present(selector), 300)
                     times.append(time.perf_counter() - t0)
                 warm = times[1:]
                 print(

@@ -10,7 +10,9 @@ keep-alive connection each), and reports p50/p95/p99 per endpoint:
 
 - ``GET /leaderboards/eos`` (first page of 100 rows, the default),
 - ``GET /leaderboards?benchmarks=eos,elastic,cohesive,relax,thermal_expansion`` (combined),
-- the same board revalidated with ``If-None-Match`` (a 304 when nothing changed).
+- the same board revalidated with ``If-None-Match`` (a 304 when nothing changed),
+- both boards with a query that differs per request (``nonce``), so each one is built
+  (the ETag of a board, and the body stored under it, change with every write it shows).
 
     python -m bench.read_path [--clients 20] [--requests 2000] [--runs 100000]
 """
@@ -350,10 +352,14 @@ def serve_and_measure(url: str, *, clients: int, requests: int, workers: int) ->
             "load_average_1min_before": round(os.getloadavg()[0], 2),
             "uptime_before": _uptime(),
         }
+        # "{i}": a query parameter that differs per request, so no stored body is reused
+        # and every answer builds its board (the cost right after a result is written)
         for name, path, headers in (
             ("leaderboard_eos", board, {}),
             ("leaderboard_combined", combined, {}),
             ("leaderboard_eos_if_none_match", board, {"If-None-Match": etag}),
+            ("leaderboard_eos_built", board + "?nonce={i}", {}),
+            ("leaderboard_combined_built", combined + "&nonce={i}", {}),
         ):
             asyncio.run(_load(port, path, headers, clients=clients, total=min(200, requests)))
             results[name] = asyncio.run(_load(port, path, headers, clients=clients, total=requests))
@@ -418,7 +424,9 @@ async def _load(
         while remaining[0] > 0:
             remaining[0] -= 1
             t0 = time.perf_counter()
-            status, body, _ = await _request(reader, writer, path, headers)
+            status, body, _ = await _request(
+                reader, writer, path.replace("{i}", str(remaining[0])), headers
+            )
             latencies.append((time.perf_counter() - t0) * 1000)
             statuses[status] = statuses.get(status, 0) + 1
             sizes.add(len(body))

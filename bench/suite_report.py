@@ -73,6 +73,7 @@ def markdown_report(report: dict[str, Any]) -> str:
     ]
     if report["cancelled_campaigns"]:
         lines.append(f"Budget spent: cancelled {', '.join(report['cancelled_campaigns'])}.")
+    lines += ["", *(f"- {note}" for note in report.get("notes", []))]  # added by the operator
     lines += ["", "## Model x benchmark: headline metric", "",
               "| model | benchmark | runs (ok/fail/skip/other) | headline | mean value "
               "| vs reference "

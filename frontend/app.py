@@ -18,6 +18,8 @@ PAGES_DIR = FRONTEND_DIR / "pages"
 ASSETS_DIR = FRONTEND_DIR / "assets"
 API_URL_CONFIG_KEY = "MLIPM_API_URL"
 TITLE = "MLIP Metrology"
+# A board of hundreds of models with their per-material entries takes seconds on a busy API.
+API_TIMEOUT_S = 30.0
 
 
 def create_app(api_url: str | None = None) -> dash.Dash:
@@ -77,7 +79,7 @@ def navbar() -> dbc.NavbarSimple:
 
 def current_api_client() -> ApiClient:
     """An ApiClient for the app that is serving the current request (use inside callbacks)."""
-    return ApiClient(flask.current_app.config[API_URL_CONFIG_KEY])
+    return ApiClient(flask.current_app.config[API_URL_CONFIG_KEY], timeout=API_TIMEOUT_S)
 
 
 def main() -> None:

@@ -140,9 +140,7 @@ def build_view(
         done = record["n_succeeded"] + record["n_failed"]
         record["failure_rate"] = record["n_failed"] / done if done else None
         combined_row = scores.get(model_id)
-        record["score"] = (
-            combined_row.score if combined_row and combined_row.n_benchmarks else None
-        )
+        record["score"] = combined_row.score if combined_row and combined_row.n_benchmarks else None
         record["n_scored"] = combined_row.n_benchmarks if combined_row else 0
     ordered = sorted(records.values(), key=_rank_key)
     for rank, record in enumerate(ordered, start=1):

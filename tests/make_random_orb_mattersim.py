@@ -122,8 +122,7 @@ def fit_readout(calc: Any, layer: Any, symbol: str) -> float:
         layer.weight += torch.as_tensor(step[:-1], dtype=layer.weight.dtype).reshape(1, -1)
         layer.bias += float(step[-1])
     return max(
-        abs(energy(atoms) - target_energy(atoms.get_volume(), base.get_volume()))
-        for atoms in cells
+        abs(energy(atoms) - target_energy(atoms.get_volume(), base.get_volume())) for atoms in cells
     )
 
 
@@ -141,12 +140,12 @@ def fit_files(out: Path, orb_model: str, symbol: str) -> None:
     from workers.adapters.registry import ModelSpec, load_all, make_calculator
 
     load_all()
-    orb = make_calculator(ModelSpec("orb", "fit", params={"weights_path": str(out),
+    orb: Any = make_calculator(ModelSpec("orb", "fit", params={"weights_path": str(out),
                                                            "model": orb_model}))  # fmt: skip
     error = fit_readout(orb, _last_linear(orb.model.heads["energy"].mlp), symbol)
     torch.save(orb.model.state_dict(), out / orb_file(orb_model))
     print(f"orb readout fitted to the {symbol} EOS: max residual {error:.2e} eV/atom")
-    sim = make_calculator(ModelSpec("mattersim", "fit", params={"weights_path": str(out)}))
+    sim: Any = make_calculator(ModelSpec("mattersim", "fit", params={"weights_path": str(out)}))
     error = fit_readout(sim, _last_linear(sim.potential.model.final.g), symbol)
     sim.potential.save(str(out / MATTERSIM_FILE))
     print(f"mattersim readout fitted to the {symbol} EOS: max residual {error:.2e} eV/atom")

@@ -122,7 +122,7 @@ def status_counts(
         )
     return {
         (row[0], row[1]): {v.value: int(k) for v, k in zip(STATUSES, row[2:], strict=True) if k}
-        for row in session.execute(query).tuples()
+        for row in session.execute(query)
     }
 
 

@@ -210,8 +210,13 @@ def read_boards(client: ApiClient, lot: str, filters: dict[str, str]) -> dict[st
     return {"boards": boards, "models": models, "structure_sets": sets}
 
 
+# Every board of hundreds of models takes seconds to read: controls re-use them for this long,
+# and the poll shows new results at the latest this much later.
+BOARDS_TTL_S = 30.0
+
+
 def _ttl_s() -> float:
-    return 0.8 * get_settings().dashboard_poll_ms / 1000
+    return max(BOARDS_TTL_S, get_settings().dashboard_poll_ms / 1000)
 
 
 def data_for(lot: str, filters: dict[str, str] | None = None) -> dict[str, Any]:

@@ -151,8 +151,12 @@ def test_orb_and_mattersim_run_eos_on_their_own_worker(
         params: dict[str, dict[str, Any]] = {"orb": {}, "mattersim": {}}
         for family, name in names.items():
             model = client.create_model(
-                {"name": name, "family": family, "params": params[family],
-                 "elements": ["Cu"]}  # fmt: skip
+                {
+                    "name": name,
+                    "family": family,
+                    "params": params[family],
+                    "elements": ["Cu"],
+                }
             )
             uploaded = client.upload_model_file(model.id, fitted_weights / files[family])
             assert uploaded.id == model.id

@@ -65,9 +65,9 @@ LOCAL_WEIGHTS: dict[str, Callable[[Path], Path]] = {
     "m3gnet": lambda root: write_m3gnet_dir(root / "M3GNet-random-PES"),
     "ani2x": write_ani2x_dir,
 }
-#: Families that run only from a checkpoint file whose package is not installable here
-#: (workers/adapters/orb.py says why); tests/workers/test_downloaded_weights.py checks that
-#: they fail fast naming the file and the package.
+#: Families whose packages are not installable in this environment (workers/adapters/orb.py
+#: says why): tests/workers/test_downloaded_weights.py checks that they fail fast naming the
+#: file and the package; tests/backend/test_orb_environment.py runs them in .venv-orb.
 FILE_ONLY = frozenset({"orb", "mattersim"})
 FAMILIES = [
     pytest.param(family, marks=pytest.mark.mlip) if ADAPTERS[family].packages else family

@@ -6,8 +6,9 @@ and where, and work when an admin supplies the files.
 real weights are distributed (matgl's model.json/model.pt/state.pt directory; ANI-2x's
 NeuroChem ``ani-2x_8x`` directory, plain and as a .tar.gz upload), run through the adapter:
 finite energy, forces equal to minus the central-difference gradient of the energy.
-ORB and MatterSim are not installable here without conflicts (see workers/adapters/orb.py),
-so only their failure paths are tested; they are the file-only families of the contract test.
+ORB and MatterSim are not installable in this environment without conflicts (see
+workers/adapters/orb.py), so only their failure paths are tested here; they run from their
+files in their own environment in tests/backend/test_orb_environment.py (.venv-orb).
 """
 
 from __future__ import annotations

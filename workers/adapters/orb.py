@@ -4,16 +4,23 @@ their checkpoints on first use, run here only from a checkpoint file already on 
 Neither package is in the ``mlip`` extra: orb-models pulls ``cached_path``, which downgrades
 rich, filelock and huggingface_hub below what the rest of the environment uses; mattersim
 depends on torchvision and torchaudio (a CUDA torch) and installs only with ``--no-deps``.
-An admin installs them into a worker environment of their own; elsewhere these families fail
-fast with ``setup_error``, naming the package.
+Both run in a worker environment of their own (``make install-orb``: ``.venv-orb`` with
+orb-models 0.5.5 and mattersim 1.2.3, its worker on the queue MLIPM_FAMILY_QUEUES routes both
+families to; docker-compose's ``worker-orb``); elsewhere these families fail fast with
+``setup_error``, naming the package.
 
 - ``orb``: ``params["model"]`` names the architecture (a key of orb-models'
   ``ORB_PRETRAINED_MODELS``, e.g. ``orb-v3-conservative-inf-mpa``); its checkpoint, e.g.
   ``orb-v3-conservative-inf-mpa-20250404.ckpt``, is a plain state dict that orb-models loads
   with ``torch.load(weights_only=True)``.
-- ``mattersim``: ``mattersim-v1.0.0-1M.pth`` or ``-5M.pth``, read first with
-  ``torch.load(weights_only=True)``; a file that needs arbitrary unpickling is refused unless
-  an admin marks the model trusted.
+- ``mattersim``: ``mattersim-v1.0.0-1M.pth`` or ``-5M.pth``, the dict that
+  ``Potential.save`` writes (``model_name``, ``model`` state dict, ``model_args``, training
+  state), read once with ``torch.load(weights_only=True)``; a file that needs arbitrary
+  unpickling is refused unless an admin marks the model trusted. The ``M3Gnet`` is built from
+  it as ``Potential.from_checkpoint`` does, without that method's download branch.
+
+Both were checked with random-weight models of the real architectures saved in these layouts
+(tests/backend/test_orb_environment.py).
 """
 
 from __future__ import annotations
@@ -110,7 +117,10 @@ def make_orb(spec: ModelSpec) -> Calculator:
             f"model {spec.name!r} (orb): params['precision'] = {precision!r}; use one of "
             f"{list(ORB_PRECISIONS)}"
         )
-    hint = "pip install --no-deps orb-models dm-tree cached_path (in the orb worker env)"
+    hint = (
+        "make install-orb: a worker environment of its own with orb-models 0.5.5 (and "
+        "mattersim, pip install --no-deps)"
+    )
     try:
         pretrained = import_or_setup_error("orb_models.forcefield.pretrained", family="orb")
         calculator = import_or_setup_error("orb_models.forcefield.calculator", family="orb")
@@ -192,7 +202,10 @@ def make_mattersim(spec: ModelSpec) -> Calculator:
         fallback=MATTERSIM_CACHE,
         what="MatterSim v1, published at https://github.com/microsoft/mattersim",
     )
-    hint = "pip install --no-deps mattersim (in a worker environment of its own)"
+    hint = (
+        "make install-orb: a worker environment of its own with mattersim 1.2.3 "
+        "(pip install --no-deps, plus the packages its inference imports)"
+    )
     try:
         potential = import_or_setup_error("mattersim.forcefield.potential", family="mattersim")
         m3gnet = import_or_setup_error("mattersim.forcefield.m3gnet.m3gnet", family="mattersim")

@@ -33,6 +33,7 @@ from backend.db.session import reset_engine_cache, session_scope
 from backend.schemas.results import MetricIn, ProjectionIn, RunTimings, SeriesIn
 from backend.services import runs
 from backend.settings import get_settings
+from workers.benchmarks.base import load_all
 from workers.celery_app import celery_app
 from workers.errors import BenchmarkError, FailureClass, RunCancelled, UnsupportedElementsError
 from workers.execution import Outcome, execute_claimed
@@ -44,6 +45,17 @@ log = logging.getLogger(__name__)
 def _fresh_connections_after_fork(**_: Any) -> None:
     """Pool processes are forked from the worker, whose sweeper holds database connections."""
     reset_engine_cache(close=False)
+
+
+@worker_init.connect
+def _import_the_benchmarks(**_: Any) -> None:
+    """Import the benchmark suite (scipy and all) once, before the pool forks.
+
+    Imported on a run's first use instead, the imports counted against that run's soft time
+    limit; on a loaded machine the limit could fire in the middle of an import and leave a
+    half-initialised module behind, failing every later run of the process (NameError).
+    """
+    load_all()
 
 
 @worker_init.connect

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 
+from backend.api.board_bodies import BODIES
 from backend.api.deps import SessionDep
 from backend.schemas.common import MAX_OFFSET, MAX_PAGE_LIMIT
 from backend.schemas.leaderboard import CombinedLeaderboardRead, LeaderboardRead
@@ -103,8 +104,8 @@ def read_combined_leaderboard(
     """
     ids = [b.id for b in combined_leaderboard.resolve_benchmarks(session, benchmarks)]
     etag = leaderboard.board_etag(session, ids, _request_key(request))
-    if etag is not None and _matches(request, etag):
-        return _not_modified(etag)
+    if etag is not None and (early := _answer_from_etag(request, etag)) is not None:
+        return early
     board = combined_leaderboard.build_combined(
         session,
         benchmarks=benchmarks,
@@ -151,8 +152,8 @@ def read_leaderboard(
     """
     benchmark_id = leaderboard.get_benchmark(session, benchmark, version).id
     etag = leaderboard.board_etag(session, [benchmark_id], _request_key(request))
-    if etag is not None and _matches(request, etag):
-        return _not_modified(etag)
+    if etag is not None and (early := _answer_from_etag(request, etag)) is not None:
+        return early
     board = leaderboard.build_leaderboard(
         session,
         benchmark,
@@ -171,10 +172,13 @@ def conditional_json(
 ) -> Response:
     """The body with a strong ETag (given, or of its bytes); 304 when the client has it."""
     content = body.model_dump_json().encode()
+    given = etag
     etag = etag or f'"{hashlib.sha256(content).hexdigest()[:32]}"'
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if updated_at is not None:
         headers["Last-Modified"] = format_datetime(updated_at.astimezone(UTC), usegmt=True)
+    if given is not None:
+        BODIES.put(etag, content, headers)
     if _matches(request, etag):
         return Response(status_code=304, headers=headers)
     return Response(content, media_type="application/json", headers=headers)
@@ -191,6 +195,13 @@ def _matches(request: Request, etag: str) -> bool:
     return etag in tags or "*" in tags
 
 
-def _not_modified(etag: str) -> Response:
-    """Answered from the change counters alone: the board is not built."""
-    return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
+def _answer_from_etag(request: Request, etag: str) -> Response | None:
+    """304 when the client has the board, its stored body when this process has it."""
+    if _matches(request, etag):
+        # answered from the change counters alone: the board is not built
+        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
+    stored = BODIES.get(etag)
+    if stored is None:
+        return None
+    content, headers = stored
+    return Response(content, media_type="application/json", headers=headers)
