@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from backend.schemas.leaderboard import CombinedLeaderboardRead, LeaderboardRead
 from backend.schemas.runs import RunSummary
 from backend.settings import get_settings
+from frontend.api_client import ApiClient
 from frontend.app import current_api_client
 from frontend.cache import cached
+from frontend.overview import format_weights
+
+PARALLEL_READS = 6
 
 
 def ttl_s() -> float:
@@ -21,3 +29,65 @@ def model_runs(model_id: str) -> list[RunSummary]:
         ttl_s(),
         lambda: client.runs(model_id=model_id, include_metrics="true"),
     )
+
+
+def read_boards(client: ApiClient, lot: str, filters: dict[str, str]) -> dict[str, Any]:
+    """Every benchmark's board (newest version) at ``lot`` with the API's filters, the models,
+    and the structure sets campaigns used."""
+    keys = list(dict.fromkeys(b["key"] for b in client.benchmarks()))
+    with ThreadPoolExecutor(max_workers=PARALLEL_READS) as pool:
+        read = pool.map(lambda key: client.leaderboard(key, lot, filters=filters), keys)
+        boards: dict[str, LeaderboardRead] = dict(zip(keys, read, strict=True))
+    models = {str(m.id): m for m in client.models()}
+    sets = sorted({s for c in client.campaigns(200) for s in c.spec.get("structure_sets", [])})
+    return {"boards": boards, "models": models, "structure_sets": sets}
+
+
+# Every board of hundreds of models takes seconds to read: controls re-use them for this long,
+# and the poll shows new results at the latest this much later.
+BOARDS_TTL_S = 30.0
+
+
+def boards_ttl_s() -> float:
+    return max(BOARDS_TTL_S, get_settings().dashboard_poll_ms / 1000)
+
+
+def data_for(lot: str, filters: dict[str, str] | None = None) -> dict[str, Any]:
+    """The boards, read through the cache (several callbacks and re-renders share them)."""
+    client = current_api_client()
+    filters = filters or {}
+    key = ("overview", client.base_url, lot, tuple(sorted(filters.items())))
+    return cached(key, boards_ttl_s(), lambda: read_boards(client, lot, filters))
+
+
+def combined_for(
+    lot: str, weights: dict[str, float], filters: dict[str, str]
+) -> CombinedLeaderboardRead | None:
+    """The API's combined score over the benchmarks weighted above zero (None: none is)."""
+    positive = {k: w for k, w in weights.items() if w > 0}
+    if not positive:
+        return None
+    client = current_api_client()
+    key = (
+        "combined",
+        client.base_url,
+        lot,
+        format_weights(positive),
+        tuple(sorted(filters.items())),
+    )
+    return cached(
+        key, boards_ttl_s(), lambda: client.combined(list(positive), positive, lot, filters=filters)
+    )
+
+
+def fingerprint(data: dict[str, Any], lot: str) -> dict[str, Any]:
+    """What the browser holds: enough to notice new results, not the results themselves."""
+    boards: dict[str, LeaderboardRead] = data["boards"]
+    return {
+        "lot": lot,
+        "benchmarks": list(boards),
+        "stamp": [
+            (k, str(b.updated_at), sum(r.n_runs - r.n_pending for r in b.rows), len(b.rows))
+            for k, b in boards.items()
+        ],
+    }

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,12 +19,10 @@ from dash.dash_table.DataTable import DataTable
 from dash.dash_table.Format import Format, Scheme
 from dash.development.base_component import Component
 
-from backend.schemas.leaderboard import CombinedLeaderboardRead, LeaderboardRead
+from backend.schemas.leaderboard import LeaderboardRead
 from backend.schemas.models import ModelRead
 from backend.settings import get_settings
-from frontend.api_client import ApiClient, ApiError
-from frontend.app import current_api_client
-from frontend.cache import cached
+from frontend.api_client import ApiError
 from frontend.figures.overview import accuracy_cost_figure
 from frontend.overview import (
     SPEED_BENCHMARK,
@@ -37,12 +34,12 @@ from frontend.overview import (
     speed_cost,
     training_sets,
 )
+from frontend.reads import combined_for, data_for, fingerprint
 
 dash.register_page(__name__, path="/", name="Leaderboard", title="Leaderboard · MLIP Metrology")
 
 LEVELS_OF_THEORY = ("experiment", "ccsd(t)/cbs", "dft-pbe")
 OPENNESS = ("OSOD", "OSCD", "CSOD", "CSCD")
-PARALLEL_READS = 6
 QUERY_KEYS = ("lot", "weights", "training_set", "openness", "element", "structure_set")
 NUMBER = Format(precision=3, scheme=Scheme.decimal_or_exponent).nully("n/a")
 
@@ -196,68 +193,6 @@ def layout(
             ),
         ]
     )
-
-
-def read_boards(client: ApiClient, lot: str, filters: dict[str, str]) -> dict[str, Any]:
-    """Every benchmark's board (newest version) at ``lot`` with the API's filters, the models,
-    and the structure sets campaigns used."""
-    keys = list(dict.fromkeys(b["key"] for b in client.benchmarks()))
-    with ThreadPoolExecutor(max_workers=PARALLEL_READS) as pool:
-        read = pool.map(lambda key: client.leaderboard(key, lot, filters=filters), keys)
-        boards: dict[str, LeaderboardRead] = dict(zip(keys, read, strict=True))
-    models = {str(m.id): m for m in client.models()}
-    sets = sorted({s for c in client.campaigns(200) for s in c.spec.get("structure_sets", [])})
-    return {"boards": boards, "models": models, "structure_sets": sets}
-
-
-# Every board of hundreds of models takes seconds to read: controls re-use them for this long,
-# and the poll shows new results at the latest this much later.
-BOARDS_TTL_S = 30.0
-
-
-def _ttl_s() -> float:
-    return max(BOARDS_TTL_S, get_settings().dashboard_poll_ms / 1000)
-
-
-def data_for(lot: str, filters: dict[str, str] | None = None) -> dict[str, Any]:
-    """The boards, read through the cache (several callbacks and re-renders share them)."""
-    client = current_api_client()
-    filters = filters or {}
-    key = ("overview", client.base_url, lot, tuple(sorted(filters.items())))
-    return cached(key, _ttl_s(), lambda: read_boards(client, lot, filters))
-
-
-def combined_for(
-    lot: str, weights: dict[str, float], filters: dict[str, str]
-) -> CombinedLeaderboardRead | None:
-    """The API's combined score over the benchmarks weighted above zero (None: none is)."""
-    positive = {k: w for k, w in weights.items() if w > 0}
-    if not positive:
-        return None
-    client = current_api_client()
-    key = (
-        "combined",
-        client.base_url,
-        lot,
-        format_weights(positive),
-        tuple(sorted(filters.items())),
-    )
-    return cached(
-        key, _ttl_s(), lambda: client.combined(list(positive), positive, lot, filters=filters)
-    )
-
-
-def fingerprint(data: dict[str, Any], lot: str) -> dict[str, Any]:
-    """What the browser holds: enough to notice new results, not the results themselves."""
-    boards: dict[str, LeaderboardRead] = data["boards"]
-    return {
-        "lot": lot,
-        "benchmarks": list(boards),
-        "stamp": [
-            (k, str(b.updated_at), sum(r.n_runs - r.n_pending for r in b.rows), len(b.rows))
-            for k, b in boards.items()
-        ],
-    }
 
 
 def refresh(_n: int | None, lot: str, current: dict[str, Any] | None) -> tuple[Any, ...]:

@@ -151,7 +151,8 @@ def test_truncated_files_never_get_a_5xx(
     client: TestClient, owner: dict[str, str], set_id: str, fmt: str, cut: float
 ) -> None:
     content = VALID[fmt]
-    _send(client, set_id, owner, fmt, content[: int(len(content) * cut)])
+    assert _send(client, set_id, owner, fmt, content[: int(len(content) * cut)]) < 500
+    assert client.get("/health").status_code == 200
 
 
 NUMBERS = st.sampled_from(
@@ -178,4 +179,5 @@ def test_numbers_replaced_by_absurd_ones_never_get_a_5xx(
     index = data.draw(st.sampled_from(numeric))
     tail = b"\n" if tokens[index].endswith(b"\n") else b""
     tokens[index] = replacement + tail
-    _send(client, set_id, owner, fmt, b" ".join(tokens))
+    assert _send(client, set_id, owner, fmt, b" ".join(tokens)) < 500
+    assert client.get("/health").status_code == 200

@@ -8,12 +8,16 @@ error against the reference, failure) change. dscribe, umap-learn and phate are 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from ase import Atoms
+from ase.calculators.calculator import Calculator
 
+from workers.adapters.embeddings import atom_embeddings, embedding_source
+from workers.benchmarks.base import Observer, notify
 from workers.errors import BenchmarkSetupError
 
 MAP_METHODS = ("pca", "umap", "phate")
@@ -110,3 +114,70 @@ def _pad(coords: np.ndarray) -> np.ndarray:
     if coords.shape[1] == 2:
         return coords
     return np.hstack([coords, np.zeros((len(coords), 2 - coords.shape[1]))])
+
+
+@dataclass(frozen=True, slots=True)
+class MapCoordinates:
+    """2-D coordinates of the sampled frames and the descriptor and projection that made them."""
+
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+    projection: dict[str, Any]
+    descriptor: dict[str, Any]
+
+
+def configuration_maps(
+    positions: np.ndarray | Sequence[np.ndarray],
+    work: Atoms,
+    *,
+    methods: Sequence[str],
+    soap: SoapSettings,
+    seed: int,
+    embedding_map: bool,
+    observer: Observer | None = None,
+) -> dict[str, MapCoordinates]:
+    """SOAP maps (model-agnostic) of the sampled frames and, where the model attached to
+    ``work`` has one, maps of its embedding space."""
+    frames = [
+        Atoms(work.get_chemical_symbols(), positions=p, cell=work.cell, pbc=work.pbc)
+        for p in positions
+    ]
+    features = soap_features(frames, soap)
+    maps = {}
+    for method in methods:
+        coords, settings = project(features, method, seed=seed)
+        maps[method] = MapCoordinates(
+            _column(coords, 0), _column(coords, 1), settings, soap.as_dict()
+        )
+    notify(observer, "landscape: map", 1.0)
+    calc = work.calc
+    assert calc is not None
+    embedded = _embedding_features(calc, frames) if embedding_map else None
+    if embedded is not None:
+        descriptor = {
+            "descriptor": "model_embedding",
+            "source": embedding_source(calc),
+            "average": "mean over atoms",
+            "standardized": True,
+        }
+        for method in methods:
+            coords, settings = project(embedded, method, seed=seed)
+            maps[f"embedding_{method}"] = MapCoordinates(
+                _column(coords, 0), _column(coords, 1), settings, descriptor
+            )
+        notify(observer, "landscape: embedding map", 1.0)
+    return maps
+
+
+def _embedding_features(calc: Calculator, frames: list[Atoms]) -> np.ndarray | None:
+    rows = []
+    for frame in frames:
+        per_atom = atom_embeddings(calc, frame)
+        if per_atom is None:
+            return None
+        rows.append(per_atom.mean(axis=0))
+    return standardize(np.array(rows))
+
+
+def _column(coords: np.ndarray, k: int) -> tuple[float, ...]:
+    return tuple(float(v) for v in coords[:, k])

@@ -22,13 +22,11 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator
 
-from workers.adapters.embeddings import atom_embeddings, embedding_source
 from workers.benchmarks._landscape_map import (
     MAP_METHODS,
+    MapCoordinates,
     SoapSettings,
-    project,
-    soap_features,
-    standardize,
+    configuration_maps,
 )
 from workers.benchmarks._plane import PLANE_INFO_KEY, Plane, SamplingParams, define_plane
 from workers.benchmarks._surface import (
@@ -144,16 +142,6 @@ class LandscapeParams:
 
     def soap(self) -> SoapSettings:
         return SoapSettings(self.soap_r_cut_a, self.soap_n_max, self.soap_l_max)
-
-
-@dataclass(frozen=True, slots=True)
-class MapCoordinates:
-    """2-D coordinates of the sampled frames and the descriptor and projection that made them."""
-
-    x: tuple[float, ...]
-    y: tuple[float, ...]
-    projection: dict[str, Any]
-    descriptor: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,7 +374,19 @@ def run_landscape(
     minima = tuple(
         (float(a_values[j]), float(a_values[i]), float(grid[i, j])) for i, j in grid_minima(grid)
     )
-    maps = _maps(plane, work, params, observer=observer)
+    maps = (
+        configuration_maps(
+            plane.frames,
+            work,
+            methods=params.map_methods,
+            soap=params.soap(),
+            seed=params.seed,
+            embedding_map=params.embedding_map,
+            observer=observer,
+        )
+        if params.map_methods
+        else {}
+    )
     return LandscapeResult(
         n_atoms=len(atoms),
         plane_hash=plane.plane_hash,
@@ -442,56 +442,6 @@ def _extent(plane: Plane, path: dict[str, tuple[Any, ...]], params: LandscapePar
     reach = max(max(abs(x) for x in path["a"]), max(abs(x) for x in path["b"]))
     cap = params.max_span_a * np.sqrt(np.mean(plane.masses) * len(plane.masses))
     return float(min(params.span_factor * reach, cap)) or float(cap)
-
-
-def _maps(
-    plane: Plane, work: Atoms, params: LandscapeParams, *, observer: Observer | None = None
-) -> dict[str, MapCoordinates]:
-    """SOAP maps (model-agnostic) and, where the model has one, maps of its embedding space."""
-    if not params.map_methods:
-        return {}
-    frames = [
-        Atoms(work.get_chemical_symbols(), positions=p, cell=work.cell, pbc=work.pbc)
-        for p in plane.frames
-    ]
-    soap = params.soap().as_dict()
-    features = soap_features(frames, params.soap())
-    maps = {}
-    for method in params.map_methods:
-        coords, settings = project(features, method, seed=params.seed)
-        maps[method] = MapCoordinates(_column(coords, 0), _column(coords, 1), settings, soap)
-    notify(observer, "landscape: map", 1.0)
-    calc = work.calc
-    assert calc is not None
-    embedded = _embedding_features(calc, frames) if params.embedding_map else None
-    if embedded is not None:
-        descriptor = {
-            "descriptor": "model_embedding",
-            "source": embedding_source(calc),
-            "average": "mean over atoms",
-            "standardized": True,
-        }
-        for method in params.map_methods:
-            coords, settings = project(embedded, method, seed=params.seed)
-            maps[f"embedding_{method}"] = MapCoordinates(
-                _column(coords, 0), _column(coords, 1), settings, descriptor
-            )
-        notify(observer, "landscape: embedding map", 1.0)
-    return maps
-
-
-def _embedding_features(calc: Calculator, frames: list[Atoms]) -> np.ndarray | None:
-    rows = []
-    for frame in frames:
-        per_atom = atom_embeddings(calc, frame)
-        if per_atom is None:
-            return None
-        rows.append(per_atom.mean(axis=0))
-    return standardize(np.array(rows))
-
-
-def _column(coords: np.ndarray, k: int) -> tuple[float, ...]:
-    return tuple(float(v) for v in coords[:, k])
 
 
 def _json(value: Any) -> Any:
