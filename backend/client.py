@@ -25,6 +25,7 @@ from backend.schemas.campaigns import CampaignCreate, CampaignRead
 from backend.schemas.leaderboard import CombinedLeaderboardRead, LeaderboardRead
 from backend.schemas.metrics import MetricRow
 from backend.schemas.models import LeakageRead, ModelRead
+from backend.schemas.run_artifacts import RunArtifactRead
 from backend.schemas.runs import RunDetail, RunRead
 
 DEFAULT_TIMEOUT_S = 30.0
@@ -218,6 +219,28 @@ class ApiClient:
     def run(self, run_id: uuid.UUID | str) -> RunDetail:
         path = f"/runs/{quote(str(run_id), safe='')}"
         return _validate(RunDetail, self._request("GET", path), path)
+
+    def run_artifacts(self, run_id: uuid.UUID | str) -> list[RunArtifactRead]:
+        """GET /runs/{id}/artifacts: the files a run produced (trajectories)."""
+        path = f"/runs/{quote(str(run_id), safe='')}/artifacts"
+        body = self._request("GET", path, params={"limit": "1000"})
+        return _items(RunArtifactRead, body, path)
+
+    def run_artifact(self, run_id: uuid.UUID | str, name: str, target: Path) -> Path:
+        """GET /runs/{id}/artifacts/{name}, streamed into the file ``target``."""
+        path = f"/runs/{quote(str(run_id), safe='')}/artifacts/{quote(name, safe='')}"
+        try:
+            with self._http.stream("GET", path) as response:
+                if response.is_error:
+                    response.read()
+                    raise _error_from_response(response, f"GET {path}")
+                with target.open("wb") as out:
+                    for chunk in response.iter_bytes():
+                        out.write(chunk)
+        except httpx.HTTPError as exc:
+            message = f"Cannot download {path} from the API at {self.base_url}: {exc}"
+            raise ApiError(message) from exc
+        return target
 
     # -- transport ------------------------------------------------------------------------
     # -- API tokens (the caller's own) ----------------------------------------------------

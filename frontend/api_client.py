@@ -1,8 +1,16 @@
-"""The dashboard's only HTTP code: a small typed client of the platform's REST API."""
+"""The dashboard's only HTTP code: a small typed client of the platform's REST API.
+
+Bodies the API sends with an ``ETag`` (the leaderboards) are kept, parsed, in a process-wide
+cache and re-validated with ``If-None-Match`` on every read: an unchanged board costs a 304 and
+no parsing, and a new result shows on the very next read (no time-to-live to wait out).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -12,9 +20,59 @@ from backend.schemas.campaigns import CampaignRead
 from backend.schemas.landscapes import PlaneDifference, PlaneSummary, ProjectionRead
 from backend.schemas.leaderboard import CombinedLeaderboardRead, LeaderboardRead
 from backend.schemas.models import ModelRead
+from backend.schemas.run_artifacts import RunArtifactRead
 from backend.schemas.runs import RunDetail, RunRead, RunSummary
 
 DEFAULT_TIMEOUT_S = 10.0
+T = TypeVar("T")
+
+
+class ConditionalCache:
+    """Parsed bodies by request, each with the ETag it came with (least recently used out)."""
+
+    def __init__(self, max_entries: int = 512) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[tuple[Any, ...], tuple[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0  # 304s answered from here (for tests and the bench)
+
+    def get(self, key: tuple[Any, ...]) -> tuple[str, Any] | None:
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is not None:
+                self._entries.move_to_end(key)
+            return hit
+
+    def put(self, key: tuple[Any, ...], etag: str, value: Any) -> None:
+        with self._lock:
+            self._entries[key] = (etag, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def hit(self) -> None:
+        with self._lock:
+            self.hits += 1
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self.hits = 0
+
+
+CONDITIONAL = ConditionalCache()
+_POOLS: dict[tuple[str, float], httpx.Client] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(base_url: str, timeout: float) -> httpx.Client:
+    """One keep-alive connection pool per API (httpx clients are safe to share across threads)."""
+    with _POOLS_LOCK:
+        client = _POOLS.get((base_url, timeout))
+        if client is None:
+            client = httpx.Client(base_url=base_url, timeout=timeout)
+            _POOLS[(base_url, timeout)] = client
+        return client
 
 
 class ApiError(Exception):
@@ -74,14 +132,9 @@ class ApiClient:
             "limit": str(limit),
             **(filters or {}),
         }
-        body = self._get_json(path, params=params)
-        try:
-            return LeaderboardRead.model_validate(body)
-        except ValidationError as exc:
-            raise ApiError(
-                f"GET {path} on {self.base_url} returned an unexpected leaderboard: "
-                f"{exc.error_count()} validation error(s), first: {exc.errors()[0]['msg']}"
-            ) from exc
+        return self._get_conditional(
+            path, params, lambda body: _validate(LeaderboardRead, body, path)
+        )
 
     def combined(
         self,
@@ -100,8 +153,11 @@ class ApiClient:
             "limit": str(limit),
             **(filters or {}),
         }
-        body = self._get_json("/leaderboards", params=params)
-        return _validate(CombinedLeaderboardRead, body, "/leaderboards")
+        return self._get_conditional(
+            "/leaderboards",
+            params,
+            lambda body: _validate(CombinedLeaderboardRead, body, "/leaderboards"),
+        )
 
     def benchmarks(self) -> list[dict[str, Any]]:
         """GET /benchmarks: every protocol version with its headline metrics."""
@@ -179,6 +235,21 @@ class ApiClient:
     def _get_json(self, path: str, params: dict[str, str] | None = None) -> Any:
         return self._request("GET", path, params=params)
 
+    def _get_conditional(self, path: str, params: dict[str, str], parse: Callable[[Any], T]) -> T:
+        """GET ``path``; the cached parse of the body if the API answers 304 to its ETag."""
+        key = (self.base_url, id(self._transport), path, tuple(sorted(params.items())))
+        cached = CONDITIONAL.get(key)
+        headers = {"If-None-Match": cached[0]} if cached else None
+        response = self._send("GET", path, params, headers)
+        if response.status_code == 304 and cached is not None:
+            CONDITIONAL.hit()
+            value: T = cached[1]
+            return value
+        value = parse(self._decode(response, "GET", path))
+        if etag := response.headers.get("ETag"):
+            CONDITIONAL.put(key, etag, value)
+        return value
+
     def _request(
         self,
         method: str,
@@ -186,11 +257,25 @@ class ApiClient:
         params: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
     ) -> Any:
+        return self._decode(self._send(method, path, params, headers), method, path)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str] | None,
+        headers: dict[str, str] | None,
+    ) -> httpx.Response:
         try:
-            with httpx.Client(
-                base_url=self.base_url, timeout=self.timeout, transport=self._transport
-            ) as client:
-                response = client.request(method, path, params=params, headers=headers)
+            if self._transport is None:
+                response = _pool(self.base_url, self.timeout).request(
+                    method, path, params=params, headers=headers
+                )
+            else:
+                with httpx.Client(
+                    base_url=self.base_url, timeout=self.timeout, transport=self._transport
+                ) as client:
+                    response = client.request(method, path, params=params, headers=headers)
         except httpx.TimeoutException as exc:
             raise ApiError(
                 f"The API at {self.base_url} did not answer {method} {path} "
@@ -203,6 +288,9 @@ class ApiClient:
             ) from exc
         if response.is_error:
             raise _error_from_response(response, f"{method} {path}")
+        return response
+
+    def _decode(self, response: httpx.Response, method: str, path: str) -> Any:
         try:
             return response.json()
         except ValueError as exc:
@@ -211,6 +299,33 @@ class ApiClient:
                 f"(HTTP {response.status_code})",
                 status_code=response.status_code,
             ) from exc
+
+    def run_artifacts(self, run_id: str) -> list[RunArtifactRead]:
+        """GET /runs/{id}/artifacts: the files a run produced (trajectories), by name."""
+        path = f"/runs/{quote(run_id, safe='')}/artifacts"
+        return _items(RunArtifactRead, self._get_json(path, params={"limit": "1000"}), path)
+
+    def open_run_artifact(self, run_id: str, name: str) -> httpx.Response:
+        """GET /runs/{id}/artifacts/{name}, streamed: an open response whose body the caller
+        reads with ``iter_bytes()`` and then closes (ApiError for an error answer)."""
+        path = f"/runs/{quote(run_id, safe='')}/artifacts/{quote(name, safe='')}"
+        if self._transport is None:
+            client = _pool(self.base_url, self.timeout)
+        else:
+            client = httpx.Client(
+                base_url=self.base_url, timeout=self.timeout, transport=self._transport
+            )
+        try:
+            response = client.send(client.build_request("GET", path), stream=True)
+        except httpx.HTTPError as exc:
+            raise ApiError(
+                f"Cannot reach the API at {self.base_url} (GET {path}): {exc or type(exc).__name__}"
+            ) from exc
+        if response.is_error:
+            response.read()
+            response.close()
+            raise _error_from_response(response, f"GET {path}")
+        return response
 
 
 def _validate(schema: Any, body: Any, path: str) -> Any:

@@ -12,6 +12,7 @@ from dash import dcc, html
 
 from backend.settings import get_settings
 from frontend.api_client import ApiClient
+from frontend.downloads import register_downloads
 
 FRONTEND_DIR = Path(__file__).resolve().parent
 PAGES_DIR = FRONTEND_DIR / "pages"
@@ -39,6 +40,7 @@ def create_app(api_url: str | None = None) -> dash.Dash:
         update_title="",
     )
     app.server.config[API_URL_CONFIG_KEY] = (api_url or get_settings().api_url).rstrip("/")
+    register_downloads(app.server)
     _register_page_callbacks(app)
     app.layout = html.Div(
         [

@@ -8,33 +8,20 @@ benchmarks; the combined score is the API's (weighted mean of normalized ranks, 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from backend.schemas.leaderboard import (
     CombinedLeaderboardRead,
-    EntryValue,
-    LeaderboardEntry,
     LeaderboardRead,
     LeaderboardRow,
+    MetricSummary,
 )
-from backend.schemas.model_card import KNOWN_SYMBOLS
 from backend.schemas.models import ModelRead
 
 SPEED_BENCHMARK = "speed"
 SPEED_METRIC = "time_per_atom_step"
-_FORMULA = re.compile(r"^(?:[A-Z][a-z]?\d*)+$")
-_SYMBOL = re.compile(r"[A-Z][a-z]?")
-
-
-def elements_of(material: str) -> list[str]:
-    """Element symbols of a material named by its formula (``"Cu"``, ``"NaCl"``); [] otherwise."""
-    if not _FORMULA.match(material):
-        return []
-    symbols = _SYMBOL.findall(material)
-    return sorted(set(symbols)) if all(s in KNOWN_SYMBOLS for s in symbols) else []
 
 
 def parse_weights(text: str | None) -> dict[str, float]:
@@ -91,15 +78,11 @@ def training_sets(model: ModelRead) -> list[str]:
     return [str(t["name"]) for t in model.card.get("training_data") or [] if t.get("name")]
 
 
-def _mean(values: Iterable[float]) -> float | None:
-    values = list(values)
-    return sum(values) / len(values) if values else None
-
-
-def _cell(values: list[EntryValue], compared: bool) -> float | None:
-    if compared:
-        return _mean(abs(v.error) for v in values if v.error is not None)
-    return _mean(v.value for v in values)
+def _cell(summary: MetricSummary | None, compared: bool) -> float | None:
+    """The MAE against the reference (compared columns), else the mean value."""
+    if summary is None:
+        return None
+    return summary.mae if compared else summary.mean
 
 
 def build_view(
@@ -108,33 +91,30 @@ def build_view(
     combined: CombinedLeaderboardRead | None,
 ) -> View:
     """One record per model version over every (already filtered) board, ranked by the API's
-    combined score (0 = best on every weighted benchmark, 1 = worst)."""
+    combined score (0 = best on every weighted benchmark, 1 = worst).
+
+    Only the boards' rows are needed (their per-metric summaries), not per-material entries:
+    a column is compared with the reference when any model has a value with one.
+    """
     columns = [
         Column(
             key,
             col.name,
             col.label,
             col.unit,
-            any(
-                (v := e.values.get(col.name)) is not None and v.error is not None for e in b.entries
-            ),
+            any((m := r.metrics.get(col.name)) is not None and m.n > 0 for r in b.rows),
         )
         for key, b in boards.items()
         for col in b.columns
     ]
     records: dict[str, dict[str, Any]] = {}
     for key, board in boards.items():
-        by_model: dict[str, list[LeaderboardEntry]] = {}
-        for entry in board.entries:
-            by_model.setdefault(str(entry.model_id), []).append(entry)
         for row in board.rows:
             record = records.setdefault(str(row.model_id), _base_record(models, row))
             for counter in ("n_runs", "n_succeeded", "n_failed", "n_flagged"):
                 record[counter] += getattr(row, counter)
-            mine = by_model.get(str(row.model_id), [])
             for column in (c for c in columns if c.benchmark == key):
-                values = [v for e in mine if (v := e.values.get(column.metric)) is not None]
-                record[column.id] = _cell(values, column.compared)
+                record[column.id] = _cell(row.metrics.get(column.metric), column.compared)
     scores = {str(r.model_id): r for r in combined.rows} if combined else {}
     for model_id, record in records.items():
         done = record["n_succeeded"] + record["n_failed"]
@@ -186,17 +166,17 @@ def pareto_front(points: list[tuple[float, float]]) -> list[bool]:
 
 
 def speed_cost(board: LeaderboardRead | None) -> dict[str, float]:
-    """Mean time per atom-step per model id, from the ``speed`` board."""
+    """Mean time per atom-step per model id, from the ``speed`` board's rows."""
     if board is None:
         return {}
-    costs: dict[str, list[float]] = {}
-    for entry in board.entries:
-        value = entry.values.get(SPEED_METRIC)
-        if value is not None and math.isfinite(value.value):
-            costs.setdefault(str(entry.model_id), []).append(value.value)
-    return {model_id: sum(v) / len(v) for model_id, v in costs.items()}
+    costs = {}
+    for row in board.rows:
+        summary = row.metrics.get(SPEED_METRIC)
+        if summary is not None and summary.mean is not None and math.isfinite(summary.mean):
+            costs[str(row.model_id)] = summary.mean
+    return costs
 
 
 def element_options(boards: Iterable[LeaderboardRead]) -> list[str]:
-    """Every element in any material of any board, sorted."""
-    return sorted({s for b in boards for e in b.entries for s in elements_of(e.material)})
+    """Every element of a structure run on any board, sorted."""
+    return sorted({symbol for board in boards for symbol in board.elements})

@@ -1,4 +1,10 @@
-"""API reads shared by several pages, through the process cache (see ``frontend.cache``)."""
+"""API reads shared by several pages.
+
+Boards and combined scores are re-validated with the API on every read (``If-None-Match``; the
+client keeps the parsed bodies, see ``frontend.api_client``), so a new result shows at the next
+poll. Lists without an ETag (models, campaigns, a model's runs) are reused for a little less
+than one polling period (``frontend.cache``).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,6 @@ from backend.settings import get_settings
 from frontend.api_client import ApiClient
 from frontend.app import current_api_client
 from frontend.cache import cached
-from frontend.overview import format_weights
 
 PARALLEL_READS = 6
 
@@ -32,32 +37,34 @@ def model_runs(model_id: str) -> list[RunSummary]:
 
 
 def read_boards(client: ApiClient, lot: str, filters: dict[str, str]) -> dict[str, Any]:
-    """Every benchmark's board (newest version) at ``lot`` with the API's filters, the models,
-    and the structure sets campaigns used."""
-    keys = list(dict.fromkeys(b["key"] for b in client.benchmarks()))
+    """Every benchmark's board (newest version, rows only) at ``lot`` with the API's filters,
+    the models, and the structure sets campaigns used."""
+    keys = cached(
+        ("benchmark-keys", client.base_url),
+        ttl_s(),
+        lambda: list(dict.fromkeys(b["key"] for b in client.benchmarks())),
+    )
     with ThreadPoolExecutor(max_workers=PARALLEL_READS) as pool:
-        read = pool.map(lambda key: client.leaderboard(key, lot, filters=filters), keys)
+        read = pool.map(
+            lambda key: client.leaderboard(key, lot, filters=filters, include_entries=False), keys
+        )
         boards: dict[str, LeaderboardRead] = dict(zip(keys, read, strict=True))
-    models = {str(m.id): m for m in client.models()}
-    sets = sorted({s for c in client.campaigns(200) for s in c.spec.get("structure_sets", [])})
+    models = cached(
+        ("models", client.base_url), ttl_s(), lambda: {str(m.id): m for m in client.models()}
+    )
+    sets = cached(
+        ("structure-sets", client.base_url),
+        ttl_s(),
+        lambda: sorted(
+            {s for c in client.campaigns(200) for s in c.spec.get("structure_sets", [])}
+        ),
+    )
     return {"boards": boards, "models": models, "structure_sets": sets}
 
 
-# Every board of hundreds of models takes seconds to read: controls re-use them for this long,
-# and the poll shows new results at the latest this much later.
-BOARDS_TTL_S = 30.0
-
-
-def boards_ttl_s() -> float:
-    return max(BOARDS_TTL_S, get_settings().dashboard_poll_ms / 1000)
-
-
 def data_for(lot: str, filters: dict[str, str] | None = None) -> dict[str, Any]:
-    """The boards, read through the cache (several callbacks and re-renders share them)."""
-    client = current_api_client()
-    filters = filters or {}
-    key = ("overview", client.base_url, lot, tuple(sorted(filters.items())))
-    return cached(key, boards_ttl_s(), lambda: read_boards(client, lot, filters))
+    """The boards (each a 304 while unchanged), the models and the structure sets."""
+    return read_boards(current_api_client(), lot, filters or {})
 
 
 def combined_for(
@@ -67,17 +74,7 @@ def combined_for(
     positive = {k: w for k, w in weights.items() if w > 0}
     if not positive:
         return None
-    client = current_api_client()
-    key = (
-        "combined",
-        client.base_url,
-        lot,
-        format_weights(positive),
-        tuple(sorted(filters.items())),
-    )
-    return cached(
-        key, boards_ttl_s(), lambda: client.combined(list(positive), positive, lot, filters=filters)
-    )
+    return current_api_client().combined(list(positive), positive, lot, filters=filters)
 
 
 def fingerprint(data: dict[str, Any], lot: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from backend.services import artifacts
 from backend.settings import get_settings
 from workers.adapters.registry import ModelSpec, check_elements, get_adapter, make_calculator
 from workers.benchmarks.base import (
+    FrameSet,
     MetricValue,
     Observer,
     ProjectionData,
@@ -68,6 +69,7 @@ class Outcome:
     series: tuple[SeriesData, ...]
     provenance: dict[str, Any] = field(default_factory=dict)
     projections: tuple[ProjectionData, ...] = ()
+    frames: tuple[FrameSet, ...] = ()  # stored as artifacts of the run (extended XYZ)
 
 
 def atoms_from_json(data: str) -> Atoms:
@@ -158,6 +160,7 @@ def execute_claimed(job: RunJob, *, observer: Observer | None = None) -> Outcome
         raise BenchmarkFailed(f"{job.benchmark_key} returned no metrics")
     extra = getattr(result, "provenance", None)  # e.g. the hardware a speed run measured
     projections = getattr(result, "projections", None)  # e.g. a landscape's plane and maps
+    frames = getattr(result, "frames", None)  # e.g. an MD benchmark's subsampled trajectory
     return Outcome(
         metrics=metrics,
         series=result.series(),
@@ -166,4 +169,5 @@ def execute_claimed(job: RunJob, *, observer: Observer | None = None) -> Outcome
             **(extra() if callable(extra) else {}),
         },
         projections=projections() if callable(projections) else (),
+        frames=frames() if callable(frames) else (),
     )

@@ -75,7 +75,8 @@ def approved_models(session: Session, where: BoardFilter) -> dict[uuid.UUID, Mod
     }
 
 
-def _input_filter(query: Any, where: BoardFilter) -> Any:
+def input_filter(query: Any, where: BoardFilter) -> Any:
+    """Restrict a query over ``Run`` to runs on structures passing the element and set filters."""
     if where.element is None and where.structure_set_id is None:
         return query
     query = query.join(Structure, Structure.id == Run.structure_id)
@@ -110,7 +111,7 @@ def status_counts(
             query = query.where(s.structure_set_id == where.structure_set_id)
         query = query.group_by(s.benchmark_id, s.mlip_model_id)
     else:
-        query = _input_filter(
+        query = input_filter(
             select(
                 Run.benchmark_id,
                 Run.mlip_model_id,
@@ -165,7 +166,7 @@ def error_sums(
         query = query.group_by(s.benchmark_id, s.mlip_model_id, s.name)
     else:
         error = Metric.value - Reference.value
-        query = _input_filter(
+        query = input_filter(
             select(
                 Run.benchmark_id,
                 Run.mlip_model_id,
@@ -204,7 +205,7 @@ def flagged_counts(
             query = query.where(f.structure_set_id == where.structure_set_id)
         query = query.group_by(f.benchmark_id, f.mlip_model_id)
     else:
-        query = _input_filter(
+        query = input_filter(
             select(Run.benchmark_id, Run.mlip_model_id, func.count(func.distinct(Run.id)))
             .join(Metric, Metric.run_id == Run.id)
             .where(Run.benchmark_id.in_(benchmark_ids), *_flag_raised()),

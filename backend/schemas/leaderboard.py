@@ -17,11 +17,19 @@ class MetricColumn(BaseModel):
 
 
 class MetricSummary(BaseModel):
-    """Errors of one model on one metric over every material that has a reference."""
+    """One model on one metric: errors over every material that has a reference, and the mean
+    value over every value (with or without a reference, e.g. an NVE drift or a speed)."""
 
     mae: float | None = Field(description="mean absolute error vs the reference, in the unit")
     mape_percent: float | None = Field(description="mean absolute percentage error")
     n: int = Field(description="number of materials compared")
+    mean: float | None = Field(
+        None,
+        description="mean of the metric's values over the model's succeeded runs on the "
+        "board (with or without a reference), in the unit; null when there is none",
+        examples=[0.0021],
+    )
+    n_values: int = Field(0, description="number of values averaged in mean", examples=[12])
 
 
 class LeaderboardRow(BaseModel):
@@ -77,6 +85,12 @@ class LeaderboardRead(BaseModel):
         "include_entries=true)"
     )
     updated_at: datetime | None = Field(description="when the newest result was written")
+    elements: list[str] = Field(
+        default_factory=list,
+        description="sorted chemical symbols of every structure that a model of the board "
+        "(passing the filters, on any page) has a run on",
+        examples=[["Al", "Cu", "Ni"]],
+    )
     total: int = Field(0, description="rows matching the filters, over every page")
     limit: int = 100
     offset: int = 0

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backend.domain.statuses import RunStatus
 from backend.schemas.results import SeriesIn
+from backend.schemas.run_artifacts import RunArtifactRead
 
 
 class MetricRead(BaseModel):
@@ -76,7 +77,10 @@ class RunSummary(RunRead):
 
 
 class RunDetail(RunSummary):
-    """One run in full: names, status, provenance, every metric and every series."""
+    """One run in full: names, status, provenance, every metric, series and artifact."""
 
     metrics: list[MetricWithReference]
     series: list[SeriesRead]
+    artifacts: list[RunArtifactRead] = Field(
+        default_factory=list, description="files the run produced (trajectories), to download"
+    )

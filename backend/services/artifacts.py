@@ -25,7 +25,7 @@ import logging
 import os
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,6 +127,17 @@ class _Upload:
             self.store.fs.mv(self.store.path(self.tmp_key), target)
         return StoredArtifact(key, sha256, self.size, created, self.store.url)
 
+    def publish(self, key: str) -> StoredArtifact:
+        """Move the finished file to ``key``, replacing what is there (run artifacts)."""
+        self.out.flush()
+        with contextlib.suppress(AttributeError, io.UnsupportedOperation):
+            os.fsync(self.out.fileno())
+        self.out.close()
+        target = self.store.path(key)
+        self.store.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+        self.store.fs.mv(self.store.path(self.tmp_key), target)
+        return StoredArtifact(key, self.digest.hexdigest(), self.size, True, self.store.url)
+
     def abort(self) -> None:
         """Remove the temporary object (whatever happened); the final key is untouched."""
         with contextlib.suppress(Exception):
@@ -168,6 +179,51 @@ def store_file(
         return upload.finish()
     finally:
         upload.abort()
+
+
+def put_file(path: Path, key: str, *, store_url: str) -> StoredArtifact:
+    """Copy a local file into the store under the given ``key`` (not its content key),
+    replacing an earlier file there: written to a temporary key, hashed on the way, then
+    moved (readers see the old file or the new one, never part of one). For files the
+    platform writes itself, such as a run's trajectory."""
+    store = ArtifactStore(store_url)
+    store.path(key)  # a bad key fails before anything is written
+    upload = _Upload(store, max_bytes=1 << 62, what="file", setting="-")
+    try:
+        with path.open("rb") as source:
+            for chunk in iter(lambda: source.read(_BLOCK), b""):
+                upload.write(chunk)
+        return upload.publish(key)
+    finally:
+        upload.abort()
+
+
+def open_stream(key: str, *, store_url: str) -> Iterator[bytes]:
+    """The content of ``key`` in blocks; the file is opened now, so a missing one raises here.
+
+    Raises
+    ------
+    ArtifactUnavailable
+        If the store has no such key or cannot be read; the message names key and store.
+    """
+    store = ArtifactStore(store_url)
+    try:
+        source = store.fs.open(store.path(key), "rb")
+    except FileNotFoundError:
+        raise ArtifactUnavailable(
+            f"artifact {key} is not in the artifact store {store.url} (MLIPM_ARTIFACT_URL)"
+        ) from None
+    except OSError as exc:
+        raise ArtifactUnavailable(
+            f"artifact {key} could not be read from the artifact store {store.url}: "
+            f"{exc.__class__.__name__}: {exc}"
+        ) from exc
+    return _closing_blocks(source)
+
+
+def _closing_blocks(source: Any) -> Iterator[bytes]:
+    with source:
+        yield from _blocks(source)
 
 
 def discard(stored: StoredArtifact) -> None:

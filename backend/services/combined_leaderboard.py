@@ -36,6 +36,7 @@ METHOD = (
     "metric against the chosen level of theory; r_b = 1 when the model has no value on b"
 )
 MAX_BENCHMARKS = 20
+SCORE_DIGITS = 12
 COMBINED_COLUMNS = ("score", "model_name", "model_version", "family", "n_benchmarks")
 PART_FIELDS = ("mape_percent", "rank", "normalized_rank")
 
@@ -107,7 +108,7 @@ def build_combined(
         columns = [MetricColumn(**m) for m in benchmark.headline_metrics]
         specs.append((benchmark, columns[:1]))
     all_rows = leaderboard.many_board_rows(
-        session, specs, query.level_of_theory, where, with_flags=False
+        session, specs, query.level_of_theory, where, with_flags=False, with_values=False
     )
     boards = {
         key: (columns[0].name if columns else "", rows)
@@ -174,7 +175,11 @@ def _combine(
                 model_name=row.model_name,
                 model_version=row.model_version,
                 family=row.family,
-                score=sum(p.weight * p.normalized_rank for p in mine.values()) / total_weight,
+                # rounded: equal scores summed in another order must tie (then name order)
+                score=round(
+                    math.fsum(p.weight * p.normalized_rank for p in mine.values()) / total_weight,
+                    SCORE_DIGITS,
+                ),
                 n_benchmarks=sum(p.rank is not None for p in mine.values()),
                 parts=mine,
             )

@@ -115,7 +115,7 @@ def structure_set_file(session: Session, ref: str, writer: StructureWriter) -> E
 
 
 def run_trajectory_file(session: Session, run_id: uuid.UUID, writer: StructureWriter) -> ExportFile:
-    """A run's trajectory; runs store no trajectory frames yet, so its input structure."""
+    """The input structure of a run that stored no trajectory (see ``run_artifacts``)."""
     run = run_repo.get_run(session, run_id)
     if run is None:
         raise NotFound(f"no run with id {run_id}")
@@ -126,7 +126,7 @@ def run_trajectory_file(session: Session, run_id: uuid.UUID, writer: StructureWr
         writer([structure.data]).encode(),
         MEDIA_TYPES["extxyz"],
         f"run-{run_id}.extxyz",
-        note="no trajectory frames are stored for runs yet; this is the run's input structure",
+        note="this run stored no trajectory frames; this is the run's input structure",
     )
 
 

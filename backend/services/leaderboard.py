@@ -20,7 +20,9 @@ from backend.domain.elements import chemical_symbols
 from backend.domain.errors import InvalidInput, NotFound
 from backend.repositories import benchmarks as benchmark_repo
 from backend.repositories import leaderboard as repo
+from backend.repositories import leaderboard_values as values_repo
 from backend.repositories.leaderboard import BoardFilter, ErrorSums, ModelInfo
+from backend.repositories.leaderboard_values import ValueSums
 from backend.schemas.leaderboard import (
     EntryValue,
     LeaderboardEntry,
@@ -42,10 +44,10 @@ ROW_COLUMNS = (
     "failure_rate",
     "n_flagged",
 )
-SUMMARY_FIELDS = ("mae", "mape_percent", "n")
+SUMMARY_FIELDS = ("mae", "mape_percent", "n", "mean", "n_values")
 #: Part of every board ETag: change it when the body's shape or numbers change for the
-#: same data, so no client keeps a body of an older release.
-ETAG_FORMAT = 1
+#: same data, so no client keeps a body of an older release (2: metric means, elements).
+ETAG_FORMAT = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +141,7 @@ def build_leaderboard(
         rows=page,
         entries=entries,
         updated_at=repo.newest_result(session, [benchmark.id]),
+        elements=values_repo.run_elements(session, benchmark.id, [r.model_id for r in rows], where),
         total=len(rows),
         limit=limit,
         offset=offset,
@@ -165,10 +168,12 @@ def many_board_rows(
     where: BoardFilter,
     *,
     with_flags: bool = True,
+    with_values: bool = True,
 ) -> list[list[LeaderboardRow]]:
     """The rows of several boards, read with one query per kind (not one per board).
 
-    ``with_flags=False`` leaves ``n_flagged`` 0 (for callers that do not show it).
+    ``with_flags=False`` leaves ``n_flagged`` 0, ``with_values=False`` every metric's ``mean``
+    None (for callers that do not show them).
     """
     ids = [b.id for b, _ in boards]
     models = repo.approved_models(session, where)
@@ -176,15 +181,20 @@ def many_board_rows(
     names = sorted({c.name for _, columns in boards for c in columns})
     sums = repo.error_sums(session, ids, level_of_theory=level_of_theory, names=names, where=where)
     flagged = repo.flagged_counts(session, ids, where) if with_flags else {}
+    values = values_repo.value_sums(session, ids, names=names, where=where) if with_values else {}
     grouped: dict[tuple[uuid.UUID, uuid.UUID], dict[tuple[uuid.UUID, str], ErrorSums]] = {}
     for (benchmark_id, model_id, name), value in sums.items():
         grouped.setdefault((benchmark_id, model_id), {})[(model_id, name)] = value
+    value_grouped: dict[tuple[uuid.UUID, uuid.UUID], dict[str, ValueSums]] = {}
+    for (benchmark_id, model_id, name), total in values.items():
+        value_grouped.setdefault((benchmark_id, model_id), {})[name] = total
     return [
         [
             _row(
                 model,
                 counts[(benchmark.id, model_id)],
                 grouped.get((benchmark.id, model_id), {}),
+                value_grouped.get((benchmark.id, model_id), {}),
                 flagged.get((benchmark.id, model_id), 0),
                 [c.name for c in columns],
             )
@@ -199,6 +209,7 @@ def _row(
     model: ModelInfo,
     counts: dict[str, int],
     sums: dict[tuple[uuid.UUID, str], ErrorSums],
+    values: dict[str, ValueSums],
     n_flagged: int,
     names: list[str],
 ) -> LeaderboardRow:
@@ -218,17 +229,19 @@ def _row(
         n_pending=counts.get("queued", 0) + counts.get("running", 0),
         failure_rate=failed / (succeeded + failed) if succeeded + failed else None,
         n_flagged=n_flagged,
-        metrics={name: _summary(sums.get((model.id, name))) for name in names},
+        metrics={name: _summary(sums.get((model.id, name)), values.get(name)) for name in names},
     )
 
 
-def _summary(sums: ErrorSums | None) -> MetricSummary:
-    if sums is None or sums.n == 0:
-        return MetricSummary.model_construct(mae=None, mape_percent=None, n=0)
+def _summary(sums: ErrorSums | None, values: ValueSums | None) -> MetricSummary:
+    n = sums.n if sums is not None else 0
+    n_values = values.n if values is not None else 0
     return MetricSummary.model_construct(
-        mae=sums.sum_abs_error / sums.n,
-        mape_percent=100 * sums.sum_abs_rel_error / sums.n,
-        n=sums.n,
+        mae=sums.sum_abs_error / n if sums is not None and n else None,
+        mape_percent=100 * sums.sum_abs_rel_error / n if sums is not None and n else None,
+        n=n,
+        mean=values.sum_value / n_values if values is not None and n_values else None,
+        n_values=n_values,
     )
 
 

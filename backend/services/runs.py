@@ -25,6 +25,7 @@ from backend.schemas.runs import (
     RunSummary,
     SeriesRead,
 )
+from backend.services import run_artifacts
 from backend.settings import get_settings
 from workers.hashing import params_hash
 
@@ -229,7 +230,8 @@ def read_run(session: Session, run_id: uuid.UUID) -> RunDetail:
     if not found:
         raise NotFound(f"no run with id {run_id}")
     series = run_repo.series_of(session, run_id)
-    return RunDetail.model_validate({**found[0].model_dump(), "series": series})
+    files = run_artifacts.all_run_artifacts(session, run_id)
+    return RunDetail.model_validate({**found[0].model_dump(), "series": series, "artifacts": files})
 
 
 def _references(session: Session, material: str, names: list[str]) -> dict[str, Any]:

@@ -22,7 +22,8 @@ _TABLE_STYLE: dict[str, Any] = {
     "sort_action": "native",
     "sort_mode": "multi",
     "merge_duplicate_headers": True,
-    "page_action": "none",
+    "page_action": "native",  # the browser draws one page, whatever the number of models
+    "page_size": 20,
     "style_table": {"overflowX": "auto"},
     "style_cell": {
         "fontFamily": "var(--bs-body-font-family)",
@@ -145,7 +146,7 @@ def material_columns(board: LeaderboardRead) -> list[Any]:
 
 def materials_table(board: LeaderboardRead, table_id: str) -> DataTable:
     """The sortable, filterable model x material table."""
-    style = {**_TABLE_STYLE, "style_table": {"overflow": "auto", "maxHeight": "520px"}}
+    style = {**_TABLE_STYLE, "page_size": 25}
     return DataTable(
         id=table_id,
         columns=material_columns(board),

@@ -1,4 +1,9 @@
-"""One benchmark's board ("/benchmarks/<key>"): per-material values, parity plots, MAPE bars."""
+"""One benchmark's board ("/benchmarks/<key>"): per-material values, parity plots, MAPE bars.
+
+The board (every model's entries) stays on the server, in the client's ETag cache; the browser
+holds only its ETag-like stamp, the plots draw the chosen models (default: the best eight) and
+the tables are paged, so hundreds of models cost the browser no more than a few.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,14 @@ from backend.settings import get_settings
 from frontend.api_client import ApiError
 from frontend.app import current_api_client
 from frontend.components.leaderboard_tables import materials_table, summary_table
-from frontend.figures.leaderboard import mape_figure, parity_figure, reference_label
+from frontend.figures.leaderboard import (
+    MAX_HIGHLIGHTED,
+    highlighted,
+    mape_figure,
+    model_labels,
+    parity_figure,
+    reference_label,
+)
 
 dash.register_page(
     __name__,
@@ -40,6 +52,20 @@ def layout(
             dcc.Store(id="board-query", data={"key": key, "level_of_theory": level_of_theory}),
             dcc.Store(id="board-data"),
             html.Div(id="board-status"),
+            dbc.Row(
+                dbc.Col(
+                    [
+                        dbc.Label("Models in the plots", html_for="board-models"),
+                        dcc.Dropdown(
+                            id="board-models",
+                            multi=True,
+                            placeholder=f"the best {MAX_HIGHLIGHTED} (by the first metric's MAPE)",
+                        ),
+                    ],
+                    md=8,
+                ),
+                className="mb-2",
+            ),
             html.Div(
                 html.P("Reading the leaderboard from the API…", className="text-muted"),
                 id="board-content",
@@ -48,35 +74,65 @@ def layout(
     )
 
 
+def read_board(query: dict[str, str]) -> LeaderboardRead:
+    """The board with every model's entries (a 304 from the API while it is unchanged)."""
+    return current_api_client().leaderboard(query["key"], query["level_of_theory"])
+
+
+def stamp_of(query: dict[str, str], board: LeaderboardRead) -> dict[str, Any]:
+    """What the browser keeps: enough to notice a change, not the board itself."""
+    return {
+        **query,
+        "updated_at": str(board.updated_at),
+        "runs": [(str(r.model_id), r.n_runs, r.n_pending, r.n_failed) for r in board.rows],
+        "n_entries": len(board.entries),
+    }
+
+
 def refresh(
     _n_intervals: int | None, query: dict[str, str], current: dict[str, Any] | None
-) -> tuple[Any, Any]:
-    """Re-read the board; the store changes (and the page re-renders) only when the data do."""
+) -> tuple[Any, Any, Any]:
+    """Re-read the board; the stamp (and the page) change only when the data do."""
     try:
-        board = current_api_client().leaderboard(query["key"], query["level_of_theory"])
+        board = read_board(query)
     except ApiError as exc:
-        return no_update, error_alert(exc.message, stale=current is not None)
-    data = board.model_dump(mode="json")
-    return (no_update if data == current else data), None
+        return no_update, no_update, error_alert(exc.message, stale=current is not None)
+    stamp = stamp_of(query, board)
+    if stamp == current:
+        return no_update, no_update, None
+    labels = model_labels(board)
+    options = [{"label": labels[row.model_id], "value": str(row.model_id)} for row in board.rows]
+    return stamp, options, None
 
 
-def render(data: dict[str, Any] | None) -> Component | list[Component]:
-    """The whole board, or the empty state, from the stored LeaderboardRead JSON."""
-    if data is None:
+def render(
+    stamp: dict[str, Any] | None, chosen: list[str] | None = None
+) -> Component | list[Component]:
+    """The whole board, or the empty state, for the models chosen for the plots."""
+    if stamp is None:
         return html.P("Waiting for the API…", className="text-muted")
-    return board_view(LeaderboardRead.model_validate(data))
+    try:
+        board = read_board(stamp)
+    except ApiError as exc:
+        return error_alert(exc.message, stale=False)
+    return board_view(board, chosen)
 
 
 def register_callbacks(app: dash.Dash) -> None:
     """Attach this page's callbacks to ``app`` (called by ``frontend.app.create_app``)."""
     app.callback(
         Output("board-data", "data"),
+        Output("board-models", "options"),
         Output("board-status", "children"),
         Input("board-interval", "n_intervals"),
         State("board-query", "data"),
         State("board-data", "data"),
     )(refresh)
-    app.callback(Output("board-content", "children"), Input("board-data", "data"))(render)
+    app.callback(
+        Output("board-content", "children"),
+        Input("board-data", "data"),
+        Input("board-models", "value"),
+    )(render)
 
 
 def error_alert(message: str, *, stale: bool = False) -> dbc.Alert:
@@ -98,8 +154,9 @@ def has_results(board: LeaderboardRead) -> bool:
     return bool(board.entries) or any(row.n_succeeded + row.n_failed for row in board.rows)
 
 
-def board_view(board: LeaderboardRead) -> list[Component]:
-    """Header, summary table, parity plots, MAPE bars and the per-material table."""
+def board_view(board: LeaderboardRead, chosen: list[str] | None = None) -> list[Component]:
+    """Header, summary table, parity plots and MAPE bars of the chosen models (default: the
+    best ones), and the per-material table."""
     header = html.P(
         [
             f"Benchmark {board.benchmark} (protocol {board.version}), "
@@ -115,9 +172,10 @@ def board_view(board: LeaderboardRead) -> list[Component]:
             view += [html.H4("Models"), summary_table(board, "board-table")]
         return view
     ref = reference_label(board.level_of_theory)
+    shown = highlighted(board, chosen)
     parity = [
         dbc.Col(
-            graph(f"board-parity-{col.name}", parity_figure(board, col.name)),
+            graph(f"board-parity-{col.name}", parity_figure(board, col.name, shown)),
             lg=4,
             md=6,
         )
@@ -129,7 +187,7 @@ def board_view(board: LeaderboardRead) -> list[Component]:
         summary_table(board, "board-table"),
         html.H4(f"Model vs {board.level_of_theory}", className="mt-4"),
         dbc.Row(parity, className="g-2"),
-        graph("board-mape", mape_figure(board)),
+        graph("board-mape", mape_figure(board, shown)),
         html.H4(f"Per material (model, {ref}, error)", className="mt-4"),
         materials_table(board, "board-materials"),
     ]

@@ -1,4 +1,5 @@
-"""Run page ("/runs/<run_id>"): parameters, provenance, metrics, series as plots, downloads."""
+"""Run page ("/runs/<run_id>"): parameters, provenance, metrics, series as plots, artifacts
+(trajectories, served through ``frontend.downloads``), downloads."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from dash.development.base_component import Component
 from backend.schemas.runs import RunDetail
 from frontend.api_client import ApiError
 from frontend.app import current_api_client
+from frontend.components.run_artifacts import artifacts_table
 from frontend.figures.model import series_overlay
 
 dash.register_page(
@@ -199,6 +201,8 @@ def run_view(run: RunDetail) -> Component:
             else None,
             html.H5("Series"),
             plots,
+            html.H5("Artifacts"),
+            artifacts_table(str(run.id), run.artifacts),
             dbc.Row(
                 [
                     dbc.Col(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 from werkzeug.serving import make_server
 
@@ -33,8 +35,11 @@ CHROMIUM_ARGS = (
 
 
 @contextmanager
-def chromium_driver() -> Iterator[webdriver.Chrome]:
-    """A headless Chromium webdriver with a fresh profile; browser console logs are kept."""
+def chromium_driver(download_dir: Path | None = None) -> Iterator[webdriver.Chrome]:
+    """A headless Chromium webdriver with a fresh profile; browser console logs are kept.
+
+    With ``download_dir``, files the page downloads are saved there without asking.
+    """
     with tempfile.TemporaryDirectory(prefix="mlipm-chromium-") as profile:
         options = webdriver.ChromeOptions()
         options.binary_location = CHROMIUM_BINARY
@@ -42,8 +47,22 @@ def chromium_driver() -> Iterator[webdriver.Chrome]:
             options.add_argument(arg)
         options.add_argument(f"--user-data-dir={profile}")
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        if download_dir is not None:
+            options.add_experimental_option(
+                "prefs",
+                {
+                    "download.default_directory": str(download_dir),
+                    "download.prompt_for_download": False,
+                },
+            )
         driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
         try:
+            if download_dir is not None:
+                # Also through DevTools: some headless Chromium versions ignore the preference.
+                driver.execute_cdp_cmd(
+                    "Browser.setDownloadBehavior",
+                    {"behavior": "allow", "downloadPath": str(download_dir)},
+                )
             yield driver
         finally:
             driver.quit()
@@ -84,6 +103,23 @@ def wait_for(
     return WebDriverWait(driver, timeout, poll_frequency=0.2).until(condition)
 
 
+def set_dropdown(driver: webdriver.Chrome, dropdown_id: str, text: str) -> None:
+    """Open the ``dcc.Dropdown`` with id ``dropdown_id`` and click its option labelled ``text``."""
+    driver.find_element(By.CSS_SELECTOR, f"#{dropdown_id}").click()
+    option = wait_for(
+        driver,
+        lambda d: next(
+            (
+                o
+                for o in d.find_elements(By.CSS_SELECTOR, "[role='option']")
+                if o.text.strip() == text
+            ),
+            None,
+        ),
+    )
+    option.click()
+
+
 def page_text(driver: webdriver.Chrome) -> str:
     """All rendered text, including rows scrolled out of view inside a table."""
     text: str = driver.execute_script("return document.body.innerText")
@@ -111,3 +147,17 @@ def screenshot(driver: webdriver.Chrome, name: str) -> Path:
     driver.set_window_size(1400, max(900, min(int(height) + 50, 6000)))
     driver.save_screenshot(str(path))
     return path
+
+
+def downloaded_file(directory: Path, timeout: float = 30) -> Path:
+    """The one finished download in ``directory`` (Chromium writes ``*.crdownload`` first)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        files = [p for p in directory.iterdir() if not p.name.endswith(".crdownload")]
+        partial = [p for p in directory.iterdir() if p.name.endswith(".crdownload")]
+        if len(files) == 1 and not partial:
+            return files[0]
+        if len(files) > 1:
+            raise AssertionError(f"more than one download in {directory}: {files}")
+        time.sleep(0.2)
+    raise AssertionError(f"no finished download in {directory} after {timeout} s")

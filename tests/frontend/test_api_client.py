@@ -50,7 +50,7 @@ def test_error_without_json_body_names_the_status():
 def test_unexpected_body_is_an_api_error():
     transport = httpx.MockTransport(lambda _request: httpx.Response(200, json={"rows": []}))
 
-    with pytest.raises(ApiError, match="unexpected leaderboard"):
+    with pytest.raises(ApiError, match="unexpected body"):
         _client(transport).leaderboard("eos")
 
 

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import uuid
+
 import dash
 import plotly.graph_objects as go
 import pytest
 
 from backend.schemas.leaderboard import LeaderboardRead
 from frontend.app import create_app
-from frontend.figures.leaderboard import IDENTITY_LINE_NAME, PALETTE, mape_figure, parity_figure
+from frontend.figures.leaderboard import (
+    IDENTITY_LINE_NAME,
+    MAX_HIGHLIGHTED,
+    PALETTE,
+    mape_figure,
+    parity_figure,
+)
 
 
 def _trace(fig: go.Figure, name: str) -> go.Scatter:
@@ -80,3 +88,39 @@ def test_page_registry_contains_leaderboard_after_create_app():
     paths = {page["path"]: page for page in dash.page_registry.values()}
     assert "/" in paths
     assert paths["/"]["name"] == "Leaderboard"
+
+
+def _many_models(board: LeaderboardRead, n: int) -> LeaderboardRead:
+    """``n`` copies of the board's first model and its entries, each a model of its own."""
+    row, entries = board.rows[0], [e for e in board.entries if e.model_id == board.rows[0].model_id]
+    rows, new_entries = [], []
+    for i in range(n):
+        model_id = uuid.UUID(int=10_000 + i)
+        rows.append(row.model_copy(update={"model_id": model_id, "model_name": f"m{i:03d}"}))
+        new_entries += [
+            e.model_copy(update={"model_id": model_id, "model_name": f"m{i:03d}"}) for e in entries
+        ]
+    return board.model_copy(update={"rows": rows, "entries": new_entries})
+
+
+def test_parity_figure_of_many_models_colours_the_best_and_greys_the_rest(board: LeaderboardRead):
+    many = _many_models(board, 30)
+
+    fig = parity_figure(many, "volume_per_atom")
+
+    names = [trace.name for trace in fig.data]
+    assert names[0] == "other models (44 points)"  # 22 models x 2 materials
+    assert names[1:-1] == [f"m{i:03d}" for i in range(MAX_HIGHLIGHTED)]
+    assert names[-1] == IDENTITY_LINE_NAME
+    assert sum(len(trace.x) for trace in fig.data[:-1]) == 60  # every point is drawn once
+    assert fig.data[0].customdata[0][2] == f"m{MAX_HIGHLIGHTED:03d}"  # hover names the model
+
+
+def test_mape_figure_of_many_models_shows_the_chosen_ones(board: LeaderboardRead):
+    many = _many_models(board, 30)
+    chosen = [many.rows[5].model_id, many.rows[29].model_id]
+
+    fig = mape_figure(many, chosen)
+
+    assert [trace.name for trace in fig.data] == ["m005", "m029"]
+    assert "(2 of 30 models)" in fig.layout.title.text

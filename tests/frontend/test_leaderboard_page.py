@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from types import ModuleType
+from typing import Any
 
 import pytest
 from dash import no_update
@@ -42,16 +43,18 @@ def test_layout_is_a_skeleton_with_prefixed_ids(page: ModuleType):
     assert all(i.startswith("board-") for i in ids)
 
 
-def test_render_shows_tables_and_parity_plots(page: ModuleType, board: LeaderboardRead):
-    ids = _ids(page.render(board.model_dump(mode="json")))
+def test_board_view_shows_tables_and_parity_plots(page: ModuleType, board: LeaderboardRead):
+    ids = _ids(page.board_view(board))
 
     assert {"board-table", "board-materials", "board-mape"} <= ids
     assert {"board-parity-volume_per_atom", "board-parity-bulk_modulus"} <= ids
     assert "board-empty" not in ids
 
 
-def test_render_empty_board_explains_how_to_start(page: ModuleType, empty_board: LeaderboardRead):
-    view = page.render(empty_board.model_dump(mode="json"))
+def test_board_view_of_empty_board_explains_how_to_start(
+    page: ModuleType, empty_board: LeaderboardRead
+):
+    view = page.board_view(empty_board)
 
     assert "board-empty" in _ids(view)
     assert "make demo" in str(view)
@@ -63,8 +66,43 @@ def test_refresh_reports_unreachable_api(page: ModuleType, unused_tcp_url: str):
     app = create_app(unused_tcp_url)
 
     with app.server.app_context():
-        data, status = page.refresh(1, {"key": "eos", "level_of_theory": "experiment"}, None)
+        data, options, status = page.refresh(
+            1, {"key": "eos", "level_of_theory": "experiment"}, None
+        )
 
     assert data is no_update
+    assert options is no_update
     assert "board-error" in _ids(status)
     assert "Cannot reach the API" in str(status)
+
+
+def test_render_without_a_stamp_waits(page: ModuleType):
+    assert "Waiting for the API" in str(page.render(None))
+
+
+def test_board_view_plots_only_the_chosen_models(page: ModuleType, board: LeaderboardRead):
+    lj = next(row for row in board.rows if row.model_name == "LJ-exp-fit")
+    view = page.board_view(board, [str(lj.model_id)])
+
+    parity = _find(view, "board-parity-volume_per_atom").figure
+    names = [trace.name for trace in parity.data]
+    assert "LJ-exp-fit" in names
+    assert "EMT" not in names
+    assert any(name.startswith("other models") for name in names)
+    mape = _find(view, "board-mape").figure
+    assert [trace.name for trace in mape.data] == ["LJ-exp-fit"]
+
+
+def _find(component: object, wanted: str) -> Any:
+    stack = [component]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list | tuple):
+            stack.extend(node)
+            continue
+        if getattr(node, "id", None) == wanted:
+            return node
+        children = getattr(node, "children", None)
+        if children is not None and not isinstance(children, str):
+            stack.append(children)
+    raise LookupError(wanted)

@@ -5,11 +5,18 @@ from __future__ import annotations
 import sys
 
 import dash
-import pytest
 
+from backend.schemas.leaderboard import LeaderboardRead, MetricColumn, MetricSummary
 from frontend.app import create_app
 from frontend.figures.elements import clicked_element, element_map
-from frontend.overview import elements_of, format_weights, pareto_front, parse_weights
+from frontend.overview import (
+    build_view,
+    element_options,
+    format_weights,
+    pareto_front,
+    parse_weights,
+    speed_cost,
+)
 
 
 def test_weights_round_trip_through_the_url_and_ignore_bad_parts() -> None:
@@ -25,20 +32,11 @@ def test_pareto_front_keeps_only_undominated_points() -> None:
     assert pareto_front(points) == [True, True, False, False, True]
 
 
-@pytest.mark.parametrize(
-    ("material", "elements"),
-    [("Cu", ["Cu"]), ("NaCl", ["Cl", "Na"]), ("Al2O3", ["Al", "O"]), ("water dimer", []),
-     ("Xx", [])],
-)  # fmt: skip
-def test_elements_of_a_material_name(material: str, elements: list[str]) -> None:
-    assert elements_of(material) == elements
-
-
 def test_element_map_puts_the_value_and_the_symbol_on_the_element_cell() -> None:
     fig = element_map({"Cu": 12.5, "Al": 3.0}, title="t", label="|error|", unit="GPa")
     trace = next(t for t in fig.data if t.customdata is not None)
     cells = {
-        trace.customdata[i][j]: (trace.z[i][j], trace.text[i][j])
+        trace.customdata[i][j]: (trace.z[i][j], trace.hovertext[i][j], trace.text[i][j])
         for i in range(len(trace.customdata))
         for j in range(len(trace.customdata[i]))
         if trace.customdata[i][j]
@@ -46,6 +44,9 @@ def test_element_map_puts_the_value_and_the_symbol_on_the_element_cell() -> None
     assert cells["Cu"][0] == 12.5
     assert "|error|: 12.5 GPa" in cells["Cu"][1]
     assert "no data" in cells["Fe"][1]
+    assert cells["Cu"][2] == "<b>Cu</b><br>12.5"  # the cell's own label, drawn as heatmap text
+    assert cells["Fe"][2] == ""  # the pale background trace labels cells without a value
+    assert not [a for a in fig.layout.annotations if a.xref == "x"]
     assert clicked_element({"points": [{"customdata": "Cu"}]}) == "Cu"
     assert clicked_element({"points": [{"customdata": ""}]}) is None
 
@@ -72,3 +73,42 @@ def test_csv_export_writes_the_rows_and_columns_as_shown() -> None:
             {"model": "a", "model_link": "[a](/models/1)", "n_failed": None}]  # fmt: skip
     out = page.export_csv(1, rows, columns)
     assert out["content"].splitlines() == ["Model,Runs failed", "b,3", "a,"]
+
+
+def _speed_board(board: LeaderboardRead) -> LeaderboardRead:
+    """A board whose one metric has no reference: its cells are mean values, not errors."""
+    rows = [
+        row.model_copy(
+            update={
+                "metrics": {
+                    "time_per_atom_step": MetricSummary(
+                        mae=None, mape_percent=None, n=0, mean=mean, n_values=3
+                    )
+                }
+            }
+        )
+        for row, mean in zip(board.rows, (2.0e-5, 7.5e-4), strict=True)
+    ]
+    column = MetricColumn(name="time_per_atom_step", label="time", unit="s")
+    return board.model_copy(
+        update={"benchmark": "speed", "columns": [column], "rows": rows, "elements": ["Al"]}
+    )
+
+
+def test_overview_cells_come_from_the_row_summaries_without_entries(board: LeaderboardRead):
+    eos = board.model_copy(update={"entries": [], "elements": ["Al", "Cu"]})
+    speed = _speed_board(board)
+
+    view = build_view({"eos": eos, "speed": speed}, {}, None)
+
+    columns = {c.id: c for c in view.columns}
+    assert columns["eos__volume_per_atom"].compared
+    assert not columns["speed__time_per_atom_step"].compared
+    emt = next(r for r in view.records if r["model"] == "EMT")
+    assert emt["eos__volume_per_atom"] == 0.36  # the MAE of the summary
+    assert emt["speed__time_per_atom_step"] == 2.0e-5  # the mean value
+    assert emt["n_runs"] == 6  # 3 runs on each board
+    assert speed_cost(speed) == {
+        str(r.model_id): r.metrics["time_per_atom_step"].mean for r in speed.rows
+    }
+    assert element_options([eos, speed]) == ["Al", "Cu"]

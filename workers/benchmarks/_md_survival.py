@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from workers.benchmarks._md import COMPLETED, TIMEOUT, kaplan_meier
-from workers.benchmarks.base import MetricValue, SeriesData, finite
+from workers.benchmarks.base import FrameSet, MetricValue, SeriesData, finite
 
 PROTOCOLS = ("nvt_ramp", "npt_compression")
 
@@ -50,6 +50,9 @@ class MdStabilityResult:
     traces
         First seed: temperature (K) against time (ps) during the ramp; volume per atom
         (Å³/atom) against target pressure (GPa) during the compression.
+    frame_sets
+        First seed: each protocol's subsampled trajectory (``<protocol>_trajectory``), ending
+        with the state in which it stopped (the failing step of a failed trajectory).
     """
 
     outcomes: tuple[TrajectoryOutcome, ...]
@@ -57,6 +60,7 @@ class MdStabilityResult:
     n_atoms: int
     bulk_modulus_gpa: float
     traces: tuple[SeriesData, ...]
+    frame_sets: tuple[FrameSet, ...] = field(default=(), compare=False, repr=False)
 
     def metrics(self) -> tuple[MetricValue, ...]:
         """Per protocol: survival fraction, counts, mean time and ramp value reached; flags."""
@@ -75,6 +79,10 @@ class MdStabilityResult:
                 SeriesData(f"{protocol}_survival", x, y, "time", "ps", "fraction alive", "1")
             )
         return (*curves, *self.traces)
+
+    def frames(self) -> tuple[FrameSet, ...]:
+        """The first seed's trajectory of each protocol."""
+        return self.frame_sets
 
     def _survival(self, protocol: str) -> tuple[tuple[float, ...], tuple[float, ...], float]:
         runs = [o for o in self.outcomes if o.protocol == protocol]

@@ -13,6 +13,7 @@ from ase.filters import FrechetCellFilter
 from ase.optimize import FIRE
 from threadpoolctl import threadpool_limits
 
+from workers.benchmarks._frames import FrameRecorder
 from workers.benchmarks.base import Observer, SeriesData, notify
 from workers.errors import BenchmarkFailed, BenchmarkSetupError, FailureClass
 
@@ -46,13 +47,15 @@ def minimize(
     observer: Observer | None = None,
     stage: str = "relax",
     window: tuple[float, float] = (0.0, 1.0),
+    recorder: FrameRecorder | None = None,
 ) -> Trace:
     """Relax ``atoms`` (calculator attached) in place with FIRE; return the trace.
 
     ``fmax`` (eV/Å) bounds the atomic forces and, with ``relax_cell`` (FrechetCellFilter),
     the virial per atom; at most ``max_steps`` steps. Each step calls
     ``notify(observer, stage, window[0] + window[1] * step / max_steps)``. A non-finite
-    energy or force raises BenchmarkFailed(nan_or_inf) with the trace so far.
+    energy or force raises BenchmarkFailed(nan_or_inf) with the trace so far. A
+    ``recorder`` is offered the structure after every step (its optimisation path).
     """
     target = FrechetCellFilter(atoms) if relax_cell else atoms
     optimizer = FIRE(target, logfile=None)
@@ -66,6 +69,8 @@ def minimize(
             converged = done
             energies.append(float(atoms.get_potential_energy()))
             forces.append(float(np.linalg.norm(target.get_forces(), axis=1).max()))
+            if recorder is not None:
+                recorder.offer(atoms, step=optimizer.nsteps)
             if not np.isfinite([energies[-1], forces[-1]]).all():
                 raise BenchmarkFailed(
                     f"non-finite energy or force at step {optimizer.nsteps}",

@@ -4,12 +4,12 @@ the reference temperature (seed average and per seed), and the flags computed fr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.polynomial import polynomial
 
-from workers.benchmarks.base import MetricValue, SeriesData, finite
+from workers.benchmarks.base import FrameSet, MetricValue, SeriesData, finite
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,9 @@ class ThermalExpansionResult:
         RMS deviation of the seed-averaged volumes from the fit (Å³/atom).
     n_atoms
         Atoms in the simulated supercell.
+    frame_sets
+        The first seed's NPT trajectory through the whole grid (``trajectory``),
+        subsampled; each frame's ``temperature_k`` is the thermostat target (K).
     """
 
     temperatures_k: tuple[float, ...]
@@ -45,6 +48,11 @@ class ThermalExpansionResult:
     alpha_per_seed_per_k: tuple[float, ...]
     fit_residual_rms_a3_per_atom: float
     n_atoms: int
+    frame_sets: tuple[FrameSet, ...] = field(default=(), compare=False, repr=False)
+
+    def frames(self) -> tuple[FrameSet, ...]:
+        """The first seed's subsampled NPT trajectory."""
+        return self.frame_sets
 
     def metrics(self) -> tuple[MetricValue, ...]:
         """Alpha (compared with experiment), its spread, V(T_ref), fit residual and flags."""

@@ -14,7 +14,10 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from ase import Atoms
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,21 @@ class ProjectionData:
     method: str
     settings: Mapping[str, Any]
     data: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class FrameSet:
+    """Structures a run keeps for download (a subsampled trajectory, an optimisation path).
+
+    Each frame is an ASE ``Atoms`` with a ``SinglePointCalculator`` holding the energy (eV),
+    forces (eV/Å) and stress (eV/Å³) the model gave for it, when it gave them. The number of
+    frames is bounded (``workers.benchmarks._frames.MAX_FRAMES``). Results that keep frames
+    expose them through a ``frames()`` method; the worker stores each set as extended XYZ.
+    """
+
+    name: str
+    frames: tuple[Atoms, ...]
+    description: str = ""
 
 
 def finite(*metrics: MetricValue) -> tuple[MetricValue, ...]:

@@ -25,7 +25,7 @@ force, symmetry) are reported for the input structure.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from ase import Atoms
@@ -34,7 +34,9 @@ from ase.calculators.calculator import Calculator
 from workers.benchmarks._checks import ForceChecks, check_forces
 from workers.benchmarks._curves import single_well
 from workers.benchmarks._eos_fit import energy_volume_series, fit_eos, inner_bulk_modulus
+from workers.benchmarks._frames import snapshot
 from workers.benchmarks.base import (
+    FrameSet,
     Headline,
     MetricValue,
     Observer,
@@ -108,6 +110,9 @@ class EosResult:
         that half holds fewer than 5 points or its fit fails.
     force_checks
         Net force and symmetry checks on the input (None without forces).
+    frame_sets
+        The strained structures (``eos_structures``), each with the energy (eV) the model
+        gave it.
     """
 
     volumes_a3_per_atom: tuple[float, ...]
@@ -119,6 +124,11 @@ class EosResult:
     fit_residual_rms_mev_per_atom: float
     bulk_modulus_inner_window_gpa: float | None = None
     force_checks: ForceChecks | None = None
+    frame_sets: tuple[FrameSet, ...] = field(default=(), compare=False, repr=False)
+
+    def frames(self) -> tuple[FrameSet, ...]:
+        """The strained structures with their energies."""
+        return self.frame_sets
 
     def metrics(self) -> tuple[MetricValue, ...]:
         """V0, B0 and B0' (compared with references), E0, fit residual, flags, smoothness."""
@@ -212,7 +222,7 @@ def run_eos(
     if not atoms.pbc.all() or atoms.cell.rank != 3:
         raise BenchmarkSetupError("eos needs a structure periodic in three dimensions")
     n_atoms = len(atoms)
-    volumes, energies = [], []
+    volumes, energies, structures = [], [], []
     factors = np.linspace(1 - params.volume_range, 1 + params.volume_range, params.n_points)
     for i, factor in enumerate(factors):
         trial = atoms.copy()
@@ -226,6 +236,7 @@ def run_eos(
             )
         volumes.append(trial.get_volume() / n_atoms)
         energies.append(energy / n_atoms)
+        structures.append(snapshot(trial, volume_factor=float(factor)))
         notify(observer, "eos", (i + 1) / len(factors))
     fit = fit_eos(np.array(volumes), np.array(energies), params.eos)
     inner = np.abs(factors - 1.0) <= params.volume_range / 2 + 1e-9
@@ -237,4 +248,5 @@ def run_eos(
             np.array(volumes)[inner], np.array(energies)[inner], params.eos
         ),
         force_checks=check_forces(atoms, calc),
+        frame_sets=(FrameSet("eos_structures", tuple(structures), "E(V) scan, fixed shape"),),
     )

@@ -39,6 +39,7 @@ from ase.calculators.calculator import Calculator
 from ase.md.langevin import Langevin
 from ase.md.md import MolecularDynamics
 
+from workers.benchmarks._frames import FrameRecorder
 from workers.benchmarks._md import (
     RateLimitedNPTBerendsen,
     Trace,
@@ -50,6 +51,7 @@ from workers.benchmarks._md import (
 )
 from workers.benchmarks._md_survival import PROTOCOLS, MdStabilityResult, TrajectoryOutcome
 from workers.benchmarks.base import (
+    FrameSet,
     Headline,
     Observer,
     SeriesData,
@@ -174,6 +176,7 @@ def run_md_stability(
     bulk_gpa = estimate_bulk_modulus_gpa(supercell, calc)
     jobs = [(protocol, seed) for protocol in PROTOCOLS for seed in params.seeds]
     start, outcomes, traces = time.monotonic(), [], []
+    frame_sets: list[FrameSet] = []
     for index, job in enumerate(jobs):
         deadline = None
         if params.max_wall_s is not None:  # share what is left evenly among the jobs left
@@ -182,11 +185,20 @@ def run_md_stability(
         system = supercell.copy()
         system.calc = calc
         trace = Trace()
+        recorder = None
+        if job[1] == params.seeds[0]:  # the first seed's trajectories are kept as frames
+            recorder = FrameRecorder(expected=params.n_steps(job[0]) + 1)
 
         def after_step(
-            step: int, system: Atoms = system, trace: Trace = trace, i: int = index
+            step: int,
+            system: Atoms = system,
+            trace: Trace = trace,
+            i: int = index,
+            recorder: FrameRecorder | None = recorder,
         ) -> None:
             trace.record(system, step * params.timestep_fs / 1000)
+            if recorder is not None:
+                recorder.offer(system, time_ps=step * params.timestep_fs / 1000)
             if step % 10 == 0:
                 fraction = (i + step / params.n_steps(jobs[i][0])) / len(jobs)
                 notify(observer, "md_stability", fraction)
@@ -194,14 +206,24 @@ def run_md_stability(
         outcomes.append(
             _run(system, params, job, bulk_gpa, deadline=deadline, after_step=after_step)
         )
-        if job[1] == params.seeds[0]:
+        if recorder is not None:
             traces.append(_trace_series(job[0], trace, params))
+            end = outcomes[-1]
+            frame_sets.append(
+                recorder.frame_set(
+                    f"{job[0]}_trajectory",
+                    final=system,
+                    description=f"{job[0]} of seed {job[1]}: {end.status}",
+                    time_ps=end.time_ps,
+                )
+            )
     return MdStabilityResult(
         outcomes=tuple(outcomes),
         durations_ps=(params.nvt_ramp_ps, params.npt_ramp_ps),
         n_atoms=len(supercell),
         bulk_modulus_gpa=bulk_gpa,
         traces=tuple(traces),
+        frame_sets=tuple(frame_sets),
     )
 
 

@@ -20,15 +20,17 @@ A trajectory that fails (``nan_or_inf``, ``atoms_too_close``, ``temperature_runa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from ase import Atoms, units
 from ase.calculators.calculator import Calculator
 from ase.md.verlet import VelocityVerlet
 
+from workers.benchmarks._frames import FrameRecorder
 from workers.benchmarks._md import Trace, Watch, build_supercell, run_watched, seed_velocities
 from workers.benchmarks.base import (
+    FrameSet,
     Headline,
     MetricValue,
     Observer,
@@ -102,6 +104,9 @@ class NveResult:
         Atoms in the simulated supercell.
     time_ps, total_ev_per_atom, potential_ev_per_atom, kinetic_ev_per_atom
         Energy traces of the first seed (ps, eV/atom).
+    frame_sets
+        The first seed's trajectory (``trajectory``), subsampled to at most
+        ``_frames.MAX_FRAMES`` frames, each with its energy (eV) and forces (eV/Å).
     """
 
     seeds: tuple[int, ...]
@@ -113,6 +118,7 @@ class NveResult:
     total_ev_per_atom: tuple[float, ...]
     potential_ev_per_atom: tuple[float, ...]
     kinetic_ev_per_atom: tuple[float, ...]
+    frame_sets: tuple[FrameSet, ...] = field(default=(), compare=False, repr=False)
 
     def metrics(self) -> tuple[MetricValue, ...]:
         """Drift (signed mean, mean magnitude, spread), fluctuation and temperature."""
@@ -135,6 +141,10 @@ class NveResult:
             ("kinetic_energy", self.kinetic_ev_per_atom),
         )
         return tuple(_energy_series(name, self.time_ps, y) for name, y in curves)
+
+    def frames(self) -> tuple[FrameSet, ...]:
+        """The first seed's subsampled trajectory."""
+        return self.frame_sets
 
 
 @register_benchmark(
@@ -182,8 +192,10 @@ def run_nve(
     supercell = build_supercell(atoms, params.min_atoms)
     n_steps = round(params.duration_ps * 1000 / params.timestep_fs)
     traces = []
+    recorder = FrameRecorder(expected=n_steps + 1)
     for i, seed in enumerate(params.seeds):
-        traces.append(_run_seed(supercell, calc, params, seed, n_steps, observer, i))
+        kept = recorder if i == 0 else None
+        traces.append(_run_seed(supercell, calc, params, seed, n_steps, observer, i, kept))
     fits = [_fit_drift(trace, params.warmup_fraction) for trace in traces]
     first = traces[0]
     return NveResult(
@@ -196,6 +208,11 @@ def run_nve(
         total_ev_per_atom=tuple(np.add(first.potential, first.kinetic).tolist()),
         potential_ev_per_atom=tuple(first.potential),
         kinetic_ev_per_atom=tuple(first.kinetic),
+        frame_sets=(
+            recorder.frame_set(
+                "trajectory", description=f"NVE trajectory of seed {params.seeds[0]}"
+            ),
+        ),
     )
 
 
@@ -207,6 +224,7 @@ def _run_seed(
     n_steps: int,
     observer: Observer | None,
     index: int,
+    recorder: FrameRecorder | None = None,
 ) -> Trace:
     """One NVE trajectory; raises BenchmarkFailed with its traces if it fails."""
     system = supercell.copy()
@@ -223,6 +241,8 @@ def _run_seed(
 
     def after_step(step: int) -> None:
         trace.record(system, step * params.timestep_fs / 1000)
+        if recorder is not None:
+            recorder.offer(system, time_ps=step * params.timestep_fs / 1000)
         if step % 10 == 0:
             notify(observer, "nve", (index + step / n_steps) / n_seeds)
 

@@ -22,13 +22,14 @@ Conventions
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator
 
 from workers.benchmarks._checks import ForceChecks, check_forces
+from workers.benchmarks._frames import FrameRecorder
 from workers.benchmarks._relaxation import (
     Trace,
     conventional_lattice,
@@ -37,6 +38,7 @@ from workers.benchmarks._relaxation import (
     spacegroup_number,
 )
 from workers.benchmarks.base import (
+    FrameSet,
     Headline,
     MetricValue,
     Observer,
@@ -95,13 +97,20 @@ class RelaxResult:
 
     ``input_volume_a3_per_atom`` is the input (experimental) volume (Å³/atom) and
     ``reference_space_group`` the input's space-group number; ``force_checks`` the net-force
-    and symmetry checks of ``workers.benchmarks._checks`` on the input (None without forces).
+    and symmetry checks of ``workers.benchmarks._checks`` on the input (None without forces);
+    ``frame_sets`` the first seed's optimisation path (``relaxation``, bounded, from the
+    strained start to the relaxed structure, each frame with energy, forces and stress).
     """
 
     runs: tuple[RelaxRun, ...]
     input_volume_a3_per_atom: float
     reference_space_group: int
     force_checks: ForceChecks | None = None
+    frame_sets: tuple[FrameSet, ...] = field(default=(), compare=False, repr=False)
+
+    def frames(self) -> tuple[FrameSet, ...]:
+        """The first seed's optimisation path."""
+        return self.frame_sets
 
     def metrics(self) -> tuple[MetricValue, ...]:
         """a, c/a and volume (vs references), errors vs the input, steps, RMSD, symmetry, checks."""
@@ -186,7 +195,7 @@ def run_relax(
         raise BenchmarkSetupError("relax needs a structure periodic in three dimensions")
     reference = atoms.repeat(params.supercell)
     number, _ = conventional_lattice(atoms, atoms.cell.array)
-    runs = []
+    runs, paths, recorder = [], [], FrameRecorder()
     for i, seed in enumerate(params.seeds):
         trial = reference.copy()
         trial.set_cell(reference.cell.array * (1.0 + params.strain), scale_atoms=True)
@@ -194,10 +203,13 @@ def run_relax(
         trial.calc = calc
         window = (i / len(params.seeds), 1 / len(params.seeds))
         trace = minimize(trial, fmax=params.fmax, max_steps=params.max_steps, relax_cell=True,
-                         observer=observer, window=window)  # fmt: skip
+                         observer=observer, window=window,
+                         recorder=recorder if i == 0 else None)  # fmt: skip
+        if i == 0:
+            paths.append(recorder.frame_set("relaxation", final=trial, description=f"seed {seed}"))
         runs.append(_describe(trial, trace, atoms, reference, params))
     volume = float(atoms.get_volume()) / len(atoms)
-    result = RelaxResult(tuple(runs), volume, number, check_forces(atoms, calc))
+    result = RelaxResult(tuple(runs), volume, number, check_forces(atoms, calc), tuple(paths))
     failed = [seed for seed, run in zip(params.seeds, runs, strict=True) if not run.trace.converged]
     if failed:
         raise BenchmarkFailed(

@@ -28,12 +28,14 @@ little, which biases alpha low by ~5 % for EMT metals.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 from ase import Atoms, units
 from ase.calculators.calculator import Calculator
 
+from workers.benchmarks._frames import FrameRecorder
 from workers.benchmarks._md import (
     RateLimitedNPTBerendsen,
     Watch,
@@ -160,6 +162,7 @@ def run_thermal_expansion(
     bulk_gpa = estimate_bulk_modulus_gpa(supercell, calc)
     temps = tuple(sorted(set(params.temperatures_k)))
     volumes = []
+    recorder = FrameRecorder()  # the first seed's trajectory, thinned as it grows
     for index, seed in enumerate(params.seeds):
         system = supercell.copy()
         system.calc = calc
@@ -168,9 +171,12 @@ def run_thermal_expansion(
         for t_index, temperature in enumerate(temps):
             done = (index + t_index / len(temps)) / len(params.seeds)
             progress = (observer, done, 1 / len(temps) / len(params.seeds))
+            kept = recorder if index == 0 else None
             try:
                 row.append(
-                    _mean_volume(system, params, temperature, bulk_gpa, t_index == 0, progress)
+                    _mean_volume(
+                        system, params, temperature, bulk_gpa, t_index == 0, progress, kept
+                    )
                 )
             except BenchmarkFailed as exc:  # keep the volumes of the finished temperatures
                 partial = volume_series("volume_temperature", np.array(temps[:t_index]), row)
@@ -178,13 +184,16 @@ def run_thermal_expansion(
                     f"seed {seed}: {exc}", failure_class=exc.failure_class, series=(partial,)
                 ) from exc
         volumes.append(tuple(row))
-    return fit_expansion(
+    result = fit_expansion(
         temps,
         tuple(volumes),
         degree=params.fit_degree,
         reference_temperature_k=params.reference_temperature_k,
         n_atoms=len(supercell),
     )
+    description = f"NPT at {params.pressure_gpa:g} GPa through {temps} K, seed {params.seeds[0]}"
+    frames = (recorder.frame_set("trajectory", description=description),)
+    return dataclasses.replace(result, frame_sets=frames)
 
 
 def _mean_volume(
@@ -194,6 +203,7 @@ def _mean_volume(
     bulk_gpa: float,
     first: bool,
     progress: tuple[Observer | None, float, float],
+    recorder: FrameRecorder | None = None,
 ) -> float:
     """NPT at ``temperature`` from the current state: mean volume per atom after equilibration."""
     n_steps = round(params.duration_ps * 1000 / params.timestep_fs)
@@ -214,6 +224,9 @@ def _mean_volume(
     def after_step(step: int) -> None:
         if step > n_total - n_steps + n_equil:
             sampled.append(system.get_volume() / len(system))
+        if recorder is not None and (step > 0 or first):  # step 0 repeats the last state
+            time_ps = step * params.timestep_fs / 1000
+            recorder.offer(system, temperature_k=temperature, time_ps=time_ps)
         if step % 10 == 0:
             notify(observer, "thermal_expansion", done + share * step / n_total)
 

@@ -37,6 +37,7 @@ from workers.benchmarks.base import load_all
 from workers.celery_app import celery_app
 from workers.errors import BenchmarkError, FailureClass, RunCancelled, UnsupportedElementsError
 from workers.execution import Outcome, execute_claimed
+from workers.tasks.artifacts import record_frames, store_frames
 
 log = logging.getLogger(__name__)
 
@@ -103,18 +104,21 @@ def execute_run(self: Any, run_id: str) -> str:
         # Another worker holds a live lease: look again when it would have expired.
         raise self.retry(countdown=job.retry_after_s, max_retries=None)
     outcome, error, timings = _execute(job)
-    # A result with projections takes two statements, which must commit together.
-    with session_scope() if outcome and outcome.projections else statement_scope() as session:
+    stored = store_frames(job.run_id, job.attempt, outcome.frames if outcome else ())
+    # A result with projections or artifacts takes several statements, which commit together.
+    several = outcome is not None and bool(outcome.projections or stored.rows)
+    with session_scope() if several else statement_scope() as session:
         if outcome is not None:
-            runs.record_success(
+            recorded = runs.record_success(
                 session,
                 job,
                 metrics=[MetricIn(**vars_of(m)) for m in outcome.metrics if math.isfinite(m.value)],
                 series=[SeriesIn(**vars_of(s)) for s in outcome.series],
                 timings=timings,
-                provenance={**_provenance(job), **outcome.provenance},
+                provenance={**_provenance(job), **outcome.provenance, **stored.provenance},
                 projections=[ProjectionIn(**vars_of(p)) for p in outcome.projections],
             )
+            record_frames(session, job.run_id, stored, recorded=recorded)
             return "succeeded"
         assert error is not None
         runs.record_failure(

@@ -9,10 +9,11 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from backend.api.deps import SessionDep
 from backend.api.routes.leaderboards import BoardQueryDep, Offset
+from backend.api.routes.runs import artifact_response
 from backend.repositories.metrics import COLUMNS, MetricFilter
 from backend.schemas.common import MAX_PAGE_LIMIT, Page
 from backend.schemas.metrics import MetricRow
-from backend.services import exports, leaderboard
+from backend.services import exports, leaderboard, run_artifacts
 from backend.services.exports import ExportFile, StructureWriter, TableFormat
 
 router = APIRouter(tags=["exports"])
@@ -146,9 +147,13 @@ def export_run_trajectory(
     writer: StructureWriterDep,
     format: Literal["extxyz"] = Query("extxyz"),
 ) -> Response:
-    """A run's trajectory as extended XYZ.
+    """A run's trajectory as extended XYZ: the frames the run stored (an MD run's subsampled
+    trajectory, a relaxation's path; ``GET /runs/{run_id}/artifacts`` lists them).
 
-    Runs do not store trajectory frames yet: this is the run's input structure, and the
-    ``X-Export-Note`` header says so.
+    A run that stored none (an unfinished run, a benchmark without frames) gives its input
+    structure, and the ``X-Export-Note`` header says so.
     """
+    stored = run_artifacts.open_trajectory(session, run_id)
+    if stored is not None:
+        return artifact_response(stored)
     return _file(exports.run_trajectory_file(session, run_id, writer))

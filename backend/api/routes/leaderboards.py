@@ -136,8 +136,13 @@ def read_leaderboard(
         None,
         max_length=200,
         description="column, '-' first for descending: model_name, failure_rate, n_flagged, "
-        "metrics.<metric>.mae|mape_percent|n, ... (default: the first metric's MAPE)",
-        examples=["metrics.bulk_modulus.mape_percent", "-failure_rate"],
+        "metrics.<metric>.mae|mape_percent|n|mean|n_values, ... (default: the first "
+        "metric's MAPE)",
+        examples=[
+            "metrics.bulk_modulus.mape_percent",
+            "-failure_rate",
+            "metrics.energy_drift_abs.mean",
+        ],
     ),
     limit: Limit = 100,
     offset: Offset = 0,

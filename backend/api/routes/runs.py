@@ -2,13 +2,15 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import StreamingResponse
 
 from backend.api.deps import SessionDep
 from backend.db.models.run import RunStatus
 from backend.schemas.common import MAX_OFFSET, MAX_PAGE_LIMIT, Page
+from backend.schemas.run_artifacts import EXTXYZ_MEDIA_TYPE, RunArtifactRead
 from backend.schemas.runs import MetricRead, RunDetail, RunSummary, SeriesRead
-from backend.services import runs
+from backend.services import run_artifacts, runs
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
@@ -68,3 +70,41 @@ def list_run_metrics(run_id: uuid.UUID, session: SessionDep) -> list[MetricRead]
 def list_run_series(run_id: uuid.UUID, session: SessionDep) -> list[SeriesRead]:
     """The curves of one run (EOS points, dimer curves, MD traces, survival curves)."""
     return runs.run_series(session, run_id)
+
+
+@router.get("/{run_id}/artifacts", operation_id="runs-list_run_artifacts")
+def list_run_artifacts(
+    run_id: uuid.UUID,
+    session: SessionDep,
+    limit: int = Query(100, ge=1, le=MAX_PAGE_LIMIT),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
+) -> Page[RunArtifactRead]:
+    """Files the run produced (trajectories, optimisation paths), by name."""
+    items, total = run_artifacts.list_run_artifacts(session, run_id, limit=limit, offset=offset)
+    return Page(items=items, limit=limit, offset=offset, total=total)
+
+
+@router.get(
+    "/{run_id}/artifacts/{name}",
+    operation_id="runs-download_run_artifact",
+    response_class=StreamingResponse,
+    responses={200: {"content": {EXTXYZ_MEDIA_TYPE: {"schema": {"type": "string"}}}}},
+)
+def download_run_artifact(
+    run_id: uuid.UUID,
+    session: SessionDep,
+    name: str = Path(max_length=100, examples=["trajectory"]),
+) -> StreamingResponse:
+    """One file of the run (extended XYZ for structures), streamed from the artifact store."""
+    return artifact_response(run_artifacts.open_run_artifact(session, run_id, name))
+
+
+def artifact_response(opened: run_artifacts.ArtifactStream) -> StreamingResponse:
+    """Stream an opened artifact with its type, length, filename and sha256."""
+    artifact = opened.artifact
+    headers = {
+        "Content-Disposition": f'attachment; filename="{artifact.filename}"',
+        "Content-Length": str(artifact.size_bytes),
+        "X-Content-SHA256": artifact.sha256,
+    }
+    return StreamingResponse(opened.chunks, media_type=artifact.media_type, headers=headers)

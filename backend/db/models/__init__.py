@@ -6,12 +6,14 @@ from backend.db.models.leaderboard import (
     LeaderboardFlagSummary,
     LeaderboardMetricSummary,
     LeaderboardRunSummary,
+    LeaderboardValueSummary,
     LeaderboardVersion,
 )
 from backend.db.models.mlip_model import MlipModel, ModelStatus, TrainingStructureHash
 from backend.db.models.projection import Projection
 from backend.db.models.reference import Reference
 from backend.db.models.run import Metric, Run, RunStatus, Series
+from backend.db.models.run_artifact import RunArtifact
 from backend.db.models.structure import Structure, StructureSet
 from backend.db.models.system_state import SystemState
 from backend.db.models.user import ApiToken, Role, User
@@ -25,6 +27,7 @@ __all__ = [
     "LeaderboardFlagSummary",
     "LeaderboardMetricSummary",
     "LeaderboardRunSummary",
+    "LeaderboardValueSummary",
     "LeaderboardVersion",
     "Metric",
     "MlipModel",
@@ -33,6 +36,7 @@ __all__ = [
     "Reference",
     "Role",
     "Run",
+    "RunArtifact",
     "RunStatus",
     "Series",
     "Structure",

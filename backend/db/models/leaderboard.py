@@ -39,6 +39,29 @@ class LeaderboardMetricSummary(Base):
     sum_abs_rel_error: Mapped[float] = mapped_column(doc="sum of |value - reference| / |reference|")
 
 
+class LeaderboardValueSummary(Base):
+    """Values of one model's metric, with or without a reference, summed over a structure set.
+
+    Kept by the same triggers as the error sums (migration 0012), so a board shows the mean
+    value of metrics that have no reference (NVE drift, speed) without reading the metrics.
+    """
+
+    __tablename__ = "leaderboard_value_summary"
+
+    benchmark_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("benchmark.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    mlip_model_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("mlip_model.id", ondelete="CASCADE"), primary_key=True
+    )
+    structure_set_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("structure_set.id", ondelete="CASCADE"), primary_key=True
+    )
+    n: Mapped[int] = mapped_column(doc="metric values")
+    sum_value: Mapped[float] = mapped_column(doc="sum of the values, in the metric's unit")
+
+
 class LeaderboardFlagSummary(Base):
     """Runs of one model on one benchmark and structure set with a quality flag raised."""
 

@@ -1,0 +1,66 @@
+"""Migration 0012: the value summary is filled from the metrics written before it, kept by
+the replaced trigger functions, and dropped again with the 0011 functions restored."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.orm import Session
+
+from backend import dbadmin
+from backend.db.models import Benchmark, Metric
+from tests.backend.test_leaderboard_values import add_model, add_run, add_structure
+from tests.conftest import new_database_url
+
+
+@pytest.fixture
+def empty_database() -> Iterator[str]:
+    url = new_database_url("mlipm_values")
+    dbadmin.ensure_database(url)
+    yield url
+    dbadmin.drop_database(url)
+
+
+def _value_rows(session: Session) -> list[tuple[str, int, float]]:
+    query = "SELECT name, n, sum_value FROM leaderboard_value_summary ORDER BY name"
+    return [(r[0], r[1], r[2]) for r in session.execute(text(query))]
+
+
+def test_the_migration_fills_the_sums_and_goes_down_and_up(empty_database: str) -> None:
+    dbadmin.upgrade(empty_database, "0011")
+    engine = create_engine(empty_database)
+    try:
+        with Session(engine) as session:
+            benchmark = Benchmark(key="b", version="1")
+            model = add_model(session, "m")
+            session.add(benchmark)
+            structure = add_structure(session, "s", "Cu", ("Cu",))
+            runs = [add_run(session, model, benchmark, structure) for _ in range(2)]
+            session.add_all(
+                Metric(run_id=r.id, name="x", value=v, unit="1")
+                for r, v in zip(runs, (1.0, 2.0), strict=True)
+            )
+            session.commit()
+            dbadmin.upgrade(empty_database, "0012")
+            assert _value_rows(session) == [("x", 2, 3.0)]  # metrics written before it
+            session.add(Metric(run_id=runs[0].id, name="y", value=4.5, unit="1"))
+            session.commit()
+            assert _value_rows(session) == [("x", 2, 3.0), ("y", 1, 4.5)]
+            session.execute(text("UPDATE metric SET value = 5.0 WHERE name = 'x' AND value = 2"))
+            session.commit()
+            assert _value_rows(session) == [("x", 2, 6.0), ("y", 1, 4.5)]
+            session.commit()  # no open transaction blocks the migrations
+            dbadmin.downgrade(empty_database, "0011")
+            assert "leaderboard_value_summary" not in inspect(engine).get_table_names()
+            session.add(Metric(run_id=runs[1].id, name="y", value=1.0, unit="1"))
+            session.execute(text("DELETE FROM metric WHERE name = 'x' AND value = 5"))
+            session.commit()  # the 0011 trigger functions work without the table
+            error_rows = "SELECT count(*) FROM leaderboard_metric_summary"
+            assert session.execute(text(error_rows)).scalar_one() == 0  # no references
+            session.commit()
+            dbadmin.upgrade(empty_database)
+            assert _value_rows(session) == [("x", 1, 1.0), ("y", 2, 5.5)]
+    finally:
+        engine.dispose()

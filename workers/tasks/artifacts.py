@@ -1,0 +1,91 @@
+"""Write a run's frames (trajectories, optimisation paths) to the artifact store as extended XYZ.
+
+Each ``FrameSet`` of a benchmark's result becomes one file under
+``runs/<run_id>/attempt-<n>/<name>.extxyz`` in the store of MLIPM_ARTIFACT_URL, written to a
+temporary key and moved into place, its sha256 and size measured on the way; its row
+(``run_artifact``) is recorded in the transaction that marks the run succeeded, so a run's
+artifacts appear with its metrics or not at all. A retried run writes its own attempt's files
+and replaces the rows (one per name); an attempt that lost the run removes its files.
+
+An artifact that cannot be written never costs the run its metrics: the run succeeds, the
+artifact has no row, and ``provenance["artifact_errors"]`` holds ``{name: reason}`` (shown
+on the run page), because the metrics are the scientific result and the frames a view of it.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ase.io import write
+from sqlalchemy.orm import Session
+
+from backend.schemas.run_artifacts import EXTXYZ_MEDIA_TYPE, RunArtifactIn
+from backend.services import artifacts, run_artifacts
+from backend.settings import get_settings
+from workers.benchmarks.base import FrameSet
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class StoredFrames:
+    """What was written for one run: rows to record, and the reason of each failed file."""
+
+    rows: list[RunArtifactIn] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        """``{"artifact_errors": {...}}`` when a file could not be written, else nothing."""
+        return {"artifact_errors": self.errors} if self.errors else {}
+
+
+def store_frames(
+    run_id: uuid.UUID, attempt: int, frame_sets: Sequence[FrameSet], *, store_url: str | None = None
+) -> StoredFrames:
+    """Write every non-empty frame set of a run to the store; failures are collected, not raised."""
+    url = store_url or get_settings().artifact_url
+    stored = StoredFrames()
+    for frame_set in frame_sets:
+        if not frame_set.frames:
+            continue
+        key = run_artifacts.artifact_key(run_id, attempt, frame_set.name, EXTXYZ_MEDIA_TYPE)
+        try:
+            stored.rows.append(_write(frame_set, key, url))
+        except Exception as exc:  # recorded on the run (provenance), see the module docstring
+            log.warning("run %s: artifact %s not stored", run_id, frame_set.name, exc_info=True)
+            stored.errors[frame_set.name] = f"{exc.__class__.__name__}: {exc}"[:500]
+    return stored
+
+
+def record_frames(
+    session: Session, run_id: uuid.UUID, stored: StoredFrames, *, recorded: bool
+) -> None:
+    """Record the rows of the written files in the caller's transaction, the one that marked
+    the run succeeded (``recorded``); an attempt that lost its run removes its files instead."""
+    if recorded:
+        run_artifacts.record_run_artifacts(session, run_id, stored.rows)
+        return
+    for row in stored.rows:
+        artifacts.ArtifactStore(get_settings().artifact_url).remove(row.key)
+
+
+def _write(frame_set: FrameSet, key: str, store_url: str) -> RunArtifactIn:
+    with tempfile.TemporaryDirectory(prefix="mlipm-frames-") as tmp:
+        path = Path(tmp) / f"{frame_set.name}.extxyz"
+        write(path, list(frame_set.frames), format="extxyz")
+        done = artifacts.put_file(path, key, store_url=store_url)
+    return RunArtifactIn(
+        name=frame_set.name,
+        media_type=EXTXYZ_MEDIA_TYPE,
+        key=done.key,
+        sha256=done.sha256,
+        size_bytes=done.size_bytes,
+        n_frames=len(frame_set.frames),
+    )
