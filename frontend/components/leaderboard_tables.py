@@ -144,14 +144,28 @@ def material_columns(board: LeaderboardRead) -> list[Any]:
     return columns
 
 
-def materials_table(board: LeaderboardRead, table_id: str) -> DataTable:
-    """The sortable, filterable model x material table."""
-    style = {**_TABLE_STYLE, "page_size": 25}
+MATERIALS_PAGE_SIZE = 25
+
+
+def materials_table(table_id: str) -> DataTable:
+    """The sortable, filterable model x material table, empty: a callback fills it one page
+    at a time, filtered and sorted on the server (``frontend.components.paged_table``), so
+    the browser never holds every (model, material) row of hundreds of models."""
+    style = {
+        **_TABLE_STYLE,
+        "page_action": "custom",
+        "sort_action": "custom",
+        "page_size": MATERIALS_PAGE_SIZE,
+    }
     return DataTable(
         id=table_id,
-        columns=material_columns(board),
-        data=material_records(board),
-        filter_action="native",
+        columns=[],
+        data=[],
+        page_current=0,
+        page_count=1,
+        sort_by=[],
+        filter_query="",
+        filter_action="custom",
         filter_options={"case": "insensitive", "placeholder_text": "filter…"},
         **style,
     )

@@ -19,7 +19,14 @@ from backend.schemas.leaderboard import LeaderboardRead
 from backend.settings import get_settings
 from frontend.api_client import ApiError
 from frontend.app import current_api_client
-from frontend.components.leaderboard_tables import materials_table, summary_table
+from frontend.components.leaderboard_tables import (
+    MATERIALS_PAGE_SIZE,
+    material_columns,
+    material_records,
+    materials_table,
+    summary_table,
+)
+from frontend.components.paged_table import page_of
 from frontend.figures.leaderboard import (
     MAX_HIGHLIGHTED,
     highlighted,
@@ -70,6 +77,14 @@ def layout(
                 html.P("Reading the leaderboard from the API…", className="text-muted"),
                 id="board-content",
             ),
+            html.Div(
+                [
+                    html.H4(id="board-materials-title", className="mt-4"),
+                    materials_table("board-materials"),
+                ],
+                id="board-materials-section",
+                hidden=True,
+            ),
         ]
     )
 
@@ -118,6 +133,35 @@ def render(
     return board_view(board, chosen)
 
 
+def materials_page(
+    page_current: int | None,
+    page_size: int | None,
+    sort_by: list[dict[str, str]] | None,
+    filter_query: str | None,
+    stamp: dict[str, Any] | None,
+) -> tuple[Any, ...]:
+    """One page of the per-material table (filtered and sorted over every row), its columns
+    and title; hidden until the board has results."""
+    if stamp is None:
+        return (no_update,) * 5
+    try:
+        board = read_board(stamp)
+    except ApiError:
+        return (no_update,) * 5  # the status line shows the error
+    if not board.entries:
+        return [], 1, [], "", True
+    rows, pages = page_of(
+        material_records(board),
+        filter_query,
+        sort_by,
+        page_current,
+        page_size or MATERIALS_PAGE_SIZE,
+    )
+    ref = reference_label(board.level_of_theory)
+    title = f"Per material (model, {ref}, error)"
+    return rows, pages, material_columns(board), title, False
+
+
 def register_callbacks(app: dash.Dash) -> None:
     """Attach this page's callbacks to ``app`` (called by ``frontend.app.create_app``)."""
     app.callback(
@@ -133,6 +177,18 @@ def register_callbacks(app: dash.Dash) -> None:
         Input("board-data", "data"),
         Input("board-models", "value"),
     )(render)
+    app.callback(
+        Output("board-materials", "data"),
+        Output("board-materials", "page_count"),
+        Output("board-materials", "columns"),
+        Output("board-materials-title", "children"),
+        Output("board-materials-section", "hidden"),
+        Input("board-materials", "page_current"),
+        Input("board-materials", "page_size"),
+        Input("board-materials", "sort_by"),
+        Input("board-materials", "filter_query"),
+        Input("board-data", "data"),
+    )(materials_page)
 
 
 def error_alert(message: str, *, stale: bool = False) -> dbc.Alert:
@@ -171,7 +227,6 @@ def board_view(board: LeaderboardRead, chosen: list[str] | None = None) -> list[
         if board.rows:
             view += [html.H4("Models"), summary_table(board, "board-table")]
         return view
-    ref = reference_label(board.level_of_theory)
     shown = highlighted(board, chosen)
     parity = [
         dbc.Col(
@@ -188,8 +243,6 @@ def board_view(board: LeaderboardRead, chosen: list[str] | None = None) -> list[
         html.H4(f"Model vs {board.level_of_theory}", className="mt-4"),
         dbc.Row(parity, className="g-2"),
         graph("board-mape", mape_figure(board, shown)),
-        html.H4(f"Per material (model, {ref}, error)", className="mt-4"),
-        materials_table(board, "board-materials"),
     ]
 
 

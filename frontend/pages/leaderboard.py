@@ -120,6 +120,7 @@ def layout(
             dcc.Store(id="leaderboard-data"),
             dcc.Store(id="leaderboard-initial-weights", data=parse_weights(weights)),
             dcc.Store(id="leaderboard-search"),
+            dcc.Store(id="leaderboard-rendered"),
             html.Div(id="leaderboard-url-sink", hidden=True),
             dbc.Card(dbc.CardBody(filters), className="mb-2"),
             dbc.Card(
@@ -269,10 +270,13 @@ def render(
     structure_set: str | None,
     weight_ids: Sequence[dict[str, str]],
     initial: dict[str, float],
+    rendered: list[Any] | None = None,
 ) -> tuple[Any, ...]:
-    """The table, the accuracy-vs-cost plot, a summary line and the shareable query string."""
+    """The table, the accuracy-vs-cost plot, a summary line and the shareable query string;
+    nothing when the data and the view are those already drawn (e.g. the weight inputs
+    appearing with the values the page was drawn with)."""
     if not stamp:
-        return no_update, no_update, no_update, no_update, no_update
+        return (no_update,) * 6
     keys: list[str] = stamp["benchmarks"]
     weights = (
         _weights(weight_values, weight_ids)
@@ -289,20 +293,24 @@ def render(
         }.items()
         if v
     }
+    search = "?" + urlencode({"lot": stamp["lot"], "weights": format_weights(weights), **filters})
+    drawn = [stamp, search]
+    if drawn == rendered:
+        return (no_update,) * 6
     try:
         data = data_for(stamp["lot"], filters)
         combined = combined_for(stamp["lot"], weights, filters)
     except ApiError as exc:
-        return no_update, no_update, no_update, error_alert(exc.message), no_update
+        return no_update, no_update, no_update, error_alert(exc.message), no_update, no_update
     view = build_view(data["boards"], data["models"], combined)
     costs, cost_label = _costs(data)
-    search = "?" + urlencode({"lot": stamp["lot"], "weights": format_weights(weights), **filters})
     return (
         table_columns(view),
         [_display(r) for r in view.records],
         accuracy_cost_figure(view.records, costs, cost_label=cost_label),
         summary(view, data["boards"], filters),
         search,
+        drawn,
     )
 
 
@@ -472,6 +480,7 @@ def register_callbacks(app: dash.Dash) -> None:
         Output("leaderboard-pareto", "figure"),
         Output("leaderboard-summary", "children"),
         Output("leaderboard-search", "data"),
+        Output("leaderboard-rendered", "data"),
         Input("leaderboard-data", "data"),
         Input({"type": "leaderboard-weight", "benchmark": ALL}, "value"),
         Input("leaderboard-training-set", "value"),
@@ -480,6 +489,7 @@ def register_callbacks(app: dash.Dash) -> None:
         Input("leaderboard-structure-set", "value"),
         State({"type": "leaderboard-weight", "benchmark": ALL}, "id"),
         State("leaderboard-initial-weights", "data"),
+        State("leaderboard-rendered", "data"),
     )(render)
     app.callback(
         Output("leaderboard-download", "data"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import dash
@@ -14,7 +15,7 @@ from dash.development.base_component import Component
 
 from backend.schemas.models import ModelRead
 from backend.schemas.runs import RunSummary
-from frontend.api_client import ApiError
+from frontend.api_client import ApiClient, ApiError
 from frontend.app import current_api_client
 from frontend.figures.model import (
     empty_figure,
@@ -22,7 +23,7 @@ from frontend.figures.model import (
     parity_grid,
     series_overlay,
 )
-from frontend.reads import model_runs
+from frontend.reads import PARALLEL_READS, model_runs
 
 dash.register_page(
     __name__,
@@ -100,13 +101,13 @@ def overview(model_id: str, compare: str | None) -> tuple[Any, ...]:
         models = client.models()
         benchmarks = client.benchmarks()
     except ApiError as exc:
-        return None, None, [], no_update, [], no_update, error_alert(exc.message)
+        return None, None, [], no_update, [], error_alert(exc.message)
     others = [
         {"label": f"{m.name} {m.version}", "value": str(m.id)}
         for m in models
         if str(m.id) != model_id
     ]
-    materials = sorted({r.material for r in runs if r.benchmark_key in ("eos", "diatomics")})
+    materials = curve_materials(runs)
     status = None
     if not runs:
         status = dbc.Alert(
@@ -119,11 +120,19 @@ def overview(model_id: str, compare: str | None) -> tuple[Any, ...]:
         card(model, runs),
         results_table(runs, benchmarks),
         others,
-        compare if any(o["value"] == compare for o in others) else None,
+        # set again once its option exists (the dropdown drops a value it has no option for);
+        # left alone when there is none, so the curves are not drawn twice
+        no_update
+        if compare is None
+        else (compare if any(o["value"] == compare for o in others) else None),
         materials,
-        materials[0] if materials else None,
         status,
     )
+
+
+def curve_materials(runs: list[RunSummary]) -> list[str]:
+    """The materials with an EOS or dimer curve, sorted (the first is drawn by default)."""
+    return sorted({r.material for r in runs if r.benchmark_key in ("eos", "diatomics")})
 
 
 def card(model: ModelRead, runs: list[RunSummary]) -> dbc.Card:
@@ -242,28 +251,45 @@ def results_table(runs: list[RunSummary], benchmarks: list[dict[str, Any]]) -> C
     )
 
 
-def _curves(model_id: str, benchmark: str, names: tuple[str, ...]) -> list[RunSummary]:
-    client = current_api_client()
-    runs: list[RunSummary] = []
-    for name in names:
-        runs += client.runs(model_id=model_id, benchmark=benchmark, status="succeeded", series=name)
-    return runs
+def _curves(client: ApiClient, subjects: list[str]) -> dict[tuple[str, str], list[RunSummary]]:
+    """Every (subject, graph)'s runs with their series, read in parallel."""
+    jobs = [
+        (subject, graph, benchmark, name)
+        for graph, (benchmark, names, _log) in CURVES.items()
+        for subject in (subjects if graph in ("eos", "diatomics") else subjects[:1])
+        for name in names
+    ]
+
+    def read(job: tuple[str, str, str, str]) -> list[RunSummary]:
+        subject, _graph, benchmark, name = job
+        return client.runs(model_id=subject, benchmark=benchmark, status="succeeded", series=name)
+
+    found: dict[tuple[str, str], list[RunSummary]] = {}
+    with ThreadPoolExecutor(max_workers=PARALLEL_READS) as pool:
+        for job, runs in zip(jobs, pool.map(read, jobs), strict=True):
+            found.setdefault((job[0], job[1]), []).extend(runs)
+    return found
 
 
 def curves(model_id: str, compare: str | None, material: str | None) -> tuple[Any, ...]:
     """EOS and dimer curves of the model (and the comparison) on one material; MD survival
-    and speed of the model."""
+    and speed of the model. No material chosen yet: the model's first, which is set."""
     client = current_api_client()
     try:
+        chosen: Any = no_update
+        if material is None:
+            material = next(iter(curve_materials(model_runs(model_id))), None)
+            chosen = material
         model = client.model(model_id)
         other = client.model(compare) if compare else None
         subjects = [(model, model_id)] + ([(other, compare)] if other and compare else [])
+        runs = _curves(client, [subject_id for _, subject_id in subjects])
         figs = []
-        for graph, (benchmark, names, log) in CURVES.items():
+        for graph, (_benchmark, _names, log) in CURVES.items():
             overlay = []
             per_material = graph in ("eos", "diatomics")
             for subject, subject_id in subjects if per_material else subjects[:1]:
-                for run in _curves(subject_id, benchmark, names):
+                for run in runs.get((subject_id, graph), []):
                     if per_material and run.material != material:
                         continue
                     for s in run.series or []:
@@ -271,8 +297,8 @@ def curves(model_id: str, compare: str | None, material: str | None) -> tuple[An
                         overlay.append((f"{who} {run.material} {s.name}".strip(), s))
             figs.append(series_overlay(overlay, title=_title(graph, material), log=log))
     except ApiError as exc:
-        return *(no_update,) * 4, error_alert(exc.message)
-    return *figs, None
+        return *(no_update,) * 5, error_alert(exc.message)
+    return *figs, chosen, None
 
 
 def _title(graph: str, material: str | None) -> str:
@@ -312,7 +338,6 @@ def register_callbacks(app: dash.Dash) -> None:
         Output("model-compare", "options"),
         Output("model-compare", "value"),
         Output("model-material", "options"),
-        Output("model-material", "value"),
         Output("model-status", "children", allow_duplicate=True),
         Input("model-id", "data"),
         State("model-compare-initial", "data"),
@@ -320,6 +345,7 @@ def register_callbacks(app: dash.Dash) -> None:
     )(overview)
     app.callback(
         *(Output(f"model-{name}", "figure") for name in CURVES),
+        Output("model-material", "value"),
         Output("model-status", "children"),
         Input("model-id", "data"),
         Input("model-compare", "value"),

@@ -67,7 +67,8 @@ def next_page(driver: webdriver.Chrome, table: str) -> list[dict[str, str]]:
     if not buttons or not buttons[0].is_enabled():
         return []
     shown = page_rows(driver, table)
-    buttons[0].click()
+    # a click event, as a visitor's: a wide table may hold the button outside the window
+    driver.execute_script("arguments[0].click();", buttons[0])
     rows: list[dict[str, str]] = wait_for(
         driver, lambda d: (r := page_rows(d, table)) != shown and r
     )
