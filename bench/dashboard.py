@@ -46,9 +46,12 @@ PAGES = {
         "#elements-error .heatmaplayer image, #elements-error .heatmaplayer .hm",
     ),
     "model": ("/models/{model}", "#model-results-table td"),
+    # the model page's last drawing: its six figures (curves, failures, parity) come after
+    "model_figures": ("/models/{model}", "#model-parity .scatterlayer .trace"),
     "run": ("/runs/{run}", "#run-metrics td"),
     "campaigns": ("/campaigns", ".progress-bar"),
     "benchmark": ("/benchmarks/eos", "#board-table td"),
+    "benchmark_materials": ("/benchmarks/eos", "#board-materials td"),
 }
 
 

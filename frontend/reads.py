@@ -26,9 +26,10 @@ def ttl_s() -> float:
     return 0.8 * get_settings().dashboard_poll_ms / 1000
 
 
-def model_runs(model_id: str) -> list[RunSummary]:
-    """Every run of a model with its metrics and references."""
-    client = current_api_client()
+def model_runs(model_id: str, client: ApiClient | None = None) -> list[RunSummary]:
+    """Every run of a model with its metrics and references (``client``: when called outside
+    a request, e.g. in a worker thread)."""
+    client = client or current_api_client()
     return cached(
         ("model-runs", client.base_url, model_id),
         ttl_s(),
@@ -36,45 +37,72 @@ def model_runs(model_id: str) -> list[RunSummary]:
     )
 
 
-def read_boards(client: ApiClient, lot: str, filters: dict[str, str]) -> dict[str, Any]:
+def read_boards(
+    client: ApiClient,
+    lot: str,
+    filters: dict[str, str],
+    prefetch_weights: dict[str, float] | None = None,
+) -> dict[str, Any]:
     """Every benchmark's board (newest version, rows only) at ``lot`` with the API's filters,
-    the models, and the structure sets campaigns used."""
+    the models, and the structure sets campaigns used, read in parallel.
+
+    ``prefetch_weights``: also read the combined score with these weights (default 1 for a
+    benchmark not named), so the page's first drawing finds it in the client's cache.
+    """
     keys = cached(
         ("benchmark-keys", client.base_url),
         ttl_s(),
         lambda: list(dict.fromkeys(b["key"] for b in client.benchmarks())),
     )
     with ThreadPoolExecutor(max_workers=PARALLEL_READS) as pool:
+        if prefetch_weights is not None:
+            weights = {k: prefetch_weights.get(k, 1.0) for k in keys}
+            # a prefetch only: its error, if any, is reported when the drawing reads it again
+            pool.submit(combined_read, client, lot, weights, filters)
+        models = pool.submit(
+            cached,
+            ("models", client.base_url),
+            ttl_s(),
+            lambda: {str(m.id): m for m in client.models()},
+        )
+        sets = pool.submit(
+            cached,
+            ("structure-sets", client.base_url),
+            ttl_s(),
+            lambda: sorted(
+                {s for c in client.campaigns(200) for s in c.spec.get("structure_sets", [])}
+            ),
+        )
         read = pool.map(
             lambda key: client.leaderboard(key, lot, filters=filters, include_entries=False), keys
         )
         boards: dict[str, LeaderboardRead] = dict(zip(keys, read, strict=True))
-    models = cached(
-        ("models", client.base_url), ttl_s(), lambda: {str(m.id): m for m in client.models()}
-    )
-    sets = cached(
-        ("structure-sets", client.base_url),
-        ttl_s(),
-        lambda: sorted(
-            {s for c in client.campaigns(200) for s in c.spec.get("structure_sets", [])}
-        ),
-    )
-    return {"boards": boards, "models": models, "structure_sets": sets}
+        return {"boards": boards, "models": models.result(), "structure_sets": sets.result()}
 
 
-def data_for(lot: str, filters: dict[str, str] | None = None) -> dict[str, Any]:
+def data_for(
+    lot: str,
+    filters: dict[str, str] | None = None,
+    prefetch_weights: dict[str, float] | None = None,
+) -> dict[str, Any]:
     """The boards (each a 304 while unchanged), the models and the structure sets."""
-    return read_boards(current_api_client(), lot, filters or {})
+    return read_boards(current_api_client(), lot, filters or {}, prefetch_weights)
 
 
 def combined_for(
     lot: str, weights: dict[str, float], filters: dict[str, str]
 ) -> CombinedLeaderboardRead | None:
     """The API's combined score over the benchmarks weighted above zero (None: none is)."""
+    return combined_read(current_api_client(), lot, weights, filters)
+
+
+def combined_read(
+    client: ApiClient, lot: str, weights: dict[str, float], filters: dict[str, str]
+) -> CombinedLeaderboardRead | None:
     positive = {k: w for k, w in weights.items() if w > 0}
     if not positive:
         return None
-    return current_api_client().combined(list(positive), positive, lot, filters=filters)
+    return client.combined(list(positive), positive, lot, filters=filters)
 
 
 def fingerprint(data: dict[str, Any], lot: str) -> dict[str, Any]:

@@ -196,10 +196,16 @@ def layout(
     )
 
 
-def refresh(_n: int | None, lot: str, current: dict[str, Any] | None) -> tuple[Any, ...]:
-    """Re-read the API; options and the data stamp change only when the data do."""
+def refresh(
+    _n: int | None,
+    lot: str,
+    current: dict[str, Any] | None,
+    initial: dict[str, float] | None = None,
+) -> tuple[Any, ...]:
+    """Re-read the API; options and the data stamp change only when the data do. The first
+    time, the combined score of the URL's weights is read alongside, ready for the drawing."""
     try:
-        data = data_for(lot)
+        data = data_for(lot, prefetch_weights=(initial or {}) if current is None else None)
     except ApiError as exc:
         return no_update, no_update, no_update, no_update, error_alert(exc.message)
     stamp = fingerprint(data, lot)
@@ -275,8 +281,8 @@ def render(
     """The table, the accuracy-vs-cost plot, a summary line and the shareable query string;
     nothing when the data and the view are those already drawn (e.g. the weight inputs
     appearing with the values the page was drawn with)."""
-    if not stamp:
-        return (no_update,) * 6
+    if not stamp or (stamp["benchmarks"] and not weight_ids):
+        return (no_update,) * 6  # drawn once the weight inputs exist (they trigger this)
     keys: list[str] = stamp["benchmarks"]
     weights = (
         _weights(weight_values, weight_ids)
@@ -467,6 +473,7 @@ def register_callbacks(app: dash.Dash) -> None:
         Input("leaderboard-interval", "n_intervals"),
         Input("leaderboard-lot", "value"),
         State("leaderboard-data", "data"),
+        State("leaderboard-initial-weights", "data"),
     )(refresh)
     app.callback(
         Output("leaderboard-weights", "children"),

@@ -96,12 +96,15 @@ def overview(model_id: str, compare: str | None) -> tuple[Any, ...]:
     """Card, results table, comparison and material options."""
     client = current_api_client()
     try:
-        model = client.model(model_id)
-        runs = model_runs(model_id)
-        models = client.models()
-        benchmarks = client.benchmarks()
+        with ThreadPoolExecutor(max_workers=4) as pool:  # four independent reads at once
+            model_read = pool.submit(client.model, model_id)
+            runs_read = pool.submit(model_runs, model_id, client)
+            models_read = pool.submit(client.models)
+            benchmarks_read = pool.submit(client.benchmarks)
+            model, runs = model_read.result(), runs_read.result()
+            models, benchmarks = models_read.result(), benchmarks_read.result()
     except ApiError as exc:
-        return None, None, [], no_update, [], error_alert(exc.message)
+        return None, None, [], no_update, [], no_update, error_alert(exc.message)
     others = [
         {"label": f"{m.name} {m.version}", "value": str(m.id)}
         for m in models
@@ -126,6 +129,7 @@ def overview(model_id: str, compare: str | None) -> tuple[Any, ...]:
         if compare is None
         else (compare if any(o["value"] == compare for o in others) else None),
         materials,
+        materials[0] if materials else None,
         status,
     )
 
@@ -273,13 +277,11 @@ def _curves(client: ApiClient, subjects: list[str]) -> dict[tuple[str, str], lis
 
 def curves(model_id: str, compare: str | None, material: str | None) -> tuple[Any, ...]:
     """EOS and dimer curves of the model (and the comparison) on one material; MD survival
-    and speed of the model. No material chosen yet: the model's first, which is set."""
+    and speed of the model (drawn once the card chose the material)."""
+    if material is None:
+        return (no_update,) * 5
     client = current_api_client()
     try:
-        chosen: Any = no_update
-        if material is None:
-            material = next(iter(curve_materials(model_runs(model_id))), None)
-            chosen = material
         model = client.model(model_id)
         other = client.model(compare) if compare else None
         subjects = [(model, model_id)] + ([(other, compare)] if other and compare else [])
@@ -297,8 +299,8 @@ def curves(model_id: str, compare: str | None, material: str | None) -> tuple[An
                         overlay.append((f"{who} {run.material} {s.name}".strip(), s))
             figs.append(series_overlay(overlay, title=_title(graph, material), log=log))
     except ApiError as exc:
-        return *(no_update,) * 5, error_alert(exc.message)
-    return *figs, chosen, None
+        return *(no_update,) * 4, error_alert(exc.message)
+    return *figs, None
 
 
 def _title(graph: str, material: str | None) -> str:
@@ -310,7 +312,7 @@ def _title(graph: str, material: str | None) -> str:
     }[graph]
 
 
-def breakdowns(model_id: str) -> tuple[Any, Any]:
+def breakdowns(_card: Any, model_id: str) -> tuple[Any, Any]:
     """Failure breakdown and parity plots against experiment."""
     try:
         model = current_api_client().model(model_id)
@@ -338,6 +340,7 @@ def register_callbacks(app: dash.Dash) -> None:
         Output("model-compare", "options"),
         Output("model-compare", "value"),
         Output("model-material", "options"),
+        Output("model-material", "value"),
         Output("model-status", "children", allow_duplicate=True),
         Input("model-id", "data"),
         State("model-compare-initial", "data"),
@@ -345,7 +348,6 @@ def register_callbacks(app: dash.Dash) -> None:
     )(overview)
     app.callback(
         *(Output(f"model-{name}", "figure") for name in CURVES),
-        Output("model-material", "value"),
         Output("model-status", "children"),
         Input("model-id", "data"),
         Input("model-compare", "value"),
@@ -354,5 +356,6 @@ def register_callbacks(app: dash.Dash) -> None:
     app.callback(
         Output("model-failures", "figure"),
         Output("model-parity", "figure"),
-        Input("model-id", "data"),
+        Input("model-card", "children"),  # after the card and table: they are drawn first
+        State("model-id", "data"),
     )(breakdowns)
