@@ -40,7 +40,10 @@ HARNESSES: dict[str, tuple[list[str], list[str]]] = {
         ["--models", "50", "--runs", "10000", "--requests", "300", "--out", "{out}"],
         ["--out", "{out}"],
     ),
-    "dashboard": (["--models", "20", "--repeat", "1"], ["--models", "200", "--repeat", "3"]),
+    "dashboard": (
+        ["--models", "20", "--repeat", "1", "--out", "{out}"],
+        ["--models", "200", "--benchmarks", "12", "--repeat", "3", "--out", "{out}"],
+    ),
     "suite_campaign": (
         ["--budget-min", "2", "--no-mlips", "--out", "{out}"],
         ["--out", "{out}"],

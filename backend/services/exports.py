@@ -44,7 +44,8 @@ class ExportFile:
 
 
 def leaderboard_rows(board: LeaderboardRead) -> tuple[list[str], list[dict[str, Any]]]:
-    """One flat record per model: counts, then mae / mape_percent / n of every metric."""
+    """One flat record per model: counts, then mae / mape_percent / n / mean / n_values of
+    every metric."""
     base = [
         "model_id",
         "model_name",
@@ -58,16 +59,16 @@ def leaderboard_rows(board: LeaderboardRead) -> tuple[list[str], list[dict[str, 
         "failure_rate",
         "n_flagged",
     ]
-    metric_cols = [f"{c.name}.{f}" for c in board.columns for f in ("mae", "mape_percent", "n")]
+    fields = ("mae", "mape_percent", "n", "mean", "n_values")
+    metric_cols = [f"{c.name}.{f}" for c in board.columns for f in fields]
     records = []
     for row in board.rows:
         record: dict[str, Any] = {k: getattr(row, k) for k in base}
         record["model_id"] = str(row.model_id)
         for column in board.columns:
             summary = row.metrics[column.name]
-            record[f"{column.name}.mae"] = summary.mae
-            record[f"{column.name}.mape_percent"] = summary.mape_percent
-            record[f"{column.name}.n"] = summary.n
+            for field in fields:
+                record[f"{column.name}.{field}"] = getattr(summary, field)
         records.append(record)
     return base + metric_cols, records
 

@@ -37,6 +37,9 @@ def test_leaderboard_exports_hold_the_boards_numbers(client: TestClient, seeded:
     records = list(csv.DictReader(io.StringIO(as_csv.text)))
     assert [r["model_name"] for r in records] == ["lb-bad"]
     assert float(records[0]["bulk_modulus.mape_percent"]) == pytest.approx(expected)
+    mean = row["metrics"]["bulk_modulus"]["mean"]
+    assert float(records[0]["bulk_modulus.mean"]) == pytest.approx(mean)
+    assert int(records[0]["bulk_modulus.n_values"]) == row["metrics"]["bulk_modulus"]["n_values"]
 
     as_json = client.get("/exports/leaderboards/eos", params={**params, "format": "json"})
     assert json.loads(as_json.content)[0]["bulk_modulus.mape_percent"] == pytest.approx(expected)
