@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
@@ -20,20 +21,22 @@ def page() -> ModuleType:
     return sys.modules["frontend.pages.benchmark"]
 
 
-def _ids(component: object) -> set[str]:
-    found: set[str] = set()
+def _nodes(component: object) -> Iterator[Any]:
+    """Every component in a tree of components and lists of them."""
     stack = [component]
     while stack:
         node = stack.pop()
         if isinstance(node, list | tuple):
             stack.extend(node)
             continue
-        if isinstance(getattr(node, "id", None), str):
-            found.add(node.id)
+        yield node
         children = getattr(node, "children", None)
         if children is not None and not isinstance(children, str):
             stack.append(children)
-    return found
+
+
+def _ids(component: object) -> set[str]:
+    return {node.id for node in _nodes(component) if isinstance(getattr(node, "id", None), str)}
 
 
 def test_layout_is_a_skeleton_with_prefixed_ids(page: ModuleType):
@@ -94,15 +97,4 @@ def test_board_view_plots_only_the_chosen_models(page: ModuleType, board: Leader
 
 
 def _find(component: object, wanted: str) -> Any:
-    stack = [component]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, list | tuple):
-            stack.extend(node)
-            continue
-        if getattr(node, "id", None) == wanted:
-            return node
-        children = getattr(node, "children", None)
-        if children is not None and not isinstance(children, str):
-            stack.append(children)
-    raise LookupError(wanted)
+    return next(node for node in _nodes(component) if getattr(node, "id", None) == wanted)
