@@ -22,11 +22,12 @@ from pydantic import BaseModel, ValidationError
 
 from backend.schemas.auth import TokenCreated, TokenRead
 from backend.schemas.campaigns import CampaignCreate, CampaignRead
+from backend.schemas.landscapes import PlaneDifference, PlaneSummary, ProjectionRead
 from backend.schemas.leaderboard import CombinedLeaderboardRead, LeaderboardRead
 from backend.schemas.metrics import MetricRow
 from backend.schemas.models import LeakageRead, ModelRead
 from backend.schemas.run_artifacts import RunArtifactRead
-from backend.schemas.runs import RunDetail, RunRead
+from backend.schemas.runs import RunDetail, RunRead, RunSummary
 
 DEFAULT_TIMEOUT_S = 30.0
 CHUNK_BYTES = 1024 * 1024
@@ -115,7 +116,7 @@ class ApiClient:
             **(filters or {}),
         }
         path = f"/leaderboards/{quote(benchmark, safe='')}"
-        return _validate(LeaderboardRead, self._request("GET", path, params=params), path)
+        return self._get_board(path, params, lambda body: _validate(LeaderboardRead, body, path))
 
     def combined(
         self,
@@ -135,8 +136,11 @@ class ApiClient:
         }
         if weights:
             params["weights"] = ",".join(f"{k}:{v:g}" for k, v in weights.items())
-        body = self._request("GET", "/leaderboards", params=params)
-        return _validate(CombinedLeaderboardRead, body, "/leaderboards")
+        return self._get_board(
+            "/leaderboards",
+            params,
+            lambda body: _validate(CombinedLeaderboardRead, body, "/leaderboards"),
+        )
 
     def metrics(self, *, limit: int = 1000, offset: int = 0, **filters: str) -> list[MetricRow]:
         """GET /metrics (run_id, model_id, benchmark, name filters): one page."""
@@ -226,21 +230,66 @@ class ApiClient:
         body = self._request("GET", path, params={"limit": "1000"})
         return _items(RunArtifactRead, body, path)
 
-    def run_artifact(self, run_id: uuid.UUID | str, name: str, target: Path) -> Path:
-        """GET /runs/{id}/artifacts/{name}, streamed into the file ``target``."""
+    def open_run_artifact(self, run_id: uuid.UUID | str, name: str) -> httpx.Response:
+        """GET /runs/{id}/artifacts/{name}, streamed: an open response whose body the caller
+        reads (``iter_bytes()``) and then closes; ApiError for an error answer."""
         path = f"/runs/{quote(str(run_id), safe='')}/artifacts/{quote(name, safe='')}"
         try:
-            with self._http.stream("GET", path) as response:
-                if response.is_error:
-                    response.read()
-                    raise _error_from_response(response, f"GET {path}")
-                with target.open("wb") as out:
-                    for chunk in response.iter_bytes():
-                        out.write(chunk)
+            response = self._http.send(self._http.build_request("GET", path), stream=True)
         except httpx.HTTPError as exc:
-            message = f"Cannot download {path} from the API at {self.base_url}: {exc}"
+            message = f"Cannot reach the API at {self.base_url} (GET {path}): {exc}"
             raise ApiError(message) from exc
+        if response.is_error:
+            response.read()
+            response.close()
+            raise _error_from_response(response, f"GET {path}")
+        return response
+
+    def run_artifact(self, run_id: uuid.UUID | str, name: str, target: Path) -> Path:
+        """GET /runs/{id}/artifacts/{name}, streamed into the file ``target``."""
+        response = self.open_run_artifact(run_id, name)
+        try:
+            with target.open("wb") as out:
+                for chunk in response.iter_bytes():
+                    out.write(chunk)
+        except httpx.HTTPError as exc:
+            message = f"Cannot download {name} of run {run_id} from {self.base_url}: {exc}"
+            raise ApiError(message) from exc
+        finally:
+            response.close()
         return target
+
+    def runs(self, *, limit: int = 1000, max_pages: int = 20, **filters: str) -> list[RunSummary]:
+        """GET /runs with filters (model_id, benchmark, status, campaign_id, structure_set,
+        element, series, include_metrics), following pages up to ``max_pages``."""
+        items: list[RunSummary] = []
+        for _ in range(max_pages):
+            params = {**filters, "limit": str(limit), "offset": str(len(items))}
+            page = _items(RunSummary, self._request("GET", "/runs", params=params), "/runs")
+            items += page
+            if len(page) < limit:
+                break
+        return items
+
+    # -- energy landscapes ----------------------------------------------------------------
+    def landscape_planes(self, structure_id: str | None = None) -> list[PlaneSummary]:
+        """GET /landscapes/planes: runs with a stored landscape plane."""
+        params = {"structure_id": structure_id} if structure_id else None
+        body = self._request("GET", "/landscapes/planes", params=params)
+        return [_validate(PlaneSummary, item, "/landscapes/planes") for item in body]
+
+    def landscape_projection(self, run_id: uuid.UUID | str, name: str) -> ProjectionRead:
+        """GET /landscapes/runs/{id}/{name}: a stored plane or map of a run."""
+        path = f"/landscapes/runs/{quote(str(run_id), safe='')}/{quote(name, safe='')}"
+        return _validate(ProjectionRead, self._request("GET", path), path)
+
+    def landscape_difference(
+        self, run_a: uuid.UUID | str, run_b: uuid.UUID | str
+    ) -> PlaneDifference:
+        """GET /landscapes/compare: A - B on one plane and its RMSE."""
+        params = {"run_a": str(run_a), "run_b": str(run_b)}
+        body = self._request("GET", "/landscapes/compare", params=params)
+        return _validate(PlaneDifference, body, "/landscapes/compare")
 
     # -- transport ------------------------------------------------------------------------
     # -- API tokens (the caller's own) ----------------------------------------------------
@@ -289,8 +338,16 @@ class ApiClient:
             raise _error_from_response(response, f"{method} {path}")
         return response
 
+    def _get_board(self, path: str, params: dict[str, str], parse: Callable[[Any], M]) -> M:
+        """GET a board (one benchmark's or the combined one) and parse it; the dashboard's
+        client overrides this to revalidate kept boards by ETag (frontend/api_client.py)."""
+        return parse(self._request("GET", path, params=params))
+
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self._send(method, path, **kwargs)
+        return self._json(self._send(method, path, **kwargs), method, path)
+
+    def _json(self, response: httpx.Response, method: str, path: str) -> Any:
+        """The response's JSON body; ApiError when it is not JSON."""
         try:
             return response.json()
         except ValueError as exc:
@@ -312,8 +369,8 @@ def _validate(schema: type[M], body: Any, path: str) -> M:
     except ValidationError as exc:
         first = exc.errors()[0]
         raise ApiError(
-            f"{path} returned an unexpected {schema.__name__}: {exc.error_count()} validation "
-            f"error(s), first: {first['msg']} at {first['loc']}"
+            f"{path} returned an unexpected body (not a {schema.__name__}): "
+            f"{exc.error_count()} validation error(s), first: {first['msg']} at {first['loc']}"
         ) from exc
 
 

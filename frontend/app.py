@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 
 import dash
@@ -79,9 +80,24 @@ def navbar() -> dbc.NavbarSimple:
     )
 
 
+_CLIENTS: dict[str, ApiClient] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
 def current_api_client() -> ApiClient:
-    """An ApiClient for the app that is serving the current request (use inside callbacks)."""
-    return ApiClient(flask.current_app.config[API_URL_CONFIG_KEY], timeout=API_TIMEOUT_S)
+    """The ApiClient of the app serving the current request (use inside callbacks): one per
+    API URL, so every callback shares its keep-alive connections."""
+    url = flask.current_app.config[API_URL_CONFIG_KEY]
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get(url)
+        if client is None:
+            client = _CLIENTS[url] = ApiClient(url, timeout=API_TIMEOUT_S)
+        return client
+
+
+def admin_api_client(token: str) -> ApiClient:
+    """A client of the current app's API sending ``token`` (close it after use)."""
+    return ApiClient(flask.current_app.config[API_URL_CONFIG_KEY], token, API_TIMEOUT_S)
 
 
 def main() -> None:

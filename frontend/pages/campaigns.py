@@ -12,7 +12,7 @@ from dash.development.base_component import Component
 from backend.schemas.campaigns import CampaignRead
 from backend.settings import get_settings
 from frontend.api_client import ApiError
-from frontend.app import current_api_client
+from frontend.app import admin_api_client, current_api_client
 
 dash.register_page(
     __name__, path="/campaigns", name="Campaigns", title="Campaigns · MLIP Metrology"
@@ -219,7 +219,8 @@ def cancel(clicks: list[Any], token: str | None) -> Any:
     if not token:
         return dbc.Alert("Enter an admin token first.", color="warning", dismissable=True)
     try:
-        done = current_api_client().cancel_campaign(trigger["id"], token)
+        with admin_api_client(token) as admin:
+            done = admin.cancel_campaign(trigger["id"])
     except ApiError as exc:
         return dbc.Alert(
             [html.Strong("Cancel refused: "), html.Span(exc.message, id="campaigns-cancel-error")],
