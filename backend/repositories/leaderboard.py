@@ -43,6 +43,8 @@ class ModelInfo:
     name: str
     version: str
     family: str
+    #: reference properties the model's card says it was fitted to
+    fitted_to: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +60,13 @@ def structure_set_id(session: Session, name: str) -> uuid.UUID | None:
 
 def approved_models(session: Session, where: BoardFilter) -> dict[uuid.UUID, ModelInfo]:
     """Approved models passing the model-level filters (training set, openness, family)."""
-    query = select(MlipModel.id, MlipModel.name, MlipModel.version, MlipModel.family).where(
-        MlipModel.status == ModelStatus.APPROVED
-    )
+    query = select(
+        MlipModel.id,
+        MlipModel.name,
+        MlipModel.version,
+        MlipModel.family,
+        MlipModel.card["fitted_to"],
+    ).where(MlipModel.status == ModelStatus.APPROVED)
     if where.training_set is not None:
         query = query.where(
             MlipModel.card["training_data"].contains([{"name": where.training_set}])
@@ -70,9 +76,13 @@ def approved_models(session: Session, where: BoardFilter) -> dict[uuid.UUID, Mod
     if where.family is not None:
         query = query.where(MlipModel.family == where.family)
     return {
-        row.id: ModelInfo(row.id, row.name, row.version, row.family)
+        row[0]: ModelInfo(row[0], row[1], row[2], row[3], _strings(row[4]))
         for row in session.execute(query)
     }
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
 
 
 def input_filter(query: Any, where: BoardFilter) -> Any:

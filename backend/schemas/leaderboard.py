@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -16,11 +17,22 @@ class MetricColumn(BaseModel):
     unit: str = Field(examples=["Å³/atom"])
 
 
+class Interval(BaseModel):
+    """A 95 % bootstrap percentile interval (resampling materials; docs/metrics.md)."""
+
+    low: float
+    high: float
+
+
 class MetricSummary(BaseModel):
-    """One model on one metric: errors over every material that has a reference, and the mean
-    value over every value (with or without a reference, e.g. an NVE drift or a speed)."""
+    """One model on one metric over its scored runs (succeeded, no quality flag): errors over
+    those with a reference, and the mean value over all of them (with or without a reference,
+    e.g. an NVE drift or a speed). Failed and flagged runs are counted on the row instead."""
 
     mae: float | None = Field(description="mean absolute error vs the reference, in the unit")
+    mae_interval: Interval | None = Field(
+        None, description="95 % bootstrap interval of the MAE over the model's materials"
+    )
     mape_percent: float | None = Field(description="mean absolute percentage error")
     n: int = Field(description="number of materials compared")
     mean: float | None = Field(
@@ -46,7 +58,63 @@ class LeaderboardRow(BaseModel):
     n_pending: int
     failure_rate: float | None = Field(description="failed / (succeeded + failed)")
     n_flagged: int = Field(0, description="succeeded runs with at least one quality flag raised")
+    failures: dict[str, int] = Field(
+        default_factory=dict,
+        description="failed and skipped runs by failure class",
+        examples=[{"no_convergence": 2, "unsupported_elements": 3}],
+    )
+    n_materials: int = Field(
+        0, description="the board's materials: those any model has a scored result on"
+    )
+    n_scored: int = Field(
+        0, description="board materials this model has a scored result on (the rest are penalised)"
+    )
+    score: float | None = Field(
+        None,
+        description="mean over the board's materials of the rank metric's loss, failed, "
+        "flagged and missing materials counted with the worst loss any model scored there "
+        "(docs/metrics.md); null when nothing is scored",
+    )
+    score_interval: Interval | None = Field(None, description="95 % bootstrap interval of score")
+    rank: int | None = Field(None, description="1 = smallest score; null when not ranked")
+    rank_interval: list[int] | None = Field(
+        None, description="95 % bootstrap interval of the rank, [best, worst]", examples=[[1, 3]]
+    )
+    tier: int | None = Field(
+        None,
+        description="models of one tier are statistically tied: the tier's first model does "
+        "not have a smaller score in 95 % of the resamples",
+    )
+    fitted_to: list[str] = Field(
+        default_factory=list,
+        description="metrics of this board the model's card says it was fitted to (its "
+        "errors there are not predictions)",
+    )
     metrics: dict[str, MetricSummary]
+
+
+class RankingInfo(BaseModel):
+    """How the board ranks: one definition for the API, the pages and the exports."""
+
+    metric: str = Field(examples=["bulk_modulus"])
+    loss: str = Field(description="abs_error | abs_rel_error | value", examples=["abs_rel_error"])
+    unit: str = Field(description="unit of score", examples=["%"])
+    higher_is_better: bool = False
+    description: str
+    n_bootstrap: int
+    confidence: float
+
+
+class Protocol(BaseModel):
+    """One parameter set of a benchmark version: a board of its own."""
+
+    params_hash: str
+    params: dict[str, Any]
+    changed: dict[str, Any] = Field(
+        default_factory=dict, description="the parameters that differ from the standard set"
+    )
+    is_default: bool = Field(description="the benchmark's standard parameter set")
+    n_runs: int
 
 
 class EntryValue(BaseModel):
@@ -64,6 +132,9 @@ class LeaderboardEntry(BaseModel):
     model_name: str
     material: str
     run_id: uuid.UUID
+    params_hash: str = Field("", description="the protocol (parameter set) of the run")
+    status: str = Field("succeeded", description="succeeded | failed | skipped | ...")
+    failure_class: str | None = None
     values: dict[str, EntryValue]
     flags: list[str] = Field(
         default_factory=list,
@@ -78,6 +149,16 @@ class LeaderboardRead(BaseModel):
     benchmark: str = Field(examples=["eos"])
     version: str = Field(examples=["1.0"])
     level_of_theory: str = Field(examples=["experiment"])
+    params_hash: str = Field("", description="the protocol this board holds")
+    params: dict[str, Any] = Field(default_factory=dict, description="its full parameter set")
+    is_default_protocol: bool = True
+    protocols: list[Protocol] = Field(
+        default_factory=list,
+        description="every parameter set with runs on this benchmark version (each its own board)",
+    )
+    ranking: RankingInfo | None = None
+    n_materials: int = Field(0, description="materials any model has a scored result on")
+    notes: list[str] = Field(default_factory=list, description="what to keep in mind reading it")
     columns: list[MetricColumn]
     rows: list[LeaderboardRow]
     entries: list[LeaderboardEntry] = Field(
@@ -103,11 +184,11 @@ class LeaderboardRead(BaseModel):
 class CombinedPart(BaseModel):
     """One benchmark's share of a model's combined score."""
 
-    metric: str = Field(description="the metric ranked: the benchmark's first headline metric")
-    mape_percent: float | None
-    rank: int | None = Field(description="1 = smallest MAPE among the models ranked")
-    normalized_rank: float = Field(
-        description="(rank - 1) / (n_ranked - 1) in [0, 1]; 1 when the model has no value"
+    metric: str = Field(description="the benchmark's rank metric (docs/metrics.md)")
+    score: float | None = Field(description="the model's score on that benchmark's default board")
+    rank: int | None = Field(description="its rank on that board among the models combined")
+    normalized_rank: float | None = Field(
+        description="(rank - 1) / (n_ranked - 1) in [0, 1]; null when the model has no score"
     )
     weight: float
 
@@ -117,10 +198,16 @@ class CombinedRow(BaseModel):
     model_name: str
     model_version: str
     family: str
-    score: float = Field(
-        description="weighted mean of the normalized ranks: 0 = best on every benchmark, 1 = worst"
+    score: float | None = Field(
+        description="weighted mean of the normalized ranks (0 = best on every benchmark, 1 = "
+        "worst), only for models scored on every benchmark combined; null otherwise"
     )
-    n_benchmarks: int = Field(description="benchmarks on which the model has a ranked value")
+    rank: int | None = Field(None, description="1 = smallest score; null when not ranked")
+    n_benchmarks: int = Field(description="benchmarks on which the model has a score")
+    scored_on: list[str] = Field(default_factory=list, description="those benchmarks")
+    missing: list[str] = Field(
+        default_factory=list, description="benchmarks combined on which it has no score"
+    )
     parts: dict[str, CombinedPart]
 
 

@@ -101,6 +101,14 @@ class ModelCard(BaseModel):
         examples=[{"torch": "2.13.0"}],
     )
     caveat: str | None = Field(None, description="What the results of this model do not show.")
+    fitted_to: list[Annotated[str, Field(max_length=100)]] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Reference properties the model was fitted to (metric names such as "
+        "bulk_modulus, cohesive_energy): boards of those metrics mark it, since its errors "
+        "there are not predictions.",
+        examples=[["cohesive_energy", "volume_per_atom"]],
+    )
 
     @model_validator(mode="before")
     @classmethod

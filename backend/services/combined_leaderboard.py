@@ -1,12 +1,13 @@
 """The combined leaderboard: several benchmarks in one scale-free score.
 
-For each benchmark, the models with a value of its first headline metric's MAPE against the
-chosen level of theory are ranked (1 = smallest error; ties share the smaller rank), and the
-rank is normalized to [0, 1] as (rank - 1) / (n_ranked - 1) (0 when only one model is ranked).
-A model without a value on a benchmark (no run, no reference compared) counts as the worst, 1,
-so leaving a benchmark out never helps. The score is the weighted mean of the normalized
-ranks with the caller's weights (default 1 each): 0 means best on every benchmark, 1 worst.
-Ranks make the score independent of units and of how hard each benchmark is.
+Each benchmark's standard board ranks the models (backend/domain/ranking.py: penalised score
+on the board's materials). Among the models scored on *every* benchmark combined, each
+benchmark's ranks are recomputed (1 = smallest score; ties share the smaller rank) and
+normalized to [0, 1] as (rank - 1) / (n_ranked - 1) (0 when only one model is ranked). The
+score is the weighted mean of the normalized ranks with the caller's weights (default 1
+each): 0 means best on every benchmark, 1 worst. A model missing a benchmark gets no score
+and is listed after the ranked ones with the benchmarks it misses, so no model is ranked
+above another on benchmarks it never ran.
 """
 
 from __future__ import annotations
@@ -25,20 +26,20 @@ from backend.schemas.leaderboard import (
     CombinedPart,
     CombinedRow,
     LeaderboardRow,
-    MetricColumn,
 )
 from backend.services import leaderboard
 from backend.services.leaderboard import BoardQuery
 
 METHOD = (
-    "score = sum_b w_b * r_b / sum_b w_b, where r_b = (rank_b - 1) / (n_ranked_b - 1) is the "
-    "normalized rank (0 best, 1 worst) of the model's MAPE on benchmark b's first headline "
-    "metric against the chosen level of theory; r_b = 1 when the model has no value on b"
+    "score = sum_b w_b * r_b / sum_b w_b over the benchmarks b combined, where r_b = "
+    "(rank_b - 1) / (n_ranked - 1) is the normalized rank (0 best, 1 worst) of the model's "
+    "score on b's standard board among the models scored on every benchmark combined; "
+    "models missing a benchmark are not ranked (docs/metrics.md)"
 )
 MAX_BENCHMARKS = 20
 SCORE_DIGITS = 12
-COMBINED_COLUMNS = ("score", "model_name", "model_version", "family", "n_benchmarks")
-PART_FIELDS = ("mape_percent", "rank", "normalized_rank")
+COMBINED_COLUMNS = ("rank", "score", "model_name", "model_version", "family", "n_benchmarks")
+PART_FIELDS = ("score", "rank", "normalized_rank")
 
 
 def parse_benchmarks(text: str) -> list[str]:
@@ -103,24 +104,18 @@ def build_combined(
     keys = parse_benchmarks(benchmarks)
     weight = parse_weights(weights, keys)
     where = leaderboard.board_filter(session, query)
-    specs = []
-    for benchmark in resolve_benchmarks(session, benchmarks):
-        columns = [MetricColumn(**m) for m in benchmark.headline_metrics]
-        specs.append((benchmark, columns[:1]))
-    all_rows = leaderboard.many_board_rows(
-        session, specs, query.level_of_theory, where, with_flags=False, with_values=False
-    )
-    boards = {
-        key: (columns[0].name if columns else "", rows)
-        for key, (_, columns), rows in zip(keys, specs, all_rows, strict=True)
-    }
-    updated_at = leaderboard.repo.newest_result(session, [b.id for b, _ in specs])
-    sort = sort or "score"
+    resolved = resolve_benchmarks(session, benchmarks)
+    boards: dict[str, tuple[str, list[LeaderboardRow]]] = {}
+    for key, benchmark in zip(keys, resolved, strict=True):
+        spec, data = leaderboard.default_board(session, benchmark, query, where)
+        boards[key] = (spec.metric if spec else "", data.rows)
+    updated_at = leaderboard.repo.newest_result(session, [b.id for b in resolved])
+    sort = sort or "rank"
     combined = leaderboard.sort_rows(_combine(boards, weight), sort, _getter(keys))
     return CombinedLeaderboardRead(
         benchmarks=keys,
         weights=weight,
-        level_of_theory=query.level_of_theory,
+        level_of_theory=query.level_of_theory or "per benchmark",
         method=METHOD,
         rows=combined[offset : offset + limit],
         total=len(combined),
@@ -136,54 +131,65 @@ def _combine(
     boards: dict[str, tuple[str, list[LeaderboardRow]]], weight: dict[str, float]
 ) -> list[CombinedRow]:
     models: dict[uuid.UUID, LeaderboardRow] = {}
-    parts: dict[uuid.UUID, dict[str, CombinedPart]] = {}
-    for key, (metric, rows) in boards.items():
-        values = {r.model_id: r.metrics[metric].mape_percent if metric else None for r in rows}
-        ranked = sorted(v for v in values.values() if v is not None)
-        first_rank = {v: i + 1 for i, v in reversed(list(enumerate(ranked)))}
+    scores: dict[uuid.UUID, dict[str, float]] = {}
+    for key, (_, rows) in boards.items():
         for row in rows:
             models.setdefault(row.model_id, row)
-            model_id, value = row.model_id, values[row.model_id]
-            rank = None if value is None else first_rank[value]
-            normalized = (
-                1.0 if rank is None else (rank - 1) / (len(ranked) - 1) if len(ranked) > 1 else 0.0
-            )
-            parts.setdefault(model_id, {})[key] = CombinedPart.model_construct(
-                metric=metric,
-                mape_percent=value,
-                rank=rank,
-                normalized_rank=normalized,
-                weight=weight[key],
-            )
+            if row.score is not None:
+                scores.setdefault(row.model_id, {})[key] = row.score
+    complete = [m for m in models if len(scores.get(m, {})) == len(boards)]
+    ranks: dict[str, dict[uuid.UUID, int]] = {}
+    for key in boards:
+        values = sorted(round(scores[m][key], SCORE_DIGITS) for m in complete)
+        first = {v: i + 1 for i, v in reversed(list(enumerate(values)))}
+        ranks[key] = {m: first[round(scores[m][key], SCORE_DIGITS)] for m in complete}
     total_weight = sum(weight.values())
+    n_ranked = len(complete)
     combined = []
     for model_id, row in models.items():
-        mine = {
-            key: parts[model_id].get(key)
-            or CombinedPart.model_construct(
-                metric=boards[key][0],
-                mape_percent=None,
-                rank=None,
-                normalized_rank=1.0,
+        mine = scores.get(model_id, {})
+        parts = {}
+        for key, (metric, _) in boards.items():
+            rank = ranks[key].get(model_id)
+            parts[key] = CombinedPart.model_construct(
+                metric=metric,
+                score=mine.get(key),
+                rank=rank,
+                normalized_rank=(
+                    None if rank is None else (rank - 1) / (n_ranked - 1) if n_ranked > 1 else 0.0
+                ),
                 weight=weight[key],
             )
-            for key in boards
-        }
+        ranked = model_id in ranks[next(iter(boards))] if boards else False
+        score = (
+            # rounded: equal scores summed in another order must tie (then name order)
+            round(
+                math.fsum(p.weight * (p.normalized_rank or 0.0) for p in parts.values())
+                / total_weight,
+                SCORE_DIGITS,
+            )
+            if ranked
+            else None
+        )
         combined.append(
             CombinedRow.model_construct(
                 model_id=model_id,
                 model_name=row.model_name,
                 model_version=row.model_version,
                 family=row.family,
-                # rounded: equal scores summed in another order must tie (then name order)
-                score=round(
-                    math.fsum(p.weight * p.normalized_rank for p in mine.values()) / total_weight,
-                    SCORE_DIGITS,
-                ),
-                n_benchmarks=sum(p.rank is not None for p in mine.values()),
-                parts=mine,
+                score=score,
+                rank=None,
+                n_benchmarks=len(mine),
+                scored_on=[k for k in boards if k in mine],
+                missing=[k for k in boards if k not in mine],
+                parts=parts,
             )
         )
+    ranked_scores = sorted(r.score for r in combined if r.score is not None)
+    first_place = {v: i + 1 for i, v in reversed(list(enumerate(ranked_scores)))}
+    for r in combined:
+        if r.score is not None:
+            r.rank = first_place[r.score]
     return combined
 
 

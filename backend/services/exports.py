@@ -44,33 +44,63 @@ class ExportFile:
 
 
 def leaderboard_rows(board: LeaderboardRead) -> tuple[list[str], list[dict[str, Any]]]:
-    """One flat record per model: counts, then mae / mape_percent / n / mean / n_values of
-    every metric."""
+    """One flat record per model: the board's protocol, rank with intervals, coverage and
+    failures, then mae (with its interval) / mape_percent / n / mean / n_values of every
+    metric (docs/metrics.md)."""
+    protocol = {
+        "benchmark": board.benchmark,
+        "version": board.version,
+        "params_hash": board.params_hash,
+        "is_default_protocol": board.is_default_protocol,
+        "level_of_theory": board.level_of_theory,
+        "rank_metric": board.ranking.metric if board.ranking else None,
+    }
     base = [
         "model_id",
         "model_name",
         "model_version",
         "family",
+        "rank",
+        "rank_best",
+        "rank_worst",
+        "tier",
+        "score",
+        "score_low",
+        "score_high",
+        "n_materials",
+        "n_scored",
         "n_runs",
         "n_succeeded",
         "n_failed",
         "n_skipped",
         "n_pending",
         "failure_rate",
+        "failures",
         "n_flagged",
+        "fitted_to",
     ]
-    fields = ("mae", "mape_percent", "n", "mean", "n_values")
+    fields = ("mae", "mae_low", "mae_high", "mape_percent", "n", "mean", "n_values")
     metric_cols = [f"{c.name}.{f}" for c in board.columns for f in fields]
     records = []
     for row in board.rows:
-        record: dict[str, Any] = {k: getattr(row, k) for k in base}
+        record: dict[str, Any] = {**protocol, **row.model_dump(include=set(base))}
         record["model_id"] = str(row.model_id)
+        record["rank_best"], record["rank_worst"] = row.rank_interval or (None, None)
+        interval = row.score_interval
+        record["score_low"], record["score_high"] = (
+            (interval.low, interval.high) if interval else (None, None)
+        )
+        record["failures"] = ";".join(f"{k}:{v}" for k, v in row.failures.items())
+        record["fitted_to"] = ";".join(row.fitted_to)
         for column in board.columns:
             summary = row.metrics[column.name]
-            for field in fields:
+            for field in ("mae", "mape_percent", "n", "mean", "n_values"):
                 record[f"{column.name}.{field}"] = getattr(summary, field)
+            ci = summary.mae_interval
+            record[f"{column.name}.mae_low"] = ci.low if ci else None
+            record[f"{column.name}.mae_high"] = ci.high if ci else None
         records.append(record)
-    return base + metric_cols, records
+    return [*protocol, *base, *metric_cols], records
 
 
 def metric_rows(

@@ -1,8 +1,9 @@
-"""Leaderboards: per model version, errors against references of one level of theory.
+"""Leaderboards: one protocol per board, models ranked as backend/domain/ranking.py defines.
 
-The error sums come from summary tables kept by triggers when metrics are written (see
-backend/db/models/leaderboard.py), so a board costs a few small queries whatever the number
-of runs; per-material entries are read only when asked for, and only for the page's models.
+A board is (benchmark version, parameter set): runs of other parameter sets are other
+boards, listed in ``protocols`` and never averaged in. Its rows are computed from the
+protocol's runs (backend/services/board_rows.py); the body is stored under an ETag derived
+from change counters bumped by triggers, so it is rebuilt only after a write it shows.
 """
 
 from __future__ import annotations
@@ -16,23 +17,27 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from backend.db.models import Benchmark
+from backend.domain import ranking
 from backend.domain.elements import chemical_symbols
 from backend.domain.errors import InvalidInput, NotFound
 from backend.repositories import benchmarks as benchmark_repo
+from backend.repositories import boards as boards_repo
 from backend.repositories import leaderboard as repo
-from backend.repositories import leaderboard_values as values_repo
-from backend.repositories.leaderboard import BoardFilter, ErrorSums, ModelInfo
-from backend.repositories.leaderboard_values import ValueSums
+from backend.repositories.leaderboard import BoardFilter
 from backend.schemas.leaderboard import (
-    EntryValue,
-    LeaderboardEntry,
     LeaderboardRead,
-    LeaderboardRow,
     MetricColumn,
-    MetricSummary,
+    Protocol,
+    RankingInfo,
 )
+from backend.services import board_rows
+from workers import hashing
 
 ROW_COLUMNS = (
+    "rank",
+    "score",
+    "n_scored",
+    "tier",
     "model_name",
     "model_version",
     "family",
@@ -46,15 +51,17 @@ ROW_COLUMNS = (
 )
 SUMMARY_FIELDS = ("mae", "mape_percent", "n", "mean", "n_values")
 #: Part of every board ETag: change it when the body's shape or numbers change for the
-#: same data, so no client keeps a body of an older release (2: metric means, elements).
-ETAG_FORMAT = 2
+#: same data, so no client keeps a body of an older release (2: metric means, elements;
+#: 3: one protocol per board, ranks with intervals).
+ETAG_FORMAT = 3
 
 
 @dataclass(frozen=True, slots=True)
 class BoardQuery:
     """What a caller asks of a board; ``structure_set`` is a name, checked here."""
 
-    level_of_theory: str = "experiment"
+    #: None: the benchmark's own level (experiment; CCSD(T)/CBS for S22)
+    level_of_theory: str | None = None
     training_set: str | None = None
     openness: str | None = None
     family: str | None = None
@@ -108,40 +115,148 @@ def board_filter(session: Session, query: BoardQuery) -> BoardFilter:
     )
 
 
+#: What a reader should keep in mind on a benchmark's boards, beside the numbers.
+BENCHMARK_NOTES: dict[str, tuple[str, ...]] = {
+    "cohesive": (
+        "A cohesive energy needs the model's energy of an isolated atom. Most MLIPs never saw "
+        "an isolated atom in training (their data are bulk crystals), so that energy is an "
+        "extrapolation: an error here may come from the free atom, not the crystal.",
+    ),
+    "s22": (
+        "Ranked by the MAE of the interaction energy in eV against CCSD(T)/CBS: percentage "
+        "errors are meaningless for interaction energies near zero. wrong_sign is the "
+        "fraction of complexes bound when they should not be, or the reverse.",
+    ),
+}
+FITTED_NOTE = (
+    "Models marked 'fitted to' were fitted to the very references of this board: their "
+    "errors there are not predictions."
+)
+
+
+def default_params_hash(benchmark: Benchmark) -> str:
+    """The hash of the benchmark version's standard parameter set: its default board."""
+    return hashing.params_hash(benchmark.key, benchmark.version, benchmark.default_params)
+
+
+def protocol_list(session: Session, benchmark: Benchmark) -> list[Protocol]:
+    """Every parameter set with runs, the standard one first (listed even without runs)."""
+    default = default_params_hash(benchmark)
+    found = {h: (p, n) for h, p, n in boards_repo.protocols(session, benchmark.id)}
+    found.setdefault(default, (dict(benchmark.default_params), 0))
+    return sorted(
+        (
+            Protocol(
+                params_hash=h,
+                params=p,
+                changed={
+                    k: v for k, v in p.items() if benchmark.default_params.get(k, object()) != v
+                },
+                is_default=h == default,
+                n_runs=n,
+            )
+            for h, (p, n) in found.items()
+        ),
+        key=lambda pr: (not pr.is_default, -pr.n_runs, pr.params_hash),
+    )
+
+
+def choose_protocol(protocols: list[Protocol], wanted: str | None) -> Protocol:
+    """The protocol asked for (a full hash or an unambiguous prefix), else the standard one."""
+    if wanted is None:
+        return next(p for p in protocols if p.is_default)
+    matches = [p for p in protocols if p.params_hash.startswith(wanted)]
+    if len(matches) != 1:
+        known = ", ".join(f"{p.params_hash[:12]} ({p.n_runs} runs)" for p in protocols)
+        raise InvalidInput(
+            f"no single protocol with params_hash {wanted!r}; this benchmark has: {known}",
+            where="query.params_hash",
+        )
+    return matches[0]
+
+
+def ranking_info(spec: ranking.RankSpec | None, columns: list[MetricColumn]) -> RankingInfo | None:
+    if spec is None:
+        return None
+    unit = next((c.unit for c in columns if c.name == spec.metric), "")
+    return RankingInfo(
+        metric=spec.metric,
+        loss=spec.loss,
+        unit="%" if spec.loss == "abs_rel_error" else unit,
+        higher_is_better=spec.higher_is_better,
+        description=f"ranked by the mean over the board's materials of the {spec.description}; "
+        "failed, flagged and missing materials count as the worst loss any model scored there",
+        n_bootstrap=ranking.N_BOOTSTRAP,
+        confidence=ranking.CONFIDENCE,
+    )
+
+
+def level_for(key: str, query: BoardQuery) -> str:
+    """The level of theory asked for, else the benchmark's own (S22: CCSD(T)/CBS)."""
+    if query.level_of_theory is not None:
+        return query.level_of_theory
+    spec = ranking.RANK_SPECS.get(key)
+    return spec.default_level if spec else "experiment"
+
+
 def build_leaderboard(
     session: Session,
     key: str,
     *,
     version: str | None = None,
+    params_hash: str | None = None,
     query: BoardQuery | None = None,
     sort: str | None = None,
     limit: int = 1000,
     offset: int = 0,
     include_entries: bool = False,
 ) -> LeaderboardRead:
-    """One page of the board of approved models on one benchmark version."""
+    """One page of the board of approved models on one protocol of a benchmark version."""
     query = query or BoardQuery()
     benchmark = get_benchmark(session, key, version)
     where = board_filter(session, query)
     columns = [MetricColumn(**m) for m in benchmark.headline_metrics]
-    rows = board_rows(session, benchmark, columns, query.level_of_theory, where)
-    sort = sort or (f"metrics.{columns[0].name}.mape_percent" if columns else "model_name")
-    rows = sort_rows(rows, sort, _row_getter(columns))
-    page = rows[offset : offset + limit]
-    entries = (
-        _entries(session, benchmark.id, columns, query.level_of_theory, page, where)
-        if include_entries and page
-        else []
+    protocols = protocol_list(session, benchmark)
+    protocol = choose_protocol(protocols, params_hash)
+    level = level_for(benchmark.key, query)
+    spec = ranking.rank_spec(benchmark.key, columns[0].name if columns else None)
+    data = board_rows.compute_board(
+        session,
+        benchmark,
+        columns,
+        params_hash=protocol.params_hash,
+        level_of_theory=level,
+        where=where,
+        spec=spec,
     )
+    sort = sort or "rank"
+    rows = sort_rows(data.rows, sort, _row_getter(columns))
+    page = rows[offset : offset + limit]
+    notes = list(BENCHMARK_NOTES.get(benchmark.key, ()))
+    if not protocol.is_default:
+        notes.insert(0, f"Not the standard protocol: {protocol.changed} differ from it.")
+    if any(row.fitted_to for row in rows):
+        notes.append(FITTED_NOTE)
     return LeaderboardRead(
         benchmark=benchmark.key,
         version=benchmark.version,
-        level_of_theory=query.level_of_theory,
+        level_of_theory=level,
+        params_hash=protocol.params_hash,
+        params=protocol.params,
+        is_default_protocol=protocol.is_default,
+        protocols=protocols,
+        ranking=ranking_info(spec, columns),
+        n_materials=data.n_materials,
+        notes=notes,
         columns=columns,
         rows=page,
-        entries=entries,
+        entries=(
+            board_rows.entries(data, columns, page, params_hash=protocol.params_hash)
+            if include_entries
+            else []
+        ),
         updated_at=repo.newest_result(session, [benchmark.id]),
-        elements=values_repo.run_elements(session, benchmark.id, [r.model_id for r in rows], where),
+        elements=data.elements,
         total=len(rows),
         limit=limit,
         offset=offset,
@@ -150,99 +265,22 @@ def build_leaderboard(
     )
 
 
-def board_rows(
-    session: Session,
-    benchmark: Benchmark,
-    columns: list[MetricColumn],
-    level_of_theory: str,
-    where: BoardFilter,
-) -> list[LeaderboardRow]:
-    """Every approved model (passing the filters) with at least one run on the benchmark."""
-    return many_board_rows(session, [(benchmark, columns)], level_of_theory, where)[0]
-
-
-def many_board_rows(
-    session: Session,
-    boards: list[tuple[Benchmark, list[MetricColumn]]],
-    level_of_theory: str,
-    where: BoardFilter,
-    *,
-    with_flags: bool = True,
-    with_values: bool = True,
-) -> list[list[LeaderboardRow]]:
-    """The rows of several boards, read with one query per kind (not one per board).
-
-    ``with_flags=False`` leaves ``n_flagged`` 0, ``with_values=False`` every metric's ``mean``
-    None (for callers that do not show them).
-    """
-    ids = [b.id for b, _ in boards]
-    models = repo.approved_models(session, where)
-    counts = repo.status_counts(session, ids, where)
-    names = sorted({c.name for _, columns in boards for c in columns})
-    sums = repo.error_sums(session, ids, level_of_theory=level_of_theory, names=names, where=where)
-    flagged = repo.flagged_counts(session, ids, where) if with_flags else {}
-    values = values_repo.value_sums(session, ids, names=names, where=where) if with_values else {}
-    grouped: dict[tuple[uuid.UUID, uuid.UUID], dict[tuple[uuid.UUID, str], ErrorSums]] = {}
-    for (benchmark_id, model_id, name), value in sums.items():
-        grouped.setdefault((benchmark_id, model_id), {})[(model_id, name)] = value
-    value_grouped: dict[tuple[uuid.UUID, uuid.UUID], dict[str, ValueSums]] = {}
-    for (benchmark_id, model_id, name), total in values.items():
-        value_grouped.setdefault((benchmark_id, model_id), {})[name] = total
-    return [
-        [
-            _row(
-                model,
-                counts[(benchmark.id, model_id)],
-                grouped.get((benchmark.id, model_id), {}),
-                value_grouped.get((benchmark.id, model_id), {}),
-                flagged.get((benchmark.id, model_id), 0),
-                [c.name for c in columns],
-            )
-            for model_id, model in models.items()
-            if (benchmark.id, model_id) in counts
-        ]
-        for benchmark, columns in boards
-    ]
-
-
-def _row(
-    model: ModelInfo,
-    counts: dict[str, int],
-    sums: dict[tuple[uuid.UUID, str], ErrorSums],
-    values: dict[str, ValueSums],
-    n_flagged: int,
-    names: list[str],
-) -> LeaderboardRow:
-    succeeded, failed = counts.get("succeeded", 0), counts.get("failed", 0)
-    # model_construct: every field is computed here from typed columns, so validating up to
-    # 10^3 rows per request again would only cost time (the response is still serialized
-    # against the schema)
-    return LeaderboardRow.model_construct(
-        model_id=model.id,
-        model_name=model.name,
-        model_version=model.version,
-        family=model.family,
-        n_runs=sum(counts.values()),
-        n_succeeded=succeeded,
-        n_failed=failed,
-        n_skipped=counts.get("skipped", 0),
-        n_pending=counts.get("queued", 0) + counts.get("running", 0),
-        failure_rate=failed / (succeeded + failed) if succeeded + failed else None,
-        n_flagged=n_flagged,
-        metrics={name: _summary(sums.get((model.id, name)), values.get(name)) for name in names},
+def default_board(
+    session: Session, benchmark: Benchmark, query: BoardQuery, where: BoardFilter
+) -> tuple[ranking.RankSpec | None, board_rows.BoardData]:
+    """The rows of a benchmark's standard protocol (what the combined board ranks on)."""
+    columns = [MetricColumn(**m) for m in benchmark.headline_metrics]
+    spec = ranking.rank_spec(benchmark.key, columns[0].name if columns else None)
+    data = board_rows.compute_board(
+        session,
+        benchmark,
+        columns,
+        params_hash=default_params_hash(benchmark),
+        level_of_theory=level_for(benchmark.key, query),
+        where=where,
+        spec=spec,
     )
-
-
-def _summary(sums: ErrorSums | None, values: ValueSums | None) -> MetricSummary:
-    n = sums.n if sums is not None else 0
-    n_values = values.n if values is not None else 0
-    return MetricSummary.model_construct(
-        mae=sums.sum_abs_error / n if sums is not None and n else None,
-        mape_percent=100 * sums.sum_abs_rel_error / n if sums is not None and n else None,
-        n=n,
-        mean=values.sum_value / n_values if values is not None and n_values else None,
-        n_values=n_values,
-    )
+    return spec, data
 
 
 def _row_getter(columns: list[MetricColumn]) -> Callable[[str], Callable[[Any], Any]]:
@@ -282,44 +320,3 @@ def sort_rows(
     present.sort(key=lambda r: r.model_name)  # stable: ties stay in name order
     present.sort(key=value, reverse=descending)
     return present + missing
-
-
-def _entries(
-    session: Session,
-    benchmark_id: uuid.UUID,
-    columns: list[MetricColumn],
-    level_of_theory: str,
-    page: list[LeaderboardRow],
-    where: BoardFilter,
-) -> list[LeaderboardEntry]:
-    names = {row.model_id: row.model_name for row in page}
-    by_run: dict[uuid.UUID, LeaderboardEntry] = {}
-    for run_id, model_id, material, metric, ref in repo.entry_rows(
-        session,
-        benchmark_id,
-        names=[c.name for c in columns],
-        level_of_theory=level_of_theory,
-        model_ids=list(names),
-        where=where,
-    ):
-        entry = by_run.setdefault(
-            run_id,
-            LeaderboardEntry(
-                model_id=model_id,
-                model_name=names[model_id],
-                material=material,
-                run_id=run_id,
-                values={},
-            ),
-        )
-        entry.values[metric.name] = EntryValue(
-            value=metric.value,
-            unit=metric.unit,
-            reference=ref.value if ref is not None else None,
-            # stored when the metric was written; none when its reference is of another level
-            error=metric.error if ref is not None else None,
-            rel_error=metric.rel_error if ref is not None else None,
-        )
-    for run_id, name in repo.raised_flags(session, list(by_run)):
-        by_run[run_id].flags.append(name)
-    return list(by_run.values())

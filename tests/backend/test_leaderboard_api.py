@@ -1,9 +1,8 @@
 """Leaderboards over seeded results: numbers against hand computation, filters, sorting,
-pagination, the combined score, ETag/304, and summaries that match a live aggregate."""
+pagination, one protocol per board, penalised ranks with intervals, the combined score,
+ETag/304, and summaries that match a live aggregate."""
 
 from __future__ import annotations
-
-import uuid
 
 import pytest
 from fastapi.testclient import TestClient
@@ -21,6 +20,7 @@ from backend.db.models import (
     Structure,
     StructureSet,
 )
+from backend.services.leaderboard import default_params_hash
 
 # (model, material) -> (V0 per atom, B0) a model "predicts"
 PREDICTED = {
@@ -74,8 +74,8 @@ def seeded(db_session: Session) -> dict[str, MlipModel]:
             mlip_model_id=models[name].id,
             benchmark_id=eos.id,
             structure_id=structure.id,
-            params={},
-            params_hash=uuid.uuid4().hex,
+            params=dict(eos.default_params),
+            params_hash=default_params_hash(eos),
             status=RunStatus.SUCCEEDED,
         )
         db_session.add(run)
@@ -90,6 +90,7 @@ def seeded(db_session: Session) -> dict[str, MlipModel]:
                     unit=unit,
                     reference_id=ref.id,
                     error=value - ref.value,
+                    rel_error=(value - ref.value) / abs(ref.value),
                 )
             )
         if (name, material) == ("lb-bad", "Ni"):
@@ -98,8 +99,8 @@ def seeded(db_session: Session) -> dict[str, MlipModel]:
         mlip_model_id=models["lb-bad"].id,
         benchmark_id=eos.id,
         structure_id=_crystal(db_session, "Ag").id,
-        params={},
-        params_hash="failed",
+        params=dict(eos.default_params),
+        params_hash=default_params_hash(eos),
         status=RunStatus.FAILED,
         failure_class="exception",
     )
@@ -109,12 +110,13 @@ def seeded(db_session: Session) -> dict[str, MlipModel]:
 
 
 def _expected_mape(session: Session, name: str, prop: str) -> float:
+    """Over the model's unflagged results (lb-bad's Ni raised a flag: not in its MAPE)."""
     index = 0 if prop == "volume_per_atom" else 1
     errors = [
         abs(values[index] - _ref(session, material, prop).value)
         / abs(_ref(session, material, prop).value)
         for (model, material), values in PREDICTED.items()
-        if model == name
+        if model == name and (model, material) != ("lb-bad", "Ni")
     ]
     return 100 * sum(errors) / len(errors)
 
@@ -137,7 +139,9 @@ def test_board_numbers_match_a_hand_computation(
     assert (bad["n_runs"], bad["n_succeeded"], bad["n_failed"]) == (4, 3, 1)
     assert bad["failure_rate"] == pytest.approx(0.25)
     assert bad["n_flagged"] == 1
+    assert bad["failures"] == {"exception": 1}
     assert rows["lb-good"]["metrics"]["volume_per_atom"]["n"] == 2
+    assert bad["metrics"]["bulk_modulus"]["n"] == 2  # the flagged Ni is not in the MAE
 
 
 def test_summary_tables_agree_with_a_live_aggregate(
@@ -180,7 +184,8 @@ def test_filters_select_models_and_inputs(client: TestClient, seeded: dict) -> N
     ni = _rows(client, element="Ni")
     assert [r["model_name"] for r in ni] == ["lb-bad"]
     assert ni[0]["n_runs"] == 1
-    assert ni[0]["metrics"]["bulk_modulus"]["n"] == 1
+    assert ni[0]["n_flagged"] == 1
+    assert ni[0]["metrics"]["bulk_modulus"]["n"] == 0
     by_set = _rows(client, structure_set="elemental crystals")
     assert {r["model_name"] for r in by_set} == {"lb-good", "lb-bad"}
 
@@ -217,9 +222,13 @@ def test_entries_only_on_request_and_only_for_the_page(client: TestClient, seede
     board = client.get(
         "/leaderboards/eos", params={"include_entries": "true", "openness": "CSCD"}
     ).json()
-    assert {e["material"] for e in board["entries"]} == {"Cu", "Al", "Ni"}
+    # every run, the failed one too, each naming its protocol
+    assert {e["material"] for e in board["entries"]} == {"Cu", "Al", "Ni", "Ag"}
     ni = next(e for e in board["entries"] if e["material"] == "Ni")
     assert ni["flags"] == ["flag_window_sensitive"]
+    ag = next(e for e in board["entries"] if e["material"] == "Ag")
+    assert (ag["status"], ag["failure_class"], ag["values"]) == ("failed", "exception", {})
+    assert {e["params_hash"] for e in board["entries"]} == {board["params_hash"]}
 
 
 def test_etag_gives_304_until_the_board_changes(
@@ -237,22 +246,26 @@ def test_etag_gives_304_until_the_board_changes(
     assert changed.headers["ETag"] != etag
 
 
-def test_combined_score_is_the_weighted_mean_of_normalized_ranks(
+def test_combined_ranks_only_models_scored_on_every_benchmark(
     client: TestClient, seeded: dict
 ) -> None:
-    body = client.get("/leaderboards", params={"benchmarks": "eos,cohesive", "weights": "eos:3"})
-    rows = {r["model_name"]: r for r in body.json()["rows"] if r["model_name"].startswith("lb-")}
-    # eos: lb-good has the smaller V0 MAPE of the two... among every model ranked on eos
-    good, bad = rows["lb-good"], rows["lb-bad"]
-    assert good["parts"]["eos"]["rank"] < bad["parts"]["eos"]["rank"]
-    for row in (good, bad):
-        eos, coh = row["parts"]["eos"], row["parts"]["cohesive"]
-        assert coh["rank"] is None  # no cohesive runs
-        assert coh["normalized_rank"] == 1.0
-        assert row["score"] == pytest.approx((3 * eos["normalized_rank"] + 1.0) / 4)
-        assert row["n_benchmarks"] == 1
-    assert body.json()["weights"] == {"eos": 3.0, "cohesive": 1.0}
-    assert "ETag" in body.headers
+    body = client.get(
+        "/leaderboards", params={"benchmarks": "eos,cohesive", "weights": "eos:3", "family": "lj"}
+    ).json()
+    rows = {r["model_name"]: r for r in body["rows"] if r["model_name"].startswith("lb-")}
+    bad = rows["lb-bad"]
+    # lb-bad has eos results only: no score, no rank, and the benchmark it misses named
+    assert (bad["score"], bad["rank"]) == (None, None)
+    assert (bad["scored_on"], bad["missing"], bad["n_benchmarks"]) == (["eos"], ["cohesive"], 1)
+    assert bad["parts"]["eos"]["score"] is not None
+    assert bad["parts"]["cohesive"]["score"] is None
+    assert body["weights"] == {"eos": 3.0, "cohesive": 1.0}
+    # on eos alone both are scored: ranked by their eos board scores, score = normalized rank
+    alone = client.get("/leaderboards", params={"benchmarks": "eos"}).json()["rows"]
+    alone = {r["model_name"]: r for r in alone if r["model_name"].startswith("lb-")}
+    assert alone["lb-good"]["parts"]["eos"]["rank"] < alone["lb-bad"]["parts"]["eos"]["rank"]
+    for row in alone.values():
+        assert row["score"] == pytest.approx(row["parts"]["eos"]["normalized_rank"])
 
 
 @pytest.mark.parametrize(
@@ -294,7 +307,7 @@ def test_the_typed_client_reads_boards_and_raises_the_apis_errors(
     api = ApiClient("http://testserver", transport=ThroughTestClient())
     board = api.leaderboard("eos", filters={"openness": "CSCD"}, sort="-failure_rate")
     assert [r.model_name for r in board.rows] == ["lb-bad"]
-    assert {e.material for e in board.entries} == {"Cu", "Al", "Ni"}
+    assert {e.material for e in board.entries} == {"Cu", "Al", "Ni", "Ag"}
     combined = api.combined(["eos"], {"eos": 2.0}, filters={"family": "emt"})
     # Built-in EMT may have runs from other tests of this session: it is in the emt family too.
     names = [r.model_name for r in combined.rows]
@@ -373,10 +386,10 @@ def test_run_summary_follows_inserts_claims_finishes_and_deletes(
             mlip_model_id=model.id,
             benchmark_id=eos.id,
             structure_id=s.id,
-            params={},
-            params_hash=f"new-{i}",
+            params=dict(eos.default_params),
+            params_hash=default_params_hash(eos),
         )
-        for i, s in enumerate(structures)
+        for s in structures
     ]
     db_session.add_all(runs)
     db_session.flush()  # one multi-row INSERT
@@ -410,7 +423,10 @@ def test_run_summary_follows_inserts_claims_finishes_and_deletes(
         text("UPDATE run SET status = 'cancelled' WHERE mlip_model_id = :m AND status = 'queued'"),
         {"m": model.id},
     )
-    db_session.execute(text("DELETE FROM run WHERE params_hash = 'failed'"))
+    db_session.execute(
+        text("DELETE FROM run WHERE status = 'failed' AND mlip_model_id = :m"),
+        {"m": seeded["lb-bad"].id},
+    )
     _run_summary_matches_a_live_count(db_session)
     # a model delete cascades to its runs (and their summary rows, in either order)
     db_session.execute(text("DELETE FROM mlip_model WHERE id = :m"), {"m": model.id})

@@ -78,13 +78,16 @@ def add_run(
     benchmark: Benchmark,
     structure: Structure,
     status: RunStatus = RunStatus.SUCCEEDED,
+    *,
+    params_hash: str | None = None,
 ) -> Run:
+    """A run of the benchmark's standard protocol (or of the ``params_hash`` given)."""
     run = Run(
         mlip_model_id=model.id,
         benchmark_id=benchmark.id,
         structure_id=structure.id,
-        params={},
-        params_hash=uuid.uuid4().hex,
+        params=dict(benchmark.default_params),
+        params_hash=params_hash or leaderboard.default_params_hash(benchmark),
         status=status,
     )
     session.add(run)
@@ -163,6 +166,7 @@ def test_means_of_metrics_without_a_reference(client: TestClient, seeded: dict) 
     assert a["metrics"][DRIFT]["mae"] is None
     assert a["metrics"][FLUCT] == {
         "mae": None,
+        "mae_interval": None,
         "mape_percent": None,
         "n": 0,
         "mean": 3.0,

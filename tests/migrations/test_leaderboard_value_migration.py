@@ -37,7 +37,9 @@ def test_the_migration_fills_the_sums_and_goes_down_and_up(empty_database: str) 
             model = add_model(session, "m")
             session.add(benchmark)
             structure = add_structure(session, "s", "Cu", ("Cu",))
-            runs = [add_run(session, model, benchmark, structure) for _ in range(2)]
+            runs = [
+                add_run(session, model, benchmark, structure, params_hash=f"p{i}") for i in range(2)
+            ]
             session.add_all(
                 Metric(run_id=r.id, name="x", value=v, unit="1")
                 for r, v in zip(runs, (1.0, 2.0), strict=True)

@@ -34,6 +34,8 @@ _ALLOWED = {
     "lj": {"epsilon", "sigma", "rc", "ro", "smooth"},
     "morse": {"epsilon", "r0", "rho0", "rcut1", "rcut2"},
 }
+#: The reference properties a fit to the experimental lattice constant determines.
+LATTICE_PROPERTIES = ("lattice_constant_a", "volume_per_atom")
 #: Parameters fitted per element (EMT: E0, s0, V0, eta2, kappa, lambda, n0).
 _N_PARAMETERS = {"emt": 7, "lj": 2, "morse": 3}
 
@@ -207,6 +209,8 @@ def baseline_models() -> list[BaselineModel]:
     emt_card = {
         "description": "ASE's effective-medium theory, restricted to its fcc metals.",
         "paper": EMT_PAPER,
+        # its per-element parameters come from experimental a0, E_coh and B (EMT_PAPER)
+        "fitted_to": [*LATTICE_PROPERTIES, "cohesive_energy", "bulk_modulus"],
         "license": "LGPL-2.1-or-later (ASE)",
     }
     emt = BaselineModel(
@@ -265,6 +269,11 @@ def _pair_model(
             name=name, targets="a0, cohesive energy and B0" if with_b0 else "a0, cohesive energy"
         ),
         "paper": GIRIFALCO_WEIZER if with_b0 else None,
+        "fitted_to": [
+            *LATTICE_PROPERTIES,
+            "cohesive_energy",
+            *(["bulk_modulus"] if with_b0 else []),
+        ],
         "license": "MIT (fitted parameters); calculators from ASE (LGPL-2.1-or-later)",
         "training_data": {
             "name": "experimental elemental crystals: a0, E_coh" + (", B0" if with_b0 else ""),

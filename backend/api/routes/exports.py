@@ -108,14 +108,28 @@ def export_leaderboard(
     query: BoardQueryDep,
     format: TableFormat = Query("csv", description="csv, json or parquet"),
     version: str | None = Query(None, max_length=20),
-    sort: str | None = Query(None, max_length=200, examples=["-failure_rate"]),
+    params_hash: str | None = Query(
+        None,
+        min_length=6,
+        max_length=64,
+        pattern="^[0-9a-f]+$",
+        description="the parameter set; default the standard one",
+    ),
+    sort: str | None = Query(None, max_length=200, examples=["rank", "-failure_rate"]),
 ) -> Response:
-    """The whole board (every row, filters and sort as ``GET /leaderboards/{benchmark}``)."""
+    """The whole board (every row, filters and sort as ``GET /leaderboards/{benchmark}``);
+    every record names the protocol (benchmark, version, params_hash, level of theory)."""
     board = leaderboard.build_leaderboard(
-        session, benchmark, version=version, query=query, sort=sort, limit=MAX_PAGE_LIMIT
+        session,
+        benchmark,
+        version=version,
+        params_hash=params_hash,
+        query=query,
+        sort=sort,
+        limit=MAX_PAGE_LIMIT,
     )
     columns, records = exports.leaderboard_rows(board)
-    stem = f"leaderboard-{board.benchmark}-{board.version}"
+    stem = f"leaderboard-{board.benchmark}-{board.version}-{board.params_hash[:12]}"
     return _file(exports.table_file(columns, records, format, stem))
 
 

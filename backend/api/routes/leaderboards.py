@@ -23,8 +23,12 @@ _CONDITIONAL: dict[int | str, dict[str, Any]] = {
 
 
 def board_query(
-    level_of_theory: str = Query(
-        "experiment", max_length=50, examples=["experiment", "ccsd(t)/cbs"]
+    level_of_theory: str | None = Query(
+        None,
+        max_length=50,
+        description="references of this level; default the benchmark's own (experiment; "
+        "ccsd(t)/cbs for s22)",
+        examples=["experiment", "ccsd(t)/cbs"],
     ),
     training_set: str | None = Query(
         None,
@@ -97,10 +101,11 @@ def read_combined_leaderboard(
 ) -> Response:
     """Approved models ranked over several benchmarks by a weighted mean of normalized ranks.
 
-    For each benchmark the models are ranked by the MAPE of its first headline metric against
-    the chosen level of theory; the rank is scaled to [0, 1] (0 best), a model with no value
-    gets 1, and the score is the weighted mean over the benchmarks, so it does not depend on
-    units or scales. Sends an ETag; ``If-None-Match`` with it gives 304.
+    Each benchmark's standard board ranks the models (docs/metrics.md); the rank is scaled to
+    [0, 1] (0 best) and the score is the weighted mean over the benchmarks, so it does not
+    depend on units or scales. Only models scored on every benchmark listed are ranked; the
+    others are listed after them with the benchmarks they miss. Sends an ETag;
+    ``If-None-Match`` with it gives 304.
     """
     ids = [b.id for b in combined_leaderboard.resolve_benchmarks(session, benchmarks)]
     etag = leaderboard.board_etag(session, ids, _request_key(request))
@@ -132,13 +137,22 @@ def read_leaderboard(
     version: str | None = Query(
         None, max_length=20, description="protocol version; the newest if omitted"
     ),
+    params_hash: str | None = Query(
+        None,
+        min_length=6,
+        max_length=64,
+        pattern="^[0-9a-f]+$",
+        description="the parameter set (full hash or a unique prefix; see the body's "
+        "protocols); default the benchmark's standard parameter set",
+    ),
     sort: str | None = Query(
         None,
         max_length=200,
-        description="column, '-' first for descending: model_name, failure_rate, n_flagged, "
-        "metrics.<metric>.mae|mape_percent|n|mean|n_values, ... (default: the first "
-        "metric's MAPE)",
+        description="column, '-' first for descending: rank, score, n_scored, model_name, "
+        "failure_rate, n_flagged, metrics.<metric>.mae|mape_percent|n|mean|n_values, ... "
+        "(default: rank, docs/metrics.md)",
         examples=[
+            "rank",
             "metrics.bulk_modulus.mape_percent",
             "-failure_rate",
             "metrics.energy_drift_abs.mean",
@@ -150,9 +164,13 @@ def read_leaderboard(
         False, description="add the per-material numbers of the models on this page"
     ),
 ) -> Response:
-    """Approved models on one benchmark version, with errors against one level of theory.
+    """Approved models on one protocol of a benchmark, ranked with coverage and intervals.
 
-    Filters, sorting on any column and pagination (``total`` counts every matching row).
+    A board is one parameter set (``params_hash``; the standard one by default): other sets
+    are listed in ``protocols`` and never averaged in. Rows are ranked by the benchmark's
+    rank metric with failed, flagged and missing materials penalised, with 95 % bootstrap
+    intervals and tiers of tied models (docs/metrics.md). Filters, sorting on any column
+    and pagination (``total`` counts every matching row).
     Sends an ETag and Last-Modified; ``If-None-Match`` with the ETag gives 304.
     """
     benchmark_id = leaderboard.get_benchmark(session, benchmark, version).id
@@ -163,6 +181,7 @@ def read_leaderboard(
         session,
         benchmark,
         version=version,
+        params_hash=params_hash,
         query=query,
         sort=sort,
         limit=limit,
