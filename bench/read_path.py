@@ -38,6 +38,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from backend import dbadmin
+from workers.hashing import params_hash
 
 SERVER = os.environ.get(
     "MLIPM_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -104,10 +105,10 @@ def seed(url: str, *, n_models: int, n_runs: int) -> dict[str, Any]:
     start = time.perf_counter()
     with psycopg.connect(_libpq(url)) as conn:
         benchmarks = {
-            key: (bid, [m["name"] for m in headline])
-            for key, bid, headline in conn.execute(
-                "SELECT DISTINCT ON (key) key, id, headline_metrics FROM benchmark "
-                "WHERE key = ANY(%s) ORDER BY key, created_at DESC",
+            key: (bid, [m["name"] for m in headline], params_hash(key, version, defaults))
+            for key, bid, headline, version, defaults in conn.execute(
+                "SELECT DISTINCT ON (key) key, id, headline_metrics, version, default_params "
+                "FROM benchmark WHERE key = ANY(%s) ORDER BY key, created_at DESC",
                 (list(BENCHMARKS),),
             )
         }
@@ -145,7 +146,7 @@ def seed(url: str, *, n_models: int, n_runs: int) -> dict[str, Any]:
             "COPY reference (id, material, property, value, unit, level_of_theory, conditions, "
             "source, dataset) FROM STDIN"
         ) as copy:
-            names = sorted({n for _, headline in benchmarks.values() for n in headline})
+            names = sorted({n for _, headline, _ in benchmarks.values() for n in headline})
             for _, material in structures:
                 for name in names:
                     rid = uuid.uuid4()
@@ -203,13 +204,15 @@ def seed(url: str, *, n_models: int, n_runs: int) -> dict[str, Any]:
 
 def _runs(
     models: list[uuid.UUID],
-    benchmarks: dict[str, tuple[uuid.UUID, list[str]]],
+    benchmarks: dict[str, tuple[uuid.UUID, list[str], str]],
     structures: list[tuple[uuid.UUID, str]],
 ) -> list[tuple[Any, ...]]:
+    """One run per (model, benchmark, structure), all of each benchmark's standard protocol
+    (the boards show one protocol), 3 % failed and 1 % queued."""
     rows = []
     i = 0
     for mid in models:
-        for bid, headline in benchmarks.values():
+        for bid, headline, digest in benchmarks.values():
             for sid, material in structures:
                 i += 1
                 status = "failed" if i % 33 == 0 else "queued" if i % 100 == 1 else "succeeded"
@@ -221,7 +224,7 @@ def _runs(
                         bid,
                         sid,
                         "{}",
-                        f"bench-{i}",
+                        digest,
                         status,
                         1,
                         finished,
@@ -236,7 +239,7 @@ def _runs(
 def _metrics(
     conn: psycopg.Connection[Any],
     runs: list[tuple[Any, ...]],
-    benchmarks: dict[str, tuple[uuid.UUID, list[str]]],
+    benchmarks: dict[str, tuple[uuid.UUID, list[str], str]],
     references: dict[tuple[str, str], tuple[uuid.UUID, float]],
 ) -> int:
     """Headline metrics compared with the references, then other metrics and some flags."""

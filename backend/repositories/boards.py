@@ -143,16 +143,20 @@ def board_metrics(
     )
     out = []
     for run_id, name, value, unit, ref, error, rel_error in session.execute(query):
-        has_ref = ref is not None
+        if ref is None or error is None:
+            out.append(BoardMetric(run_id, name, float(value), unit, ref, None, None))
+            continue
+        if rel_error is None and ref != 0:  # rows bulk-loaded without it
+            rel_error = error / abs(ref)
         out.append(
             BoardMetric(
                 run_id,
                 name,
                 float(value),
                 unit,
-                float(ref) if has_ref else None,
-                float(error) if has_ref and error is not None else None,
-                float(rel_error) if has_ref and rel_error is not None else None,
+                float(ref),
+                float(error),
+                None if rel_error is None else float(rel_error),
             )
         )
     return out

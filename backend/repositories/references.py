@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,36 @@ def insert_references(session: Session, rows: Iterable[dict[str, Any]]) -> int:
         )
     )
     return len(session.execute(stmt.returning(Reference.id)).all())
+
+
+def fill_phases(session: Session, rows: Iterable[dict[str, Any]]) -> int:
+    """Name the phase (``conditions["phase"]``) of stored references that name none, from the
+    rows with the same key; returns how many were changed."""
+    wanted = {
+        (r["material"], r["property"], r["level_of_theory"], r["dataset"]): r["conditions"]["phase"]
+        for r in rows
+        if "phase" in (r.get("conditions") or {})
+    }
+    if not wanted:
+        return 0
+    stored = session.execute(
+        select(
+            Reference.id,
+            Reference.material,
+            Reference.property,
+            Reference.level_of_theory,
+            Reference.dataset,
+            Reference.conditions,
+        ).where(Reference.material.in_({key[0] for key in wanted}))
+    )
+    changes = [
+        {"id": ref_id, "conditions": {**(conditions or {}), "phase": wanted[key]}}
+        for ref_id, *key_fields, conditions in stored
+        if (key := tuple(key_fields)) in wanted and "phase" not in (conditions or {})
+    ]
+    if changes:
+        session.execute(update(Reference), changes)
+    return len(changes)
 
 
 def count_references(session: Session) -> int:
@@ -75,6 +105,18 @@ def insert_structures(session: Session, set_id: uuid.UUID, rows: Iterable[dict[s
         .on_conflict_do_nothing(index_elements=["structure_set_id", "label"])
     )
     return len(session.execute(stmt.returning(Structure.id)).all())
+
+
+def structures_of_material(session: Session, material: str) -> list[Row[Any]]:
+    """(set name, label, data, content_hash) of every stored structure of ``material``, the
+    built-in sets first."""
+    query = (
+        select(StructureSet.name, Structure.label, Structure.data, Structure.content_hash)
+        .join(StructureSet, StructureSet.id == Structure.structure_set_id)
+        .where(Structure.material == material)
+        .order_by(StructureSet.owner_id.is_not(None), StructureSet.name, Structure.label)
+    )
+    return list(session.execute(query))
 
 
 def list_structures(session: Session, set_id: uuid.UUID) -> list[Structure]:

@@ -318,14 +318,20 @@ def _insert_series_from(finished: Any) -> Any:
 def reference_candidates(
     session: Session, material: str, properties: list[str], levels: Iterable[str]
 ) -> list[Row[Any]]:
-    """(id, property, value, level_of_theory, dataset) of a material's references to these
-    properties at these levels of theory (what a result writer compares its metrics with)."""
+    """(id, property, value, level_of_theory, dataset, conditions) of a material's references
+    to these properties at these levels of theory (what a result writer compares its metrics
+    with, when their phase is the structure's)."""
     params = {"ref_material": material, "ref_properties": properties, "ref_levels": list(levels)}
     return list(session.execute(_REFERENCE_CANDIDATES, params))
 
 
 _REFERENCE_CANDIDATES = select(
-    Reference.id, Reference.property, Reference.value, Reference.level_of_theory, Reference.dataset
+    Reference.id,
+    Reference.property,
+    Reference.value,
+    Reference.level_of_theory,
+    Reference.dataset,
+    Reference.conditions,
 ).where(
     Reference.material == bindparam("ref_material"),
     Reference.property == any_(bindparam("ref_properties", type_=ARRAY(String))),
