@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from ase import Atoms
 from sqlalchemy.orm import Session
@@ -19,14 +20,16 @@ from workers.benchmarks.base import load_all
 from workers.execution import atoms_to_json
 from workers.fingerprints import structure_fingerprint
 from workers.landscape_structures import cluster_structures
+from workers.phases import space_group_of_data
 from workers.reference_data import (
+    ReferenceRecord,
     StructureRecord,
     elemental_crystals,
-    experimental_references,
     s22_references,
 )
-from workers.reference_pymatgen import pymatgen_references
+from workers.reference_phases import copied_conditions
 from workers.reference_s22 import s22_structures
+from workers.reference_sets import elemental_crystal_references, other_phase_references
 
 ELEMENTAL_CRYSTALS = "elemental crystals"
 S22 = "S22"
@@ -42,14 +45,31 @@ class BootstrapReport:
 
 
 def load_reference_data(session: Session) -> BootstrapReport:
-    """Experimental and CCSD(T) references plus the 'elemental crystals' structure set."""
-    report = BootstrapReport()
-    records = [*experimental_references(), *s22_references(), *pymatgen_references()]
-    report.references_added = catalog.load_references(
-        session,
-        [{**dataclasses.asdict(r), "conditions": dict(r.conditions)} for r in records],
-    )
-    report.structures_added = catalog.load_structure_set(
+    """The structure sets, then the references attached to each (checked against its phases).
+
+    Raises PhaseMismatch, before writing a set's references, if one names another phase than
+    the set's structure of its material.
+    """
+    report = BootstrapReport(structures_added=load_structure_sets(session))
+    for structure_set, records in (
+        (ELEMENTAL_CRYSTALS, elemental_crystal_references()),
+        (S22, s22_references()),
+    ):
+        report.references_added += catalog.load_references(
+            session,
+            [_reference_row(r) for r in records],
+            structure_set=structure_set,
+            read_space_group=space_group_of_data,
+        )
+    # Earlier releases stored these (another phase than the set's): name their phase, so
+    # that `mlipm refs check --fix` moves their metrics to a reference of the right phase.
+    catalog.name_phases(session, [_reference_row(r) for r in other_phase_references()])
+    return report
+
+
+def load_structure_sets(session: Session) -> int:
+    """The elemental crystals, the S22 complexes and the clusters; returns how many were new."""
+    added = catalog.load_structure_set(
         session,
         name=ELEMENTAL_CRYSTALS,
         description="Elemental solids in their experimental crystal structure (fcc, bcc, hcp, "
@@ -57,7 +77,7 @@ def load_reference_data(session: Session) -> BootstrapReport:
         source="ase.data.reference_states (Ashcroft & Mermin) via ase.build.bulk",
         structures=[_structure_in(s) for s in elemental_crystals()],
     )
-    report.structures_added += catalog.load_structure_set(
+    added += catalog.load_structure_set(
         session,
         name=S22,
         description="The S22 non-covalent complexes at their reference geometries (monomer A "
@@ -65,7 +85,7 @@ def load_reference_data(session: Session) -> BootstrapReport:
         source="ase.data.s22 (Jurecka et al. 2006; Takatani et al. 2010)",
         structures=[_structure_in(s) for s in s22_structures()],
     )
-    report.structures_added += catalog.load_structure_set(
+    added += catalog.load_structure_set(
         session,
         name=CLUSTERS,
         description="Small clusters (Cu13 icosahedron, Cu38 truncated octahedron) relaxed with "
@@ -74,7 +94,11 @@ def load_reference_data(session: Session) -> BootstrapReport:
         source="ase.cluster; planes: workers.landscape_structures",
         structures=[_structure_in(s) for s in cluster_structures()],
     )
-    return report
+    return added
+
+
+def _reference_row(record: ReferenceRecord) -> dict[str, Any]:
+    return {**dataclasses.asdict(record), "conditions": copied_conditions(record.conditions)}
 
 
 def _structure_in(record: StructureRecord) -> catalog.StructureIn:

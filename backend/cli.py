@@ -70,6 +70,42 @@ def refs_load() -> None:
     )
 
 
+@refs_app.command("check")
+def refs_check(
+    fix: Annotated[
+        bool,
+        typer.Option(
+            help="first load the references (naming their phases), then compare each listed "
+            "metric with a reference of its structure's phase, or with none, and recompute "
+            "error and rel_error"
+        ),
+    ] = False,
+) -> None:
+    """List metrics compared with a reference of another phase than their structure's."""
+    from backend.bootstrap import load_reference_data
+    from backend.services import reference_phases
+    from workers.phases import space_group_of_data
+
+    with session_scope() as session:
+        if fix:
+            load_reference_data(session)
+        problems = reference_phases.check_links(session, space_group_of_data, fix=fix)
+    for p in problems:
+        console.print(
+            f"{p.structure_set}/{p.label} {p.property} ({p.structure_phase}): {p.n_metrics} "
+            f"metric(s) vs {p.reference} -> {p.replacement or 'no reference'}",
+            markup=False,
+            soft_wrap=True,
+        )
+    n_metrics = sum(p.n_metrics for p in problems)
+    verb = "relinked or unlinked" if fix else "compared with a reference of another phase"
+    console.print(f"{n_metrics} metric(s) in {len(problems)} group(s) {verb}")
+    if problems and not fix:
+        if any(p.reference.endswith("(no phase)") for p in problems):
+            console.print("references naming no phase: --fix names the built-in ones' first")
+        raise typer.Exit(1)
+
+
 @app.command("setup")
 def setup() -> None:
     """`db upgrade` then `refs load`."""

@@ -97,18 +97,21 @@ class ApiClient:
     def leaderboard(
         self,
         benchmark: str,
-        level_of_theory: str = "experiment",
+        level_of_theory: str | None = None,
         *,
+        params_hash: str | None = None,
         filters: dict[str, str] | None = None,
         sort: str | None = None,
         include_entries: bool = True,
         limit: int = 1000,
         offset: int = 0,
     ) -> LeaderboardRead:
-        """GET /leaderboards/{benchmark}; ``filters``: training_set, openness, family, element,
-        structure_set."""
+        """GET /leaderboards/{benchmark}: one protocol's board (``params_hash`` and
+        ``level_of_theory`` None: the standard parameter set and the benchmark's own level);
+        ``filters``: training_set, openness, family, element, structure_set."""
         params = {
-            "level_of_theory": level_of_theory,
+            **({"level_of_theory": level_of_theory} if level_of_theory else {}),
+            **({"params_hash": params_hash} if params_hash else {}),
             "include_entries": str(include_entries).lower(),
             "limit": str(limit),
             "offset": str(offset),
@@ -122,15 +125,16 @@ class ApiClient:
         self,
         benchmarks: list[str],
         weights: dict[str, float] | None = None,
-        level_of_theory: str = "experiment",
+        level_of_theory: str | None = None,
         *,
         filters: dict[str, str] | None = None,
         limit: int = 1000,
     ) -> CombinedLeaderboardRead:
-        """GET /leaderboards?benchmarks=..&weights=..: the combined score."""
+        """GET /leaderboards?benchmarks=..&weights=..: the combined score of the standard
+        boards (``level_of_theory`` None: each benchmark's own)."""
         params = {
             "benchmarks": ",".join(benchmarks),
-            "level_of_theory": level_of_theory,
+            **({"level_of_theory": level_of_theory} if level_of_theory else {}),
             "limit": str(limit),
             **(filters or {}),
         }

@@ -23,6 +23,7 @@ from backend.api.routes import (
     users,
 )
 from backend.domain.errors import InvalidInput
+from backend.domain.phases import SpaceGroupReader
 from backend.schemas.common import ErrorBody
 from backend.services.exports import StructureWriter
 from backend.services.extxyz import write_extxyz
@@ -68,11 +69,20 @@ def parse_structures(
         raise InvalidInput(exc.message + hint, where=exc.where) from exc
 
 
+def read_space_group(data: str) -> int | None:
+    """The space group of a stored structure (spglib through the science core, lazily
+    imported); None when it is not a crystal."""
+    from workers.phases import space_group_of_data
+
+    return space_group_of_data(data)
+
+
 def create_app(
     *,
     training_set_reader: TrainingSetReader = read_training_set,
     structure_writer: StructureWriter = write_extxyz,
     structure_parser: StructureParser = parse_structures,
+    space_group_reader: SpaceGroupReader = read_space_group,
 ) -> FastAPI:
     app = FastAPI(
         title="MLIP Metrology",
@@ -91,6 +101,7 @@ def create_app(
     app.state.training_set_reader = training_set_reader
     app.state.structure_writer = structure_writer
     app.state.structure_parser = structure_parser
+    app.state.space_group_reader = space_group_reader
     install_error_handlers(app)
     # outermost: an oversized body is refused before anything reads it
     app.add_middleware(BodyLimitMiddleware, router=app.router)

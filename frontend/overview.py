@@ -1,8 +1,9 @@
 """The all-benchmark leaderboard from the API's per-benchmark boards and combined score (pure).
 
-One row per model version; per benchmark headline metric the MAE against the chosen reference
-(or, where a metric has no reference, the mean value); failure rates and flag counts summed over
-benchmarks; the combined score is the API's (weighted mean of normalized ranks, 0 = best).
+One row per model version. Per benchmark, the model's rank and score on that benchmark's
+standard board (its default protocol, ranked as docs/metrics.md says); run counts and flags
+summed over those boards; the combined score and rank are the API's (weighted mean of
+normalized ranks, 0 = best), for models scored on every benchmark combined only.
 """
 
 from __future__ import annotations
@@ -14,14 +15,22 @@ from typing import Any
 
 from backend.schemas.leaderboard import (
     CombinedLeaderboardRead,
+    CombinedRow,
     LeaderboardRead,
     LeaderboardRow,
-    MetricSummary,
 )
 from backend.schemas.models import ModelRead
 
 SPEED_BENCHMARK = "speed"
 SPEED_METRIC = "time_per_atom_step"
+#: The level-of-theory choice meaning "each benchmark's own" (s22: CCSD(T)/CBS, else
+#: experiment): the API's default, so no level is sent.
+STANDARD_LEVEL = "standard"
+
+
+def requested_level(lot: str | None) -> str | None:
+    """The level of theory to ask the API for; None: each benchmark's own."""
+    return None if not lot or lot == STANDARD_LEVEL else lot
 
 
 def parse_weights(text: str | None) -> dict[str, float]:
@@ -45,23 +54,24 @@ def format_weights(weights: Mapping[str, float | None]) -> str:
 
 @dataclass(frozen=True)
 class Column:
-    """A headline metric column of the overview table."""
+    """A benchmark's pair of columns on the overview: rank and score on its standard board."""
 
     benchmark: str
-    metric: str
-    label: str
-    unit: str
-    compared: bool  # True: the cell is the MAE vs the reference; False: the mean value
+    metric: str  # the rank metric
+    unit: str  # the unit of the score
 
     @property
-    def id(self) -> str:
-        return f"{self.benchmark}__{self.metric}"
+    def rank_id(self) -> str:
+        return f"{self.benchmark}__rank"
 
     @property
-    def title(self) -> str:
-        what = "MAE" if self.compared else "mean"
+    def score_id(self) -> str:
+        return f"{self.benchmark}__score"
+
+    @property
+    def score_title(self) -> str:
         unit = f" ({self.unit})" if self.unit and self.unit != "1" else ""
-        return f"{self.label} {what}{unit}"
+        return f"score{unit}"
 
 
 @dataclass
@@ -71,6 +81,7 @@ class View:
     columns: list[Column]
     records: list[dict[str, Any]]
     scored_benchmarks: list[str]
+    method: str = ""
 
 
 def training_sets(model: ModelRead) -> list[str]:
@@ -78,11 +89,9 @@ def training_sets(model: ModelRead) -> list[str]:
     return [str(t["name"]) for t in model.card.get("training_data") or [] if t.get("name")]
 
 
-def _cell(summary: MetricSummary | None, compared: bool) -> float | None:
-    """The MAE against the reference (compared columns), else the mean value."""
-    if summary is None:
-        return None
-    return summary.mae if compared else summary.mean
+def _column(key: str, board: LeaderboardRead) -> Column:
+    ranking = board.ranking
+    return Column(key, ranking.metric if ranking else "", ranking.unit if ranking else "")
 
 
 def build_view(
@@ -90,43 +99,54 @@ def build_view(
     models: Mapping[str, ModelRead],
     combined: CombinedLeaderboardRead | None,
 ) -> View:
-    """One record per model version over every (already filtered) board, ranked by the API's
-    combined score (0 = best on every weighted benchmark, 1 = worst).
+    """One record per model version over every (already filtered) standard board, in the
+    order of the API's combined ranking (ranked models first, by rank; then the others).
 
-    Only the boards' rows are needed (their per-metric summaries), not per-material entries:
-    a column is compared with the reference when any model has a value with one.
+    Only the boards' rows are needed (their ranks and scores), not per-material entries.
     """
-    columns = [
-        Column(
-            key,
-            col.name,
-            col.label,
-            col.unit,
-            any((m := r.metrics.get(col.name)) is not None and m.n > 0 for r in b.rows),
-        )
-        for key, b in boards.items()
-        for col in b.columns
-    ]
+    columns = [_column(key, board) for key, board in boards.items()]
     records: dict[str, dict[str, Any]] = {}
-    for key, board in boards.items():
+    for column, board in zip(columns, boards.values(), strict=True):
         for row in board.rows:
             record = records.setdefault(str(row.model_id), _base_record(models, row))
             for counter in ("n_runs", "n_succeeded", "n_failed", "n_flagged"):
                 record[counter] += getattr(row, counter)
-            for column in (c for c in columns if c.benchmark == key):
-                record[column.id] = _cell(row.metrics.get(column.metric), column.compared)
-    scores = {str(r.model_id): r for r in combined.rows} if combined else {}
+            record[column.rank_id] = row.rank
+            record[column.score_id] = row.score
+    combined_rows = {str(r.model_id): r for r in combined.rows} if combined else {}
     for model_id, record in records.items():
         done = record["n_succeeded"] + record["n_failed"]
         record["failure_rate"] = record["n_failed"] / done if done else None
-        combined_row = scores.get(model_id)
-        record["score"] = combined_row.score if combined_row and combined_row.n_benchmarks else None
-        record["n_scored"] = combined_row.n_benchmarks if combined_row else 0
-    ordered = sorted(records.values(), key=_rank_key)
-    for rank, record in enumerate(ordered, start=1):
-        record["rank"] = rank
+        _combine(record, combined_rows.get(model_id), columns)
+    place = {model_id: i for i, model_id in enumerate(combined_rows)}
+    ordered = sorted(
+        records.values(), key=lambda r: (place.get(r["model_id"], len(place)), r["model"])
+    )
     scored = [k for k, w in (combined.weights.items() if combined else []) if w > 0]
-    return View(columns=columns, records=ordered, scored_benchmarks=scored)
+    return View(
+        columns=columns,
+        records=ordered,
+        scored_benchmarks=scored,
+        method=combined.method if combined else "",
+    )
+
+
+def _combine(record: dict[str, Any], row: CombinedRow | None, columns: list[Column]) -> None:
+    """The combined rank and score, or why the model is not ranked."""
+    if row is None:
+        record["rank"] = record["score"] = None
+        record["n_benchmarks"] = sum(record.get(c.score_id) is not None for c in columns)
+        record["missing"] = "not ranked: no benchmark weighted"
+        return
+    record["rank"] = row.rank
+    record["score"] = row.score
+    record["n_benchmarks"] = row.n_benchmarks
+    if row.score is not None:
+        record["missing"] = ""
+    elif row.missing:
+        record["missing"] = "not ranked: missing " + ", ".join(row.missing)
+    else:
+        record["missing"] = "not ranked"
 
 
 def _base_record(models: Mapping[str, ModelRead], row: LeaderboardRow) -> dict[str, Any]:
@@ -145,11 +165,6 @@ def _base_record(models: Mapping[str, ModelRead], row: LeaderboardRow) -> dict[s
         "n_failed": 0,
         "n_flagged": 0,
     }
-
-
-def _rank_key(record: dict[str, Any]) -> tuple[bool, float, str]:
-    score = record["score"]
-    return (score is None, score if score is not None else 0.0, record["model"])
 
 
 def pareto_front(points: list[tuple[float, float]]) -> list[bool]:

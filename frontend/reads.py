@@ -17,6 +17,7 @@ from backend.settings import get_settings
 from frontend.api_client import ApiClient
 from frontend.app import current_api_client
 from frontend.cache import cached
+from frontend.overview import requested_level
 
 PARALLEL_READS = 6
 
@@ -27,14 +28,21 @@ def ttl_s() -> float:
 
 
 def model_runs(model_id: str, client: ApiClient | None = None) -> list[RunSummary]:
-    """Every run of a model with its metrics and references (``client``: when called outside
-    a request, e.g. in a worker thread)."""
+    """Every run of a model of its benchmark's standard protocol, with its metrics and
+    references (``client``: when called outside a request, e.g. in a worker thread). Runs of
+    other parameter sets are left out, as on the boards: they are never averaged in."""
     client = client or current_api_client()
-    return cached(
+    standard = cached(
+        ("standard-hashes", client.base_url),
+        ttl_s(),
+        lambda: {b["default_params_hash"] for b in client.benchmarks()},
+    )
+    runs = cached(
         ("model-runs", client.base_url, model_id),
         ttl_s(),
         lambda: client.runs(model_id=model_id, include_metrics="true"),
     )
+    return [r for r in runs if r.params_hash in standard]
 
 
 def read_boards(
@@ -43,8 +51,9 @@ def read_boards(
     filters: dict[str, str],
     prefetch_weights: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    """Every benchmark's board (newest version, rows only) at ``lot`` with the API's filters,
-    the models, and the structure sets campaigns used, read in parallel.
+    """Every benchmark's standard board (newest version, default protocol, rows only) at
+    ``lot`` (``"standard"``: each benchmark's own level) with the API's filters, the models,
+    and the structure sets campaigns used, read in parallel.
 
     ``prefetch_weights``: also read the combined score with these weights (default 1 for a
     benchmark not named), so the page's first drawing finds it in the client's cache.
@@ -73,8 +82,12 @@ def read_boards(
                 {s for c in client.campaigns(200) for s in c.spec.get("structure_sets", [])}
             ),
         )
+        level = requested_level(lot)
         read = pool.map(
-            lambda key: client.leaderboard(key, lot, filters=filters, include_entries=False), keys
+            lambda key: client.leaderboard(
+                key, level_of_theory=level, filters=filters, include_entries=False
+            ),
+            keys,
         )
         boards: dict[str, LeaderboardRead] = dict(zip(keys, read, strict=True))
         return {"boards": boards, "models": models.result(), "structure_sets": sets.result()}
@@ -102,7 +115,9 @@ def combined_read(
     positive = {k: w for k, w in weights.items() if w > 0}
     if not positive:
         return None
-    return client.combined(list(positive), positive, lot, filters=filters)
+    return client.combined(
+        list(positive), positive, level_of_theory=requested_level(lot), filters=filters
+    )
 
 
 def fingerprint(data: dict[str, Any], lot: str) -> dict[str, Any]:
@@ -112,7 +127,13 @@ def fingerprint(data: dict[str, Any], lot: str) -> dict[str, Any]:
         "lot": lot,
         "benchmarks": list(boards),
         "stamp": [
-            (k, str(b.updated_at), sum(r.n_runs - r.n_pending for r in b.rows), len(b.rows))
+            (
+                k,
+                str(b.updated_at),
+                sum(r.n_runs - r.n_pending for r in b.rows),
+                len(b.rows),
+                b.params_hash,
+            )
             for k, b in boards.items()
         ],
     }

@@ -10,6 +10,9 @@ Sources
 - ``ase.data.reference_states``: lattice constants and c/a (Ashcroft & Mermin).
 - ``ase.data.cohesive_energies``: cohesive energies (Kittel).
 - ``ase.data.s22``: CCSD(T)/CBS interaction energies of the S22 dimers.
+
+Every crystal property is a property of one phase: each record names it in
+``conditions["phase"]`` (``workers.reference_phases`` says how it is known).
 """
 
 from __future__ import annotations
@@ -19,6 +22,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ase import Atoms
+
+from workers.reference_phases import (
+    copied_conditions,
+    dcdft_phases,
+    reference_state_phases,
+    standard_state_phase,
+    with_phase,
+)
 
 DCDFT_SOURCE = (
     "K. Lejaeghere et al., Science 351, aad3000 (2016): experimental equation of state, "
@@ -39,7 +50,6 @@ S22_SOURCE = (
 
 #: Crystal structures ``ase.build.bulk`` builds from the reference state without extra input.
 SIMPLE_STRUCTURES = ("fcc", "bcc", "hcp", "diamond", "sc")
-
 _DCDFT_PROPERTIES = (
     ("volume_per_atom", "exp_volume", "Å³/atom"),
     ("bulk_modulus", "exp_B", "GPa"),
@@ -126,9 +136,13 @@ def experimental_references() -> list[ReferenceRecord]:
 def _dcdft_records() -> list[ReferenceRecord]:
     from ase.collections import dcdft
 
-    conditions = {"temperature_k": 0, "zero_point_corrected": True}
     records = []
     for symbol, data in dcdft.data.items():
+        conditions = {
+            "temperature_k": 0,
+            "zero_point_corrected": True,
+            "phase": dcdft_phases()[symbol],
+        }
         for prop, key, unit in _DCDFT_PROPERTIES:
             if data.get(key) is None:
                 continue
@@ -141,7 +155,7 @@ def _dcdft_records() -> list[ReferenceRecord]:
                     level_of_theory="experiment",
                     source=DCDFT_SOURCE,
                     dataset="ase.collections.dcdft",
-                    conditions=dict(conditions),
+                    conditions=copied_conditions(conditions),
                 )
             )
     return records
@@ -163,7 +177,10 @@ def _lattice_records() -> list[ReferenceRecord]:
     for symbol, state in _reference_states():
         if "a" not in state:
             continue
-        conditions = {"temperature_k": 298, "crystal_structure": state["symmetry"]}
+        conditions = with_phase(
+            {"temperature_k": 298, "crystal_structure": state["symmetry"]},
+            reference_state_phases().get(symbol),
+        )
         values = [("lattice_constant_a", state["a"], "Å")]
         if "c/a" in state:
             values.append(("c_over_a", state["c/a"], "1"))
@@ -176,7 +193,7 @@ def _lattice_records() -> list[ReferenceRecord]:
                 level_of_theory="experiment",
                 source=ASHCROFT_MERMIN_SOURCE,
                 dataset="ase.data.reference_states",
-                conditions=dict(conditions),
+                conditions=copied_conditions(conditions),
             )
             for prop, value, unit in values
         )
@@ -196,7 +213,10 @@ def _cohesive_records() -> list[ReferenceRecord]:
             level_of_theory="experiment",
             source=KITTEL_SOURCE,
             dataset="ase.data.cohesive_energies",
-            conditions={"temperature_k": 0, "pressure_atm": 1},
+            conditions=with_phase(
+                {"temperature_k": 0, "pressure_atm": 1},
+                standard_state_phase(chemical_symbols[number]),
+            ),
         )
         for number, value in enumerate(cohesive_energy)
         if value is not None

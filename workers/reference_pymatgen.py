@@ -6,12 +6,14 @@ linear thermal expansion. pymatgen gives no per-property citation; its periodic-
 were compiled mostly from WebElements (pymatgen pull request #4507), which in turn quotes
 handbook sources such as the CRC Handbook of Chemistry and Physics. Values are taken as
 pymatgen ships them (a few are doubtful, e.g. Mo's rigidity modulus of 20 GPa against
-~120 GPa in handbooks); missing values are skipped.
+~120 GPa in handbooks); missing values are skipped. Each value names the phase of the
+element's standard state (``workers.reference_phases.standard_state_phase``: graphite for C).
 """
 
 from __future__ import annotations
 
 from workers.reference_data import ReferenceRecord
+from workers.reference_phases import standard_state_phase, with_phase
 
 PYMATGEN_SOURCE = (
     "Handbook values (WebElements, M. Winter, www.webelements.com; CRC Handbook of Chemistry "
@@ -37,7 +39,8 @@ def pymatgen_references() -> list[ReferenceRecord]:
         Per element with data: ``youngs_modulus`` (GPa), ``shear_modulus`` (GPa, pymatgen's
         ``rigidity_modulus``), ``poisson_ratio`` (1) and
         ``linear_thermal_expansion_coefficient`` (1/K), level of theory ``experiment``,
-        conditions ``{"temperature_k": 300}``.
+        conditions ``{"temperature_k": 300}`` plus the standard state's ``"phase"`` where
+        it is known.
 
     Raises
     ------
@@ -67,7 +70,9 @@ def pymatgen_references() -> list[ReferenceRecord]:
                     level_of_theory="experiment",
                     source=PYMATGEN_SOURCE,
                     dataset="pymatgen.core.periodic_table",
-                    conditions={"temperature_k": 300},
+                    conditions=with_phase(
+                        {"temperature_k": 300}, standard_state_phase(element.symbol)
+                    ),
                 )
             )
     return records

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from backend.db.models import Role, User
 from backend.db.session import session_scope
 from backend.domain.errors import InvalidInput, NotAuthenticated, PayloadTooLarge, PermissionDenied
+from backend.domain.phases import SpaceGroupReader
 from backend.schemas.models import ModelCreate
 from backend.services import users
 from backend.services.structures import StructureParser
@@ -81,6 +82,15 @@ def structure_parser(request: Request) -> StructureParser:
 
 
 StructureParserDep = Annotated[StructureParser, Depends(structure_parser)]
+
+
+def space_group_reader(request: Request) -> SpaceGroupReader:
+    """The structure space-group reader the app was created with (see backend.main)."""
+    reader: SpaceGroupReader = request.app.state.space_group_reader
+    return reader
+
+
+SpaceGroupReaderDep = Annotated[SpaceGroupReader, Depends(space_group_reader)]
 
 YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"})
 MAX_CARD_BYTES = 1024 * 1024

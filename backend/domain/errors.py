@@ -36,3 +36,9 @@ class PermissionDenied(DomainError):
 
 class PayloadTooLarge(DomainError):
     code = "payload_too_large"
+
+
+class PhaseMismatch(InvalidInput):
+    """A reference of another phase than the structure it would be compared with."""
+
+    code = "phase_mismatch"

@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from backend.domain.phases import PHASE_KEY, parse_phase
+
 
 def _finite(value: float) -> float:
     if not math.isfinite(value):
@@ -32,7 +34,20 @@ def _storable(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-Conditions = Annotated[dict[str, Any], AfterValidator(_storable)]
+def _valid_phase(value: dict[str, Any]) -> dict[str, Any]:
+    if PHASE_KEY in value:
+        parse_phase(value[PHASE_KEY])  # ValueError names what is wrong
+    return value
+
+
+Conditions = Annotated[dict[str, Any], AfterValidator(_storable), AfterValidator(_valid_phase)]
+CONDITIONS_DESCRIPTION = (
+    "conditions of the value; `phase` names the phase it was measured on: "
+    '`{"space_group": 1-230, "prototype": "name"}` (prototype optional). A reference is '
+    "compared only with structures of its space group, and one without a phase only with "
+    "non-crystals; the phase is required when crystals of the material are stored, and must "
+    "be the space group of one of them."
+)
 
 
 Finite = Annotated[float, AfterValidator(_finite)]
@@ -60,7 +75,9 @@ class ReferenceCreate(BaseModel):
     uncertainty: Uncertainty | None = Field(None, description="one standard deviation, in `unit`")
     level_of_theory: LevelOfTheory
     conditions: Conditions = Field(
-        default_factory=dict, examples=[{"temperature_K": 298.15, "pressure_GPa": 0.0}]
+        default_factory=dict,
+        description=CONDITIONS_DESCRIPTION,
+        examples=[{"temperature_K": 298.15, "phase": {"space_group": 225, "prototype": "fcc"}}],
     )
     source: Annotated[str, Field(max_length=2000), AfterValidator(_stripped)] = Field(
         description="the citation: a DOI, a paper or a data set", examples=["doi:10.1103/PhysRev.1"]
@@ -81,7 +98,7 @@ class ReferenceUpdate(BaseModel):
     unit: Annotated[str, Field(max_length=40), AfterValidator(_stripped)] | None = None
     uncertainty: Uncertainty | None = None
     level_of_theory: LevelOfTheory | None = None
-    conditions: Conditions | None = None
+    conditions: Conditions | None = Field(None, description=CONDITIONS_DESCRIPTION)
     source: Annotated[str, Field(max_length=2000), AfterValidator(_stripped)] | None = None
     dataset: Annotated[str, Field(max_length=100), AfterValidator(_stripped)] | None = None
 

@@ -9,8 +9,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from backend.domain.phases import SpaceGroupReader
 from backend.repositories import benchmarks as benchmark_repo
 from backend.repositories import references as ref_repo
+from backend.services.reference_phases import refuse_set_mismatches
 
 
 @dataclass(frozen=True)
@@ -27,9 +29,28 @@ class StructureIn:
     fingerprint: tuple[str, tuple[float, ...]] | None = None
 
 
-def load_references(session: Session, rows: Iterable[dict[str, Any]]) -> int:
-    """Insert references not already present; returns how many were new."""
-    return ref_repo.insert_references(session, rows)
+def load_references(
+    session: Session,
+    rows: Iterable[dict[str, Any]],
+    *,
+    structure_set: str,
+    read_space_group: SpaceGroupReader,
+) -> int:
+    """Insert the references of ``structure_set`` not already present; returns how many were
+    new. Refuses (PhaseMismatch, nothing written) references of another phase than the set's
+    structure of their material; names the phase of stored ones that name none."""
+    rows = list(rows)
+    refuse_set_mismatches(
+        session, rows, structure_set=structure_set, read_space_group=read_space_group
+    )
+    added = ref_repo.insert_references(session, rows)
+    ref_repo.fill_phases(session, rows)
+    return added
+
+
+def name_phases(session: Session, rows: Iterable[dict[str, Any]]) -> int:
+    """Name the phase of stored references (by key) that name none; returns how many."""
+    return ref_repo.fill_phases(session, rows)
 
 
 def load_structure_set(

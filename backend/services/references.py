@@ -9,8 +9,10 @@ from sqlalchemy.orm import Session
 
 from backend.db.models import Metric, Reference
 from backend.domain.errors import Conflict, InvalidInput, NotFound
+from backend.domain.phases import SpaceGroupReader
 from backend.repositories import references as ref_repo
 from backend.schemas.references import ReferenceCreate, ReferenceUpdate
+from backend.services.reference_phases import refuse_other_phase
 
 
 def list_references(
@@ -41,13 +43,24 @@ def get_reference(session: Session, reference_id: uuid.UUID) -> Reference:
     return reference
 
 
-def create_reference(session: Session, body: ReferenceCreate) -> Reference:
+def create_reference(
+    session: Session, body: ReferenceCreate, *, read_space_group: SpaceGroupReader
+) -> Reference:
+    """Add a reference; its phase must be that of a stored crystal of its material (if any)."""
     _refuse_clash(session, body.material, body.property, body.level_of_theory, body.dataset)
+    refuse_other_phase(session, body.material, body.conditions, read_space_group=read_space_group)
     return ref_repo.add_reference(session, body.model_dump())
 
 
-def update_reference(session: Session, reference_id: uuid.UUID, body: ReferenceUpdate) -> Reference:
-    """Change the given fields; a value that metrics were scored against keeps its id."""
+def update_reference(
+    session: Session,
+    reference_id: uuid.UUID,
+    body: ReferenceUpdate,
+    *,
+    read_space_group: SpaceGroupReader,
+) -> Reference:
+    """Change the given fields; a value that metrics were scored against keeps its id. A new
+    material or new conditions are checked against the stored structures' phases."""
     reference = get_reference(session, reference_id)
     changes = body.model_dump(exclude_unset=True)
     for field in ("material", "property", "value", "unit", "level_of_theory", "source", "dataset"):
@@ -60,6 +73,9 @@ def update_reference(session: Session, reference_id: uuid.UUID, body: ReferenceU
     _refuse_clash(session, *key.values(), ignore=reference.id)
     if "conditions" in changes and changes["conditions"] is None:
         changes["conditions"] = {}
+    if "material" in changes or "conditions" in changes:
+        conditions = changes.get("conditions", reference.conditions)
+        refuse_other_phase(session, key["material"], conditions, read_space_group=read_space_group)
     for field, value in changes.items():
         setattr(reference, field, value)
     session.flush()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 from backend.db.base import utcnow
 from backend.db.models import Metric, Reference, Run, RunStatus
 from backend.domain.errors import NotFound
+from backend.domain.phases import SpaceGroupReader, describes, phase_of
 from backend.repositories import models as model_repo
 from backend.repositories import projections as projection_repo
 from backend.repositories import references as ref_repo
@@ -149,10 +151,18 @@ def record_success(
     timings: RunTimings,
     provenance: dict[str, Any],
     projections: list[ProjectionIn] | None = None,
+    read_space_group: SpaceGroupReader | None = None,
 ) -> bool:
     """Mark the run succeeded with its metrics, series and projections (landscape planes and
-    maps); False if this attempt lost the run."""
-    references = _references(session, job.material, [m.name for m in metrics])
+    maps); False if this attempt lost the run.
+
+    A metric is compared with a reference of the run's material only if the reference is of
+    the phase of the run's structure, which ``read_space_group`` reads from the structure
+    data (``workers.phases.space_group_of_data``); without it nothing is compared.
+    """
+    references = _compared_references(
+        session, job, [m.name for m in metrics if m.compare_to_reference], read_space_group
+    )
     rows = []
     for metric in metrics:
         ref = references.get(metric.name) if metric.compare_to_reference else None
@@ -234,13 +244,35 @@ def read_run(session: Session, run_id: uuid.UUID) -> RunDetail:
     return RunDetail.model_validate({**found[0].model_dump(), "series": series, "artifacts": files})
 
 
-def _references(session: Session, material: str, names: list[str]) -> dict[str, Any]:
-    # One query for every level; the preferred level wins (then the dataset name, so the
-    # choice is deterministic).
+def _compared_references(
+    session: Session,
+    job: ClaimedRun,
+    names: list[str],
+    read_space_group: SpaceGroupReader | None,
+) -> dict[str, Any]:
+    if not names or read_space_group is None:
+        return {}
+    # The space group is read only when there is something to compare (spglib on the input).
+    refs = run_repo.reference_candidates(session, job.material, names, REFERENCE_PREFERENCE)
+    return choose_references(refs, read_space_group(job.structure_data)) if refs else {}
+
+
+def compared_references(
+    session: Session, material: str, names: list[str], *, space_group: int | None
+) -> dict[str, Any]:
+    """Per metric name, the reference a metric of ``material`` on a structure of
+    ``space_group`` (None: not a crystal) is compared with."""
     refs = run_repo.reference_candidates(session, material, names, REFERENCE_PREFERENCE)
-    refs.sort(key=lambda r: (REFERENCE_PREFERENCE.index(r.level_of_theory), r.dataset))
+    return choose_references(refs, space_group)
+
+
+def choose_references(refs: Iterable[Any], space_group: int | None) -> dict[str, Any]:
+    """Per property, the one of ``refs`` of the structure's phase (``describes``) at the
+    preferred level of theory, then the first by dataset name (a deterministic choice)."""
+    usable = [r for r in refs if describes(phase_of(r.conditions), space_group)]
+    usable.sort(key=lambda r: (REFERENCE_PREFERENCE.index(r.level_of_theory), r.dataset))
     found: dict[str, Any] = {}
-    for ref in refs:
+    for ref in usable:
         found.setdefault(ref.property, ref)
     return found
 

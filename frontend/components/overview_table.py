@@ -32,23 +32,25 @@ def displayed(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def table_columns(view: View) -> list[dict[str, Any]]:
-    """Model, score and runs first; then one column per benchmark headline metric."""
+    """Combined rank and score, the model and its runs first; then per benchmark the rank and
+    the score on its standard board."""
     rate = Format(precision=1, scheme=Scheme.percentage).nully("n/a")
     score = Format(precision=2, scheme=Scheme.fixed).nully("n/a")
     columns: list[dict[str, Any]] = [
-        {"name": ["", "#"], "id": "rank", "type": "numeric"},
+        {"name": ["", "#"], "id": "rank", "type": "numeric", "format": Format().nully("n/a")},
         {"name": ["", "Model"], "id": "model_link", "presentation": "markdown", "type": "text"},
         {"name": ["", "Version"], "id": "version", "type": "text"},
         {"name": ["", "Family"], "id": "family", "type": "text"},
         {"name": ["", "Openness"], "id": "openness", "type": "text"},
         {"name": ["", "Training set"], "id": "training_set", "type": "text"},
         {
-            "name": ["", "Combined score (0 best)"],
+            "name": ["Combined", "score (0 best)"],
             "id": "score",
             "type": "numeric",
             "format": score,
         },
-        {"name": ["", "Benchmarks scored"], "id": "n_scored", "type": "numeric"},
+        {"name": ["Combined", "not ranked"], "id": "missing", "type": "text"},
+        {"name": ["Combined", "benchmarks scored"], "id": "n_benchmarks", "type": "numeric"},
         {"name": ["Runs", "total"], "id": "n_runs", "type": "numeric"},
         {"name": ["Runs", "failed"], "id": "n_failed", "type": "numeric"},
         {"name": ["Runs", "failure rate"], "id": "failure_rate", "type": "numeric", "format": rate},
@@ -56,7 +58,20 @@ def table_columns(view: View) -> list[dict[str, Any]]:
     ]
     for col in view.columns:
         columns.append(
-            {"name": [col.benchmark, col.title], "id": col.id, "type": "numeric", "format": NUMBER}
+            {
+                "name": [col.benchmark, "rank"],
+                "id": col.rank_id,
+                "type": "numeric",
+                "format": Format().nully("n/a"),
+            }
+        )
+        columns.append(
+            {
+                "name": [col.benchmark, col.score_title],
+                "id": col.score_id,
+                "type": "numeric",
+                "format": NUMBER,
+            }
         )
     return columns
 
@@ -75,18 +90,37 @@ def summary(view: View, boards: dict[str, LeaderboardRead], filters: dict[str, s
         )
     scored = ", ".join(view.scored_benchmarks) or "none (every weight is 0)"
     active = "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in filters.items())
+    ranked = sum(r["rank"] is not None for r in view.records)
     return html.P(
         [
             html.Strong(f"{len(view.records)} models"),
+            f" ({ranked} ranked)",
             f" · combined score over: {scored}",
             f" · filters: {active}" if active else "",
-            ". The combined score is the weighted mean of each benchmark's normalized rank by the "
-            "MAPE of its first headline metric (0 = best everywhere, 1 = worst). Failure rates "
-            "and flags count every run that passes the filters.",
+            ". Each benchmark ranks the models on its standard protocol by its own rank "
+            "metric (see the benchmark's page), failed, flagged and missing materials counting "
+            "as the worst result there; the combined score is the weighted mean of those ranks, "
+            "normalized to 0 (best) .. 1 (worst), and only models scored on every benchmark "
+            "weighted are ranked. Run counts and flags are those of the standard boards.",
+            html.Br(),
+            html.Span(f"API: {view.method}", id="leaderboard-method") if view.method else "",
+            html.Br(),
+            "Boards: ",
+            *_board_links(list(boards)),
         ],
         id="leaderboard-summary-text",
         className="small text-muted",
     )
+
+
+def _board_links(keys: list[str]) -> list[Any]:
+    """A link to each benchmark's board page, separated by dots."""
+    links: list[Any] = []
+    for key in keys:
+        if links:
+            links.append(" · ")
+        links.append(html.A(key, href=f"/benchmarks/{key}"))
+    return links
 
 
 def empty_state() -> dbc.Alert:

@@ -1,4 +1,7 @@
-"""Pure figure builders for a benchmark leaderboard: LeaderboardRead -> go.Figure."""
+"""Pure figure builders for a benchmark leaderboard: LeaderboardRead -> go.Figure.
+
+Every number with a 95 % interval in the board (scores, MAEs) is drawn with it as error bars.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,9 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 from plotly.colors import qualitative
+from plotly.subplots import make_subplots
 
-from backend.schemas.leaderboard import LeaderboardRead, MetricColumn
+from backend.schemas.leaderboard import Interval, LeaderboardRead, LeaderboardRow, MetricColumn
 
 # Paul Tol's colour-blind-safe qualitative palette, as shipped with plotly.
 PALETTE: tuple[str, ...] = tuple(qualitative.Safe)
@@ -16,6 +20,10 @@ IDENTITY_LINE_NAME = "y = x"
 TEMPLATE = "plotly_white"
 MAX_HIGHLIGHTED = 8  # models drawn in colour by default; the others share one grey trace
 OTHERS_COLOR = "#BBBBBB"  # Tol's pale grey
+
+
+#: The levels of theory a board can be compared with (the API's references).
+LEVELS_OF_THEORY = ("experiment", "ccsd(t)/cbs", "dft-pbe")
 
 
 def reference_label(level_of_theory: str) -> str:
@@ -55,13 +63,18 @@ def model_colors(
 def highlighted(
     board: LeaderboardRead, chosen: Sequence[str] | None = None, best: int = MAX_HIGHLIGHTED
 ) -> list[uuid.UUID]:
-    """The models drawn in colour: the ``chosen`` ids on the board, else the first ``best`` rows
-    (the board's order: best first), so hundreds of models never make hundreds of traces."""
+    """The models drawn in colour: the ``chosen`` ids on the board, else (none chosen, or none
+    of them on this board) the first ``best`` rows in the API's order (by rank), so hundreds
+    of models never make hundreds of traces."""
     on_board = [row.model_id for row in board.rows]
-    if chosen:
-        wanted = {str(c) for c in chosen}
-        return [m for m in on_board if str(m) in wanted]
-    return on_board[:best]
+    wanted = {str(c) for c in chosen or ()}
+    picked = [m for m in on_board if str(m) in wanted]
+    return picked or on_board[:best]
+
+
+def highlight_placeholder(n_rows: int, best: int = MAX_HIGHLIGHTED) -> str:
+    """What the model chooser says it shows when nothing is chosen."""
+    return f"the top {min(best, n_rows)} by rank"
 
 
 def column(board: LeaderboardRead, metric: str) -> MetricColumn:
@@ -149,44 +162,119 @@ def _parity_trace(
     )
 
 
-def mape_figure(board: LeaderboardRead, highlight: Sequence[uuid.UUID] | None = None) -> go.Figure:
-    """The highlighted models' mean absolute percentage error per metric, as grouped bars."""
-    labels = model_labels(board)
+def _error_bars(values: list[float | None], intervals: list[Interval | None]) -> dict[str, object]:
+    """Plotly's asymmetric error bars from 95 % intervals around ``values`` (0 where none)."""
+    plus = [
+        i.high - v if v is not None and i is not None else 0.0
+        for v, i in zip(values, intervals, strict=True)
+    ]
+    minus = [
+        v - i.low if v is not None and i is not None else 0.0
+        for v, i in zip(values, intervals, strict=True)
+    ]
+    return {"type": "data", "symmetric": False, "array": plus, "arrayminus": minus}
+
+
+def _chosen_rows(
+    board: LeaderboardRead, highlight: Sequence[uuid.UUID] | None
+) -> list[LeaderboardRow]:
     chosen = highlighted(board) if highlight is None else list(highlight)
-    colors = model_colors(board, chosen)
-    categories = [col.label for col in board.columns]
     rows = {row.model_id: row for row in board.rows}
+    return [rows[m] for m in chosen if m in rows]
+
+
+def score_figure(board: LeaderboardRead, highlight: Sequence[uuid.UUID] | None = None) -> go.Figure:
+    """The highlighted models' scores (the ranking's number) with their 95 % intervals, in
+    rank order, best at the top."""
+    labels = model_labels(board)
+    rows = [r for r in _chosen_rows(board, highlight) if r.score is not None]
+    colors = model_colors(board, [r.model_id for r in rows])
+    ranking = board.ranking
+    unit = ranking.unit if ranking else ""
     fig = go.Figure()
-    for row in (rows[m] for m in chosen if m in rows):
-        summaries = [row.metrics.get(col.name) for col in board.columns]
-        mapes = [s.mape_percent if s is not None else None for s in summaries]
-        if all(m is None for m in mapes):
-            continue
+    if rows:
+        scores = [r.score for r in rows]
         fig.add_trace(
-            go.Bar(
-                x=categories,
-                y=mapes,
-                name=labels[row.model_id],
-                marker_color=colors[row.model_id],
-                customdata=[s.n if s is not None else 0 for s in summaries],
+            go.Scatter(
+                x=scores,
+                y=[_rank_label(r, labels) for r in rows],
+                mode="markers",
+                name="score",
+                marker={"color": [colors[r.model_id] for r in rows], "size": 11},
+                error_x=_error_bars(scores, [r.score_interval for r in rows]),
+                customdata=[[r.n_scored, r.n_materials, r.tier] for r in rows],
                 hovertemplate=(
-                    f"{labels[row.model_id]}<br>%{{x}}: %{{y:.2f}} %"
-                    "<br>materials: %{customdata}<extra></extra>"
+                    f"%{{y}}<br>score: %{{x:.4g}} {unit}<br>scored on %{{customdata[0]}} of "
+                    "%{customdata[1]} materials<br>tier %{customdata[2]}<extra></extra>"
                 ),
+                showlegend=False,
             )
         )
-    if not fig.data:
-        _add_no_data_note(fig, "No errors against a reference yet")
+        fig.update_yaxes(autorange="reversed", type="category")
+    else:
+        _add_no_data_note(fig, "No model is ranked on this board yet")
+    total = sum(r.score is not None for r in board.rows)
     fig.update_layout(
         template=TEMPLATE,
-        barmode="group",
-        title=f"Mean absolute percentage error vs {board.level_of_theory}"
-        + (f" ({len(chosen)} of {len(rows)} models)" if len(chosen) < len(rows) else ""),
-        xaxis_title="metric",
-        yaxis_title="MAPE (%)",
-        legend={"orientation": "h", "y": -0.2},
-        margin={"l": 60, "r": 20, "t": 50, "b": 40},
-        height=380,
+        title="Score with its 95 % interval (lower is better)"
+        + (f" ({len(rows)} of {total} ranked models)" if len(rows) < total else ""),
+        xaxis_title=with_unit(f"score: {ranking.metric}" if ranking else "score", unit),
+        margin={"l": 160, "r": 20, "t": 50, "b": 40},
+        height=max(260, 60 + 34 * len(rows)),
+    )
+    return fig
+
+
+def _rank_label(row: LeaderboardRow, labels: dict[uuid.UUID, str]) -> str:
+    return f"{row.rank}. {labels[row.model_id]}" if row.rank is not None else labels[row.model_id]
+
+
+def mae_figure(board: LeaderboardRead, highlight: Sequence[uuid.UUID] | None = None) -> go.Figure:
+    """The highlighted models' MAE per metric (one panel per metric with an error, in its own
+    unit), each bar with its 95 % interval as an error bar."""
+    labels = model_labels(board)
+    rows = _chosen_rows(board, highlight)
+    colors = model_colors(board, [r.model_id for r in rows])
+    panels = [
+        col
+        for col in board.columns
+        if any((s := r.metrics.get(col.name)) is not None and s.mae is not None for r in rows)
+    ]
+    if not panels:
+        fig = go.Figure()
+        _add_no_data_note(fig, "No errors against a reference yet")
+    else:
+        fig = make_subplots(
+            rows=1, cols=len(panels), subplot_titles=[with_unit(c.label, c.unit) for c in panels]
+        )
+        for n, col in enumerate(panels, start=1):
+            summaries = [r.metrics.get(col.name) for r in rows]
+            maes = [s.mae if s is not None else None for s in summaries]
+            fig.add_trace(
+                go.Bar(
+                    x=[labels[r.model_id] for r in rows],
+                    y=maes,
+                    name=col.label,
+                    marker_color=[colors[r.model_id] for r in rows],
+                    error_y=_error_bars(maes, [s.mae_interval if s else None for s in summaries]),
+                    customdata=[s.n if s is not None else 0 for s in summaries],
+                    hovertemplate=(
+                        f"%{{x}}<br>{col.label} MAE: %{{y:.4g}} {col.unit}"
+                        "<br>materials: %{customdata}<extra></extra>"
+                    ),
+                    showlegend=False,
+                ),
+                row=1,
+                col=n,
+            )
+        fig.update_yaxes(title_text="MAE", row=1, col=1)
+    total = len(board.rows)
+    fig.update_layout(
+        template=TEMPLATE,
+        title=f"Mean absolute error vs {board.level_of_theory}, with 95 % intervals"
+        + (f" ({len(rows)} of {total} models)" if len(rows) < total else ""),
+        margin={"l": 60, "r": 20, "t": 70, "b": 40},
+        height=400,
     )
     return fig
 

@@ -1,8 +1,13 @@
-"""One benchmark's board ("/benchmarks/<key>"): per-material values, parity plots, MAPE bars.
+"""One benchmark's board ("/benchmarks/<key>"): one protocol, ranked with intervals.
+
+A board is one parameter set of the benchmark (the standard one unless another is chosen)
+compared with one level of theory (the benchmark's own unless another is chosen): the API
+ranks it (``ranking`` in the body) and the page shows that ranking as it is, with its 95 %
+intervals, tiers of tied models, coverage and failures; the plots draw the chosen models
+(default: the top eight by rank) and the tables are paged.
 
 The board (every model's entries) stays on the server, in the client's ETag cache; the browser
-holds only its ETag-like stamp, the plots draw the chosen models (default: the best eight) and
-the tables are paged, so hundreds of models cost the browser no more than a few.
+holds only a stamp of it, so hundreds of models cost the browser no more than a few.
 """
 
 from __future__ import annotations
@@ -11,7 +16,6 @@ from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html, no_update
 from dash.development.base_component import Component
 
@@ -19,20 +23,25 @@ from backend.schemas.leaderboard import LeaderboardRead
 from backend.settings import get_settings
 from frontend.api_client import ApiError
 from frontend.app import current_api_client
+from frontend.components.board_view import board_plots, board_view, error_alert
 from frontend.components.leaderboard_tables import (
     MATERIALS_PAGE_SIZE,
     material_columns,
     material_records,
     materials_table,
+    protocol_label,
+    sort_summary,
+    summary_columns,
+    summary_records,
+    summary_styles,
     summary_table,
 )
 from frontend.components.paged_table import page_of
 from frontend.figures.leaderboard import (
+    LEVELS_OF_THEORY,
     MAX_HIGHLIGHTED,
-    highlighted,
-    mape_figure,
+    highlight_placeholder,
     model_labels,
-    parity_figure,
     reference_label,
 )
 
@@ -45,38 +54,65 @@ dash.register_page(
     nav=False,
 )
 
-DEFAULT_LEVEL_OF_THEORY = "experiment"
+
+def _control(label: str, control: Any, width: int) -> dbc.Col:
+    return dbc.Col([dbc.Label(label, html_for=control.id), control], md=width)
 
 
 def layout(
-    key: str = "eos", level_of_theory: str = DEFAULT_LEVEL_OF_THEORY, **_query: Any
+    key: str = "eos",
+    level_of_theory: str | None = None,
+    params_hash: str | None = None,
+    **_query: Any,
 ) -> Component:
-    """A skeleton only: the data is read by the callbacks, never at import or layout time."""
+    """A skeleton only: the data is read by the callbacks, never at import or layout time.
+
+    ``level_of_theory`` and ``params_hash`` (query string): the board to open; default the
+    benchmark's own level and its standard parameter set.
+    """
+    query = {"key": key, "level_of_theory": level_of_theory, "params_hash": params_hash}
+    controls = dbc.Row(
+        [
+            _control(
+                "Protocol (parameter set)",
+                dcc.Dropdown(id="board-protocol", clearable=False, placeholder="standard"),
+                4,
+            ),
+            _control(
+                "Reference (level of theory)",
+                dcc.Dropdown(id="board-lot", clearable=False, placeholder="the benchmark's own"),
+                3,
+            ),
+            _control(
+                "Models in the plots",
+                dcc.Dropdown(
+                    id="board-models",
+                    multi=True,
+                    placeholder=f"the top {MAX_HIGHLIGHTED} by rank",
+                ),
+                5,
+            ),
+        ],
+        className="g-2 mb-2",
+    )
     return html.Div(
         [
             html.H2(f"Benchmark: {key}", className="mt-3"),
             dcc.Interval(id="board-interval", interval=get_settings().dashboard_poll_ms),
-            dcc.Store(id="board-query", data={"key": key, "level_of_theory": level_of_theory}),
+            dcc.Store(id="board-query", data=query),
             dcc.Store(id="board-data"),
             html.Div(id="board-status"),
-            dbc.Row(
-                dbc.Col(
-                    [
-                        dbc.Label("Models in the plots", html_for="board-models"),
-                        dcc.Dropdown(
-                            id="board-models",
-                            multi=True,
-                            placeholder=f"the best {MAX_HIGHLIGHTED} (by the first metric's MAPE)",
-                        ),
-                    ],
-                    md=8,
-                ),
-                className="mb-2",
-            ),
+            controls,
             html.Div(
                 html.P("Reading the leaderboard from the API…", className="text-muted"),
                 id="board-content",
             ),
+            html.Div(
+                [html.H4("Models"), summary_table("board-table")],
+                id="board-table-section",
+                hidden=True,
+            ),
+            html.Div(id="board-plots"),
             html.Div(
                 [
                     html.H4(id="board-materials-title", className="mt-4"),
@@ -89,48 +125,124 @@ def layout(
     )
 
 
-def read_board(query: dict[str, str]) -> LeaderboardRead:
+def read_board(query: dict[str, Any]) -> LeaderboardRead:
     """The board with every model's entries (a 304 from the API while it is unchanged)."""
-    return current_api_client().leaderboard(query["key"], query["level_of_theory"])
+    return current_api_client().leaderboard(
+        query["key"],
+        level_of_theory=query.get("level_of_theory"),
+        params_hash=query.get("params_hash"),
+    )
 
 
-def stamp_of(query: dict[str, str], board: LeaderboardRead) -> dict[str, Any]:
-    """What the browser keeps: enough to notice a change, not the board itself."""
+def wanted_board(
+    query: dict[str, Any], protocol: str | None, lot: str | None, current: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The board to read: the one chosen in the dropdowns, else the URL's; a choice equal to
+    the benchmark's default is not sent, so the default board is read under one request."""
+    params_hash = protocol or query.get("params_hash")
+    level = lot or query.get("level_of_theory")
+    if current is not None:
+        if params_hash == current.get("default_params_hash"):
+            params_hash = None
+        if level == current.get("default_level"):
+            level = None
+    return {"key": query["key"], "level_of_theory": level, "params_hash": params_hash}
+
+
+def stamp_of(
+    wanted: dict[str, Any], board: LeaderboardRead, current: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """What the browser keeps: the request, the board's defaults, and enough to notice a
+    change, not the board itself."""
+    default_hash = next((p.params_hash for p in board.protocols if p.is_default), None)
+    default_level = (
+        board.level_of_theory
+        if wanted.get("level_of_theory") is None
+        else (current or {}).get("default_level")
+    )
     return {
-        **query,
+        **wanted,
+        "default_params_hash": default_hash,
+        "default_level": default_level,
+        "board_params_hash": board.params_hash,
+        "board_level": board.level_of_theory,
         "updated_at": str(board.updated_at),
         "runs": [(str(r.model_id), r.n_runs, r.n_pending, r.n_failed) for r in board.rows],
         "n_entries": len(board.entries),
     }
 
 
+def level_options(board: LeaderboardRead, default_level: str | None) -> list[dict[str, str]]:
+    """The levels of theory to compare with, the benchmark's own marked."""
+    levels = list(dict.fromkeys([*LEVELS_OF_THEORY, board.level_of_theory]))
+    return [
+        {"label": f"{lot} (the benchmark's own)" if lot == default_level else lot, "value": lot}
+        for lot in levels
+    ]
+
+
+def protocol_options(board: LeaderboardRead) -> list[dict[str, str]]:
+    """Every parameter set with runs, the standard one first and marked."""
+    return [{"label": protocol_label(p), "value": p.params_hash} for p in board.protocols]
+
+
 def refresh(
-    _n_intervals: int | None, query: dict[str, str], current: dict[str, Any] | None
-) -> tuple[Any, Any, Any]:
-    """Re-read the board; the stamp (and the page) change only when the data do."""
+    _n_intervals: int | None,
+    protocol: str | None,
+    lot: str | None,
+    query: dict[str, Any],
+    current: dict[str, Any] | None,
+) -> tuple[Any, ...]:
+    """Re-read the board chosen; the stamp, the choosers and the page change only when the
+    data or the choice do."""
+    wanted = wanted_board(query, protocol, lot, current)
     try:
-        board = read_board(query)
+        board = read_board(wanted)
     except ApiError as exc:
-        return no_update, no_update, error_alert(exc.message, stale=current is not None)
-    stamp = stamp_of(query, board)
+        alert = error_alert(exc.message, stale=current is not None)
+        return no_update, no_update, no_update, alert, *(no_update,) * 4
+    stamp = stamp_of(wanted, board, current)
     if stamp == current:
-        return no_update, no_update, None
+        return no_update, no_update, no_update, None, *(no_update,) * 4
     labels = model_labels(board)
     options = [{"label": labels[row.model_id], "value": str(row.model_id)} for row in board.rows]
-    return stamp, options, None
+    return (
+        stamp,
+        options,
+        highlight_placeholder(len(board.rows)),
+        None,
+        protocol_options(board),
+        board.params_hash,
+        level_options(board, stamp["default_level"]),
+        board.level_of_theory,
+    )
 
 
-def render(
-    stamp: dict[str, Any] | None, chosen: list[str] | None = None
-) -> Component | list[Component]:
-    """The whole board, or the empty state, for the models chosen for the plots."""
+def render(stamp: dict[str, Any] | None, chosen: list[str] | None = None) -> tuple[Any, Any]:
+    """The board's header, ranking and notes (or the empty state), and the plots of the
+    models chosen."""
     if stamp is None:
-        return html.P("Waiting for the API…", className="text-muted")
+        return html.P("Waiting for the API…", className="text-muted"), []
     try:
         board = read_board(stamp)
     except ApiError as exc:
-        return error_alert(exc.message, stale=False)
-    return board_view(board, chosen)
+        return error_alert(exc.message, stale=False), []
+    return board_view(board), board_plots(board, chosen)
+
+
+def table(stamp: dict[str, Any] | None, sort_by: list[dict[str, str]] | None) -> tuple[Any, ...]:
+    """The board table in the API's order (or sorted as asked, by the numbers behind the
+    texts), its columns and shading; hidden while the board has no rows."""
+    if stamp is None:
+        return (no_update,) * 4
+    try:
+        board = read_board(stamp)
+    except ApiError:
+        return (no_update,) * 4  # the status line shows the error
+    if not board.rows:
+        return [], [], [], True
+    records = summary_records(board)
+    return sort_summary(records, sort_by), summary_columns(board), summary_styles(records), False
 
 
 def materials_page(
@@ -158,7 +270,7 @@ def materials_page(
         page_size or MATERIALS_PAGE_SIZE,
     )
     ref = reference_label(board.level_of_theory)
-    title = f"Per material (model, {ref}, error)"
+    title = f"Per material and run (model, {ref}, error; failed runs with their class)"
     return rows, pages, material_columns(board), title, False
 
 
@@ -167,16 +279,32 @@ def register_callbacks(app: dash.Dash) -> None:
     app.callback(
         Output("board-data", "data"),
         Output("board-models", "options"),
+        Output("board-models", "placeholder"),
         Output("board-status", "children"),
+        Output("board-protocol", "options"),
+        Output("board-protocol", "value"),
+        Output("board-lot", "options"),
+        Output("board-lot", "value"),
         Input("board-interval", "n_intervals"),
+        Input("board-protocol", "value"),
+        Input("board-lot", "value"),
         State("board-query", "data"),
         State("board-data", "data"),
     )(refresh)
     app.callback(
         Output("board-content", "children"),
+        Output("board-plots", "children"),
         Input("board-data", "data"),
         Input("board-models", "value"),
     )(render)
+    app.callback(
+        Output("board-table", "data"),
+        Output("board-table", "columns"),
+        Output("board-table", "style_data_conditional"),
+        Output("board-table-section", "hidden"),
+        Input("board-data", "data"),
+        Input("board-table", "sort_by"),
+    )(table)
     app.callback(
         Output("board-materials", "data"),
         Output("board-materials", "page_count"),
@@ -189,101 +317,3 @@ def register_callbacks(app: dash.Dash) -> None:
         Input("board-materials", "filter_query"),
         Input("board-data", "data"),
     )(materials_page)
-
-
-def error_alert(message: str, *, stale: bool = False) -> dbc.Alert:
-    """The API's own message, shown (never swallowed); the page keeps retrying."""
-    note = " Showing the last data read; retrying." if stale else " Retrying."
-    return dbc.Alert(
-        [
-            html.Strong("Could not read the leaderboard from the API. "),
-            html.Span(message, id="board-error"),
-            note,
-        ],
-        color="danger",
-        className="mt-2",
-    )
-
-
-def has_results(board: LeaderboardRead) -> bool:
-    """True once any run of the board finished, successfully or not."""
-    return bool(board.entries) or any(row.n_succeeded + row.n_failed for row in board.rows)
-
-
-def board_view(board: LeaderboardRead, chosen: list[str] | None = None) -> list[Component]:
-    """Header, summary table, parity plots and MAPE bars of the chosen models (default: the
-    best ones), and the per-material table."""
-    header = html.P(
-        [
-            f"Benchmark {board.benchmark} (protocol {board.version}), "
-            f"reference: {board.level_of_theory}. ",
-            f"Last result: {board.updated_at:%Y-%m-%d %H:%M:%S %Z}." if board.updated_at else "",
-        ],
-        id="board-header",
-        className="text-muted",
-    )
-    if not has_results(board):
-        view: list[Component] = [header, empty_state(board)]
-        if board.rows:
-            view += [html.H4("Models"), summary_table(board, "board-table")]
-        return view
-    shown = highlighted(board, chosen)
-    parity = [
-        dbc.Col(
-            graph(f"board-parity-{col.name}", parity_figure(board, col.name, shown)),
-            lg=4,
-            md=6,
-        )
-        for col in board.columns
-    ]
-    return [
-        header,
-        html.H4("Models"),
-        summary_table(board, "board-table"),
-        html.H4(f"Model vs {board.level_of_theory}", className="mt-4"),
-        dbc.Row(parity, className="g-2"),
-        graph("board-mape", mape_figure(board, shown)),
-    ]
-
-
-def graph(graph_id: str, figure: go.Figure) -> dcc.Graph:
-    """A figure without the Plotly logo in its mode bar."""
-    return dcc.Graph(id=graph_id, figure=figure, config={"displaylogo": False})
-
-
-def empty_state(board: LeaderboardRead) -> dbc.Alert:
-    """No finished runs yet: say so and explain how to start a campaign."""
-    seconds = get_settings().dashboard_poll_ms / 1000
-    return dbc.Alert(
-        [
-            html.H4("No results yet", className="alert-heading"),
-            html.P(f"No run of the {board.benchmark} benchmark has finished. Start a campaign:"),
-            html.Ul(
-                [
-                    html.Li(
-                        [
-                            html.Code("make demo"),
-                            ": starts the local services and runs a demo campaign of the "
-                            "baseline models;",
-                        ]
-                    ),
-                    html.Li(
-                        [
-                            html.Code("POST /campaigns"),
-                            " on the API with an admin token (header ",
-                            html.Code("Authorization: Bearer <token>"),
-                            ");",
-                        ]
-                    ),
-                    html.Li([html.Code("mlipm campaigns start"), " from the command line."]),
-                ]
-            ),
-            html.P(
-                f"This page re-reads the API every {seconds:g} s and shows results as runs finish.",
-                className="mb-0",
-            ),
-        ],
-        id="board-empty",
-        color="info",
-        className="mt-2",
-    )

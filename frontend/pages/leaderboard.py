@@ -30,6 +30,7 @@ from frontend.components.overview_table import (
 )
 from frontend.figures.overview import accuracy_cost_figure
 from frontend.overview import (
+    STANDARD_LEVEL,
     build_view,
     element_options,
     format_weights,
@@ -40,7 +41,12 @@ from frontend.reads import combined_for, data_for, fingerprint
 
 dash.register_page(__name__, path="/", name="Leaderboard", title="Leaderboard · MLIP Metrology")
 
-LEVELS_OF_THEORY = ("experiment", "ccsd(t)/cbs", "dft-pbe")
+LEVELS_OF_THEORY = (
+    {"label": "each benchmark's own", "value": STANDARD_LEVEL},
+    {"label": "experiment", "value": "experiment"},
+    {"label": "ccsd(t)/cbs", "value": "ccsd(t)/cbs"},
+    {"label": "dft-pbe", "value": "dft-pbe"},
+)
 OPENNESS = ("OSOD", "OSCD", "CSOD", "CSCD")
 QUERY_KEYS = ("lot", "weights", "training_set", "openness", "element", "structure_set")
 NUMBER = Format(precision=3, scheme=Scheme.decimal_or_exponent).nully("n/a")
@@ -51,7 +57,7 @@ def _labelled(label: str, control: Any, width: int = 2) -> dbc.Col:
 
 
 def layout(
-    lot: str = "experiment",
+    lot: str = STANDARD_LEVEL,
     weights: str = "",
     training_set: str = "",
     openness: str = "",
@@ -65,7 +71,10 @@ def layout(
             _labelled(
                 "Reference (level of theory)",
                 dcc.Dropdown(
-                    id="leaderboard-lot", options=list(LEVELS_OF_THEORY), value=lot, clearable=False
+                    id="leaderboard-lot",
+                    options=list(LEVELS_OF_THEORY),
+                    value=lot,
+                    clearable=False,
                 ),
             ),
             _labelled(
@@ -113,9 +122,10 @@ def layout(
         [
             html.H2("Leaderboard", className="mt-3"),
             html.P(
-                "One row per model version. Per benchmark headline metric: the mean absolute "
-                "error against the chosen reference, or the mean value where a metric has no "
-                "reference. Click a model for its page; sort by any column header.",
+                "One row per model version, in the order of the combined rank. Per benchmark: "
+                "the model's rank and score on the benchmark's standard board (each board, "
+                "linked below, shows its protocols, intervals and per-material numbers). "
+                "Click a model for its page; sort by any column header.",
                 className="text-muted",
             ),
             dcc.Interval(id="leaderboard-interval", interval=get_settings().dashboard_poll_ms),
@@ -187,6 +197,7 @@ def layout(
                         "color": "#b35806",
                         "fontWeight": "bold",
                     },
+                    {"if": {"column_id": "missing"}, "color": "#6c757d", "fontStyle": "italic"},
                 ],
             ),
             dcc.Loading(

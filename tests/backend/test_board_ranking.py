@@ -292,3 +292,13 @@ def test_cohesive_board_warns_of_the_isolated_atom_and_marks_fitted_models(
     row = next(r for r in body["rows"] if r["model_name"] == "rk-fitted")
     assert row["fitted_to"] == ["cohesive_energy"]
     assert any("fitted" in note for note in body["notes"])
+
+
+def test_the_fitted_baselines_say_what_they_were_fitted_to(client: TestClient) -> None:
+    cards = {
+        m["name"]: m["card"] for m in client.get("/models", params={"limit": 100}).json()["items"]
+    }
+    assert {"cohesive_energy", "volume_per_atom"} <= set(cards["LJ-exp-fit"]["fitted_to"])
+    assert "bulk_modulus" not in cards["LJ-exp-fit"]["fitted_to"]
+    assert "bulk_modulus" in cards["Morse-GW-exp-fit"]["fitted_to"]
+    assert "bulk_modulus" in cards["EMT"]["fitted_to"]

@@ -19,6 +19,7 @@ from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, CampaignRead
 from backend.services import queue
 from backend.settings import get_settings
 from tests.live import LIVE_SET, LiveStack, wait_until
+from workers.benchmarks.base import get_benchmark
 
 # Known independently: EMT Cu has a0 = 3.59 A and B0 = 134 GPa (the ASE tutorials' values);
 # EMT's parameters were fitted to experimental lattice constants (Jacobsen, Stoltze & Norskov,
@@ -197,7 +198,10 @@ def test_a_run_reads_back_with_metrics_series_and_provenance(
     assert len(curve["x"]) == len(curve["y"]) == 11  # the protocol's default grid
     # +-20 % around the starting volume, which brackets the fitted V0
     assert min(curve["x"]) < v0["value"] < max(curve["x"])
-    assert detail["provenance"]["benchmark"] == {"key": "eos", "version": "1.0"}
+    assert detail["provenance"]["benchmark"] == {
+        "key": "eos",
+        "version": get_benchmark("eos").version,
+    }
 
 
 def test_a_run_reproduces_locally_from_its_record(

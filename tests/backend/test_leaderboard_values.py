@@ -176,6 +176,7 @@ def test_means_of_metrics_without_a_reference(client: TestClient, seeded: dict) 
     assert (b["n_runs"], b["n_failed"]) == (2, 1)  # the failed run adds no value
     assert b["metrics"][FLUCT] == {
         "mae": None,
+        "mae_interval": None,
         "mape_percent": None,
         "n": 0,
         "mean": None,

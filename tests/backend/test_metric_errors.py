@@ -137,8 +137,13 @@ def test_negative_references_keep_the_sign_of_the_error_through_the_worker(
     wait_until(lambda: client.campaign(campaign.id).status == "finished", 120, "the S22 campaign")
     rows = _metric_rows(engine, campaign.id)
     assert {s.material for _, s, _, _ in rows} == set(S22_SUBSET), client.campaign(campaign.id)
+    wrong_sign = {s.material: m.value for _, s, m, _ in rows if m.name == "wrong_sign"}
+    assert set(wrong_sign) == set(S22_SUBSET)
+    assert all(ref is None for _, _, m, ref in rows if m.name == "wrong_sign")
+    rows = [row for row in rows if row[2].name == "interaction_energy"]
     for _, structure, metric, ref in rows:
         assert ref is not None
+        assert wrong_sign[structure.material] == float(metric.value >= 0)
         assert ref.level_of_theory == "ccsd(t)/cbs"
         # ase.data.s22's own CCSD(T)/CBS number (eV)
         assert ref.value == pytest.approx(ase_s22.get_interaction_energy_cc(structure.material))

@@ -51,8 +51,82 @@ def unused_tcp_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
+STANDARD_HASH = "a" * 64
+OTHER_HASH = "b" * 64
+
+
+def _rows() -> list[dict[str, object]]:
+    """EMT ranked first, LJ-exp-fit second (one failed run), tied in one tier."""
+    common = {"model_version": "1.0", "n_runs": 3, "n_succeeded": 2, "n_skipped": 0}
+    return [
+        {
+            **common,
+            "model_id": str(MODEL_IDS["EMT"]),
+            "model_name": "EMT",
+            "family": "emt",
+            "n_failed": 0,
+            "n_pending": 1,
+            "failure_rate": 0.0,
+            "n_materials": 2,
+            "n_scored": 2,
+            "score": 7.7,
+            "score_interval": {"low": 5.1, "high": 11.3},
+            "rank": 1,
+            "rank_interval": [1, 2],
+            "tier": 1,
+            "metrics": {
+                "volume_per_atom": {
+                    "mae": 0.36,
+                    "mae_interval": {"low": 0.34, "high": 0.38},
+                    "mape_percent": 2.9,
+                    "n": 2,
+                },
+                "bulk_modulus": {
+                    "mae": 7.8,
+                    "mae_interval": {"low": 7.3, "high": 8.2},
+                    "mape_percent": 8.1,
+                    "n": 2,
+                },
+            },
+        },
+        {
+            **common,
+            "model_id": str(MODEL_IDS["LJ-exp-fit"]),
+            "model_name": "LJ-exp-fit",
+            "family": "lj",
+            "n_failed": 1,
+            "n_pending": 0,
+            "failure_rate": 1 / 3,
+            "failures": {"no_convergence": 1},
+            "n_materials": 2,
+            "n_scored": 1,
+            "score": 26.2,
+            "score_interval": {"low": 12.0, "high": 32.8},
+            "rank": 2,
+            "rank_interval": [1, 2],
+            "tier": 1,
+            "fitted_to": ["bulk_modulus"],
+            "metrics": {
+                "volume_per_atom": {
+                    "mae": 0.15,
+                    "mae_interval": {"low": 0.15, "high": 0.15},
+                    "mape_percent": 1.3,
+                    "n": 1,
+                },
+                "bulk_modulus": {
+                    "mae": 46.3,
+                    "mae_interval": {"low": 46.3, "high": 46.3},
+                    "mape_percent": 32.8,
+                    "n": 1,
+                },
+            },
+        },
+    ]
+
+
 def make_board(*, empty: bool = False) -> LeaderboardRead:
-    """A small EOS leaderboard against experiment, as the API would return it."""
+    """A small EOS leaderboard against experiment, as the API would return it: two models on
+    two materials (LJ-exp-fit failed on Al), two protocols."""
     columns = [
         {"name": "volume_per_atom", "label": "V0", "unit": "Å³/atom"},
         {"name": "bulk_modulus", "label": "B0", "unit": "GPa"},
@@ -63,6 +137,7 @@ def make_board(*, empty: bool = False) -> LeaderboardRead:
             "model_name": model,
             "material": material,
             "run_id": str(uuid.UUID(int=100 + i)),
+            "params_hash": STANDARD_HASH,
             "values": {
                 col["name"]: {"value": v, "unit": col["unit"], "reference": r, "error": v - r}
                 for col, v, r in zip(columns, values, refs, strict=True)
@@ -70,32 +145,52 @@ def make_board(*, empty: bool = False) -> LeaderboardRead:
         }
         for i, ((model, material), (values, refs)) in enumerate(_VALUES.items())
     ]
-    rows = [
+    entries.append(
         {
-            "model_id": str(model_id),
-            "model_name": name,
-            "model_version": "1.0",
-            "family": name.split("-")[0].lower(),
-            "n_runs": 3,
-            "n_succeeded": 2,
-            "n_failed": 1 if name == "LJ-exp-fit" else 0,
-            "n_skipped": 0,
-            "n_pending": 0 if name == "LJ-exp-fit" else 1,
-            "failure_rate": 1 / 3 if name == "LJ-exp-fit" else 0.0,
-            "metrics": {
-                "volume_per_atom": {"mae": 0.36, "mape_percent": 2.9, "n": 2},
-                "bulk_modulus": {"mae": 7.8, "mape_percent": 8.1, "n": 2},
-            },
+            "model_id": str(MODEL_IDS["LJ-exp-fit"]),
+            "model_name": "LJ-exp-fit",
+            "material": "Al",
+            "run_id": str(uuid.UUID(int=199)),
+            "params_hash": STANDARD_HASH,
+            "status": "failed",
+            "failure_class": "no_convergence",
+            "values": {},
         }
-        for name, model_id in MODEL_IDS.items()
-    ]
+    )
+    params = {"n_points": 11, "volume_range": 0.2}
     return LeaderboardRead.model_validate(
         {
             "benchmark": "eos",
             "version": "1",
             "level_of_theory": "experiment",
+            "params_hash": STANDARD_HASH,
+            "params": params,
+            "is_default_protocol": True,
+            "protocols": [
+                {"params_hash": STANDARD_HASH, "params": params, "is_default": True, "n_runs": 6},
+                {
+                    "params_hash": OTHER_HASH,
+                    "params": {**params, "n_points": 7},
+                    "changed": {"n_points": 7},
+                    "is_default": False,
+                    "n_runs": 2,
+                },
+            ],
+            "ranking": {
+                "metric": "bulk_modulus",
+                "loss": "abs_rel_error",
+                "unit": "%",
+                "description": "ranked by the mean over the board's materials of the absolute "
+                "percentage error of bulk_modulus against the reference",
+                "n_bootstrap": 1000,
+                "confidence": 0.95,
+            },
+            "n_materials": 0 if empty else 2,
+            "notes": []
+            if empty
+            else ["Models marked 'fitted to' were fitted to these references."],
             "columns": columns,
-            "rows": [] if empty else rows,
+            "rows": [] if empty else _rows(),
             "entries": [] if empty else entries,
             "updated_at": None if empty else "2026-11-25T12:00:00Z",
         }

@@ -3,11 +3,15 @@
 Every number follows a formula (``relative_error``) so tests can predict what a page must show,
 independently of the dashboard's own arithmetic. Used by the browser tests (a few models) and by
 ``bench/dashboard.py`` (200 models x 12 benchmarks).
+
+Runs use each benchmark's standard parameter set (its default board), on five metals; ``s22``
+runs on five S22 complexes (references at CCSD(T)/CBS). The last ``N_ALT_PROTOCOL_MODELS``
+models also ran ``eos`` with a second parameter set (``ALT_EOS_PARAMS``), and the campaign still
+running is one more parameter set of the first benchmark: boards with two protocols.
 """
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -16,7 +20,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from backend.bootstrap import ELEMENTAL_CRYSTALS
+from backend.bootstrap import ELEMENTAL_CRYSTALS, S22
 from backend.db.base import utcnow
 from backend.db.models import (
     Benchmark,
@@ -33,9 +37,24 @@ from backend.db.models import (
 )
 from backend.repositories import references as ref_repo
 from backend.services import catalog
+from workers.hashing import params_hash
 
 SEED_SET = "dashboard seed metals"
 MATERIALS = ("Cu", "Al", "Ag", "Ni", "Pt")
+#: The S22 complexes the ``s22`` benchmark runs on instead of the metals (same indices).
+S22_MATERIALS = (
+    "Ammonia_dimer",
+    "Water_dimer",
+    "Formic_acid_dimer",
+    "Formamide_dimer",
+    "Uracil_dimer_h-bonded",
+)
+S22_LEVEL = "ccsd(t)/cbs"
+#: The last N models also ran eos with these parameters (the standard set otherwise).
+N_ALT_PROTOCOL_MODELS = 3
+ALT_EOS_PARAMS = {"n_points": 7}
+#: Model index -> the board metrics its card says it was fitted to.
+FITTED_TO = {3: ["bulk_modulus"]}
 OPENNESS = ("OSOD", "OSCD", "CSOD", "CSCD")
 TRAINING_SETS = ("MPtrj", "OMat24", "Alexandria")
 FAILURE_CLASSES = ("nan_or_inf", "atoms_too_close", "temperature_runaway", "no_convergence")
@@ -48,6 +67,31 @@ ELEMENTS_PER_SET = {
 
 def model_name(index: int) -> str:
     return f"seed-{index:03d}"
+
+
+def materials_of(key: str) -> tuple[str, ...]:
+    """The materials a benchmark's seeded runs are on: S22 complexes for s22, else metals."""
+    return S22_MATERIALS if key == "s22" else MATERIALS
+
+
+def level_of(key: str) -> str:
+    """The level of theory of the references the seeded runs of a benchmark are scored on."""
+    return S22_LEVEL if key == "s22" else "experiment"
+
+
+def is_flagged(model: int, material: int) -> bool:
+    """A succeeded run raises a quality flag (and is then penalised on the boards)."""
+    return (model + material) % 5 == 0
+
+
+def alt_protocol_models(n_models: int) -> range:
+    """Indices of the models that also ran eos with ``ALT_EOS_PARAMS``."""
+    return range(max(0, n_models - N_ALT_PROTOCOL_MODELS), n_models)
+
+
+def alt_relative_error(model: int, material: int, metric: int) -> float:
+    """(value - reference) / reference of the second eos protocol: other numbers, no failure."""
+    return 0.005 * (1 + (3 * model + material + metric) % 4)
 
 
 def relative_error(model: int, material: int, metric: int, benchmark: int = 0) -> float:
@@ -70,11 +114,27 @@ def speed_us(model: int) -> float:
 class Seeded:
     model_ids: list[uuid.UUID]
     run_ids: dict[tuple[int, str, str], uuid.UUID] = field(default_factory=dict)
+    #: benchmark key -> the hash of its standard parameter set (the seeded runs')
+    standard_hashes: dict[str, str] = field(default_factory=dict)
+    alt_eos_hash: str = ""
     campaign_id: uuid.UUID | None = None
     running_campaign_id: uuid.UUID | None = None
 
 
 def _structures(session: Session) -> dict[str, Any]:
+    """Seed metals and the seeded S22 complexes by material."""
+    s22 = ref_repo.get_structure_set_by_name(session, S22)
+    assert s22 is not None, "bootstrap the database first"
+    complexes = {
+        s.material: s
+        for s in ref_repo.list_structures(session, s22.id)
+        if s.material in S22_MATERIALS
+    }
+    assert set(complexes) == set(S22_MATERIALS), sorted(complexes)
+    return {**_metals(session), **complexes}
+
+
+def _metals(session: Session) -> dict[str, Any]:
     existing = ref_repo.get_structure_set_by_name(session, SEED_SET)
     if existing is None:
         elemental = ref_repo.get_structure_set_by_name(session, ELEMENTAL_CRYSTALS)
@@ -99,7 +159,9 @@ def _structures(session: Session) -> dict[str, Any]:
 
 def _card(index: int) -> dict[str, Any]:
     training = TRAINING_SETS[index % len(TRAINING_SETS)]
+    fitted = {"fitted_to": FITTED_TO[index]} if index in FITTED_TO else {}
     return {
+        **fitted,
         "name": model_name(index),
         "version": "1",
         "family": "emt",
@@ -174,7 +236,12 @@ def seed_dashboard(session: Session, n_models: int, *, running_campaign: bool = 
     benchmarks = list(session.scalars(select(Benchmark).order_by(Benchmark.key)))
     refs = {
         (r.material, r.property): r
-        for r in session.scalars(select(Reference).where(Reference.level_of_theory == "experiment"))
+        for r in session.scalars(
+            select(Reference).where(
+                (Reference.level_of_theory == "experiment")
+                | (Reference.material.in_(S22_MATERIALS) & (Reference.level_of_theory == S22_LEVEL))
+            )
+        )
     }
     models: list[dict[str, Any]] = [
         {
@@ -191,14 +258,19 @@ def seed_dashboard(session: Session, n_models: int, *, running_campaign: bool = 
         for i in range(n_models)
     ]
     session.execute(insert(MlipModel), models)
-    seeded = Seeded(model_ids=[m["id"] for m in models])
+    seeded = Seeded(
+        model_ids=[m["id"] for m in models],
+        standard_hashes={
+            b.key: params_hash(b.key, b.version, dict(b.default_params)) for b in benchmarks
+        },
+    )
     now = utcnow()
     runs: list[dict[str, Any]] = []
     metrics: list[dict[str, Any]] = []
     series: list[dict[str, Any]] = []
     for i, model in enumerate(models):
         for b, bench in enumerate(benchmarks):
-            for j, material in enumerate(MATERIALS):
+            for j, material in enumerate(materials_of(bench.key)):
                 structure = structures[material]
                 run_id = uuid.uuid4()
                 seeded.run_ids[(i, bench.key, material)] = run_id
@@ -209,8 +281,8 @@ def seed_dashboard(session: Session, n_models: int, *, running_campaign: bool = 
                         "mlip_model_id": model["id"],
                         "benchmark_id": bench.id,
                         "structure_id": structure.id,
-                        "params": {},
-                        "params_hash": hashlib.sha256(b"seed").hexdigest(),
+                        "params": dict(bench.default_params),
+                        "params_hash": seeded.standard_hashes[bench.key],
                         "status": RunStatus.FAILED if failed else RunStatus.SUCCEEDED,
                         "attempt": 1,
                         "failure_class": FAILURE_CLASSES[(i + j) % 4] if failed else None,
@@ -230,30 +302,13 @@ def seed_dashboard(session: Session, n_models: int, *, running_campaign: bool = 
                     name = headline["name"]
                     ref = refs.get((material, name))
                     value = speed_us(i) if name == "time_per_atom_step" else _value(ref, i, j, k, b)
-                    metrics.append(
-                        {
-                            "id": uuid.uuid4(),
-                            "run_id": run_id,
-                            "name": name,
-                            "value": value,
-                            "unit": headline["unit"],
-                            "reference_id": ref.id if ref else None,
-                            "error": value - ref.value if ref else None,
-                        }
-                    )
-                if (i + j) % 5 == 0:
-                    metrics.append(
-                        {
-                            "id": uuid.uuid4(),
-                            "run_id": run_id,
-                            "unit": "1",
-                            "name": "flag_window_sensitive",
-                            "value": 1.0,
-                            "reference_id": None,
-                            "error": None,
-                        }
-                    )
+                    metrics.append(_metric(run_id, name, headline["unit"], value, ref))
+                if is_flagged(i, j):
+                    metrics.append(_metric(run_id, "flag_window_sensitive", "1", 1.0, None))
                 series += _series(bench.key, run_id, i, j)
+    eos = next((b for b in benchmarks if b.key == "eos"), None)
+    if eos is not None:
+        seeded.alt_eos_hash = _alt_eos_runs(session, eos, models, structures, refs, runs, metrics)
     for chunk in range(0, len(runs), 2000):
         session.execute(insert(Run), runs[chunk : chunk + 2000])
     for chunk in range(0, len(metrics), 5000):
@@ -272,6 +327,63 @@ def seed_dashboard(session: Session, n_models: int, *, running_campaign: bool = 
         )
     session.flush()
     return seeded
+
+
+def _metric(
+    run_id: uuid.UUID, name: str, unit: str, value: float, ref: Reference | None
+) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(),
+        "run_id": run_id,
+        "name": name,
+        "value": value,
+        "unit": unit,
+        "reference_id": ref.id if ref else None,
+        "error": value - ref.value if ref else None,
+    }
+
+
+def _alt_eos_runs(
+    session: Session,
+    eos: Benchmark,
+    models: list[dict[str, Any]],
+    structures: dict[str, Any],
+    refs: dict[tuple[str, str], Reference],
+    runs: list[dict[str, Any]],
+    metrics: list[dict[str, Any]],
+) -> str:
+    """Runs of the ``alt_protocol_models`` on eos with ``ALT_EOS_PARAMS`` (all succeeded, none
+    flagged), added to ``runs`` and ``metrics``; the parameter set's hash."""
+    params = {**eos.default_params, **ALT_EOS_PARAMS}
+    digest = params_hash(eos.key, eos.version, params)
+    for i in alt_protocol_models(len(models)):
+        model = models[i]
+        for j, material in enumerate(MATERIALS):
+            run_id = uuid.uuid4()
+            runs.append(
+                {
+                    "id": run_id,
+                    "mlip_model_id": model["id"],
+                    "benchmark_id": eos.id,
+                    "structure_id": structures[material].id,
+                    "params": params,
+                    "params_hash": digest,
+                    "status": RunStatus.SUCCEEDED,
+                    "attempt": 1,
+                    "worker": "seed@host",
+                    "finished_at": utcnow(),
+                    "provenance": {"seeded": True},
+                }
+            )
+            for k, headline in enumerate(eos.headline_metrics):
+                ref = refs.get((material, headline["name"]))
+                value = (
+                    ref.value * (1 + alt_relative_error(i, j, k))
+                    if ref
+                    else 2.0 + 0.1 * i + 0.05 * j
+                )
+                metrics.append(_metric(run_id, headline["name"], headline["unit"], value, ref))
+    return digest
 
 
 def _campaign(
@@ -297,17 +409,21 @@ def _campaign(
 def _running_campaign(
     session: Session, model_id: uuid.UUID, benchmarks: list[Benchmark], structures: dict[str, Any]
 ) -> uuid.UUID:
-    """A campaign still going: queued runs (no worker takes them), one failed, one succeeded."""
+    """A campaign still going: queued runs (no worker takes them), one failed, one succeeded;
+    all of one parameter set of the first benchmark that is not its standard one."""
+    first = benchmarks[0]
+    params = {**first.default_params, "max_steps": 50}
+    digest = params_hash(first.key, first.version, params)
     rows = []
     for n, material in enumerate(MATERIALS):
         rows.append(
             {
                 "id": uuid.uuid4(),
                 "mlip_model_id": model_id,
-                "benchmark_id": benchmarks[0].id,
+                "benchmark_id": first.id,
                 "structure_id": structures[material].id,
-                "params": {"n": n},
-                "params_hash": hashlib.sha256(f"running-{n}".encode()).hexdigest(),
+                "params": params,
+                "params_hash": digest,
                 "status": (RunStatus.FAILED, RunStatus.SUCCEEDED)[n] if n < 2 else RunStatus.QUEUED,
                 "attempt": 1 if n < 2 else 0,
                 "failure_class": "temperature_runaway" if n == 0 else None,

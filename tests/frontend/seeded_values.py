@@ -15,11 +15,14 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from backend.db.models import Benchmark, Reference
+from backend.domain.ranking import RANK_SPECS
 from tests.frontend.seed import (
-    MATERIALS,
     OPENNESS,
+    S22_LEVEL,
     TRAINING_SETS,
     is_failed,
+    is_flagged,
+    materials_of,
     model_name,
     relative_error,
     speed_us,
@@ -30,8 +33,8 @@ TIME_METRIC = "time_per_atom_step"
 
 @dataclass(frozen=True)
 class SeedInputs:
-    """Benchmarks in key order as (key, headline metric names), and experiment references
-    by (material, property)."""
+    """Benchmarks in key order as (key, headline metric names), and the references the seed
+    scores against (experiment; CCSD(T)/CBS for the S22 complexes) by (material, property)."""
 
     benchmarks: list[tuple[str, list[str]]]
     references: dict[tuple[str, str], float]
@@ -52,7 +55,13 @@ def read_seed_inputs(database_url: str) -> SeedInputs:
             references = {
                 (r.material, r.property): r.value
                 for r in session.scalars(
-                    select(Reference).where(Reference.level_of_theory == "experiment")
+                    select(Reference).where(
+                        (Reference.level_of_theory == "experiment")
+                        | (
+                            Reference.material.in_(materials_of("s22"))
+                            & (Reference.level_of_theory == S22_LEVEL)
+                        )
+                    )
                 )
             }
     finally:
@@ -62,7 +71,7 @@ def read_seed_inputs(database_url: str) -> SeedInputs:
 
 def abs_error(inputs: SeedInputs, model: int, key: str, metric: str, material: str) -> float | None:
     """|value - reference| of one seeded metric (None: failed run or no reference)."""
-    b, j = inputs.key_index(key), MATERIALS.index(material)
+    b, j = inputs.key_index(key), materials_of(key).index(material)
     k = dict(inputs.benchmarks)[key].index(metric)
     reference = inputs.references.get((material, metric))
     if is_failed(model, j, b) or reference is None or metric == TIME_METRIC:
@@ -70,8 +79,9 @@ def abs_error(inputs: SeedInputs, model: int, key: str, metric: str, material: s
     return abs(reference * relative_error(model, j, k, b))
 
 
-def _value(inputs: SeedInputs, model: int, key: str, metric: str, material: str) -> float | None:
-    b, j = inputs.key_index(key), MATERIALS.index(material)
+def value_of(inputs: SeedInputs, model: int, key: str, metric: str, material: str) -> float | None:
+    """The seeded value of one metric (None: the run failed)."""
+    b, j = inputs.key_index(key), materials_of(key).index(material)
     k = dict(inputs.benchmarks)[key].index(metric)
     if is_failed(model, j, b):
         return None
@@ -83,102 +93,109 @@ def _value(inputs: SeedInputs, model: int, key: str, metric: str, material: str)
     return 1.0 + 0.1 * model + 0.05 * j + 0.01 * k
 
 
-def _mean(values: list[float]) -> float | None:
-    return sum(values) / len(values) if values else None
+def _loss(inputs: SeedInputs, model: int, key: str, material: str) -> float | None:
+    """The loss of the benchmark's rank metric on one material (docs/metrics.md), for a scored
+    run only: None when the run failed, raised a flag or has no reference to compare with."""
+    spec = RANK_SPECS[key]
+    j = materials_of(key).index(material)
+    value = value_of(inputs, model, key, spec.metric, material)
+    if value is None or is_flagged(model, j):
+        return None
+    if spec.loss == "value":
+        return -value if spec.higher_is_better else value
+    reference = inputs.references.get((material, spec.metric))
+    if reference is None:
+        return None
+    error = value - reference
+    return abs(error) if spec.loss == "abs_error" else 100 * abs(error) / abs(reference)
 
 
-def metric_cells(inputs: SeedInputs, n_models: int) -> list[dict[str, float | None]]:
-    """Per model: the MAE against experiment of each benchmark headline metric (column id
-    ``<benchmark>__<metric>``), or the mean value where no run of any model has a reference."""
-    cells: list[dict[str, float | None]] = [{} for _ in range(n_models)]
-    for key, metrics in inputs.benchmarks:
-        for metric in metrics:
-            errors = [
-                [e for j in MATERIALS if (e := abs_error(inputs, m, key, metric, j)) is not None]
-                for m in range(n_models)
-            ]
-            compared = any(errors)
-            for m in range(n_models):
-                values = [
-                    v for j in MATERIALS if (v := _value(inputs, m, key, metric, j)) is not None
-                ]
-                cells[m][f"{key}__{metric}"] = _mean(errors[m]) if compared else _mean(values)
-    return cells
-
-
-def _mape(inputs: SeedInputs, model: int, key: str) -> float | None:
-    """Mean |relative error| in % of a benchmark's first headline metric (None: no reference)."""
-    metric = inputs.benchmarks[inputs.key_index(key)][1][0]
-    rel = [
-        e / abs(inputs.references[(j, metric)])
-        for j in MATERIALS
-        if (e := abs_error(inputs, model, key, metric, j)) is not None
-    ]
-    return 100 * sum(rel) / len(rel) if rel else None
-
-
-def combined_scores(inputs: SeedInputs, n_models: int) -> list[tuple[float, int]]:
-    """(score, benchmarks scored) per model with every weight 1: the mean over benchmarks of the
-    normalized rank (rank - 1) / (n_ranked - 1) of the MAPE, ties sharing the smaller rank,
-    1 where a model has no MAPE (the method the API documents)."""
-    normalized: list[list[float]] = [[] for _ in range(n_models)]
-    for key, _ in inputs.benchmarks:
-        mapes = [_mape(inputs, m, key) for m in range(n_models)]
-        ranked = sorted(round(v, 9) for v in mapes if v is not None)
-        for m, value in enumerate(mapes):
-            if value is None:
-                normalized[m].append(1.0)
-            else:
-                rank = ranked.index(round(value, 9))
-                normalized[m].append(rank / (len(ranked) - 1) if len(ranked) > 1 else 0.0)
-    n_scored = [
-        sum(_mape(inputs, m, key) is not None for key, _ in inputs.benchmarks)
+def board_scores(inputs: SeedInputs, key: str, n_models: int) -> list[float | None]:
+    """Each model's score on the benchmark's standard board: the mean over the materials any
+    model scored of its loss, a material it did not score counted with the worst loss scored
+    there; None for a model that scored nothing."""
+    losses = [
+        {j: x for j in materials_of(key) if (x := _loss(inputs, m, key, j)) is not None}
         for m in range(n_models)
     ]
-    return [(sum(r) / len(r), n) for r, n in zip(normalized, n_scored, strict=True)]
+    materials = sorted({j for per in losses for j in per})
+    worst = {j: max(per[j] for per in losses if j in per) for j in materials}
+    return [
+        sum(per.get(j, worst[j]) for j in materials) / len(materials) if per else None
+        for per in losses
+    ]
+
+
+def ranks(scores: list[float | None]) -> list[int | None]:
+    """1 + the number of strictly smaller scores (ties share the smaller rank); None unscored."""
+    rounded = [None if s is None else round(s, 12) for s in scores]
+    present = [s for s in rounded if s is not None]
+    return [None if s is None else 1 + sum(o < s for o in present) for s in rounded]
+
+
+def combined_scores(inputs: SeedInputs, n_models: int) -> list[tuple[float | None, int]]:
+    """(score, benchmarks scored) per model with every weight 1: among the models scored on
+    every benchmark, the mean over the benchmarks of the normalized rank (rank - 1) /
+    (n_ranked - 1) of their standard-board scores; None for the others (the method the API
+    documents)."""
+    boards = [board_scores(inputs, key, n_models) for key, _ in inputs.benchmarks]
+    complete = [m for m in range(n_models) if all(b[m] is not None for b in boards)]
+    normalized: dict[int, list[float]] = {m: [] for m in complete}
+    for scores in boards:
+        places = ranks([scores[m] for m in complete])
+        for m, rank in zip(complete, places, strict=True):
+            assert rank is not None
+            normalized[m].append((rank - 1) / (len(complete) - 1) if len(complete) > 1 else 0.0)
+    return [
+        (
+            sum(normalized[m]) / len(normalized[m]) if m in normalized else None,
+            sum(b[m] is not None for b in boards),
+        )
+        for m in range(n_models)
+    ]
 
 
 def run_counts(inputs: SeedInputs, model: int) -> dict[str, float]:
-    """Runs, failed runs, failure rate (failed / finished) and flagged runs of a model.
-
-    The seeded campaign runs every benchmark x material (a succeeded run is flagged where
-    (model + material) % 5 == 0); model 0 also has the campaign still running: one run per
-    material, the first failed, the second succeeded, the rest queued (no metrics, no flags).
-    """
-    cells = [(b, j) for b in range(len(inputs.benchmarks)) for j in range(len(MATERIALS))]
+    """Runs, failed runs, failure rate (failed / finished) and flagged runs of a model on the
+    standard boards (every benchmark x material; a succeeded run is flagged where
+    ``is_flagged``). The campaign still running is of another parameter set: not counted."""
+    cells = [(b, j) for b in range(len(inputs.benchmarks)) for j in range(5)]
     runs, failed = len(cells), sum(is_failed(model, j, b) for b, j in cells)
-    finished = runs
-    if model == 0:
-        runs, failed, finished = runs + len(MATERIALS), failed + 1, finished + 2
-    flagged = sum(not is_failed(model, j, b) and (model + j) % 5 == 0 for b, j in cells)
+    flagged = sum(not is_failed(model, j, b) and is_flagged(model, j) for b, j in cells)
     return {
         "n_runs": runs,
         "n_failed": failed,
-        "failure_rate": failed / finished,
+        "failure_rate": failed / runs,
         "n_flagged": flagged,
     }
 
 
 def expected_rows(inputs: SeedInputs, n_models: int) -> list[dict[str, Any]]:
     """Every seeded model's row of the leaderboard table, by column id, in the default order
-    (combined score, then model name)."""
-    cells = metric_cells(inputs, n_models)
-    scores = combined_scores(inputs, n_models)
+    (combined rank, then model name)."""
+    combined = combined_scores(inputs, n_models)
+    places = ranks([score for score, _ in combined])
+    per_benchmark: list[dict[str, Any]] = [{} for _ in range(n_models)]
+    for key, _ in inputs.benchmarks:
+        scores = board_scores(inputs, key, n_models)
+        for m, (score, rank) in enumerate(zip(scores, ranks(scores), strict=True)):
+            per_benchmark[m][f"{key}__rank"] = rank
+            per_benchmark[m][f"{key}__score"] = score
     rows: list[dict[str, Any]] = [
         {
+            "rank": places[m],
             "model_link": model_name(m),
             "version": "1",
             "family": "emt",
             "openness": OPENNESS[m % len(OPENNESS)],
             "training_set": TRAINING_SETS[m % len(TRAINING_SETS)],
-            "score": scores[m][0],
-            "n_scored": scores[m][1],
+            "score": combined[m][0],
+            "missing": "",
+            "n_benchmarks": combined[m][1],
             **run_counts(inputs, m),
-            **cells[m],
+            **per_benchmark[m],
         }
         for m in range(n_models)
     ]
-    rows.sort(key=lambda r: (round(r["score"], 9), r["model_link"]))
-    for rank, row in enumerate(rows, start=1):
-        row["rank"] = rank
+    rows.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0, r["model_link"]))
     return rows

@@ -24,7 +24,10 @@ def test_leaderboard_is_validated(board: LeaderboardRead):
 
     assert result == board
     assert seen[0].url.path == "/leaderboards/eos"
-    assert seen[0].url.params["level_of_theory"] == "experiment"
+    # no level and no protocol sent: the API's defaults (the benchmark's own level, the
+    # standard parameter set)
+    assert "level_of_theory" not in seen[0].url.params
+    assert "params_hash" not in seen[0].url.params
 
 
 def test_api_error_body_becomes_api_error_message():

@@ -14,8 +14,11 @@ from frontend.figures.leaderboard import (
     IDENTITY_LINE_NAME,
     MAX_HIGHLIGHTED,
     PALETTE,
-    mape_figure,
+    highlight_placeholder,
+    highlighted,
+    mae_figure,
     parity_figure,
+    score_figure,
 )
 
 
@@ -27,6 +30,7 @@ def test_parity_figure_has_one_trace_per_model_and_identity_line(board: Leaderbo
     fig = parity_figure(board, "volume_per_atom")
 
     assert [trace.name for trace in fig.data] == ["EMT", "LJ-exp-fit", IDENTITY_LINE_NAME]
+    assert len(_trace(fig, "LJ-exp-fit").x) == 1  # its failed run has no point
     emt = _trace(fig, "EMT")
     assert sorted(zip(emt.x, emt.y, strict=True)) == [(11.95, 11.57), (16.27, 15.93)]
     assert [row[0] for row in emt.customdata] == ["Cu", "Al"]
@@ -72,14 +76,45 @@ def test_parity_figure_rejects_unknown_metric(board: LeaderboardRead):
         parity_figure(board, "nope")
 
 
-def test_mape_figure_has_one_bar_trace_per_model(board: LeaderboardRead):
-    fig = mape_figure(board)
+def test_mae_figure_draws_each_metric_in_its_unit_with_95_percent_error_bars(
+    board: LeaderboardRead,
+):
+    fig = mae_figure(board)
 
-    assert [trace.name for trace in fig.data] == ["EMT", "LJ-exp-fit"]
+    assert [trace.name for trace in fig.data] == ["V0", "B0"]  # one panel per metric
     assert all(isinstance(trace, go.Bar) for trace in fig.data)
-    assert list(fig.data[0].x) == ["V0", "B0"]
-    assert list(fig.data[0].y) == [2.9, 8.1]
-    assert fig.layout.yaxis.title.text == "MAPE (%)"
+    v0, b0 = fig.data
+    assert list(v0.x) == ["EMT", "LJ-exp-fit"]  # the board's order: by rank
+    assert list(b0.y) == [7.8, 46.3]
+    # asymmetric bars from the intervals: EMT's B0 MAE 7.8 in [7.3, 8.2]
+    assert b0.error_y.arrayminus[0] == pytest.approx(0.5)
+    assert b0.error_y.array[0] == pytest.approx(0.4)
+    assert not b0.error_y.symmetric
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles == ["V0 (Å³/atom)", "B0 (GPa)"]
+    assert "95 %" in fig.layout.title.text
+
+
+def test_score_figure_shows_ranked_models_in_rank_order_with_intervals(board: LeaderboardRead):
+    fig = score_figure(board)
+
+    (trace,) = fig.data
+    assert list(trace.y) == ["1. EMT", "2. LJ-exp-fit"]
+    assert list(trace.x) == [7.7, 26.2]
+    assert trace.error_x.arrayminus[1] == pytest.approx(26.2 - 12.0)
+    assert trace.error_x.array[1] == pytest.approx(32.8 - 26.2)
+    assert fig.layout.xaxis.title.text == "score: bulk_modulus (%)"
+
+
+def test_highlighted_defaults_to_the_top_by_rank_and_the_placeholder_counts_the_rows(
+    board: LeaderboardRead,
+):
+    assert highlighted(board) == [row.model_id for row in board.rows]
+    assert highlighted(board, [str(board.rows[1].model_id)]) == [board.rows[1].model_id]
+    assert highlighted(board, ["not-on-this-board"]) == [row.model_id for row in board.rows]
+    assert highlight_placeholder(6) == "the top 6 by rank"
+    assert highlight_placeholder(200) == f"the top {MAX_HIGHLIGHTED} by rank"
+    assert "MAPE" not in highlight_placeholder(6)
 
 
 def test_page_registry_contains_leaderboard_after_create_app():
@@ -116,11 +151,11 @@ def test_parity_figure_of_many_models_colours_the_best_and_greys_the_rest(board:
     assert fig.data[0].customdata[0][2] == f"m{MAX_HIGHLIGHTED:03d}"  # hover names the model
 
 
-def test_mape_figure_of_many_models_shows_the_chosen_ones(board: LeaderboardRead):
+def test_mae_figure_of_many_models_shows_the_chosen_ones(board: LeaderboardRead):
     many = _many_models(board, 30)
     chosen = [many.rows[5].model_id, many.rows[29].model_id]
 
-    fig = mape_figure(many, chosen)
+    fig = mae_figure(many, chosen)
 
-    assert [trace.name for trace in fig.data] == ["m005", "m029"]
+    assert all(list(trace.x) == ["m005", "m029"] for trace in fig.data)
     assert "(2 of 30 models)" in fig.layout.title.text

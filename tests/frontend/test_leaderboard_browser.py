@@ -45,10 +45,13 @@ def test_leaderboard_shows_models_values_and_parity(chromium: webdriver.Chrome, 
     for model in MODELS:
         assert model in text
     assert "Å³/atom" in text
-    assert "failure rate" in text
+    assert "failures by class" in text
+    assert "coverage" in text
 
     cu = wait_for(chromium, lambda d: _materials_row(d, "EMT", "Cu"))
-    v0_text = cu[2]  # Material, Model, then V0 (model), V0 exp, error, ...
+    assert cu[2] == "succeeded"
+    # Material, Model, status, failure class, params, then V0 (model), V0 exp, error, ...
+    v0_text = cu[5]
     assert re.fullmatch(r"11\.[56]\d*", v0_text), cu
 
     traces = wait_for(chromium, lambda d: plotted_trace_count(d, "board-parity-volume_per_atom"))

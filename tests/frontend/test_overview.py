@@ -6,8 +6,15 @@ import sys
 
 import dash
 
-from backend.schemas.leaderboard import LeaderboardRead, MetricColumn, MetricSummary
+from backend.schemas.leaderboard import (
+    CombinedLeaderboardRead,
+    LeaderboardRead,
+    MetricColumn,
+    MetricSummary,
+    RankingInfo,
+)
 from frontend.app import create_app
+from frontend.components.overview_table import summary, table_columns
 from frontend.figures.elements import clicked_element, element_map
 from frontend.overview import (
     build_view,
@@ -76,7 +83,7 @@ def test_csv_export_writes_the_rows_and_columns_as_shown() -> None:
 
 
 def _speed_board(board: LeaderboardRead) -> LeaderboardRead:
-    """A board whose one metric has no reference: its cells are mean values, not errors."""
+    """A board whose one metric has no reference, ranked on the value itself; EMT not scored."""
     rows = [
         row.model_copy(
             update={
@@ -84,31 +91,119 @@ def _speed_board(board: LeaderboardRead) -> LeaderboardRead:
                     "time_per_atom_step": MetricSummary(
                         mae=None, mape_percent=None, n=0, mean=mean, n_values=3
                     )
-                }
+                },
+                "score": mean,
+                "rank": rank,
             }
         )
-        for row, mean in zip(board.rows, (2.0e-5, 7.5e-4), strict=True)
+        for row, mean, rank in zip(board.rows, (None, 7.5e-4), (None, 1), strict=True)
     ]
     column = MetricColumn(name="time_per_atom_step", label="time", unit="s")
+    ranking = RankingInfo(
+        metric="time_per_atom_step",
+        loss="value",
+        unit="s",
+        description="time_per_atom_step itself (lower is better)",
+        n_bootstrap=1000,
+        confidence=0.95,
+    )
     return board.model_copy(
-        update={"benchmark": "speed", "columns": [column], "rows": rows, "elements": ["Al"]}
+        update={
+            "benchmark": "speed",
+            "columns": [column],
+            "rows": rows,
+            "elements": ["Al"],
+            "ranking": ranking,
+        }
     )
 
 
-def test_overview_cells_come_from_the_row_summaries_without_entries(board: LeaderboardRead):
+def _combined(board: LeaderboardRead) -> CombinedLeaderboardRead:
+    """The API's combined board of eos and speed: LJ-exp-fit ranked, EMT missing speed."""
+    emt, lj = board.rows
+    part = {"metric": "m", "score": 1.0, "rank": 1, "normalized_rank": 0.0, "weight": 1.0}
+    return CombinedLeaderboardRead.model_validate(
+        {
+            "benchmarks": ["eos", "speed"],
+            "weights": {"eos": 1.0, "speed": 1.0},
+            "level_of_theory": "per benchmark",
+            "method": "score = weighted mean of normalized ranks",
+            "rows": [
+                {
+                    "model_id": str(lj.model_id),
+                    "model_name": lj.model_name,
+                    "model_version": "1.0",
+                    "family": "lj",
+                    "score": 0.0,
+                    "rank": 1,
+                    "n_benchmarks": 2,
+                    "scored_on": ["eos", "speed"],
+                    "parts": {"eos": part, "speed": part},
+                },
+                {
+                    "model_id": str(emt.model_id),
+                    "model_name": emt.model_name,
+                    "model_version": "1.0",
+                    "family": "emt",
+                    "score": None,
+                    "rank": None,
+                    "n_benchmarks": 1,
+                    "scored_on": ["eos"],
+                    "missing": ["speed"],
+                    "parts": {"eos": part},
+                },
+            ],
+            "total": 2,
+            "limit": 100,
+            "offset": 0,
+            "sort": "rank",
+            "updated_at": None,
+        }
+    )
+
+
+def test_overview_shows_each_standard_boards_rank_and_score_without_entries(
+    board: LeaderboardRead,
+):
     eos = board.model_copy(update={"entries": [], "elements": ["Al", "Cu"]})
     speed = _speed_board(board)
 
     view = build_view({"eos": eos, "speed": speed}, {}, None)
 
-    columns = {c.id: c for c in view.columns}
-    assert columns["eos__volume_per_atom"].compared
-    assert not columns["speed__time_per_atom_step"].compared
+    columns = {c.benchmark: c for c in view.columns}
+    assert columns["eos"].score_title == "score (%)"
+    assert columns["speed"].score_title == "score (s)"
     emt = next(r for r in view.records if r["model"] == "EMT")
-    assert emt["eos__volume_per_atom"] == 0.36  # the MAE of the summary
-    assert emt["speed__time_per_atom_step"] == 2.0e-5  # the mean value
+    assert (emt["eos__rank"], emt["eos__score"]) == (1, 7.7)  # the board row's own
+    assert (emt["speed__rank"], emt["speed__score"]) == (None, None)
     assert emt["n_runs"] == 6  # 3 runs on each board
-    assert speed_cost(speed) == {
-        str(r.model_id): r.metrics["time_per_atom_step"].mean for r in speed.rows
-    }
+    assert emt["rank"] is None
+    assert speed_cost(speed) == {str(board.rows[1].model_id): 7.5e-4}
     assert element_options([eos, speed]) == ["Al", "Cu"]
+
+
+def test_overview_follows_the_combined_ranking_and_says_why_a_model_is_not_ranked(
+    board: LeaderboardRead,
+):
+    boards = {"eos": board, "speed": _speed_board(board)}
+
+    view = build_view(boards, {}, _combined(board))
+
+    lj, emt = view.records  # the API's order: ranked models first
+    assert (lj["model"], lj["rank"], lj["score"], lj["missing"]) == ("LJ-exp-fit", 1, 0.0, "")
+    assert (emt["model"], emt["rank"], emt["score"]) == ("EMT", None, None)
+    assert emt["missing"] == "not ranked: missing speed"
+    assert emt["n_benchmarks"] == 1
+    assert view.method == "score = weighted mean of normalized ranks"
+
+    create_app("http://127.0.0.1:9")
+    text = str(summary(view, boards, {}))
+    assert "MAPE" not in text
+    assert "1 ranked" in text
+    assert "/benchmarks/speed" in text
+    headers = [" ".join(c["name"]) for c in table_columns(view)]
+    assert " #" in headers
+    assert "Combined not ranked" in headers
+    assert "eos rank" in headers
+    assert "speed score (s)" in headers
+    assert not any("MAPE" in h or "MAE" in h for h in headers)

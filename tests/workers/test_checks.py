@@ -14,7 +14,10 @@ from workers.benchmarks._checks import (
     SYMMETRY_TOLERANCE_EV_A,
     ForceChecks,
     check_forces,
+    check_structures,
+    check_symmetrized,
     symmetry_force_deviation,
+    worst,
 )
 from workers.errors import BenchmarkFailed, FailureClass
 
@@ -123,3 +126,94 @@ def test_non_finite_forces_are_nan_or_inf() -> None:
 
 def test_no_symmetry_leaves_the_symmetry_metrics_out() -> None:
     assert ForceChecks(0.0, None).metrics()[-1].name == "flag_net_force"
+
+
+def sheared_hcp(j: int, strain: float = 0.02) -> Atoms:
+    """Hexagonal close-packed Cu (2 atoms) under Voigt strain j, as the elastic benchmark does."""
+    from workers.benchmarks.elastic import _strained
+
+    return _strained(bulk("Cu", "hcp", a=2.55), j, strain)
+
+
+@pytest.mark.parametrize("j", [0, 3, 5])
+def test_strained_hcp_has_non_zero_forces_that_obey_its_symmetry(j: int) -> None:
+    # hcp atoms are no inversion centres: a stretch or shear pushes them (tens of meV/Å at 2 %),
+    # and spglib's lower symmetry of the strained cell still maps the two atoms onto each other.
+    cell = sheared_hcp(j)
+    cell.calc = EMT()
+    forces = cell.get_forces()
+    assert np.abs(forces).max() > 3e-3
+    deviation = symmetry_force_deviation(cell, forces)
+    assert deviation is not None
+    assert deviation < 1e-10
+    flipped = forces.copy()
+    flipped[0] *= -1
+    deviation = symmetry_force_deviation(cell, flipped)
+    assert deviation is not None
+    assert deviation == pytest.approx(2 * np.linalg.norm(forces[0]), rel=1e-6)
+
+
+def test_check_structures_reports_the_worst_cell() -> None:
+    cells = [sheared_hcp(j) for j in range(6)]
+    clean = check_structures(cells, EMT())
+    assert clean is not None
+    assert clean.net_force_ev_a_per_atom < 1e-12
+    assert clean.symmetry_force_deviation_ev_a is not None
+    assert clean.symmetry_force_deviation_ev_a < 1e-10
+    kick = np.array([[0.01, 0.0, 0.0], [-0.01, 0.0, 0.0]])  # zero sum; the two atoms equivalent
+    kicked = check_structures(cells, PerturbedEMT(kick))
+    assert kicked is not None
+    assert kicked.net_force_ev_a_per_atom < 1e-12
+    assert kicked.symmetry_violated
+    assert not kicked.net_force_violated
+    assert check_structures(cells, EnergyOnly()) is None
+    unchecked = check_structures(cells, EMT(), symmetry=False)
+    assert unchecked is not None
+    assert unchecked.symmetry_force_deviation_ev_a is None
+
+
+def test_worst_takes_the_largest_of_each_check() -> None:
+    assert worst([None, None]) is None
+    combined = worst([ForceChecks(0.1, None), None, ForceChecks(0.02, 0.3), ForceChecks(0.0, 0.1)])
+    assert combined == ForceChecks(0.1, 0.3)
+    assert worst([ForceChecks(0.1, None)]) == ForceChecks(0.1, None)
+
+
+def test_symmetrized_relaxed_structure_is_checked_exactly() -> None:
+    # A relaxed structure is symmetric only to its residual displacements (here 0.02 Å):
+    # symmetrized at a loose tolerance, EMT's forces obey the fcc symmetry to round-off,
+    # where on the raw structure they would differ by force constant x displacement.
+    atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2)
+    atoms.positions += np.random.default_rng(1).normal(0.0, 0.02, (len(atoms), 3))
+    raw = atoms.copy()
+    raw.calc = EMT()
+    assert np.abs(raw.get_forces()).max() > 0.01
+    clean = check_symmetrized(atoms, EMT(), symprec=0.1)
+    assert clean is not None
+    assert clean.symmetry_force_deviation_ev_a is not None
+    assert clean.symmetry_force_deviation_ev_a < 1e-10
+    assert not clean.symmetry_violated
+    kick = np.array([[0.01, 0.0, 0.0], [-0.01, 0.0, 0.0]])
+    kicked = check_symmetrized(atoms, PerturbedEMT(kick), symprec=0.1)
+    assert kicked is not None
+    assert kicked.symmetry_force_deviation_ev_a == pytest.approx(0.02)
+    # Too tight a tolerance finds no symmetry in the raw structure: nothing to test.
+    unchecked = check_symmetrized(atoms, EMT(), symprec=1e-4)
+    assert unchecked is not None
+    assert unchecked.net_force_ev_a_per_atom < 1e-12
+    assert unchecked.symmetry_force_deviation_ev_a is None
+
+
+def test_prefixed_metrics_and_diagnosis() -> None:
+    both = ForceChecks(0.01, 0.2)
+    names = {m.name: m.value for m in both.metrics("relaxation_")}
+    assert names == {
+        "relaxation_net_force": 0.01,
+        "flag_relaxation_net_force": 1.0,
+        "relaxation_symmetry_force_deviation": 0.2,
+        "flag_relaxation_symmetry_violation": 1.0,
+    }
+    assert "symmetry breaking is the likely cause" in both.diagnosis()
+    assert "do not sum to zero" in both.diagnosis()
+    assert ForceChecks(0.0, 0.0).diagnosis() == ""
+    assert ForceChecks(0.0, None).diagnosis() == ""

@@ -9,8 +9,10 @@ from ase.build import bulk
 from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.emt import EMT
 
+from tests.workers.controls import ConstantForceEMT, TwistedEMT
 from workers.adapters.baselines import baseline_models
 from workers.adapters.registry import load_all, make_calculator
+from workers.benchmarks._checks import SYMMETRY_TOLERANCE_EV_A
 from workers.benchmarks.base import BENCHMARKS
 from workers.benchmarks.elastic import ElasticParams, ElasticResult, run_elastic
 from workers.errors import BenchmarkFailed, BenchmarkSetupError, FailureClass
@@ -133,8 +135,41 @@ def test_molecule_is_a_setup_error() -> None:
 
 def test_registered_with_defaults() -> None:
     spec = BENCHMARKS["elastic"]
-    assert spec.version == "1.0"
+    assert spec.version == "1.1"
     assert spec.default_params()["strain"] == 0.005
     assert spec.make_params({"strain": 0.01}) == ElasticParams(strain=0.01)
     with pytest.raises(ValueError, match="relax_ions"):
         ElasticParams(relax_ions="sometimes")
+
+
+@pytest.mark.parametrize("structure", ["fcc", "hcp"])
+def test_emt_passes_the_force_checks_on_the_strained_cells(structure: str) -> None:
+    # fcc: the 4-atom conventional cell; hcp: 2 atoms that strains and shears push off their
+    # sites, so that the forces the symmetry must map onto each other are not all zero.
+    atoms = bulk("Cu", "fcc", a=3.61) if structure == "fcc" else bulk("Cu", "hcp", a=2.55)
+    m = metrics(run_elastic(atoms, EMT(), ElasticParams()))
+    assert m["net_force"] < 1e-12
+    assert m["symmetry_force_deviation"] < 1e-10
+    assert m["flag_net_force"] == m["flag_symmetry_violation"] == 0.0
+
+
+def test_a_swirl_of_forces_breaks_the_symmetry_of_the_strained_cells() -> None:
+    # 0.01 eV/Å per Å of distance from the centre, summing to zero: momentum is conserved but
+    # equivalent atoms of the 4-atom cell (about 1 Å from the centre) get different forces.
+    m = metrics(run_elastic(bulk("Cu", "fcc", a=3.61), TwistedEMT(0.01), ElasticParams()))
+    assert m["net_force"] < 1e-12
+    assert m["flag_net_force"] == 0.0
+    assert m["symmetry_force_deviation"] > 10 * SYMMETRY_TOLERANCE_EV_A
+    assert m["flag_symmetry_violation"] == 1.0
+
+
+def test_a_constant_force_prevents_relaxation_and_is_named_as_the_cause() -> None:
+    # The same 0.02 eV/Å on every atom never vanishes: the relaxation cannot reach 0.001 eV/Å.
+    calc = ConstantForceEMT(np.array([0.02, 0.0, 0.0]))
+    with pytest.raises(BenchmarkFailed) as info:
+        run_elastic(bulk("Cu", "fcc", a=3.61), calc, ElasticParams(max_steps=20))
+    assert info.value.failure_class == FailureClass.NO_CONVERGENCE
+    message = str(info.value)
+    assert "did not relax" in message
+    assert "do not sum to zero (0.02 eV/Å per atom" in message
+    assert "symmetry breaking is the likely cause" in message

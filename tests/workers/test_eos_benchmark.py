@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ase import Atoms
+from ase import Atoms, units
 from ase.build import bulk
 from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.emt import EMT
 from ase.calculators.lj import LennardJones
+from ase.eos import birchmurnaghan
 
-from tests.workers.controls import NaNCalculator
+from tests.workers.controls import NaNCalculator, RippledEMT
+from workers.benchmarks._eos_fit import fit_eos
 from workers.benchmarks.base import get_benchmark
 from workers.benchmarks.eos import EosParams, EosResult, run_eos
 from workers.errors import BenchmarkFailed, FailureClass
@@ -43,13 +45,24 @@ def test_metrics_and_series() -> None:
     assert compared == {"volume_per_atom", "bulk_modulus", "bulk_modulus_pressure_derivative"}
     assert metrics["fit_residual_rms"].unit == "meV/atom"
     assert metrics["energy_per_atom_min"].unit == "eV/atom"
-    (curve,) = result.series()
+    for name in ("volume_per_atom_stderr", "bulk_modulus_stderr"):
+        assert metrics[name].unit == metrics[name.removesuffix("_stderr")].unit
+    assert metrics["bulk_modulus_pressure_derivative_stderr"].unit == "1"
+    assert (metrics["roughness_rms"].unit, metrics["roughness"].unit) == ("meV/atom", "%")
+    curve, fine = result.series()
     assert curve.name == "energy_volume"
     assert len(curve.x) == len(curve.y) == 7
     assert curve.x == pytest.approx(sorted(curve.x))
     # One atom in the primitive cell: volumes per atom span (1 +- 20 %) a^3 / 4.
     assert curve.x[0] == pytest.approx(0.8 * 4.05**3 / 4)
     assert curve.x[-1] == pytest.approx(1.2 * 4.05**3 / 4)
+    # The fine sub-grid: 21 volumes over V0 (1 +- 4 %) around the fitted V0.
+    assert fine.name == "energy_volume_fine"
+    assert len(fine.x) == len(fine.y) == 21
+    assert fine.x[0] == pytest.approx(0.96 * result.v0_a3_per_atom)
+    assert fine.x[-1] == pytest.approx(1.04 * result.v0_a3_per_atom)
+    # The 7-point fit's V0 lies within one sub-grid spacing (0.4 %) of the sub-grid's minimum.
+    assert abs(int(np.argmin(fine.y)) - 10) <= 1
 
 
 def test_lennard_jones_fcc_matches_the_lattice_sums() -> None:
@@ -94,6 +107,9 @@ def test_non_finite_energy_is_nan_or_inf() -> None:
         ({"volume_range": 0.5}, "volume_range"),
         ({"volume_range": -0.1}, "volume_range"),
         ({"eos": "sj"}, "eos"),
+        ({"fine_points": 5}, "fine_points"),
+        ({"fine_range": 0.0}, "fine_range"),
+        ({"fine_range": 0.2}, "fine_range"),
     ],
 )
 def test_params_validation(overrides: dict, message: str) -> None:
@@ -103,11 +119,13 @@ def test_params_validation(overrides: dict, message: str) -> None:
 
 def test_registered_with_defaults() -> None:
     spec = get_benchmark("eos")
-    assert spec.version == "1.0"
+    assert spec.version == "1.1"
     assert spec.default_params() == {
         "volume_range": 0.2,
         "n_points": 11,
         "eos": "birchmurnaghan",
+        "fine_points": 21,
+        "fine_range": 0.04,
     }
     assert spec.make_params({"n_points": 9}) == EosParams(n_points=9)
 
@@ -205,3 +223,94 @@ def test_a_flat_curve_reports_no_nan() -> None:
     assert "tortuosity" not in m
     assert "fit_residual_relative" not in m
     assert m["flag_large_fit_residual"] == 1.0
+
+
+def test_a_fine_ripple_is_flagged_rough_where_the_coarse_scan_sees_nothing() -> None:
+    # EMT plus a 2 meV/atom ripple with a period of 0.2 Å^3/atom (1.7 % of V0): it passes
+    # between the coarse points (0.47 Å^3/atom apart), which stay a clean single well, while
+    # the sub-grid (0.047 Å^3/atom apart over ~4.7 periods) resolves it. Once a cubic takes
+    # the smooth part, the residual of a sinusoid is its RMS, amplitude / sqrt(2).
+    amplitude = 0.002
+    copper = bulk("Cu", "fcc", a=3.61)
+    rough = {
+        m.name: m.value for m in run_eos(copper, RippledEMT(amplitude, 0.2), EosParams()).metrics()
+    }
+    smooth = {m.name: m.value for m in run_eos(copper, EMT(), EosParams()).metrics()}
+    assert rough["energy_diff_flips"] == 1.0
+    assert rough["tortuosity"] == pytest.approx(1.0)
+    assert rough["flag_large_fit_residual"] == 0.0
+    assert rough["roughness_rms"] == pytest.approx(1000 * amplitude / np.sqrt(2), rel=0.15)
+    assert rough["flag_rough_energy_volume"] == 1.0
+    # A smooth model leaves the cubic only the quartic term of E(V) over +-4 %: of order
+    # B0 V0 w^4 / 10 with B0 V0 ~ 134 GPa x 11.6 Å^3 ~ 9.7 eV, i.e. ~2.5e-3 meV/atom.
+    assert smooth["roughness_rms"] < 0.01
+    assert smooth["roughness"] < 0.1  # % of the sub-grid's energy span (~8 meV/atom)
+    assert smooth["flag_rough_energy_volume"] == 0.0
+
+
+def test_no_fine_grid_leaves_the_roughness_out() -> None:
+    result = run_eos(bulk("Cu", "fcc", a=3.61), EMT(), EosParams(n_points=7, fine_points=0))
+    names = {m.name for m in result.metrics()}
+    assert not names & {"roughness_rms", "roughness", "flag_rough_energy_volume"}
+    assert [s.name for s in result.series()] == ["energy_volume"]
+
+
+def test_standard_errors_match_the_spread_of_fits_to_noisy_curves() -> None:
+    # A Birch-Murnaghan curve (B0 = 0.8 eV/Å^3 = 128 GPa) sampled as the protocol does, with
+    # 2 meV/atom of Gaussian noise: the reported standard errors must match the spread of the
+    # fitted parameters over many noise draws (their mean stderr sits a few % below it: the
+    # residual variance over 7 degrees of freedom is itself a noisy estimate).
+    true = (-3.5, 0.8, 4.5, 12.0)  # E0 (eV), B0 (eV/Å^3), B0', V0 (Å^3)
+    volumes = np.linspace(0.8, 1.2, 11) * true[3]
+    rng = np.random.default_rng(0)
+    fits = [
+        fit_eos(
+            volumes, birchmurnaghan(volumes, *true) + rng.normal(0, 0.002, 11), "birchmurnaghan"
+        )
+        for _ in range(300)
+    ]
+    fitted = np.array(
+        [(f.v0_a3_per_atom, f.bulk_modulus_gpa, f.bulk_modulus_pressure_derivative) for f in fits]
+    )
+    errors = np.array(
+        [
+            (
+                f.v0_stderr_a3_per_atom,
+                f.bulk_modulus_stderr_gpa,
+                f.bulk_modulus_pressure_derivative_stderr,
+            )
+            for f in fits
+        ]
+    )
+    assert fitted.mean(axis=0) == pytest.approx([12.0, 0.8 / units.GPa, 4.5], rel=0.01)
+    assert errors.mean(axis=0) == pytest.approx(fitted.std(axis=0, ddof=1), rel=0.3)
+
+
+def test_standard_errors_match_a_jacobian_computation() -> None:
+    # Independent of scipy: cov = s^2 (J^T J)^-1 with J by central differences at the optimum.
+    true = (-3.5, 0.8, 4.5, 12.0)
+    volumes = np.linspace(0.8, 1.2, 11) * true[3]
+    energies = birchmurnaghan(volumes, *true) + np.random.default_rng(1).normal(0, 0.002, 11)
+    fit = fit_eos(volumes, energies, "birchmurnaghan")
+    best = np.array(
+        [
+            fit.e0_ev_per_atom,
+            fit.bulk_modulus_gpa * units.GPa,
+            fit.bulk_modulus_pressure_derivative,
+            fit.v0_a3_per_atom,
+        ]
+    )
+    steps = 1e-6 * np.maximum(np.abs(best), 1.0)
+    jacobian = np.column_stack(
+        [
+            (birchmurnaghan(volumes, *(best + dp)) - birchmurnaghan(volumes, *(best - dp)))
+            / (2 * h)
+            for h, dp in ((h, np.eye(4)[k] * h) for k, h in enumerate(steps))
+        ]
+    )
+    residual = energies - birchmurnaghan(volumes, *best)
+    covariance = residual @ residual / (11 - 4) * np.linalg.inv(jacobian.T @ jacobian)
+    _, b0_se, bp_se, v0_se = np.sqrt(np.diag(covariance))
+    assert fit.v0_stderr_a3_per_atom == pytest.approx(v0_se, rel=0.02)
+    assert fit.bulk_modulus_stderr_gpa == pytest.approx(b0_se / units.GPa, rel=0.02)
+    assert fit.bulk_modulus_pressure_derivative_stderr == pytest.approx(bp_se, rel=0.02)

@@ -70,8 +70,41 @@ def test_metrics_series_and_registration() -> None:
     assert total.name == "total_energy"
     assert len(total.x) == 51  # 50 steps and the start
     assert np.allclose(np.add(potential.y, kinetic.y), total.y)
+    assert units_by_name["energy_drift_stderr"] == "meV/atom/ps"
+    metrics = {m.name: m.value for m in result.metrics()}
+    assert metrics["energy_drift_stderr"] == pytest.approx(
+        np.std(result.drifts_mev_per_atom_ps, ddof=1) / np.sqrt(3)
+    )
     spec = get_benchmark("nve")
-    assert spec.version == "1.1"
+    assert spec.version == "1.2"
+    assert spec.default_params()["min_atoms"] == 108
+    assert spec.default_params()["duration_ps"] == 0.6
     assert spec.make_params({"timestep_fs": 0.5}) == NveParams(timestep_fs=0.5)
     with pytest.raises(ValueError, match="seeds"):
         NveParams(seeds=(0, 1))
+
+
+def test_default_resolves_the_drift_of_a_noisy_control_far_above_the_seed_spread() -> None:
+    # The protocol's defaults: 125 atoms for the one-atom fcc cell, 0.6 ps, three seeds.
+    atoms = bulk("Cu", "fcc", a=3.61)
+    exact = run_nve(atoms, EMT(), NveParams())
+    noisy = run_nve(atoms, NoisyEMT(0.05), NveParams())
+    assert exact.n_atoms == noisy.n_atoms == 125
+    drift, noisy_drift = (
+        np.array(exact.drifts_mev_per_atom_ps),
+        np.array(noisy.drifts_mev_per_atom_ps),
+    )
+    # Noise of sigma per force component heats by 3 sigma^2 dt / (2 m) on average (1.14
+    # meV/atom/ps here); single seeds scatter about it as a random walk, so the mean over
+    # seeds is compared with a broad band around it.
+    mass = atomic_masses[atomic_numbers["Cu"]]
+    heating = 3 * 0.05**2 * (2.0 * units.fs) / (2 * mass) * (1000 * units.fs) * 1000
+    assert 0.3 * heating < noisy_drift.mean() < 3 * heating
+    # The criterion the defaults were chosen for: the conservative model's seed-to-seed spread
+    # is at most a tenth of the drift that separates the controls ...
+    assert drift.std(ddof=1) <= 0.1 * (noisy_drift.mean() - drift.mean())
+    # ... with a wide margin: a conservative model's drift is a bounded Verlet oscillation
+    # fitted with a line, below 0.005 meV/atom/ps for every seed at 125 atoms and 0.6 ps,
+    # while every seed of the noisy control heats by more than ten times that.
+    assert np.abs(drift).max() < 0.005
+    assert noisy_drift.min() > 10 * 0.005

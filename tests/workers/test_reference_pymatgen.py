@@ -49,8 +49,16 @@ def test_records_are_tagged(refs: dict) -> None:
         assert record.level_of_theory == "experiment"
         assert record.dataset == "pymatgen.core.periodic_table"
         assert "WebElements" in record.source
-        assert record.conditions == {"temperature_k": 300}
+        assert record.conditions["temperature_k"] == 300
+        assert set(record.conditions) <= {"temperature_k", "phase"}
         assert record.value == record.value  # not NaN
+    # The standard state's phase: graphite for carbon, the tabulated structure otherwise.
+    carbon = refs["C", "linear_thermal_expansion_coefficient"]
+    assert carbon.conditions["phase"] == {"space_group": 194, "prototype": "graphite"}
+    assert refs["Cu", "youngs_modulus"].conditions["phase"] == {
+        "space_group": 225,
+        "prototype": "fcc",
+    }
     assert ("He", "youngs_modulus") not in refs  # missing values are skipped
     assert not any(material in ("D", "T") for material, _ in refs)
 

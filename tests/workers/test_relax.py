@@ -9,9 +9,10 @@ from ase.build import bulk
 from ase.calculators.calculator import Calculator
 from ase.calculators.emt import EMT
 
-from tests.workers.controls import NaNCalculator
+from tests.workers.controls import ConstantForceEMT, NaNCalculator, NoisyEMT, TwistedEMT
 from workers.adapters.baselines import baseline_models
 from workers.adapters.registry import load_all, make_calculator
+from workers.benchmarks._checks import SYMMETRY_TOLERANCE_EV_A
 from workers.benchmarks.base import BENCHMARKS
 from workers.benchmarks.relax import RelaxParams, run_relax
 from workers.errors import BenchmarkFailed, BenchmarkSetupError, FailureClass
@@ -119,10 +120,56 @@ def test_params_validation(overrides: dict) -> None:
 
 def test_registered_with_defaults() -> None:
     spec = BENCHMARKS["relax"]
-    assert spec.version == "1.0"
+    assert spec.version == "1.1"
     defaults = spec.default_params()
     assert defaults["fmax"] == 0.05
     assert defaults["strain"] == 0.03
     assert defaults["max_steps"] == 500
     assert defaults["seeds"] == [0, 1, 2]
     assert spec.make_params({"fmax": 0.001}) == RelaxParams(fmax=0.001)
+
+
+ONE_SEED = RelaxParams(seeds=(0,))
+
+
+def test_emt_passes_the_force_checks_along_the_relaxation() -> None:
+    m = metrics(run_relax(bulk("Cu", "fcc", a=3.61), EMT(), ONE_SEED))
+    assert m["relaxation_net_force"] < 1e-10
+    assert m["relaxation_symmetry_force_deviation"] < 1e-8
+    assert m["flag_relaxation_net_force"] == m["flag_relaxation_symmetry_violation"] == 0.0
+
+
+def test_a_swirl_of_forces_is_caught_on_the_relaxed_structure_only() -> None:
+    # On the one-atom input the swirl vanishes (no atom is off the centre), so the input checks
+    # see nothing; the relaxed 8-atom supercell, symmetrized, shows equivalent atoms pushed
+    # differently. Momentum is conserved throughout.
+    m = metrics(run_relax(bulk("Cu", "fcc", a=3.61), TwistedEMT(0.01), ONE_SEED))
+    assert m["converged"] == 1.0
+    assert m["flag_symmetry_violation"] == 0.0
+    assert m["flag_relaxation_net_force"] == 0.0
+    assert m["relaxation_symmetry_force_deviation"] > 10 * SYMMETRY_TOLERANCE_EV_A
+    assert m["flag_relaxation_symmetry_violation"] == 1.0
+
+
+def test_a_constant_force_is_caught_on_the_rattled_start_and_the_relaxed_structure() -> None:
+    # 0.02 eV/Å on every atom is below fmax (0.05 eV/Å), so the relaxation converges, but
+    # the forces sum to 0.02 eV/Å per atom everywhere along it.
+    calc = ConstantForceEMT(np.array([0.0, 0.02, 0.0]))
+    m = metrics(run_relax(bulk("Cu", "fcc", a=3.61), calc, ONE_SEED))
+    assert m["converged"] == 1.0
+    assert m["relaxation_net_force"] == pytest.approx(0.02, rel=1e-9)
+    assert m["flag_relaxation_net_force"] == 1.0
+
+
+def test_noisy_forces_prevent_convergence_and_symmetry_breaking_is_named() -> None:
+    # Force noise of 0.1 eV/Å per component keeps fmax above 0.05 eV/Å at every step.
+    with pytest.raises(BenchmarkFailed) as info:
+        run_relax(bulk("Cu", "fcc", a=3.61), NoisyEMT(0.1), RelaxParams(seeds=(0,), max_steps=30))
+    assert info.value.failure_class == FailureClass.NO_CONVERGENCE
+    assert "symmetry breaking is the likely cause" in str(info.value)
+
+
+def test_emt_non_convergence_names_no_force_check() -> None:
+    with pytest.raises(BenchmarkFailed) as info:
+        run_relax(bulk("Cu"), EMT(), RelaxParams(max_steps=3, seeds=(0,)))
+    assert str(info.value) == "seed(s) [0] did not reach fmax 0.05 eV/Å in 3 steps"

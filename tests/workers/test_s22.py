@@ -39,6 +39,32 @@ class PerAtomConstant(Calculator):
         self.results = {"energy": energy, "forces": np.zeros((len(self.atoms), 3))}
 
 
+class PairExponential(Calculator):
+    """E = sign * sum over pairs of exp(-r / 1 Å): every pair attracts (sign -1) or repels
+    (sign +1), so the interaction energy of any complex has exactly that sign."""
+
+    implemented_properties = ["energy", "forces"]  # noqa: RUF012
+
+    def __init__(self, sign: float) -> None:
+        super().__init__()
+        self.sign = sign
+
+    def calculate(
+        self,
+        atoms: Atoms | None = None,
+        properties: list[str] | None = None,
+        system_changes: list[str] = all_changes,
+    ) -> None:
+        super().calculate(atoms, properties, system_changes)
+        assert self.atoms is not None
+        d = self.atoms.get_all_distances()
+        pairs = np.triu(np.exp(-d), k=1)
+        self.results = {
+            "energy": float(self.sign * pairs.sum()),
+            "forces": np.zeros((len(self.atoms), 3)),
+        }
+
+
 class NaNCalculator(PerAtomConstant):
     def calculate(
         self,
@@ -111,15 +137,51 @@ def test_emt_water_dimer_is_finite_and_reported_against_the_reference(structures
     assert np.isfinite(result.interaction_energy_ev)
     assert atoms == before
     assert atoms.calc is None
-    (metric,) = result.metrics()
+    metric, wrong_sign = result.metrics()
     assert (metric.name, metric.unit, metric.compare_to_reference) == (
         "interaction_energy",
         "eV",
         True,
     )
     assert metric.value == result.interaction_energy_ev
+    assert (wrong_sign.name, wrong_sign.unit, wrong_sign.compare_to_reference) == (
+        "wrong_sign",
+        "1",
+        False,
+    )
+    assert wrong_sign.value == float(result.interaction_energy_ev >= 0)  # the reference binds
+    assert result.reference_interaction_energy_ev == pytest.approx(-0.2177, abs=1e-3)
     assert result.system == "Water_dimer"
     assert result.series() == ()
+
+
+@pytest.mark.parametrize(("sign", "fraction"), [(-1.0, 0.0), (1.0, 1.0)])
+def test_wrong_sign_fraction_over_the_set_trips_when_signs_flip(
+    structures: dict, sign: float, fraction: float
+) -> None:
+    # Every S22 complex is bound (negative CCSD(T)/CBS energy): a purely attractive model has
+    # every sign right, the same model with the sign flipped has every sign wrong.
+    flags = []
+    for atoms in structures.values():
+        result = run_s22(atoms, PairExponential(sign), S22Params())
+        assert np.sign(result.interaction_energy_ev) == sign
+        metrics = {m.name: m.value for m in result.metrics()}
+        flags.append(metrics["wrong_sign"])
+    assert set(flags) <= {0.0, 1.0}
+    assert np.mean(flags) == fraction  # what a board's mean of the per-run metric shows
+
+
+def test_no_interaction_is_the_wrong_sign_and_other_complexes_have_no_flag(
+    structures: dict,
+) -> None:
+    # Zero is not bound: a model that sees no interaction misses every S22 complex.
+    unbound = run_s22(structures["Water_dimer"], PerAtomConstant(-1.0), S22Params())
+    assert {m.name: m.value for m in unbound.metrics()}["wrong_sign"] == 1.0
+    # A complex that is not an S22 system has no reference, so no wrong_sign either.
+    pair = Atoms("Ar2", positions=[[0, 0, 0], [4.0, 0, 0]], info={"monomer_a": 1})
+    result = run_s22(pair, PairExponential(-1.0), S22Params())
+    assert result.wrong_sign is None
+    assert [m.name for m in result.metrics()] == ["interaction_energy"]
 
 
 def test_monomer_size_is_read_from_the_s22_name(structures: dict) -> None:
@@ -155,7 +217,8 @@ def test_non_finite_energy_is_nan_or_inf(structures: dict) -> None:
 
 def test_registered_with_defaults() -> None:
     spec = get_benchmark("s22")
-    assert spec.version == "1.0"
+    assert spec.version == "1.1"  # 1.1: wrong_sign
+    assert [h.name for h in spec.headline] == ["interaction_energy", "wrong_sign"]
     assert spec.default_params() == {"vacuum_a": 10.0}
     with pytest.raises(ValueError, match="vacuum_a"):
         spec.make_params({"vacuum_a": 1.0})

@@ -17,10 +17,19 @@ Two exact properties of a physical potential energy surface, tested on the input
   ``equivalent_atoms`` from above and also catches forces that the site symmetry forbids (every
   force on fcc Cu must vanish). Flagged above 1e-3 eV/Å, a hundred times float32 round-off of
   typical MLIP forces.
+
+Where the checks run: ``check_forces`` tests the input crystal (used by ``eos`` and ``relax``).
+On the ideal crystal of a one-atom primitive cell every force vanishes by symmetry, so the
+benchmarks also test configurations whose forces are not zero: ``check_structures`` on the
+strained and sheared cells of ``elastic`` (lower symmetry, non-zero forces wherever an atom is
+not an inversion centre) and ``check_symmetrized`` on the relaxed structures of ``relax``
+(symmetrized to the space group found at a loose tolerance, so that the exact symmetry the
+model must respect is known). Each costs one force call per structure.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,27 +58,84 @@ class ForceChecks:
         |sum of the forces| / N on the rattled supercell (eV/Å per atom).
     symmetry_force_deviation_ev_a
         Largest |F_j - R F_i| over the space-group operations of the ideal input (eV/Å);
-        None when spglib finds no symmetry.
+        None when spglib finds no symmetry beyond the identity.
     """
 
     net_force_ev_a_per_atom: float
     symmetry_force_deviation_ev_a: float | None
 
-    def metrics(self) -> tuple[MetricValue, ...]:
-        """``net_force``, ``symmetry_force_deviation`` and their flags (1 = violated)."""
+    def metrics(self, prefix: str = "") -> tuple[MetricValue, ...]:
+        """Net force, symmetry deviation and their flags (1 = violated), names after ``prefix``.
+
+        ``{prefix}net_force``, ``flag_{prefix}net_force``, ``{prefix}symmetry_force_deviation``
+        and ``flag_{prefix}symmetry_violation``.
+        """
         net = self.net_force_ev_a_per_atom
         out = [
-            MetricValue("net_force", net, "eV/Å/atom"),
-            MetricValue("flag_net_force", float(net > NET_FORCE_TOLERANCE_EV_A), "1"),
+            MetricValue(f"{prefix}net_force", net, "eV/Å/atom"),
+            MetricValue(f"flag_{prefix}net_force", float(self.net_force_violated), "1"),
         ]
         deviation = self.symmetry_force_deviation_ev_a
         if deviation is not None:
-            violated = float(deviation > SYMMETRY_TOLERANCE_EV_A)
             out += [
-                MetricValue("symmetry_force_deviation", deviation, "eV/Å"),
-                MetricValue("flag_symmetry_violation", violated, "1"),
+                MetricValue(f"{prefix}symmetry_force_deviation", deviation, "eV/Å"),
+                MetricValue(f"flag_{prefix}symmetry_violation", float(self.symmetry_violated), "1"),
             ]
         return tuple(out)
+
+    @property
+    def net_force_violated(self) -> bool:
+        """Whether the net force per atom exceeds ``NET_FORCE_TOLERANCE_EV_A``."""
+        return self.net_force_ev_a_per_atom > NET_FORCE_TOLERANCE_EV_A
+
+    @property
+    def symmetry_violated(self) -> bool:
+        """Whether the symmetry deviation exceeds ``SYMMETRY_TOLERANCE_EV_A``."""
+        deviation = self.symmetry_force_deviation_ev_a
+        return deviation is not None and deviation > SYMMETRY_TOLERANCE_EV_A
+
+    def diagnosis(self) -> str:
+        """A sentence naming the violated checks as the likely cause of a failure ('' if none)."""
+        causes = []
+        if self.symmetry_violated:
+            causes.append(
+                f"the forces break the crystal's symmetry (|F_j - R F_i| up to "
+                f"{self.symmetry_force_deviation_ev_a:.3g} eV/Å > {SYMMETRY_TOLERANCE_EV_A} eV/Å): "
+                "symmetry breaking is the likely cause"
+            )
+        if self.net_force_violated:
+            causes.append(
+                f"the forces do not sum to zero ({self.net_force_ev_a_per_atom:.3g} eV/Å per atom "
+                f"> {NET_FORCE_TOLERANCE_EV_A} eV/Å): a net force drives the whole cell"
+            )
+        return "; ".join(causes)
+
+
+def worst(checks: Iterable[ForceChecks | None]) -> ForceChecks | None:
+    """The largest net force and symmetry deviation over several checks (None if all are None).
+
+    Parameters
+    ----------
+    checks
+        Checks of several structures; None entries (no forces) are skipped.
+
+    Returns
+    -------
+    ForceChecks | None
+        Largest net force per atom (eV/Å) and largest symmetry deviation (eV/Å; None when no
+        check had a symmetry deviation).
+    """
+    found = [c for c in checks if c is not None]
+    if not found:
+        return None
+    deviations = [
+        c.symmetry_force_deviation_ev_a
+        for c in found
+        if c.symmetry_force_deviation_ev_a is not None
+    ]
+    return ForceChecks(
+        max(c.net_force_ev_a_per_atom for c in found), max(deviations) if deviations else None
+    )
 
 
 def check_forces(
@@ -112,8 +178,88 @@ def check_forces(
         ideal_forces = _forces(atoms.copy(), calc)
     except PropertyNotImplementedError:
         return None
-    net = float(np.linalg.norm(forces.sum(axis=0))) / len(rattled)
-    return ForceChecks(net, symmetry_force_deviation(atoms, ideal_forces))
+    return ForceChecks(net_force(forces), symmetry_force_deviation(atoms, ideal_forces))
+
+
+def check_structures(
+    structures: Iterable[Atoms], calc: Calculator, *, symmetry: bool = True
+) -> ForceChecks | None:
+    """Net force and (optionally) symmetry equivariance of ``calc`` on each of ``structures``.
+
+    Parameters
+    ----------
+    structures
+        Periodic structures (Å), e.g. strained cells; not modified. The symmetry each must
+        respect is the one spglib finds in it at ``CHECK_SYMPREC``: they should be exactly
+        symmetric (scaled ideal positions), or the check tests only the operations left.
+    calc
+        ASE calculator giving forces (eV/Å).
+    symmetry
+        Also test the symmetry (False for structures known to have none, e.g. rattled).
+
+    Returns
+    -------
+    ForceChecks | None
+        The largest net force per atom (eV/Å) and symmetry deviation (eV/Å) over the
+        structures, or None when ``calc`` does not implement forces.
+
+    Raises
+    ------
+    BenchmarkFailed
+        ``nan_or_inf`` for a non-finite force.
+    """
+    checks = []
+    for structure in structures:
+        try:
+            forces = _forces(structure.copy(), calc)
+        except PropertyNotImplementedError:
+            return None
+        deviation = symmetry_force_deviation(structure, forces) if symmetry else None
+        checks.append(ForceChecks(net_force(forces), deviation))
+    return worst(checks)
+
+
+def check_symmetrized(atoms: Atoms, calc: Calculator, *, symprec: float) -> ForceChecks | None:
+    """Checks of ``calc`` on a copy of ``atoms`` symmetrized to the space group at ``symprec``.
+
+    A relaxed structure is symmetric only up to its residual displacements; symmetrizing it
+    (``ase.spacegroup.symmetrize.refine_symmetry``: cell and positions averaged over the
+    operations spglib finds at ``symprec``) gives a structure whose symmetry is exact, on
+    which an equivariant model's forces obey F_j = R F_i to round-off.
+
+    Parameters
+    ----------
+    atoms
+        Periodic structure (Å); not modified.
+    calc
+        ASE calculator giving forces (eV/Å).
+    symprec
+        spglib tolerance (Å) of the symmetrization.
+
+    Returns
+    -------
+    ForceChecks | None
+        Net force per atom (eV/Å) and symmetry deviation (eV/Å; None when spglib finds no
+        consistent symmetry at ``symprec``) of the symmetrized copy, or None without forces.
+    """
+    from ase.spacegroup.symmetrize import refine_symmetry
+
+    cell = (atoms.cell.array, atoms.get_scaled_positions(), atoms.numbers)
+    symmetric = atoms.copy()
+    if spglib.get_symmetry_dataset(cell, symprec=symprec) is None:
+        return check_structures([symmetric], calc, symmetry=False)
+    try:
+        refine_symmetry(symmetric, symprec=symprec)
+    except (ValueError, RuntimeError, np.linalg.LinAlgError):
+        # spglib's operations at symprec do not form a consistent group for this geometry
+        # (a badly distorted structure): there is no exact symmetry to test.
+        return check_structures([atoms.copy()], calc, symmetry=False)
+    return check_structures([symmetric], calc)
+
+
+def net_force(forces: np.ndarray) -> float:
+    """|sum_i F_i| / N (eV/Å per atom) of forces (eV/Å) of shape (N, 3)."""
+    return float(np.linalg.norm(forces.sum(axis=0))) / len(forces)
 
 
 def symmetry_force_deviation(
@@ -131,13 +277,14 @@ def symmetry_force_deviation(
     Returns
     -------
     float | None
-        The deviation (0 for an equivariant model), or None when spglib finds no symmetry.
+        The deviation (0 for an equivariant model), or None when spglib finds no symmetry
+        beyond the identity.
     """
     lattice = atoms.cell.array
     scaled = atoms.get_scaled_positions()
     dataset = spglib.get_symmetry_dataset((lattice, scaled, atoms.numbers), symprec=symprec)
-    if dataset is None:
-        return None
+    if dataset is None or len(dataset.rotations) < 2:
+        return None  # the identity alone constrains nothing
     deviation = 0.0
     for rotation, translation in zip(dataset.rotations, dataset.translations, strict=True):
         image = scaled @ rotation.T + translation

@@ -16,6 +16,10 @@ isolated-atom energy is the free atom's:
 - MLIPs: the isolated-atom energy is whatever the model extrapolates to for a lone atom (for
   MACE-type models the per-element reference energy E0s, for others a fitted composition
   model); a poor value here shows a model that has never seen isolated atoms.
+
+No quality flag marks that extrapolation: an ASE calculator cannot tell whether its model saw
+isolated atoms in training (that is in the model card's training data, not in the
+calculator), so the benchmark's description says it instead.
 """
 
 from __future__ import annotations
@@ -137,7 +141,9 @@ class CohesiveResult:
     params=CohesiveParams,
     description=(
         "E(isolated atom in a 20 Å non-periodic box) - E(bulk)/atom, with the bulk relaxed "
-        "(FIRE + FrechetCellFilter to 0.005 eV/Å) and at the experimental geometry."
+        "(FIRE + FrechetCellFilter to 0.005 eV/Å) and at the experimental geometry. Note: "
+        "for most MLIPs the isolated atom is an extrapolation (their training data hold no "
+        "lone atoms), so an error here may be the free atom's, not the crystal's."
     ),
     headline=(Headline("cohesive_energy", "E_coh", "eV/atom"),),
 )

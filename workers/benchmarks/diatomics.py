@@ -1,13 +1,25 @@
 """Homonuclear diatomics: the dimer energy curve and MLIP Arena's physicality metrics.
 
 Two atoms of the input's element sit in a large non-periodic box, from 0.9 x the covalent
-radius to 3.1 x the van der Waals radius apart (the range of MLIP Arena's
-``homonuclear_diatomics``; Chiang et al., "MLIP Arena", 2025). MLIP Arena steps 0.01 Å; the
-default here is 0.05 Å (five times fewer calls), and ``step_a=0.01`` restores it.
+radius to max(3.1 x the van der Waals radius, 6 Å) apart. MLIP Arena's
+``homonuclear_diatomics`` (Chiang et al., "MLIP Arena", 2025) ends at 3.1 x Alvarez's radius
+(6 Å where there is none): with the same radii (the default) this scan is at least as long, and
+the floor keeps small atoms (H: 3.7 Å) from stopping inside the bond. MLIP Arena steps 0.01 Å;
+the default here is 0.05 Å (five times fewer calls), and ``step_a=0.01`` restores it.
 
 No reference is needed: a good curve has one minimum, a monotone wall, forces that are -dE/dr,
 a flat far field and no jumps. Metrics follow MLIP Arena's ``analyze`` (same thresholds), plus
 a grid-independent force-energy consistency and the well depth against two isolated atoms.
+``spearman_repulsion_force`` is defined on every curve (``_curves.repulsion_spearman``).
+Flags of the curve's shape (1 = doubtful; helpers in ``workers.benchmarks._curves``):
+
+- ``flag_energy_jump``: ``energy_discontinuity`` (eV; how far a step of E lies outside the
+  range of its two neighbouring steps, 0 on a smooth curve however steep) or the |dE| on both
+  sides of one spurious sign flip of dE (not the minimum's; what makes MLIP Arena's
+  ``energy_jump`` large) exceeds 1 eV;
+- ``flag_tortuous``: tortuosity above 1.05 (5 % more total variation than a single well);
+- ``flag_not_dissociated``: ``dissociation_energy_residual`` = |E(r_max) - E(r_max - 0.5 Å)|
+  above 0.01 eV (``dissociation_force_residual``: max |F| over that last 0.5 Å, eV/Å).
 """
 
 from __future__ import annotations
@@ -20,7 +32,16 @@ from ase.calculators.calculator import Calculator
 from ase.data import atomic_numbers, covalent_radii, vdw_alvarez, vdw_radii
 from scipy.interpolate import CubicSpline
 
-from workers.benchmarks._curves import energy_diff_flips, spearman, tortuosity
+from workers.benchmarks._curves import (
+    dissociation_residual,
+    energy_diff_flips,
+    energy_discontinuity,
+    equilibrium_distance,
+    largest_spurious_flip,
+    repulsion_spearman,
+    spearman,
+    tortuosity,
+)
 from workers.benchmarks.base import (
     Headline,
     MetricValue,
@@ -32,8 +53,16 @@ from workers.benchmarks.base import (
 )
 from workers.errors import BenchmarkFailed, BenchmarkSetupError, FailureClass
 
-#: Upper end of the scan where no van der Waals radius is tabulated (MLIP Arena's value), Å.
-FALLBACK_R_MAX_A = 6.0
+#: Shortest upper end of the scan (Å); also where no van der Waals radius is tabulated.
+R_MAX_FLOOR_A = 6.0
+#: A step of E this far outside its neighbours' range is a discontinuity (eV).
+JUMP_THRESHOLD_EV = 1.0
+#: Tortuosity above which the curve is flagged (1 for a single well).
+MAX_TORTUOSITY = 1.05
+#: Width of the far-field window at the end of the scan (Å).
+DISSOCIATION_WINDOW_A = 0.5
+#: |E(r_max) - E(r_max - window)| above which the bond is not dissociated at the end (eV).
+DISSOCIATION_TOLERANCE_EV = 0.01
 #: Energy steps below this are ignored when counting energy flips (MLIP Arena), eV.
 ENERGY_STEP_THRESHOLD_EV = 1e-3
 #: Forces below this are ignored when counting force sign flips (MLIP Arena), eV/Å.
@@ -51,11 +80,15 @@ class DiatomicsParams:
     r_min_covalent_factor
         The scan starts at this multiple of the covalent radius (``ase.data.covalent_radii``).
     r_max_vdw_factor
-        The scan ends at this multiple of the van der Waals radius.
+        The scan ends at this multiple of the van der Waals radius, or at ``r_max_floor_a``
+        if that is longer.
     vdw_source
-        ``"ase"``: ``ase.data.vdw_radii`` (Bondi and others), falling back to Alvarez's radii
-        (``ase.data.vdw_alvarez``) where missing; ``"alvarez"``: Alvarez's radii only, as MLIP
-        Arena. Where neither has the element the scan ends at 6 Å.
+        ``"alvarez"``: Alvarez's radii (``ase.data.vdw_alvarez``), as MLIP Arena; ``"ase"``:
+        ``ase.data.vdw_radii`` (Bondi and others, shorter for metals: Cu 1.40 Å against
+        2.38 Å), falling back to Alvarez's radii where missing. Where neither has the
+        element the scan ends at ``r_max_floor_a``.
+    r_max_floor_a
+        Shortest upper end of the scan (Å).
     force_energy_tolerance_ev_a
         Median |F + dE/dr| above which the forces are flagged as not the gradient (eV/Å).
     """
@@ -63,7 +96,8 @@ class DiatomicsParams:
     step_a: float = 0.05
     r_min_covalent_factor: float = 0.9
     r_max_vdw_factor: float = 3.1
-    vdw_source: str = "ase"
+    vdw_source: str = "alvarez"
+    r_max_floor_a: float = R_MAX_FLOOR_A
     force_energy_tolerance_ev_a: float = 0.01
 
     def __post_init__(self) -> None:
@@ -75,6 +109,8 @@ class DiatomicsParams:
             raise ValueError(f"vdw_source must be 'ase' or 'alvarez', got {self.vdw_source!r}")
         if self.force_energy_tolerance_ev_a <= 0:
             raise ValueError("force_energy_tolerance_ev_a must be positive")
+        if not 0.0 <= self.r_max_floor_a <= 20.0:
+            raise ValueError(f"r_max_floor_a must be in [0, 20] Å, got {self.r_max_floor_a}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +131,7 @@ class DiatomicsResult:
     conservation_deviation_ev_a: float
     force_energy_deviation_ev_a: float
     spearman_repulsion_energy: float | None
-    spearman_repulsion_force: float | None
+    spearman_repulsion_force: float
     tortuosity: float | None
     energy_diff_flips: int
     energy_jump_ev: float
@@ -106,6 +142,12 @@ class DiatomicsResult:
         """Physicality metrics (ideal: Spearman -1, tortuosity 1, one flip each) and flags."""
         inconsistent = self.force_energy_deviation_ev_a > self.force_energy_tolerance_ev_a
         hole = self.energies_ev[0] < self.energies_ev[-1]  # lower when squeezed than apart
+        r, e, f = (np.array(x) for x in (self.distances_a, self.energies_ev, self.forces_ev_a))
+        discontinuity = energy_discontinuity(e)
+        spurious_flip = largest_spurious_flip(e, ENERGY_STEP_THRESHOLD_EV)
+        jump = max(discontinuity, spurious_flip) > JUMP_THRESHOLD_EV
+        tortuous = self.tortuosity is not None and self.tortuosity > MAX_TORTUOSITY
+        residual, residual_f = dissociation_residual(r, e, f, window=DISSOCIATION_WINDOW_A)
         values = (
             ("equilibrium_distance", self.equilibrium_distance_a, "Å"),
             ("well_depth", self.well_depth_ev, "eV"),
@@ -117,10 +159,16 @@ class DiatomicsResult:
             ("force_energy_deviation", self.force_energy_deviation_ev_a, "eV/Å"),
             ("energy_diff_flips", float(self.energy_diff_flips), "1"),
             ("energy_jump", self.energy_jump_ev, "eV"),
+            ("energy_discontinuity", discontinuity, "eV"),
             ("force_flips", float(self.force_flips), "1"),
+            ("dissociation_energy_residual", residual, "eV"),
+            ("dissociation_force_residual", residual_f, "eV/Å"),
             ("flag_force_energy_inconsistent", float(inconsistent), "1"),
             ("flag_no_minimum", float(self.equilibrium_distance_a is None), "1"),
             ("flag_short_range_hole", float(hole), "1"),
+            ("flag_energy_jump", float(jump), "1"),
+            ("flag_tortuous", float(tortuous), "1"),
+            ("flag_not_dissociated", float(residual > DISSOCIATION_TOLERANCE_EV), "1"),
         )
         return finite(*(MetricValue(n, v, u) for n, v, u in values if v is not None))
 
@@ -131,11 +179,12 @@ class DiatomicsResult:
 
 @register_benchmark(
     "diatomics",
-    version="1.0",
+    version="1.1",
     params=DiatomicsParams,
     description=(
-        "Homonuclear dimer curve from 0.9 x covalent to 3.1 x van der Waals radius (0.05 Å "
-        "grid) in a non-periodic box; MLIP Arena's physicality metrics."
+        "Homonuclear dimer curve from 0.9 x covalent to max(3.1 x Alvarez van der Waals "
+        "radius, 6 Å) (0.05 Å grid) in a non-periodic box; MLIP Arena's physicality metrics, "
+        "jump, tortuosity and dissociation flags."
     ),
     headline=(
         Headline("force_energy_deviation", "median |F + dE/dr|", "eV/Å"),
@@ -214,7 +263,9 @@ def distance_grid(element: str, params: DiatomicsParams) -> np.ndarray:
     r_vdw = float(vdw_radii[z]) if params.vdw_source == "ase" else float("nan")
     if np.isnan(r_vdw) and z < len(vdw_alvarez.vdw_radii):
         r_vdw = float(vdw_alvarez.vdw_radii[z])
-    r_max = params.r_max_vdw_factor * r_vdw if np.isfinite(r_vdw) else FALLBACK_R_MAX_A
+    r_max = params.r_max_floor_a
+    if np.isfinite(r_vdw):
+        r_max = max(r_max, params.r_max_vdw_factor * r_vdw)
     r_min = params.r_min_covalent_factor * float(covalent_radii[z])
     n_points = max(round((r_max - r_min) / params.step_a) + 1, 8)
     return np.linspace(r_min, r_max, n_points)
@@ -231,7 +282,7 @@ def analyse_curve(
     params: DiatomicsParams,
 ) -> DiatomicsResult:
     """Metrics of a curve (r ascending, Å; E, eV; F, eV/Å); ``minimum``: (r_eq Å, E(r_eq) eV)."""
-    i_min_e, i_min_f = int(np.argmin(e)), int(np.argmin(f))
+    i_min_e = int(np.argmin(e))
     r_eq, e_min = minimum
     energy_flips, energy_jump = energy_diff_flips(e, ENERGY_STEP_THRESHOLD_EV)
     force_signs = np.sign(np.where(np.abs(f) < FORCE_THRESHOLD_EV_A, 0.0, f))
@@ -251,25 +302,13 @@ def analyse_curve(
         # of a steep wall: what remains is forces that are not the gradient of the energy.
         force_energy_deviation_ev_a=float(np.median(np.abs(f + CubicSpline(r, e)(r, 1)))),
         spearman_repulsion_energy=spearman(r[: i_min_e + 1], e[: i_min_e + 1]),
-        spearman_repulsion_force=spearman(r[: i_min_f + 1], f[: i_min_f + 1]),
+        spearman_repulsion_force=repulsion_spearman(r, f, e),
         tortuosity=tortuosity(e),
         energy_diff_flips=energy_flips,
         energy_jump_ev=energy_jump,
         force_flips=int(np.count_nonzero(np.diff(force_signs))),
         force_energy_tolerance_ev_a=params.force_energy_tolerance_ev_a,
     )
-
-
-def equilibrium_distance(r: np.ndarray, e: np.ndarray) -> float | None:
-    """Minimum of a cubic spline through E(r) (Å), or None if the lowest point is an end."""
-    i_min = int(np.argmin(e))
-    if i_min in (0, len(r) - 1):
-        return None
-    spline = CubicSpline(r, e)
-    lo, hi = r[i_min - 1], r[i_min + 1]
-    roots = [x for x in spline.derivative().roots(extrapolate=False) if lo <= x <= hi]
-    minima = [float(x) for x in roots if spline(x, 2) > 0]
-    return min(minima, key=lambda x: float(spline(x))) if minima else float(r[i_min])
 
 
 def _curves(

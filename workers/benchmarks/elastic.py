@@ -12,6 +12,14 @@ modulus E = 9BG / (3B + G) and Poisson's ratio (3B - 2G) / (6B + 2G) from B_VRH,
 Quality flags: B_VRH more than 10 % from the curvature B0 of a small E(V) scan of the same
 model (``ase.eos``, +-3 % volume); an eigenvalue of C not positive (Born instability);
 an ionic relaxation that did not converge.
+
+Force checks (``workers.benchmarks._checks``; ``net_force``, ``symmetry_force_deviation`` and
+their flags): the net force on a rattled 2x2x2 supercell of the ideal conventional cell, and
+the net force and symmetry equivariance on the ideal conventional cell and on its six Voigt
+strains (+``strain``: three stretched and three sheared cells, each of lower symmetry). They
+are measured on the ideal input geometry, not the model's relaxed cell: a relaxation absorbs a
+force defect into the geometry (a constant or non-symmetric force is balanced by displaced
+atoms), whereas the ideal strained cells have a known exact symmetry. Eight force calls.
 """
 
 from __future__ import annotations
@@ -22,8 +30,9 @@ import numpy as np
 import spglib
 from ase import Atoms, units
 from ase.calculators.calculator import Calculator
-from ase.eos import EquationOfState
 
+from workers.benchmarks._checks import ForceChecks, check_forces, check_structures, worst
+from workers.benchmarks._eos_fit import curvature_bulk_modulus
 from workers.benchmarks._relaxation import REFERENCE_SYMPREC, minimize
 from workers.benchmarks.base import (
     Headline,
@@ -83,7 +92,8 @@ class ElasticResult:
     ``c_gpa``: symmetrized 6x6 C_ij; ``space_group``: of the input; ``eos_bulk_modulus_gpa``:
     E(V) curvature B0 of the relaxed cell; ``ionic_max_force``: largest residual force after
     the ionic relaxations (eV/Å; 0 without); ``strains`` (-e, 0, +e) and ``stresses_gpa``:
-    sigma_j at those e_j for each Voigt component j.
+    sigma_j at those e_j for each Voigt component j; ``force_checks``: net force and symmetry
+    on the rattled, ideal and strained conventional cells (None without forces).
     """
 
     c_gpa: tuple[tuple[float, ...], ...]
@@ -93,6 +103,7 @@ class ElasticResult:
     ionic_converged: bool
     strains: tuple[float, ...]
     stresses_gpa: tuple[tuple[float, ...], ...]
+    force_checks: ForceChecks | None = None
 
     def moduli(self) -> dict[str, float]:
         """Voigt, Reuss and Hill bulk and shear moduli, Young's modulus (GPa), Poisson ratio."""
@@ -147,6 +158,7 @@ class ElasticResult:
             MetricValue("ionic_relaxation_max_force", self.ionic_max_force, "eV/Å"),
             MetricValue("flag_ionic_relaxation_not_converged", float(not self.ionic_converged),
                         "1"),
+            *(self.force_checks.metrics() if self.force_checks is not None else ()),
         )  # fmt: skip
 
     def series(self) -> tuple[SeriesData, ...]:
@@ -160,11 +172,12 @@ class ElasticResult:
 
 @register_benchmark(
     "elastic",
-    version="1.0",
+    version="1.1",
     params=ElasticParams,
     description=(
         "C_ij from +-0.5 % Voigt strains of the relaxed conventional cell (ions relaxed for "
-        "multi-atom bases); Voigt-Reuss-Hill B, G, E, Poisson ratio; Born stability."
+        "multi-atom bases); Voigt-Reuss-Hill B, G, E, Poisson ratio; Born stability; net-force "
+        "and symmetry checks on the strained cells."
     ),
     headline=(
         Headline("bulk_modulus", "B_VRH", "GPa"),
@@ -200,23 +213,32 @@ def run_elastic(
         If ``atoms`` is not periodic in three dimensions or has no space group.
     BenchmarkFailed
         ``nan_or_inf`` for a non-finite energy, force or stress; ``no_convergence`` (with the
-        trace) when the unstrained cell does not relax or the E(V) fit fails.
+        trace) when the unstrained cell does not relax (naming a violated force check as the
+        likely cause) or the E(V) fit fails.
     """
     if not atoms.pbc.all() or atoms.cell.rank != 3:
         raise BenchmarkSetupError("elastic needs a structure periodic in three dimensions")
     cell, number, n_primitive = _conventional(atoms)
+    ideal = cell.copy()
+    checks = worst(
+        [
+            check_forces(ideal, calc),
+            check_structures([_strained(ideal, j, params.strain) for j in range(6)], calc),
+        ]
+    )
     cell.calc = calc
     trace = minimize(cell, fmax=params.fmax, max_steps=params.max_steps, relax_cell=True,
                      observer=observer, stage="elastic", window=(0.0, 0.2))  # fmt: skip
     if not trace.converged:
+        cause = "" if checks is None else checks.diagnosis()
         raise BenchmarkFailed(
             f"the unstrained cell did not relax to fmax {params.fmax} eV/Å in "
-            f"{params.max_steps} steps",
+            f"{params.max_steps} steps" + (f"; {cause}" if cause else ""),
             failure_class=FailureClass.NO_CONVERGENCE,
             series=trace.series(),
         )
     relax_ions = params.relax_ions == "always" or (params.relax_ions == "auto" and n_primitive > 1)
-    b_eos = _eos_bulk_modulus(cell, calc, params.eos_volume_range)
+    b_eos = curvature_bulk_modulus(cell, calc, params.eos_volume_range)
     sigma0 = _stress(cell)
     c = np.zeros((6, 6))
     stresses, forces, converged = [], [0.0], True
@@ -243,6 +265,7 @@ def run_elastic(
         ionic_converged=bool(converged),
         strains=(-params.strain, 0.0, params.strain),
         stresses_gpa=tuple(stresses),
+        force_checks=checks,
     )
 
 
@@ -274,25 +297,3 @@ def _stress(atoms: Atoms) -> np.ndarray:
     if not np.isfinite(stress).all():
         raise BenchmarkFailed("non-finite stress", failure_class=FailureClass.NAN_OR_INF)
     return stress
-
-
-def _eos_bulk_modulus(cell: Atoms, calc: Calculator, volume_range: float) -> float:
-    """B0 (GPa) of a 7-point Birch-Murnaghan fit of E(V) over +-``volume_range``."""
-    volumes, energies = [], []
-    for factor in np.linspace(1 - volume_range, 1 + volume_range, 7):
-        scaled = cell.copy()
-        scaled.set_cell(cell.cell.array * factor ** (1 / 3), scale_atoms=True)
-        scaled.calc = calc
-        energies.append(float(scaled.get_potential_energy()))
-        volumes.append(float(scaled.get_volume()))
-    if not np.isfinite(energies).all():
-        raise BenchmarkFailed(
-            "non-finite energy in the E(V) scan", failure_class=FailureClass.NAN_OR_INF
-        )
-    try:
-        _, _, b0 = EquationOfState(volumes, energies, eos="birchmurnaghan").fit(warn=False)
-    except (RuntimeError, ValueError) as exc:
-        raise BenchmarkFailed(
-            f"E(V) fit failed: {exc}", failure_class=FailureClass.NO_CONVERGENCE
-        ) from exc
-    return float(b0 / units.GPa)

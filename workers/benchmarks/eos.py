@@ -15,6 +15,16 @@ Quality flags (1 = doubtful), computed from the scan itself:
   B0 by more than 10 % (``bulk_modulus_window_change``, %); left out when the inner half holds
   fewer than 5 points (n_points < 11 at the default grid) or its fit fails.
 
+Standard errors of V0, B0 and B0' (``volume_per_atom_stderr`` Å³/atom, ``bulk_modulus_stderr``
+GPa, ``bulk_modulus_pressure_derivative_stderr``) come from the covariance of a least-squares
+refit of the same form (``workers.benchmarks._eos_fit.parameter_stderr``).
+
+Roughness (``workers.benchmarks._roughness``): ``fine_points`` more volumes (default 21) span
+V0 (1 +- ``fine_range``) (default +-4 %) around the fitted V0 (series ``energy_volume_fine``);
+``roughness_rms`` (meV/atom) and ``roughness`` (% of the span) are their residual from a
+cubic polynomial in V, flagged (``flag_rough_energy_volume``) above 1 % of the span. The
+coarse scan cannot see a ripple of a few meV/atom and a period of a percent of the volume.
+
 Smoothness of E(V), as the diatomics metrics (``workers.benchmarks._curves``): sign flips of
 the energy differences (1 ideal; steps below 0.1 meV/atom ignored), tortuosity (1 ideal) and
 Spearman's rank correlation of E with V on the compressed side of the lowest point (-1 ideal)
@@ -35,6 +45,7 @@ from workers.benchmarks._checks import ForceChecks, check_forces
 from workers.benchmarks._curves import single_well
 from workers.benchmarks._eos_fit import energy_volume_series, fit_eos, inner_bulk_modulus
 from workers.benchmarks._frames import snapshot
+from workers.benchmarks._roughness import fine_volumes, roughness_metrics
 from workers.benchmarks.base import (
     FrameSet,
     Headline,
@@ -72,11 +83,18 @@ class EosParams:
         Number of equally spaced volumes (at least 7).
     eos
         Equation-of-state form of ``ase.eos`` with parameters (E0, B0, B0', V0).
+    fine_points
+        Number of volumes of the fine sub-grid around the fitted V0 that measures the
+        roughness of E(V) (0 leaves it out; otherwise at least 9).
+    fine_range
+        Fractional half-width of the fine sub-grid: V0 (1 - w) ... V0 (1 + w) (0 < w <= 0.1).
     """
 
     volume_range: float = 0.20
     n_points: int = 11
     eos: str = "birchmurnaghan"
+    fine_points: int = 21
+    fine_range: float = 0.04
 
     def __post_init__(self) -> None:
         if not 0.0 < self.volume_range < 0.5:
@@ -85,6 +103,10 @@ class EosParams:
             raise ValueError(f"n_points must be at least 7, got {self.n_points}")
         if self.eos not in EOS_FORMS:
             raise ValueError(f"eos must be one of {list(EOS_FORMS)}, got {self.eos!r}")
+        if self.fine_points != 0 and self.fine_points < 9:
+            raise ValueError(f"fine_points must be 0 or at least 9, got {self.fine_points}")
+        if not 0.0 < self.fine_range <= 0.1:
+            raise ValueError(f"fine_range must be in (0, 0.1], got {self.fine_range}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +132,10 @@ class EosResult:
         that half holds fewer than 5 points or its fit fails.
     force_checks
         Net force and symmetry checks on the input (None without forces).
+    fine_volumes_a3_per_atom, fine_energies_ev_per_atom
+        The fine sub-grid around V0 (Å³/atom, eV/atom); empty when left out.
+    v0_stderr_a3_per_atom, bulk_modulus_stderr_gpa, bulk_modulus_pressure_derivative_stderr
+        Standard errors of V0 (Å³/atom), B0 (GPa) and B0'; NaN (not reported) if undefined.
     frame_sets
         The strained structures (``eos_structures``), each with the energy (eV) the model
         gave it.
@@ -124,6 +150,11 @@ class EosResult:
     fit_residual_rms_mev_per_atom: float
     bulk_modulus_inner_window_gpa: float | None = None
     force_checks: ForceChecks | None = None
+    fine_volumes_a3_per_atom: tuple[float, ...] = ()
+    fine_energies_ev_per_atom: tuple[float, ...] = ()
+    v0_stderr_a3_per_atom: float = float("nan")
+    bulk_modulus_stderr_gpa: float = float("nan")
+    bulk_modulus_pressure_derivative_stderr: float = float("nan")
     frame_sets: tuple[FrameSet, ...] = field(default=(), compare=False, repr=False)
 
     def frames(self) -> tuple[FrameSet, ...]:
@@ -131,17 +162,20 @@ class EosResult:
         return self.frame_sets
 
     def metrics(self) -> tuple[MetricValue, ...]:
-        """V0, B0 and B0' (compared with references), E0, fit residual, flags, smoothness."""
+        """V0, B0, B0' (vs references), their errors, E0, residual, flags, smoothness, roughness."""
+        bp = "bulk_modulus_pressure_derivative"
         return finite(
             MetricValue("volume_per_atom", self.v0_a3_per_atom, "Å³/atom", True),
             MetricValue("bulk_modulus", self.bulk_modulus_gpa, "GPa", True),
-            MetricValue(
-                "bulk_modulus_pressure_derivative", self.bulk_modulus_pressure_derivative, "1", True
-            ),
+            MetricValue(bp, self.bulk_modulus_pressure_derivative, "1", True),
+            MetricValue("volume_per_atom_stderr", self.v0_stderr_a3_per_atom, "Å³/atom"),
+            MetricValue("bulk_modulus_stderr", self.bulk_modulus_stderr_gpa, "GPa"),
+            MetricValue(f"{bp}_stderr", self.bulk_modulus_pressure_derivative_stderr, "1"),
             MetricValue("energy_per_atom_min", self.e0_ev_per_atom, "eV/atom"),
             MetricValue("fit_residual_rms", self.fit_residual_rms_mev_per_atom, "meV/atom"),
             *self._flags(),
             *self._smoothness(),
+            *roughness_metrics(self.fine_volumes_a3_per_atom, self.fine_energies_ev_per_atom),
             *(self.force_checks.metrics() if self.force_checks is not None else ()),
         )
 
@@ -172,17 +206,22 @@ class EosResult:
         return [MetricValue(n, x, "1") for n, x in zip(names, values, strict=True) if x is not None]
 
     def series(self) -> tuple[SeriesData, ...]:
-        """The sampled E(V) curve."""
-        return (energy_volume_series(self.volumes_a3_per_atom, self.energies_ev_per_atom),)
+        """The sampled E(V) curve and, when measured, the fine sub-grid around V0."""
+        coarse = energy_volume_series(self.volumes_a3_per_atom, self.energies_ev_per_atom)
+        if not self.fine_volumes_a3_per_atom:
+            return (coarse,)
+        fine_v, fine_e = self.fine_volumes_a3_per_atom, self.fine_energies_ev_per_atom
+        return coarse, energy_volume_series(fine_v, fine_e, name="energy_volume_fine")
 
 
 @register_benchmark(
     "eos",
-    version="1.0",
+    version="1.1",
     params=EosParams,
     description=(
         "E(V) over an isotropic volume scan (default +-20 %, 11 points) with fixed cell shape; "
-        "Birch-Murnaghan fit of V0, B0 and B0'."
+        "Birch-Murnaghan fit of V0, B0 and B0' with standard errors; roughness of E(V) on a "
+        "21-point sub-grid over V0 +-4 %."
     ),
     headline=(
         Headline("volume_per_atom", "V0", "Å³/atom"),
@@ -209,7 +248,8 @@ def run_eos(
     Returns
     -------
     EosResult
-        Points and fitted V0 (Å³/atom), E0 (eV/atom), B0 (GPa) and B0'.
+        Points, fitted V0 (Å³/atom), E0 (eV/atom), B0 (GPa) and B0' with standard errors,
+        and the fine sub-grid around V0.
 
     Raises
     ------
@@ -221,25 +261,26 @@ def run_eos(
     """
     if not atoms.pbc.all() or atoms.cell.rank != 3:
         raise BenchmarkSetupError("eos needs a structure periodic in three dimensions")
-    n_atoms = len(atoms)
-    volumes, energies, structures = [], [], []
+    n_atoms, v_input = len(atoms), atoms.get_volume() / len(atoms)
     factors = np.linspace(1 - params.volume_range, 1 + params.volume_range, params.n_points)
+    n_total = len(factors) + params.fine_points
+    volumes, energies, structures = [], [], []
     for i, factor in enumerate(factors):
-        trial = atoms.copy()
-        trial.set_cell(atoms.cell.array * factor ** (1 / 3), scale_atoms=True)
-        trial.calc = calc
-        energy = float(trial.get_potential_energy())
-        if not np.isfinite(energy):
-            raise BenchmarkFailed(
-                f"non-finite energy {energy} at volume {trial.get_volume():.3f} Å³",
-                failure_class=FailureClass.NAN_OR_INF,
-            )
+        trial = _scaled(atoms, calc, float(factor))
         volumes.append(trial.get_volume() / n_atoms)
-        energies.append(energy / n_atoms)
+        energies.append(trial.get_potential_energy() / n_atoms)
         structures.append(snapshot(trial, volume_factor=float(factor)))
-        notify(observer, "eos", (i + 1) / len(factors))
+        notify(observer, "eos", (i + 1) / n_total)
     fit = fit_eos(np.array(volumes), np.array(energies), params.eos)
     inner = np.abs(factors - 1.0) <= params.volume_range / 2 + 1e-9
+    fine_v, fine_e = [], []
+    if params.fine_points:
+        for i, v in enumerate(
+            fine_volumes(fit.v0_a3_per_atom, params.fine_range, params.fine_points)
+        ):
+            fine_v.append(float(v))
+            fine_e.append(_scaled(atoms, calc, v / v_input).get_potential_energy() / n_atoms)
+            notify(observer, "eos", (len(factors) + i + 1) / n_total)
     return EosResult(
         volumes_a3_per_atom=tuple(float(v) for v in volumes),
         energies_ev_per_atom=tuple(float(e) for e in energies),
@@ -248,5 +289,24 @@ def run_eos(
             np.array(volumes)[inner], np.array(energies)[inner], params.eos
         ),
         force_checks=check_forces(atoms, calc),
+        fine_volumes_a3_per_atom=tuple(fine_v),
+        fine_energies_ev_per_atom=tuple(float(e) for e in fine_e),
         frame_sets=(FrameSet("eos_structures", tuple(structures), "E(V) scan, fixed shape"),),
     )
+
+
+def _scaled(atoms: Atoms, calc: Calculator, factor: float) -> Atoms:
+    """``atoms`` scaled to ``factor`` times its volume, with its energy (eV) computed.
+
+    Raises BenchmarkFailed(nan_or_inf) for a non-finite energy.
+    """
+    trial = atoms.copy()
+    trial.set_cell(atoms.cell.array * factor ** (1 / 3), scale_atoms=True)
+    trial.calc = calc
+    energy = float(trial.get_potential_energy())
+    if not np.isfinite(energy):
+        raise BenchmarkFailed(
+            f"non-finite energy {energy} at volume {trial.get_volume():.3f} Å³",
+            failure_class=FailureClass.NAN_OR_INF,
+        )
+    return trial

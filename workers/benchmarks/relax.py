@@ -18,6 +18,16 @@ Conventions
   strains of a few 0.1 %, so a tighter tolerance flags loose convergence, not a change of
   structure; a real instability (a Bain or Burgers path) moves atoms by more than 0.1 Å.
   ``rmsd`` is the continuous measure of the residual distortion.
+
+Force checks (``workers.benchmarks._checks``): ``net_force`` and ``symmetry_force_deviation``
+(with their flags) test the input crystal; along the relaxation, ``relaxation_net_force`` is
+the largest net force per atom on the rattled starts (forces of about 0.5 eV/Å each, so a sum
+near zero is informative) and the relaxed structures, and ``relaxation_symmetry_force_deviation``
+the largest |F_j - R F_i| on the relaxed structures symmetrized to the space group found at
+``symprec`` (flags ``flag_relaxation_net_force``, ``flag_relaxation_symmetry_violation``, same
+tolerances). The starts and ends cost nothing (the optimizer computes those forces); each
+symmetrized structure one force call. When a seed does not converge and a symmetry (or net
+force) check is violated, the failure message names it as the likely cause.
 """
 
 from __future__ import annotations
@@ -28,7 +38,13 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator
 
-from workers.benchmarks._checks import ForceChecks, check_forces
+from workers.benchmarks._checks import (
+    ForceChecks,
+    check_forces,
+    check_structures,
+    check_symmetrized,
+    worst,
+)
 from workers.benchmarks._frames import FrameRecorder
 from workers.benchmarks._relaxation import (
     Trace,
@@ -81,7 +97,11 @@ class RelaxParams:
 
 @dataclass(frozen=True, slots=True)
 class RelaxRun:
-    """One seed: trace, volume (Å³/atom), a (Å), c/a, RMSD (Å), space-group number."""
+    """One seed: trace, volume (Å³/atom), a (Å), c/a, RMSD (Å), space-group number, checks.
+
+    ``force_checks``: net force on the rattled start and the relaxed structure, symmetry on the
+    symmetrized relaxed structure (None without forces).
+    """
 
     trace: Trace
     volume_a3_per_atom: float
@@ -89,6 +109,7 @@ class RelaxRun:
     c_over_a: float | None
     rmsd_a: float
     space_group: int
+    force_checks: ForceChecks | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +162,13 @@ class RelaxResult:
             metrics.append(MetricValue("c_over_a", float(np.mean(c_over_a)), "1", True))
         if self.force_checks is not None:
             metrics += self.force_checks.metrics()
+        if (along := self.relaxation_checks()) is not None:
+            metrics += along.metrics("relaxation_")
         return finite(*metrics)
+
+    def relaxation_checks(self) -> ForceChecks | None:
+        """The worst net force and symmetry deviation along every seed's relaxation."""
+        return worst(r.force_checks for r in self.runs)
 
     def series(self) -> tuple[SeriesData, ...]:
         """Energy and fmax traces of every seed (``relax_energy_seed<i>``, ...)."""
@@ -150,11 +177,12 @@ class RelaxResult:
 
 @register_benchmark(
     "relax",
-    version="1.0",
+    version="1.1",
     params=RelaxParams,
     description=(
         "FIRE + FrechetCellFilter from a 2x2x2 supercell strained +3 %, rattled 0.05 Å "
-        "(3 seeds), to fmax 0.05 eV/Å in <= 500 steps: a, volume, steps, RMSD, space group."
+        "(3 seeds), to fmax 0.05 eV/Å in <= 500 steps: a, volume, steps, RMSD, space group; "
+        "net-force and symmetry checks along the relaxation."
     ),
     headline=(
         Headline("lattice_constant_a", "a", "Å"),
@@ -189,7 +217,8 @@ def run_relax(
         If ``atoms`` is not periodic in three dimensions or has no space group.
     BenchmarkFailed
         ``no_convergence`` (every seed's energy/fmax trace attached) when a seed misses
-        ``fmax`` in ``max_steps``; ``nan_or_inf`` for a non-finite energy or force.
+        ``fmax`` in ``max_steps``, naming a violated force check as the likely cause;
+        ``nan_or_inf`` for a non-finite energy or force.
     """
     if not atoms.pbc.all() or atoms.cell.rank != 3:
         raise BenchmarkSetupError("relax needs a structure periodic in three dimensions")
@@ -200,6 +229,7 @@ def run_relax(
         trial = reference.copy()
         trial.set_cell(reference.cell.array * (1.0 + params.strain), scale_atoms=True)
         trial.positions += np.random.default_rng(seed).normal(0, params.rattle_a, (len(trial), 3))
+        start = check_structures([trial], calc, symmetry=False)  # the optimizer reuses these
         trial.calc = calc
         window = (i / len(params.seeds), 1 / len(params.seeds))
         trace = minimize(trial, fmax=params.fmax, max_steps=params.max_steps, relax_cell=True,
@@ -207,13 +237,18 @@ def run_relax(
                          recorder=recorder if i == 0 else None)  # fmt: skip
         if i == 0:
             paths.append(recorder.frame_set("relaxation", final=trial, description=f"seed {seed}"))
-        runs.append(_describe(trial, trace, atoms, reference, params))
+        checks = worst([start, check_structures([trial], calc, symmetry=False),
+                        check_symmetrized(trial, calc, symprec=params.symprec)])  # fmt: skip
+        runs.append(_describe(trial, trace, atoms, reference, params, checks))
     volume = float(atoms.get_volume()) / len(atoms)
     result = RelaxResult(tuple(runs), volume, number, check_forces(atoms, calc), tuple(paths))
     failed = [seed for seed, run in zip(params.seeds, runs, strict=True) if not run.trace.converged]
     if failed:
+        checks = worst([result.force_checks, result.relaxation_checks()])
+        cause = "" if checks is None else checks.diagnosis()
         raise BenchmarkFailed(
-            f"seed(s) {failed} did not reach fmax {params.fmax} eV/Å in {params.max_steps} steps",
+            f"seed(s) {failed} did not reach fmax {params.fmax} eV/Å in {params.max_steps} steps"
+            + (f"; {cause}" if cause else ""),
             failure_class=FailureClass.NO_CONVERGENCE,
             series=result.series(),
         )
@@ -225,7 +260,12 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 
 
 def _describe(
-    trial: Atoms, trace: Trace, atoms: Atoms, reference: Atoms, params: RelaxParams
+    trial: Atoms,
+    trace: Trace,
+    atoms: Atoms,
+    reference: Atoms,
+    params: RelaxParams,
+    checks: ForceChecks | None,
 ) -> RelaxRun:
     """Lattice, volume, RMSD and space group of the relaxed supercell ``trial``."""
     number, conventional = conventional_lattice(atoms, trial.cell.array / params.supercell)
@@ -236,4 +276,4 @@ def _describe(
     rmsd = float(np.sqrt(np.mean(np.sum((shift @ reference.cell.array) ** 2, axis=1))))
     volume = float(trial.get_volume()) / len(trial)
     space_group = spacegroup_number(trial, params.symprec)
-    return RelaxRun(trace, volume, a, c_over_a, rmsd, space_group)
+    return RelaxRun(trace, volume, a, c_over_a, rmsd, space_group, checks)

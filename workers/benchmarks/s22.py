@@ -5,6 +5,11 @@ E(AB) - E(A) - E(B), with the monomers kept at their geometry in the complex (as
 CCSD(T)/CBS reference of Jurečka et al., 2006, bundled in ``ase.data.s22``). All three are
 computed in the same non-periodic box. The mean absolute error over the set is the
 leaderboard's aggregate of the per-complex metric, not computed here.
+
+``wrong_sign`` (version 1.1) is 1.0 when the interaction energy does not have the sign of the
+CCSD(T)/CBS reference (all S22 complexes are bound, so: zero or repulsive), else 0.0; one run
+is one complex, so a board's mean of it is the fraction of complexes of the wrong sign. An
+MAE can hide that: a model can be close in eV and still not bind.
 """
 
 from __future__ import annotations
@@ -59,6 +64,8 @@ class S22Result:
         Total energies of the complex and of each monomer at its geometry in the complex (eV).
     interaction_energy_ev
         E(AB) - E(A) - E(B) (eV); negative for a bound complex.
+    reference_interaction_energy_ev
+        CCSD(T)/CBS interaction energy of the S22 system (eV); None for another complex.
     """
 
     system: str
@@ -68,10 +75,25 @@ class S22Result:
     monomer_a_energy_ev: float
     monomer_b_energy_ev: float
     interaction_energy_ev: float
+    reference_interaction_energy_ev: float | None = None
+
+    @property
+    def wrong_sign(self) -> bool | None:
+        """Whether the interaction energy lacks the reference's sign (a zero one too); None
+        without a reference."""
+        reference = self.reference_interaction_energy_ev
+        if reference is None:
+            return None
+        return not self.interaction_energy_ev * reference > 0
 
     def metrics(self) -> tuple[MetricValue, ...]:
-        """The interaction energy, compared with the CCSD(T)/CBS reference."""
-        return finite(MetricValue("interaction_energy", self.interaction_energy_ev, "eV", True))
+        """The interaction energy (compared with the CCSD(T)/CBS reference) and, for an S22
+        complex, ``wrong_sign`` (1.0 or 0.0)."""
+        wrong = self.wrong_sign
+        return finite(
+            MetricValue("interaction_energy", self.interaction_energy_ev, "eV", True),
+            *(() if wrong is None else (MetricValue("wrong_sign", float(wrong), "1"),)),
+        )
 
     def series(self) -> tuple[SeriesData, ...]:
         """No curve: one number per complex."""
@@ -80,13 +102,17 @@ class S22Result:
 
 @register_benchmark(
     "s22",
-    version="1.0",
+    version="1.1",
     params=S22Params,
     description=(
         "Interaction energy E(AB) - E(A) - E(B) of an S22 complex at its reference geometry "
-        "(monomers frozen), non-periodic; vs CCSD(T)/CBS."
+        "(monomers frozen), non-periodic; vs CCSD(T)/CBS. wrong_sign: 1 when it does not have "
+        "the reference's sign (its mean over the set is the fraction of wrong signs)."
     ),
-    headline=(Headline("interaction_energy", "E_int", "eV"),),
+    headline=(
+        Headline("interaction_energy", "E_int", "eV"),
+        Headline("wrong_sign", "wrong sign", "1"),
+    ),
 )
 def run_s22(
     atoms: Atoms, calc: Calculator, params: S22Params, *, observer: Observer | None = None
@@ -110,7 +136,8 @@ def run_s22(
     Returns
     -------
     S22Result
-        The three energies and the interaction energy (eV).
+        The three energies and the interaction energy (eV), with the CCSD(T)/CBS reference
+        (eV) when ``atoms.info["s22"]`` names an S22 system.
 
     Raises
     ------
@@ -145,7 +172,16 @@ def run_s22(
         monomer_a_energy_ev=e_a,
         monomer_b_energy_ev=e_b,
         interaction_energy_ev=e_ab - e_a - e_b,
+        reference_interaction_energy_ev=_reference(atoms),
     )
+
+
+def _reference(atoms: Atoms) -> float | None:
+    """CCSD(T)/CBS interaction energy (eV) of the S22 system ``atoms.info["s22"]`` names."""
+    from ase.data import s22
+
+    name = atoms.info.get("s22")
+    return None if name not in s22.data else float(s22.get_interaction_energy_cc(name))
 
 
 def _monomer_split(atoms: Atoms) -> tuple[str, int]:

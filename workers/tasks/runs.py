@@ -37,6 +37,7 @@ from workers.benchmarks.base import load_all
 from workers.celery_app import celery_app
 from workers.errors import BenchmarkError, FailureClass, RunCancelled, UnsupportedElementsError
 from workers.execution import Outcome, execute_claimed
+from workers.phases import space_group_of_data
 from workers.tasks.artifacts import record_frames, store_frames
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,7 @@ def execute_run(self: Any, run_id: str) -> str:
                 timings=timings,
                 provenance={**_provenance(job), **outcome.provenance, **stored.provenance},
                 projections=[ProjectionIn(**vars_of(p)) for p in outcome.projections],
+                read_space_group=space_group_of_data,
             )
             record_frames(session, job.run_id, stored, recorded=recorded)
             return "succeeded"

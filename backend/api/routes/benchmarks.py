@@ -3,11 +3,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from backend.api.deps import SessionDep
 from backend.schemas.common import MAX_OFFSET, MAX_PAGE_LIMIT, Page
 from backend.services import catalog
+from workers.hashing import params_hash
 
 router = APIRouter(prefix="/benchmarks", tags=["benchmarks"])
 
@@ -22,6 +23,14 @@ class BenchmarkRead(BaseModel):
     headline_metrics: list[dict[str, str]] = Field(
         examples=[[{"name": "bulk_modulus", "label": "B0", "unit": "GPa"}]]
     )
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="params hash of the standard parameter set: the protocol of the default "
+        "board (docs/metrics.md)"
+    )
+    @property
+    def default_params_hash(self) -> str:
+        return params_hash(self.key, self.version, self.default_params)
 
 
 @router.get("", operation_id="benchmarks-list_benchmarks")

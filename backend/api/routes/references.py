@@ -6,7 +6,7 @@ import uuid
 
 from fastapi import APIRouter, Query, Response
 
-from backend.api.deps import AdminUser, SessionDep
+from backend.api.deps import AdminUser, SessionDep, SpaceGroupReaderDep
 from backend.schemas.common import MAX_OFFSET, MAX_PAGE_LIMIT, Page
 from backend.schemas.references import ReferenceCreate, ReferenceRead, ReferenceUpdate
 from backend.services import references
@@ -50,17 +50,27 @@ def read_reference(reference_id: uuid.UUID, session: SessionDep) -> ReferenceRea
 
 
 @router.post("", status_code=201, operation_id="references-create_reference")
-def create_reference(body: ReferenceCreate, session: SessionDep, admin: AdminUser) -> ReferenceRead:
-    """Add a reference (admins only); one per material, property, level and dataset (409)."""
-    return ReferenceRead.model_validate(references.create_reference(session, body))
+def create_reference(
+    body: ReferenceCreate, session: SessionDep, admin: AdminUser, reader: SpaceGroupReaderDep
+) -> ReferenceRead:
+    """Add a reference (admins only); one per material, property, level and dataset (409); its
+    phase must be a stored crystal's of that material (422 on conditions.phase)."""
+    created = references.create_reference(session, body, read_space_group=reader)
+    return ReferenceRead.model_validate(created)
 
 
 @router.patch("/{reference_id}", operation_id="references-update_reference")
 def update_reference(
-    reference_id: uuid.UUID, body: ReferenceUpdate, session: SessionDep, admin: AdminUser
+    reference_id: uuid.UUID,
+    body: ReferenceUpdate,
+    session: SessionDep,
+    admin: AdminUser,
+    reader: SpaceGroupReaderDep,
 ) -> ReferenceRead:
-    """Correct a reference's fields (admins only)."""
-    return ReferenceRead.model_validate(references.update_reference(session, reference_id, body))
+    """Correct a reference's fields (admins only); a new material or phase is checked as on
+    creation."""
+    updated = references.update_reference(session, reference_id, body, read_space_group=reader)
+    return ReferenceRead.model_validate(updated)
 
 
 @router.delete("/{reference_id}", status_code=204, operation_id="references-delete_reference")
