@@ -25,6 +25,9 @@ from tests.factories import crystal_subset
 from tests.live import _serve_api, _stop, wait_until, worker_args
 
 REPO = Path(__file__).resolve().parents[1]
+#: nve on the 8-atom Cu supercell for 0.4 ps: these tests are about storing and serving a
+#: trajectory, not about its physics (the standard protocol runs 125 atoms for 0.6 ps).
+SMALL_NVE = {"key": "nve", "params": {"min_atoms": 8, "duration_ps": 0.4}}
 
 
 @dataclass

@@ -216,7 +216,8 @@ def _assert_complete_and_single(stack: FaultStack, campaign_id: uuid.UUID, n_run
     for run_names in per_run.values():
         assert len(run_names) == len(set(run_names))  # no metric written twice
         assert set(run_names) >= EOS_CORE_METRICS  # none missing: no partial result
-    assert set(_rows_per_run(stack, Series, ids).values()) == {1}
+    # the coarse E(V) scan and the fine one around V0, once each
+    assert set(_rows_per_run(stack, Series, ids).values()) == {2}
 
 
 def _progress_at_least(stack: FaultStack, campaign_id: uuid.UUID, fraction: float) -> bool:

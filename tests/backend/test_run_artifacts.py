@@ -27,7 +27,7 @@ from backend.db.models import Run, RunArtifact, RunStatus
 from backend.repositories import runs as run_repo
 from backend.services import queue
 from tests.live import wait_until
-from tests.run_artifacts_stack import ArtifactStack, artifact_stack
+from tests.run_artifacts_stack import SMALL_NVE, ArtifactStack, artifact_stack
 from workers.benchmarks._frames import MAX_FRAMES, FrameRecorder
 from workers.benchmarks.base import FrameSet
 from workers.tasks.artifacts import store_frames
@@ -41,7 +41,7 @@ def stack(engine: Engine, bootstrapped: None) -> Iterator[ArtifactStack]:
 
 @pytest.fixture(scope="module")
 def runs(stack: ArtifactStack) -> dict[str, dict[str, Any]]:
-    finished = stack.finished_runs({"key": "nve"}, {"key": "eos"})
+    finished = stack.finished_runs(SMALL_NVE, {"key": "eos"})
     for run in finished.values():
         assert run["status"] == "succeeded", run
     return finished

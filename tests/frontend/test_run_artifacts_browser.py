@@ -26,7 +26,7 @@ from tests.frontend.browser import (
     severe_console_errors,
     wait_for,
 )
-from tests.run_artifacts_stack import ArtifactStack, artifact_stack
+from tests.run_artifacts_stack import SMALL_NVE, ArtifactStack, artifact_stack
 
 pytestmark = pytest.mark.browser
 
@@ -39,7 +39,7 @@ def stack(engine: Engine, bootstrapped: None) -> Iterator[ArtifactStack]:
 
 @pytest.fixture(scope="module")
 def nve_run(stack: ArtifactStack) -> dict[str, Any]:
-    run = stack.finished_runs({"key": "nve"})["nve"]
+    run = stack.finished_runs(SMALL_NVE)["nve"]
     assert run["status"] == "succeeded", run
     return run
 

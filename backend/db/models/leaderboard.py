@@ -1,10 +1,14 @@
-"""Leaderboard summary tables, kept up to date by triggers on metric (migration 0007).
+"""Leaderboard summary tables and change counters, kept up to date by triggers (migration 0007).
 
 Every metric insert adds its absolute and relative error to one row per
 (benchmark, level of theory, metric, model, structure set), in the same transaction, whatever
-wrote it (result writer, bulk COPY, a test); an edit or delete of a metric or reference rebuilds
-them. So a board reads a few hundred rows instead of aggregating 10^5 metric rows, and the
-summaries can never disagree with the metrics they sum.
+wrote it; an edit or delete of a metric or reference rebuilds them.
+
+Boards no longer read the sums: a board is one protocol (params hash) and ranks models on the
+same materials with bootstrap intervals, which needs each material's number
+(backend/repositories/boards.py). The sums are still maintained and tested against a live
+aggregate; dropping them with their triggers is left to the migration clean-up (issue 18).
+``LeaderboardVersion`` is what boards use: their ETags derive from it.
 """
 
 from __future__ import annotations
