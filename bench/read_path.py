@@ -56,6 +56,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000, help="per endpoint")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--out", type=Path, default=Path("bench/results/read_path.json"))
+    parser.add_argument("--repeats", type=int, default=20, help="in-process builds per board")
+    parser.add_argument(
+        "--build-only", action="store_true", help="in-process build times only, no HTTP load"
+    )
     args = parser.parse_args()
     url = (
         make_url(SERVER)
@@ -69,9 +73,13 @@ def main() -> None:
         seeded = seed(url, n_models=args.models, n_runs=args.runs)
         figures = {
             **seeded,
-            "in_process_build_ms": build_times(url),
-            **serve_and_measure(
-                url, clients=args.clients, requests=args.requests, workers=args.workers
+            "in_process_build_ms": build_times(url, args.repeats),
+            **(
+                {}
+                if args.build_only
+                else serve_and_measure(
+                    url, clients=args.clients, requests=args.requests, workers=args.workers
+                )
             ),
             "machine": f"{platform.node()} ({os.cpu_count()} CPUs, {platform.processor()})",
             "python": platform.python_version(),

@@ -117,11 +117,16 @@ def _resample_indices(n_items: int) -> np.ndarray:
     return indices
 
 
+@functools.lru_cache(maxsize=64)
 def _resample_counts(n_items: int) -> np.ndarray:
-    """(N_BOOTSTRAP, n_items) multiplicities of each item in each resample."""
+    """(N_BOOTSTRAP, n_items) multiplicities of each item in each resample (the resamples of
+    :func:`_resample_indices`), as floats for a matrix product."""
     idx = _resample_indices(n_items)
     flat = (np.arange(N_BOOTSTRAP)[:, None] * n_items + idx).ravel()
-    return np.bincount(flat, minlength=N_BOOTSTRAP * n_items).reshape(N_BOOTSTRAP, n_items)
+    counts = np.bincount(flat, minlength=N_BOOTSTRAP * n_items).reshape(N_BOOTSTRAP, n_items)
+    counts = counts.astype(float)
+    counts.setflags(write=False)
+    return counts
 
 
 def _percentiles(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -134,12 +139,23 @@ def _percentiles(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def mean_interval(values: list[float]) -> Interval | None:
     """95 % bootstrap percentile interval of the mean of ``values`` (None when empty)."""
-    if not values:
-        return None
-    x = np.asarray(values, dtype=float)
-    means = x[_resample_indices(len(x))].mean(axis=1)
-    low, high = _percentiles(means)
-    return Interval(float(low), float(high))
+    return mean_intervals([values])[0]
+
+
+def mean_intervals(samples: list[list[float]]) -> list[Interval | None]:
+    """:func:`mean_interval` of each list, with one matrix product per list length."""
+    out: list[Interval | None] = [None] * len(samples)
+    by_length: dict[int, list[int]] = {}
+    for i, values in enumerate(samples):
+        if values:
+            by_length.setdefault(len(values), []).append(i)
+    for n, which in by_length.items():
+        table = np.array([samples[i] for i in which], dtype=float)  # (k, n)
+        means = _resample_counts(n) @ table.T / n  # (N_BOOTSTRAP, k)
+        low, high = _percentiles(means)
+        for j, i in enumerate(which):
+            out[i] = Interval(float(low[j]), float(high[j]))
+    return out
 
 
 def rank_models(losses: dict[str, dict[str, float]]) -> dict[str, Ranked]:

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
@@ -97,9 +97,10 @@ def board_runs(
         params_hash,
         where,
     )
+    # Core rows (session.connection()): no ORM row processing for 10^4 rows
     return [
-        BoardRun(r[0], r[1], r[2], r[3], tuple(r[4] or ()), RunStatus(r[5]).value, r[6])
-        for r in session.execute(query)
+        BoardRun(r[0], r[1], r[2], r[3], tuple(r[4] or ()), r[5].value, r[6])
+        for r in session.connection().execute(query).all()
     ]
 
 
@@ -112,10 +113,12 @@ def board_metrics(
     level_of_theory: str,
     model_ids: list[uuid.UUID],
     where: BoardFilter,
-) -> list[BoardMetric]:
-    """The named metrics of the protocol's succeeded runs, with references of the level."""
-    if not model_ids or not names:
-        return []
+) -> tuple[list[BoardMetric], dict[uuid.UUID, list[str]]]:
+    """The named metrics of the protocol's succeeded runs, with references of the level, and
+    the quality flags each run raised (``flag_*`` metrics at 1): one scan of their metrics."""
+    if not model_ids:
+        return [], {}
+    is_flag = Metric.name.like("flag\\_%")
     query = _scoped(
         select(
             Metric.run_id,
@@ -135,59 +138,25 @@ def board_metrics(
         .where(
             Run.status == RunStatus.SUCCEEDED,
             Run.mlip_model_id.in_(model_ids),
-            Metric.name.in_(names),
+            or_(Metric.name.in_(names), and_(is_flag, Metric.value > 0.5)),
         ),
         benchmark_id,
         params_hash,
         where,
     )
-    out = []
-    for run_id, name, value, unit, ref, error, rel_error in session.execute(query):
-        if ref is None or error is None:
-            out.append(BoardMetric(run_id, name, float(value), unit, ref, None, None))
-            continue
-        if rel_error is None and ref != 0:  # rows bulk-loaded without it
-            rel_error = error / abs(ref)
-        out.append(
-            BoardMetric(
-                run_id,
-                name,
-                float(value),
-                unit,
-                float(ref),
-                float(error),
-                None if rel_error is None else float(rel_error),
-            )
-        )
-    return out
-
-
-def raised_flags(
-    session: Session,
-    benchmark_id: uuid.UUID,
-    params_hash: str,
-    *,
-    model_ids: list[uuid.UUID],
-    where: BoardFilter,
-) -> dict[uuid.UUID, list[str]]:
-    """Run id -> the quality flags it raised (``flag_*`` metrics at 1), for succeeded runs."""
-    if not model_ids:
-        return {}
-    query = _scoped(
-        select(Metric.run_id, Metric.name)
-        .join(Run, Run.id == Metric.run_id)
-        .join(Structure, Structure.id == Run.structure_id)
-        .where(
-            Run.status == RunStatus.SUCCEEDED,
-            Run.mlip_model_id.in_(model_ids),
-            Metric.name.like("flag\\_%"),
-            Metric.value > 0.5,
-        ),
-        benchmark_id,
-        params_hash,
-        where,
-    )
+    out: list[BoardMetric] = []
     flags: dict[uuid.UUID, list[str]] = {}
-    for run_id, name in session.execute(query.order_by(Metric.name)):
-        flags.setdefault(run_id, []).append(name)
-    return flags
+    for run_id, name, value, unit, ref, error, rel_error in (
+        session.connection().execute(query).all()
+    ):
+        if name.startswith("flag_") and name not in names:
+            flags.setdefault(run_id, []).append(name)
+        elif ref is None or error is None:
+            out.append(BoardMetric(run_id, name, value, unit, ref, None, None))
+        else:
+            if rel_error is None and ref != 0:  # rows bulk-loaded without it
+                rel_error = error / abs(ref)
+            out.append(BoardMetric(run_id, name, value, unit, ref, error, rel_error))
+    for names_of_run in flags.values():
+        names_of_run.sort()
+    return out, flags

@@ -36,7 +36,7 @@ class BoardData:
     n_materials: int
     elements: list[str]
     runs: dict[uuid.UUID, list[BoardRun]] = field(default_factory=dict)
-    metrics: dict[uuid.UUID, list[BoardMetric]] = field(default_factory=dict)
+    metrics: dict[uuid.UUID, dict[str, BoardMetric]] = field(default_factory=dict)
     flags: dict[uuid.UUID, list[str]] = field(default_factory=dict)
 
 
@@ -55,7 +55,7 @@ def compute_board(
     ids = list(models)
     names = sorted({c.name for c in columns} | ({spec.metric} if spec else set()))
     runs = repo.board_runs(session, benchmark.id, params_hash, model_ids=ids, where=where)
-    metrics = repo.board_metrics(
+    metrics, flags = repo.board_metrics(
         session,
         benchmark.id,
         params_hash,
@@ -64,29 +64,31 @@ def compute_board(
         model_ids=ids,
         where=where,
     )
-    flags = repo.raised_flags(session, benchmark.id, params_hash, model_ids=ids, where=where)
     by_model: dict[uuid.UUID, list[BoardRun]] = {}
     for run in runs:
         by_model.setdefault(run.model_id, []).append(run)
-    by_run: dict[uuid.UUID, list[BoardMetric]] = {}
+    by_run: dict[uuid.UUID, dict[str, BoardMetric]] = {}
     for metric in metrics:
-        by_run.setdefault(metric.run_id, []).append(metric)
-    losses = {
-        model_id: _losses(model_runs, by_run, flags, spec)
+        by_run.setdefault(metric.run_id, {})[metric.name] = metric
+    # scored: succeeded runs without a quality flag (the MAEs and the rank read only these)
+    scored = {
+        model_id: [by_run.get(r.run_id, {}) for r in model_runs if _clean(r, flags)]
         for model_id, model_runs in by_model.items()
     }
+    losses = {model_id: _losses(by_model[model_id], by_run, flags, spec) for model_id in by_model}
     ranked = ranking.rank_models({str(k): v for k, v in losses.items()})
     n_materials = len({s for per in losses.values() for s in per})
+    summaries = _summaries(scored, [c.name for c in columns])
     rows = [
         _row(
             models[model_id],
             model_runs,
-            by_run,
             flags,
             ranked[str(model_id)],
             n_scored=len(losses[model_id]),
             n_materials=n_materials,
-            columns=columns,
+            names=[c.name for c in columns],
+            summaries=summaries[model_id],
         )
         for model_id, model_runs in by_model.items()
     ]
@@ -94,9 +96,13 @@ def compute_board(
     return BoardData(rows, n_materials, elements, by_model, by_run, flags)
 
 
+def _clean(run: BoardRun, flags: dict[uuid.UUID, list[str]]) -> bool:
+    return run.status == "succeeded" and run.run_id not in flags
+
+
 def _losses(
     runs: list[BoardRun],
-    metrics: dict[uuid.UUID, list[BoardMetric]],
+    metrics: dict[uuid.UUID, dict[str, BoardMetric]],
     flags: dict[uuid.UUID, list[str]],
     spec: ranking.RankSpec | None,
 ) -> dict[str, float]:
@@ -105,34 +111,30 @@ def _losses(
     if spec is None:
         return out
     for run in runs:
-        if run.status != "succeeded" or run.run_id in flags:
-            continue
-        for m in metrics.get(run.run_id, ()):
-            if m.name == spec.metric:
-                loss = ranking.loss_of(spec, value=m.value, error=m.error, rel_error=m.rel_error)
-                if loss is not None:
-                    out[str(run.structure_id)] = loss
+        m = metrics.get(run.run_id, {}).get(spec.metric) if _clean(run, flags) else None
+        if m is not None:
+            loss = ranking.loss_of(spec, value=m.value, error=m.error, rel_error=m.rel_error)
+            if loss is not None:
+                out[str(run.structure_id)] = loss
     return out
 
 
 def _row(
     model: ModelInfo,
     runs: list[BoardRun],
-    metrics: dict[uuid.UUID, list[BoardMetric]],
     flags: dict[uuid.UUID, list[str]],
     place: ranking.Ranked,
     *,
     n_scored: int,
     n_materials: int,
-    columns: list[MetricColumn],
+    names: list[str],
+    summaries: dict[str, MetricSummary],
 ) -> LeaderboardRow:
     status = Counter(run.status for run in runs)
     succeeded, failed = status["succeeded"], status["failed"]
     failures = Counter(
         run.failure_class or run.status for run in runs if run.status in ("failed", "skipped")
     )
-    clean = [r.run_id for r in runs if r.status == "succeeded" and r.run_id not in flags]
-    names = {c.name for c in columns}
     fitted = [name for name in model.fitted_to if name in names]
     # model_construct: every field is computed here from typed columns, so validating up to
     # 10^3 rows per request again would only cost time (the response is still serialized)
@@ -157,7 +159,7 @@ def _row(
         rank_interval=list(place.rank_interval) if place.rank_interval else None,
         tier=place.tier,
         fitted_to=fitted,
-        metrics={c.name: _summary(c.name, clean, metrics) for c in columns},
+        metrics=summaries,
     )
 
 
@@ -165,21 +167,31 @@ def _interval(interval: ranking.Interval | None) -> Interval | None:
     return None if interval is None else Interval(low=interval.low, high=interval.high)
 
 
-def _summary(
-    name: str, run_ids: list[uuid.UUID], metrics: dict[uuid.UUID, list[BoardMetric]]
-) -> MetricSummary:
-    values = [m for run_id in run_ids for m in metrics.get(run_id, ()) if m.name == name]
-    errors = [abs(m.error) for m in values if m.error is not None]
-    rel = [abs(m.rel_error) for m in values if m.error is not None and m.rel_error is not None]
-    n = len(errors)
-    return MetricSummary.model_construct(
-        mae=sum(errors) / n if n else None,
-        mae_interval=_interval(ranking.mean_interval(errors)),
-        mape_percent=100 * sum(rel) / len(rel) if rel else None,
-        n=n,
-        mean=sum(m.value for m in values) / len(values) if values else None,
-        n_values=len(values),
-    )
+def _summaries(
+    scored: dict[uuid.UUID, list[dict[str, BoardMetric]]], names: list[str]
+) -> dict[uuid.UUID, dict[str, MetricSummary]]:
+    """Per model and metric: MAE (with its interval, all computed in one batch), MAPE and the
+    mean value over the model's scored runs."""
+    keys = [(model_id, name) for model_id in scored for name in names]
+    values = {
+        (model_id, name): [m[name] for m in scored[model_id] if name in m]
+        for model_id, name in keys
+    }
+    errors = {k: [abs(m.error) for m in v if m.error is not None] for k, v in values.items()}
+    intervals = dict(zip(keys, ranking.mean_intervals([errors[k] for k in keys]), strict=True))
+    out: dict[uuid.UUID, dict[str, MetricSummary]] = {model_id: {} for model_id in scored}
+    for key in keys:
+        found, errs = values[key], errors[key]
+        rel = [abs(m.rel_error) for m in found if m.error is not None and m.rel_error is not None]
+        out[key[0]][key[1]] = MetricSummary.model_construct(
+            mae=sum(errs) / len(errs) if errs else None,
+            mae_interval=_interval(intervals[key]),
+            mape_percent=100 * sum(rel) / len(rel) if rel else None,
+            n=len(errs),
+            mean=sum(m.value for m in found) / len(found) if found else None,
+            n_values=len(found),
+        )
+    return out
 
 
 def entries(
@@ -202,7 +214,7 @@ def entries(
                     error=m.error,
                     rel_error=m.rel_error,
                 )
-                for m in data.metrics.get(run.run_id, ())
+                for m in data.metrics.get(run.run_id, {}).values()
                 if m.name in names
             }
             out.append(

@@ -268,13 +268,14 @@ def build_leaderboard(
 def default_board(
     session: Session, benchmark: Benchmark, query: BoardQuery, where: BoardFilter
 ) -> tuple[ranking.RankSpec | None, board_rows.BoardData]:
-    """The rows of a benchmark's standard protocol (what the combined board ranks on)."""
+    """The rows of a benchmark's standard protocol (what the combined board ranks on), with
+    the rank metric's column only (the combined board shows nothing else of them)."""
     columns = [MetricColumn(**m) for m in benchmark.headline_metrics]
     spec = ranking.rank_spec(benchmark.key, columns[0].name if columns else None)
     data = board_rows.compute_board(
         session,
         benchmark,
-        columns,
+        [c for c in columns if spec is not None and c.name == spec.metric],
         params_hash=default_params_hash(benchmark),
         level_of_theory=level_for(benchmark.key, query),
         where=where,

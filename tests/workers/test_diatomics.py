@@ -11,7 +11,7 @@ from ase.calculators.emt import EMT
 from ase.calculators.lj import LennardJones
 from scipy import stats
 
-from tests.workers.controls import DimerTerm, NoisyEMT
+from tests.workers.controls import DimerTerm, NoisyEMT, WrappedEMT
 from workers.adapters.registry import ModelSpec, make_calculator
 from workers.benchmarks._curves import energy_discontinuity, repulsion_spearman
 from workers.benchmarks.base import get_benchmark
@@ -274,25 +274,11 @@ def test_force_spearman_is_defined_on_every_curve() -> None:
     assert repulsion_spearman(r, np.zeros(11), energy) == 0.0
 
 
-class ForcelessEMT(Calculator):
+class ForcelessEMT(WrappedEMT):
     """EMT energies, zero forces: MLIP Arena's force Spearman is undefined on its curve."""
 
-    implemented_properties = ["energy", "forces"]  # noqa: RUF012
-
-    def calculate(
-        self,
-        atoms: Atoms | None = None,
-        properties: list[str] | None = None,
-        system_changes: list[str] = all_changes,
-    ) -> None:
-        super().calculate(atoms, properties, system_changes)
-        assert self.atoms is not None
-        work = self.atoms.copy()
-        work.calc = EMT()
-        self.results = {
-            "energy": work.get_potential_energy(),
-            "forces": np.zeros((len(work), 3)),
-        }
+    def perturb(self, forces: np.ndarray) -> np.ndarray:
+        return np.zeros_like(forces)
 
 
 def test_a_model_without_forces_still_gets_a_force_spearman() -> None:
