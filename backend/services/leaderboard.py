@@ -124,8 +124,9 @@ BENCHMARK_NOTES: dict[str, tuple[str, ...]] = {
     ),
     "s22": (
         "Ranked by the MAE of the interaction energy in eV against CCSD(T)/CBS: percentage "
-        "errors are meaningless for interaction energies near zero. wrong_sign is the "
-        "fraction of complexes bound when they should not be, or the reverse.",
+        "errors are meaningless for interaction energies near zero. The mean of wrong_sign "
+        "is the fraction of complexes whose interaction energy has the wrong sign (every S22 "
+        "complex is bound: a model that repels there gets the physics wrong).",
     ),
 }
 FITTED_NOTE = (
