@@ -32,15 +32,20 @@ def model_runs(model_id: str, client: ApiClient | None = None) -> list[RunSummar
     references (``client``: when called outside a request, e.g. in a worker thread). Runs of
     other parameter sets are left out, as on the boards: they are never averaged in."""
     client = client or current_api_client()
-    standard = cached(
-        ("standard-hashes", client.base_url),
-        ttl_s(),
-        lambda: {b["default_params_hash"] for b in client.benchmarks()},
-    )
     runs = cached(
         ("model-runs", client.base_url, model_id),
         ttl_s(),
         lambda: client.runs(model_id=model_id, include_metrics="true"),
+    )
+    return standard_only(client, runs)
+
+
+def standard_only(client: ApiClient, runs: list[RunSummary]) -> list[RunSummary]:
+    """The runs of their benchmark version's standard parameter set (its default board)."""
+    standard = cached(
+        ("standard-hashes", client.base_url),
+        ttl_s(),
+        lambda: {b["default_params_hash"] for b in client.benchmarks()},
     )
     return [r for r in runs if r.params_hash in standard]
 

@@ -23,7 +23,7 @@ from frontend.figures.model import (
     parity_grid,
     series_overlay,
 )
-from frontend.reads import PARALLEL_READS, model_runs
+from frontend.reads import PARALLEL_READS, model_runs, standard_only
 
 dash.register_page(
     __name__,
@@ -266,7 +266,8 @@ def _curves(client: ApiClient, subjects: list[str]) -> dict[tuple[str, str], lis
 
     def read(job: tuple[str, str, str, str]) -> list[RunSummary]:
         subject, _graph, benchmark, name = job
-        return client.runs(model_id=subject, benchmark=benchmark, status="succeeded", series=name)
+        runs = client.runs(model_id=subject, benchmark=benchmark, status="succeeded", series=name)
+        return standard_only(client, runs)  # other parameter sets are other boards
 
     found: dict[tuple[str, str], list[RunSummary]] = {}
     with ThreadPoolExecutor(max_workers=PARALLEL_READS) as pool:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
 from frontend.api_client import ApiClient
+from frontend.app import create_app
 from frontend.reads import model_runs
 from tests.frontend.conftest import SeededApi
 
@@ -20,3 +23,16 @@ def test_model_runs_leave_out_other_parameter_sets(seeded_api: SeededApi) -> Non
     standard = {b["key"]: b["default_params_hash"] for b in client.benchmarks()}
     for key, digest in seeded.standard_hashes.items():
         assert standard[key] == digest  # the API names the protocol of each default board
+
+
+def test_model_page_curves_come_from_the_standard_protocol(seeded_api: SeededApi) -> None:
+    create_app(seeded_api.url)  # pages register only once an app exists
+    curves_of = sys.modules["frontend.pages.model"]._curves
+    seeded = seeded_api.seeded
+    client = ApiClient(seeded_api.url)
+    model_id = str(seeded.model_ids[-1])
+    every = client.runs(model_id=model_id, benchmark="eos", status="succeeded")
+    assert seeded.alt_eos_hash in {r.params_hash for r in every}
+    eos_curves = curves_of(client, [model_id])[(model_id, "eos")]
+    assert eos_curves
+    assert {r.params_hash for r in eos_curves} == {seeded.standard_hashes["eos"]}
