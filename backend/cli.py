@@ -185,9 +185,33 @@ def campaigns_start(
         raise typer.BadParameter("give a spec file or at least one --model")
     client = PlatformClient(get_settings().api_url, token or None)
     campaign = client.create_campaign(spec)
+    reused = ", ".join(f"{n} {status}" for status, n in (campaign.reused or {}).items())
     console.print(
         f"campaign {campaign.id}: {campaign.progress.total} runs, {campaign.n_reused} reused"
+        + (f" ({reused}; {campaign.requeued} cancelled ones queued again)" if reused else "")
     )
+    if watch:
+        watch_campaign(client, campaign.id)
+
+
+@campaigns_app.command("rerun")
+def campaigns_rerun(
+    campaign_id: uuid.UUID,
+    status: Annotated[
+        list[str] | None,
+        typer.Option("--status", help="failed and/or cancelled (repeat); default failed"),
+    ] = None,
+    failure_class: Annotated[
+        list[str] | None,
+        typer.Option("--failure-class", help="only runs of this failure class (repeat)"),
+    ] = None,
+    token: Annotated[str, typer.Option(envvar="MLIPM_TOKEN", help="admin API token")] = "",
+    watch: Annotated[bool, typer.Option(help="show progress until it finishes")] = False,
+) -> None:
+    """Run a campaign's failed (or cancelled) runs again; earlier attempts stay in history."""
+    client = PlatformClient(get_settings().api_url, token or None)
+    campaign = client.rerun_campaign(campaign_id, status or ["failed"], failure_class)
+    console.print(f"campaign {campaign.id}: {campaign.requeued} run(s) queued again")
     if watch:
         watch_campaign(client, campaign.id)
 

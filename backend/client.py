@@ -224,6 +224,19 @@ class ApiClient:
         path = f"/campaigns/{quote(str(campaign_id), safe='')}/cancel"
         return _validate(CampaignRead, self._request("POST", path), path)
 
+    def rerun_campaign(
+        self,
+        campaign_id: uuid.UUID | str,
+        statuses: list[str] | None = None,
+        failure_classes: list[str] | None = None,
+    ) -> CampaignRead:
+        """POST /campaigns/{id}/rerun: queue the campaign's failed (or cancelled) runs again."""
+        path = f"/campaigns/{quote(str(campaign_id), safe='')}/rerun"
+        params = {"status": ",".join(statuses or ["failed"])}
+        if failure_classes:
+            params["failure_class"] = ",".join(failure_classes)
+        return _validate(CampaignRead, self._request("POST", path, params=params), path)
+
     def run(self, run_id: uuid.UUID | str) -> RunDetail:
         path = f"/runs/{quote(str(run_id), safe='')}"
         return _validate(RunDetail, self._request("GET", path), path)

@@ -107,6 +107,19 @@ class Settings(BaseSettings):
     )
     run_soft_time_limit_s: int = Field(1800, validation_alias="MLIPM_RUN_SOFT_TIME_LIMIT_S")
     run_time_limit_s: int = Field(1900, validation_alias="MLIPM_RUN_TIME_LIMIT_S")
+    run_max_attempts: int = Field(
+        3,
+        ge=1,
+        validation_alias="MLIPM_RUN_MAX_ATTEMPTS",
+        description="Attempts a run gets (since its last rerun) before it fails for good: as "
+        "worker_lost when its workers kept dying, worker_stalled when they kept stalling.",
+    )
+    run_max_hard_kills: int = Field(
+        2,
+        ge=1,
+        validation_alias="MLIPM_RUN_MAX_HARD_KILLS",
+        description="A run killed this many times by the hard time limit fails as timeout.",
+    )
     run_lease_s: float = Field(
         60,
         validation_alias="MLIPM_RUN_LEASE_S",
@@ -116,7 +129,19 @@ class Settings(BaseSettings):
     sweep_interval_s: float = Field(
         30,
         validation_alias="MLIPM_SWEEP_INTERVAL_S",
-        description="How often each worker re-enqueues runs whose messages were lost.",
+        description="How often the workers (one at a time) re-enqueue runs whose messages "
+        "were lost.",
+    )
+    orphan_sweep_interval_s: float = Field(
+        600,
+        validation_alias="MLIPM_ORPHAN_SWEEP_INTERVAL_S",
+        description="How often a sweep also removes files of run attempts that never "
+        "committed (it lists the artifact store's runs/ tree).",
+    )
+    orphan_grace_s: float = Field(
+        600,
+        validation_alias="MLIPM_ORPHAN_GRACE_S",
+        description="Files of an attempt that never committed are removed once this old.",
     )
     worker_synchronous_commit: bool = Field(
         False,

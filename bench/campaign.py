@@ -3,8 +3,16 @@
 Runs the baselines on ``eos`` over the elemental crystals with several parameter sets (>= 500
 runs) on a private Postgres and Redis, through the real API and N real Celery workers, and
 reports: wall time, the sum of the pure benchmark times measured inside the runs, the overhead
-ratio wall x workers / sum, and (with --chaos) SIGKILLs of every worker at three points plus a
-Redis restart, after which it counts lost and duplicated runs and metric rows.
+ratio wall x workers / sum, and (with --chaos) SIGKILLs of every worker at 25, 50 and 75 % of
+the executed runs (those not skipped at launch) plus a Redis restart at 50 %, after which it
+counts lost and duplicated runs and metric rows.
+
+Queue figures: every message published to Redis (``LPUSH`` calls, read from Redis' own
+command statistics, so the count does not depend on the code under test; before the Redis
+restart and at the end), the platform's own count of messages it sent
+(``mlipm:<db>:messages-sent``, where the code keeps one), messages redelivered by the
+transport (``RPUSH``), deliveries that found nothing to do, and per kill the recovery time:
+from the SIGKILL until every run the killed workers were running was claimed again.
 
     python -m bench.campaign --workers 1,2 --out bench/results/campaign.json
     python -m bench.campaign --workers 2 --chaos --out bench/results/campaign-chaos.json
@@ -16,6 +24,7 @@ import argparse
 import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -26,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import redis
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
@@ -114,13 +124,15 @@ def run(
         start = time.time()
         campaign = client.create_campaign(spec)
         launched = time.time() - start
-        events = _drive(client, campaign.id, workers, broker, env, root, concurrency, chaos)
+        watch = _Watch(postgres.url(), campaign.id, broker)
+        events = _drive(watch, workers, broker, env, root, concurrency, chaos)
         figures = _figures(postgres.url(), campaign.id, start, n_workers * concurrency)
         figures.update(
             workers=n_workers,
             concurrency=concurrency,
             launch_request_s=round(launched, 3),
             chaos_events=events,
+            queue=watch.queue_figures(root),
         )
         return figures
     finally:
@@ -145,9 +157,108 @@ def _prepare(url: str) -> str:
     return token
 
 
+class _Watch:
+    """What the bench reads while the campaign runs: progress over executed runs, Redis'
+    command counts (kept across the restart), and the recovery after each kill."""
+
+    def __init__(self, url: str, campaign_id: Any, broker: RedisServer) -> None:
+        self.engine = create_engine(url)
+        self.campaign_id, self.broker = campaign_id, broker
+        self.counted = {"lpush": 0, "rpush": 0, "platform": 0}
+        self.platform_counter = False
+        # Executed runs: those not skipped at launch (a fresh database reuses nothing).
+        self.executed = self._count(Run.status != RunStatus.SKIPPED)
+        self.kills: list[tuple[float, dict[Any, int]]] = []
+        self.recoveries: list[dict[str, Any]] = []
+
+    def _count(self, *where: Any) -> int:
+        with Session(self.engine) as session:
+            query = (
+                select(func.count())
+                .select_from(Run)
+                .join(CampaignRun, CampaignRun.run_id == Run.id)
+                .where(CampaignRun.campaign_id == self.campaign_id, *where)
+            )
+            return int(session.scalar(query) or 0)
+
+    def unfinished(self) -> int:
+        return self._count(Run.status.in_([RunStatus.QUEUED, RunStatus.RUNNING]))
+
+    def executed_fraction(self) -> float:
+        done = self._count(Run.attempt >= 1, Run.status.not_in(UNFINISHED))
+        return done / max(self.executed, 1)
+
+    def running(self) -> dict[Any, int]:
+        with Session(self.engine) as session:
+            query = (
+                select(Run.id, Run.attempt)
+                .join(CampaignRun, CampaignRun.run_id == Run.id)
+                .where(CampaignRun.campaign_id == self.campaign_id)
+                .where(Run.status == RunStatus.RUNNING)
+            )
+            return {row[0]: row[1] for row in session.execute(query)}
+
+    def killed(self, running: dict[Any, int]) -> None:
+        self.kills.append((time.time(), running))
+
+    def check_recoveries(self) -> None:
+        """A kill is recovered once each run it interrupted was claimed again: the time is
+        that of the last such claim (the database's clock, on this host)."""
+        for kill in list(self.kills):
+            at, interrupted = kill
+            with Session(self.engine) as session:
+                rows = session.execute(
+                    select(Run.id, Run.attempt, Run.started_at).where(Run.id.in_(list(interrupted)))
+                ).all()
+            if all(attempt > interrupted[run_id] for run_id, attempt, _ in rows):
+                last = max((s.timestamp() for _, _, s in rows if s), default=at)
+                self.recoveries.append(
+                    {"runs_interrupted": len(rows), "recovery_s": round(max(last - at, 0), 2)}
+                )
+                self.kills.remove(kill)
+
+    def count_commands(self) -> None:
+        """Add up what Redis counted so far (call before it restarts, and at the end)."""
+        client = redis.Redis.from_url(self.broker.url())
+        try:
+            stats = client.info("commandstats")
+            for name in ("lpush", "rpush"):
+                self.counted[name] += int(stats.get(f"cmdstat_{name}", {}).get("calls", 0))
+            value = client.get("mlipm:mlipm:messages-sent")
+            self.platform_counter |= value is not None
+            self.counted["platform"] += int(value or 0)
+        finally:
+            client.close()
+
+    def queue_figures(self, root: Path) -> dict[str, Any]:
+        self.count_commands()
+        self.engine.dispose()
+        logs = b"".join(p.read_bytes() for p in sorted(root.glob("worker-*.log")))
+        per_run = self.counted["lpush"] / max(self.executed, 1)
+        return {
+            "executed_runs": self.executed,
+            "messages_published": self.counted["lpush"],
+            "messages_per_executed_run": round(per_run, 3),
+            "messages_sent_by_platform": self.counted["platform"]
+            if self.platform_counter
+            else None,
+            "messages_redelivered": self.counted["rpush"],
+            "deliveries": logs.count(b"] received"),
+            "no_op_deliveries": logs.count(b"is finished or unknown; nothing to do"),
+            "busy_retries": logs.count(b"] retry:"),
+            "resent_by_sweeper": sum(int(n) for n in re.findall(rb"re-enqueued (\d+) run", logs)),
+            "sweeper_lines": [m.decode() for m in re.findall(rb"re-enqueued [^\n]*", logs)],
+            "recoveries": self.recoveries,
+            "unrecovered_kills": len(self.kills),
+            "max_recovery_s": max((r["recovery_s"] for r in self.recoveries), default=None),
+        }
+
+
+UNFINISHED = (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
 def _drive(
-    client: PlatformClient,
-    campaign_id: Any,
+    watch: _Watch,
     workers: list[subprocess.Popen[bytes]],
     broker: RedisServer,
     env: dict[str, str],
@@ -158,21 +269,25 @@ def _drive(
     events: list[str] = []
     pending = [0.25, 0.5, 0.75] if chaos else []
     while True:
-        progress = client.campaign(campaign_id).progress
-        if progress.queued + progress.running == 0:
+        watch.check_recoveries()
+        if watch.unfinished() == 0:
+            watch.check_recoveries()
             return events
-        if pending and progress.done_fraction >= pending[0]:
+        if pending and watch.executed_fraction() >= pending[0]:
             point = pending.pop(0)
+            running = watch.running()
             for i, worker in enumerate(workers):
                 _kill(worker)
                 workers[i] = _worker(env, root, len(_ALL_WORKERS), concurrency)
-            events.append(f"SIGKILL all workers at {point:.0%}")
+            watch.killed(running)
+            events.append(f"SIGKILL all workers at {point:.0%} of executed runs")
             if point == 0.5:
+                watch.count_commands()
                 broker.stop()
                 time.sleep(1)
                 broker.start()
                 events.append("Redis restarted empty at 50%")
-        # The campaign's end is read from the runs' own timestamps, so this poll (an API call
+        # The campaign's end is read from the runs' own timestamps, so this poll (a query
         # that competes with the workers for the CPUs) can be infrequent.
         time.sleep(1.0)
 

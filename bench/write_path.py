@@ -134,6 +134,7 @@ def _claimed_runs(session: Session, n: int) -> list[uuid.UUID]:
     rows = [
         {
             "mlip_model_id": model.id,
+            "model_hash": model.version_hash,
             "benchmark_id": benchmark.id,
             "structure_id": structures[i % len(structures)],
             "params": {"i": i},

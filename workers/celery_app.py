@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import Celery
 
+from backend.services.queue import PRIORITY_SEP, PRIORITY_STEPS
 from backend.settings import get_settings
 
 
@@ -22,11 +23,16 @@ def make_celery() -> Celery:
         task_default_queue=settings.celery_queue,
         task_soft_time_limit=settings.run_soft_time_limit_s,
         task_time_limit=settings.run_time_limit_s,
-        # A message not acked within this time is redelivered: it must exceed the hard limit.
         broker_transport_options={
+            # A message not acked within this time is redelivered: it must exceed the hard
+            # limit.
             "visibility_timeout": max(
                 settings.broker_visibility_timeout_s, settings.run_time_limit_s + 60
-            )
+            ),
+            # One list per priority and queue, popped in this order: runs the sweeper
+            # recovers (priority 0) go ahead of the launched ones (backend.services.queue).
+            "priority_steps": list(PRIORITY_STEPS),
+            "sep": PRIORITY_SEP,
         },
         broker_connection_retry_on_startup=True,
         # No monitoring events unless someone listens: Flower switches workers' task events on

@@ -23,6 +23,13 @@ class FailureClass(StrEnum):
     UNSUPPORTED_ELEMENTS = "unsupported_elements"
     SETUP_ERROR = "setup_error"
     CANCELLED = "cancelled"
+    # Refused before running: the platform's state, never the model's behaviour.
+    MODEL_NOT_APPROVED = "model_not_approved"
+    MODEL_CHANGED = "model_changed"
+    ENVIRONMENT_MISMATCH = "environment_mismatch"
+    # The infrastructure, after the attempts it was given (MLIPM_RUN_MAX_ATTEMPTS).
+    WORKER_LOST = "worker_lost"
+    WORKER_STALLED = "worker_stalled"
 
 
 class BenchmarkError(Exception):
@@ -61,6 +68,12 @@ class BenchmarkFailed(BenchmarkError):
     """The simulation ran and the model failed it (NaN, no convergence, explosion): a result."""
 
     failure_class = FailureClass.NO_CONVERGENCE
+
+
+class EnvironmentMismatch(BenchmarkSetupError):
+    """This worker's packages differ from those pinned on the model version."""
+
+    failure_class = FailureClass.ENVIRONMENT_MISMATCH
 
 
 class RunCancelled(BenchmarkError):

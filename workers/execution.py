@@ -21,7 +21,7 @@ from workers.benchmarks.base import (
     SeriesData,
     get_benchmark,
 )
-from workers.errors import BenchmarkFailed, BenchmarkSetupError
+from workers.errors import BenchmarkError, BenchmarkFailed, BenchmarkSetupError
 
 _CALCULATORS: dict[tuple[str, ...], Calculator] = {}
 
@@ -93,6 +93,11 @@ def cached_calculator(spec: ModelSpec) -> Calculator:
     return calc
 
 
+def forget_calculator(spec: ModelSpec) -> None:
+    """Drop the cached calculator of ``spec``; the next run builds a fresh one."""
+    _CALCULATORS.pop((*spec.cache_key, str(spec.artifact_path or "")), None)
+
+
 def model_file(job: RunJob) -> Path | None:
     """A local, sha256-verified copy of the run's model file, from this host's artifact cache.
 
@@ -152,9 +157,17 @@ def execute_claimed(job: RunJob, *, observer: Observer | None = None) -> Outcome
         params = benchmark.make_params(job.params)
     except (TypeError, ValueError) as exc:
         raise BenchmarkSetupError(f"invalid parameters for {job.benchmark_key}: {exc}") from exc
-    result = benchmark.func(
-        atoms_from_json(job.structure_data), cached_calculator(spec), params, observer=observer
-    )
+    try:
+        result = benchmark.func(
+            atoms_from_json(job.structure_data), cached_calculator(spec), params, observer=observer
+        )
+    except BenchmarkError:
+        raise  # a classified failure between calculator calls: the calculator is sound
+    except BaseException:
+        # Interrupted inside a calculation (a soft time limit, an adapter's own error): its
+        # state, such as a half-built neighbour list, must not reach the next run.
+        forget_calculator(spec)
+        raise
     metrics = result.metrics()
     if not metrics:
         raise BenchmarkFailed(f"{job.benchmark_key} returned no metrics")

@@ -55,6 +55,16 @@ def status_counts(
     return counts
 
 
+def run_ids_query(campaign_id: uuid.UUID, *, failure_classes: list[str] | None = None) -> Any:
+    """A query of the campaign's run ids (only those of ``failure_classes`` if given)."""
+    query = select(CampaignRun.run_id).where(CampaignRun.campaign_id == campaign_id)
+    if failure_classes:
+        query = query.join(Run, Run.id == CampaignRun.run_id).where(
+            Run.failure_class.in_(failure_classes)
+        )
+    return query
+
+
 def cancel_queued_runs(session: Session, campaign_id: uuid.UUID) -> int:
     """Cancel this campaign's queued runs that no other live campaign still wants."""
     still_wanted = (

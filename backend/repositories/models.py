@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, func, literal, or_, select
+from sqlalchemy import ColumnElement, delete, exists, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -23,10 +23,16 @@ def get_model(session: Session, model_id: uuid.UUID) -> MlipModel | None:
     return session.get(MlipModel, model_id)
 
 
-def get_model_by_name(session: Session, name: str, version: str | None = None) -> MlipModel | None:
+def get_model_by_name(
+    session: Session, name: str, version: str | None = None, *, prefer_approved: bool = False
+) -> MlipModel | None:
+    """The model version ``name``/``version``; without a version the newest (the newest
+    approved one first if ``prefer_approved``)."""
     query = select(MlipModel).where(MlipModel.name == name)
     if version is not None:
         query = query.where(MlipModel.version == version)
+    if prefer_approved:
+        query = query.order_by((MlipModel.status == ModelStatus.APPROVED).desc())
     return session.scalars(query.order_by(MlipModel.created_at.desc())).first()
 
 
@@ -64,6 +70,41 @@ def add_model(session: Session, **fields: Any) -> MlipModel:
     session.add(model)
     session.flush()
     return model
+
+
+def versions_of(session: Session, name: str) -> list[str]:
+    """Every version string recorded for the model ``name``."""
+    return list(session.scalars(select(MlipModel.version).where(MlipModel.name == name)))
+
+
+def copy_training_hashes(session: Session, source_id: uuid.UUID, target_id: uuid.UUID) -> None:
+    """Give ``target_id`` the training-structure hashes of ``source_id`` (a new version)."""
+    columns = (
+        TrainingStructureHash.content_hash,
+        TrainingStructureHash.fingerprint_key,
+        TrainingStructureHash.fingerprint,
+    )
+    rows = select(literal(target_id), *columns).where(
+        TrainingStructureHash.mlip_model_id == source_id
+    )
+    session.execute(
+        insert(TrainingStructureHash).from_select(
+            ["mlip_model_id", "content_hash", "fingerprint_key", "fingerprint"], rows
+        )
+    )
+
+
+def pin_packages(
+    session: Session, model_id: uuid.UUID, packages: dict[str, str]
+) -> dict[str, str] | None:
+    """Record ``packages`` on the model version unless some are recorded already; return the
+    recorded ones (None for an unknown model)."""
+    session.execute(
+        update(MlipModel)
+        .where(MlipModel.id == model_id, MlipModel.packages.is_(None))
+        .values(packages=packages)
+    )
+    return session.scalar(select(MlipModel.packages).where(MlipModel.id == model_id))
 
 
 def replace_training_hashes(

@@ -45,11 +45,12 @@ from backend.db.models import (
     StructureSet,
 )
 
-RUN_KEY = ("mlip_model_id", "benchmark_id", "structure_id", "params_hash")
+RUN_KEY = ("mlip_model_id", "model_hash", "benchmark_id", "structure_id", "params_hash")
 
 
 def insert_runs(session: Session, rows: list[dict[str, Any]]) -> list[uuid.UUID]:
-    """Insert runs that do not exist yet (same model, benchmark, input, params); return new ids."""
+    """Insert runs that do not exist yet (same model version, benchmark, input, params); return
+    the new ids."""
     if not rows:
         return []
     stmt = insert(Run).values(rows).on_conflict_do_nothing(index_elements=list(RUN_KEY))
@@ -57,7 +58,7 @@ def insert_runs(session: Session, rows: list[dict[str, Any]]) -> list[uuid.UUID]
 
 
 def find_runs(session: Session, keys: Iterable[tuple[Any, ...]]) -> list[Run]:
-    """Runs whose (model, benchmark, structure, params hash) is in ``keys``."""
+    """Runs whose key (``RUN_KEY``) is in ``keys``."""
     keys = list(keys)
     if not keys:
         return []
@@ -86,11 +87,12 @@ def job_row(session: Session, run_id: uuid.UUID) -> Row[Any] | None:
 
 # What a worker reads about a claimed run: the run's own columns and its model's, benchmark's
 # and structure's, in one round trip (a claim used to cost four).
-_RUN_INPUTS = ("id", "attempt", "params", "params_hash", "mlip_model_id", "benchmark_id",
-               "structure_id")  # fmt: skip
-JOB_COLUMNS = ("run_id", "attempt", "params", "params_hash", "benchmark_key",
-               "benchmark_version", "structure_data", "material", "elements", "model_family",
-               "model_name", "model_version", "model_params", "is_trusted", "artifact_key",
+_RUN_INPUTS = ("id", "attempt", "attempt_base", "params", "params_hash", "mlip_model_id",
+               "model_hash", "benchmark_id", "structure_id")  # fmt: skip
+JOB_COLUMNS = ("run_id", "attempt", "attempt_base", "params", "params_hash", "benchmark_key",
+               "benchmark_version", "structure_data", "material", "elements", "model_id",
+               "model_hash", "model_family", "model_name", "model_version", "model_params",
+               "model_status", "version_hash", "packages", "is_trusted", "artifact_key",
                "artifact_sha256")  # fmt: skip
 
 
@@ -99,6 +101,7 @@ def _job_query(run: Any) -> Any:
         select(
             run.id.label("run_id"),
             run.attempt,
+            run.attempt_base,
             run.params,
             run.params_hash,
             Benchmark.key.label("benchmark_key"),
@@ -106,10 +109,15 @@ def _job_query(run: Any) -> Any:
             Structure.data.label("structure_data"),
             Structure.material,
             Structure.elements,
+            run.mlip_model_id.label("model_id"),
+            run.model_hash,
             MlipModel.family.label("model_family"),
             MlipModel.name.label("model_name"),
             MlipModel.version.label("model_version"),
             MlipModel.params.label("model_params"),
+            MlipModel.status.label("model_status"),
+            MlipModel.version_hash,
+            MlipModel.packages,
             MlipModel.is_trusted,
             MlipModel.artifact_key,
             MlipModel.artifact_sha256,
@@ -163,51 +171,6 @@ def lease_remaining_s(session: Session, run_id: uuid.UUID) -> float | None:
     )
     value = session.scalar(query)
     return None if value is None else float(value)
-
-
-def mark_enqueued(session: Session, run_ids: list[uuid.UUID]) -> None:
-    if run_ids:
-        session.execute(update(Run).where(Run.id.in_(run_ids)).values(enqueued_at=func.now()))
-
-
-def runs_to_requeue(
-    session: Session, *, all_queued: bool, unsent_older_than_s: float
-) -> list[tuple[uuid.UUID, int, int, str]]:
-    """Runs whose message may be gone: running with an expired lease (the worker died), queued
-    but never sent (the broker was down), and after the broker lost its data every queued run.
-    Returns (id, soft time limit, hard time limit)."""
-    dead = and_(Run.status == RunStatus.RUNNING, Run.lease_expires_at < func.now())
-    unsent = and_(
-        Run.status == RunStatus.QUEUED,
-        Run.enqueued_at.is_(None),
-        Run.created_at < func.now() - timedelta(seconds=unsent_older_than_s),
-    )
-    condition = or_(dead, Run.status == RunStatus.QUEUED) if all_queued else or_(dead, unsent)
-    return dispatch_rows(session, select(Run.id).where(condition))
-
-
-def stale_queued(
-    session: Session, *, sent_before_s: float
-) -> list[tuple[uuid.UUID, int, int, str]]:
-    """Queued runs whose message was sent more than ``sent_before_s`` ago."""
-    return dispatch_rows(
-        session,
-        select(Run.id).where(
-            Run.status == RunStatus.QUEUED,
-            Run.enqueued_at < func.now() - timedelta(seconds=sent_before_s),
-        ),
-    )
-
-
-def dispatch_rows(session: Session, run_ids: Any) -> list[tuple[uuid.UUID, int, int, str]]:
-    """(run id, soft and hard time limit, model family) of the given runs (ids or a query)."""
-    query = (
-        select(Run.id, Benchmark.soft_time_limit_s, Benchmark.time_limit_s, MlipModel.family)
-        .join(Benchmark, Benchmark.id == Run.benchmark_id)
-        .join(MlipModel, MlipModel.id == Run.mlip_model_id)
-        .where(Run.id.in_(run_ids))
-    )
-    return [(row[0], row[1], row[2], row[3]) for row in session.execute(query)]
 
 
 def all_campaigns_cancelled(session: Session, run_id: uuid.UUID) -> bool:

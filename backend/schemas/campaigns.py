@@ -76,3 +76,14 @@ class CampaignRead(BaseModel):
     n_reused: int = Field(description="runs already done by earlier campaigns, not recomputed")
     created_at: datetime
     progress: Progress
+    reused: dict[str, int] | None = Field(
+        None,
+        description="Only in the answer to a launch: the runs that existed already (same model "
+        "version, benchmark version, input and parameters), by status. Failed ones stay "
+        "failed (POST /campaigns/{id}/rerun retries them); cancelled ones are queued again.",
+    )
+    requeued: int | None = Field(
+        None,
+        description="Only in the answer to a launch or a rerun: runs queued again (cancelled "
+        "ones a launch asked for again; those a rerun chose).",
+    )

@@ -51,6 +51,28 @@ class ModelUpdate(BaseModel):
     elements: list[str] | None = None
 
 
+class ModelVersionCreate(BaseModel):
+    """A new version of a model: what differs from the version it starts from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: str | None = Field(
+        None,
+        min_length=1,
+        max_length=50,
+        pattern=NAME_PATTERN,
+        description="The new version's name; default: the next number (or '<version>-2').",
+    )
+    params: dict[str, Any] | None = Field(None, description="Default: the source's params.")
+    elements: list[str] | None = Field(None, description="Default: the source's elements.")
+    card: ModelCard | None = Field(None, description="Default: the source's card.")
+    keep_file: bool = Field(
+        True,
+        description="Start with the source's model file (false: upload a new one with "
+        "PUT /models/{id}/file before approval).",
+    )
+
+
 class ModelRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -63,6 +85,20 @@ class ModelRead(BaseModel):
     elements: list[str] | None
     is_baseline: bool
     status: ModelStatus
+    version_hash: str = Field(
+        description="sha256 of family, params, file sha256 and elements: what this version's "
+        "results depend on. It never changes once the version is sealed."
+    )
+    sealed_at: datetime | None = Field(
+        None,
+        description="When params, elements and file were sealed: at the approval of a review "
+        "or the first campaign that asked for this version. Changes then need a new version.",
+    )
+    packages: dict[str, str] | None = Field(
+        None,
+        description="The adapter's package versions, pinned by the first worker that ran this "
+        "version; workers with other versions refuse its runs (environment_mismatch).",
+    )
     artifact_sha256: str | None = Field(None, description="sha256 of the uploaded model file.")
     is_trusted: bool = Field(
         False, description="An admin allowed the file to be unpickled (arbitrary code)."

@@ -31,6 +31,9 @@ class RunRead(BaseModel):
 
     id: uuid.UUID
     mlip_model_id: uuid.UUID
+    model_hash: str = Field(
+        description="version_hash of the model version the run belongs to (part of its key)"
+    )
     benchmark_id: uuid.UUID
     structure_id: uuid.UUID
     params: dict[str, Any]
@@ -76,6 +79,22 @@ class RunSummary(RunRead):
     series: list[SeriesRead] | None = None
 
 
+class RunAttemptRead(BaseModel):
+    """An earlier attempt of a run: an outcome a rerun replaced, a hard time limit kill, or
+    an attempt given back because its worker stalled (status ``retried``)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    attempt: int
+    status: str
+    failure_class: str | None
+    failure_message: str | None
+    worker: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    wall_s: float | None
+
+
 class RunDetail(RunSummary):
     """One run in full: names, status, provenance, every metric, series and artifact."""
 
@@ -83,4 +102,8 @@ class RunDetail(RunSummary):
     series: list[SeriesRead]
     artifacts: list[RunArtifactRead] = Field(
         default_factory=list, description="files the run produced (trajectories), to download"
+    )
+    attempts: list[RunAttemptRead] = Field(
+        default_factory=list,
+        description="earlier attempts, oldest first (the current one is the run itself)",
     )

@@ -27,6 +27,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,29 @@ class ArtifactStore:
     def remove(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.fs.rm_file(self.path(key))
+
+    def list_files(self, prefix: str) -> list[tuple[str, float | None]]:
+        """(key, modification time in epoch seconds, None if the store gives none) of every
+        file under the key ``prefix``."""
+        try:
+            found = self.fs.find(self.path(prefix), detail=True)
+        except FileNotFoundError:
+            return []
+        start = len(self.root) + 1 if self.root else 0
+        return [
+            (str(path)[start:], _modified(info))
+            for path, info in found.items()
+            if info.get("type", "file") == "file"
+        ]
+
+
+def _modified(info: dict[str, Any]) -> float | None:
+    """A listed file's modification time: ``mtime`` (local), ``LastModified`` (S3) or
+    ``created`` (memory), as epoch seconds."""
+    value = info.get("mtime", info.get("LastModified", info.get("created")))
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return float(value) if isinstance(value, int | float) else None
 
 
 def too_large(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,8 +26,10 @@ from backend.repositories import benchmarks as benchmark_repo
 from backend.repositories import campaigns as campaign_repo
 from backend.repositories import models as model_repo
 from backend.repositories import references as ref_repo
+from backend.repositories import run_attempts as attempt_repo
 from backend.repositories import runs as run_repo
 from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, CampaignRead, ModelRef, Progress
+from backend.services import models as model_service
 from backend.services import queue
 from workers.errors import FailureClass
 from workers.hashing import params_hash
@@ -39,9 +42,21 @@ class Plan:
     structures: list[Structure]
 
 
-def launch_campaign(session: Session, spec: CampaignCreate, *, owner: User) -> Campaign:
-    """Create the campaign and its runs; runs already done are reused, never recomputed."""
+@dataclass(frozen=True)
+class Launch:
+    """A launched campaign and what became of the runs it asked for."""
+
+    campaign: Campaign
+    reused: dict[str, int]  # runs that existed already, by their status
+    requeued: int  # of those, cancelled runs queued again
+
+
+def launch_campaign(session: Session, spec: CampaignCreate, *, owner: User) -> Launch:
+    """Create the campaign and its runs. Runs of the same model version, benchmark version,
+    input and parameters that exist are reused, never recomputed; cancelled ones (never
+    computed) are queued again. Failed runs are reused as failures: ``rerun`` retries them."""
     plan = _resolve(session, spec)
+    model_service.seal(plan.models)  # results will be bound to these versions' inputs
     rows = [
         _run_row(model, benchmark, params, structure)
         for model in plan.models
@@ -50,17 +65,49 @@ def launch_campaign(session: Session, spec: CampaignCreate, *, owner: User) -> C
     ]
     new_ids = set(run_repo.insert_runs(session, rows))
     runs = run_repo.find_runs(session, [tuple(row[k] for k in run_repo.RUN_KEY) for row in rows])
+    reused = Counter(str(r.status) for r in runs if r.id not in new_ids)
     campaign = campaign_repo.add_campaign(
         session,
         name=spec.name,
         owner_id=owner.id,
         spec=spec.model_dump(mode="json"),
-        n_reused=len(runs) - len(new_ids),
+        n_reused=sum(reused.values()),
     )
     campaign_repo.link_runs(session, campaign.id, [run.id for run in runs])
+    cancelled = [r.id for r in runs if r.id not in new_ids and r.status == RunStatus.CANCELLED]
+    requeued = attempt_repo.requeue(session, cancelled, [RunStatus.CANCELLED])
     to_enqueue = [r.id for r in runs if r.id in new_ids and r.status == RunStatus.QUEUED]
-    queue.enqueue_after_commit(session, to_enqueue)
-    return campaign
+    queue.enqueue_after_commit(session, to_enqueue + requeued)
+    return Launch(campaign, dict(sorted(reused.items())), len(requeued))
+
+
+RERUNNABLE = (RunStatus.FAILED, RunStatus.CANCELLED)
+
+
+def rerun(
+    session: Session,
+    campaign_id: uuid.UUID,
+    *,
+    statuses: list[RunStatus],
+    failure_classes: list[str] | None = None,
+) -> int:
+    """Queue again the campaign's runs in ``statuses`` (failed, cancelled), optionally only
+    those of ``failure_classes``; their earlier attempts stay in the history. A cancelled
+    campaign runs again. Returns how many runs were queued."""
+    campaign = _get(session, campaign_id)
+    wrong = [s.value for s in statuses if s not in RERUNNABLE]
+    if wrong:
+        raise InvalidInput(
+            f"only failed or cancelled runs can be rerun, not {wrong}", where="query.status"
+        )
+    if campaign.status == CampaignStatus.CANCELLED:
+        campaign.status = CampaignStatus.RUNNING
+        campaign.cancelled_at = None
+        session.flush()
+    run_ids = campaign_repo.run_ids_query(campaign_id, failure_classes=failure_classes)
+    requeued = attempt_repo.requeue(session, run_ids, statuses)
+    queue.enqueue_after_commit(session, requeued)
+    return len(requeued)
 
 
 def _run_row(
@@ -73,6 +120,7 @@ def _run_row(
         "structure_id": structure.id,
         "params": params,
         "params_hash": params_hash(benchmark.key, benchmark.version, params),
+        "model_hash": model.version_hash,
         "status": RunStatus.QUEUED,
         "failure_class": None,
         "failure_message": None,
@@ -106,7 +154,7 @@ def _resolve_model(session: Session, ref: ModelRef, where: str) -> MlipModel:
         model = model_repo.get_model(session, ref.id)
     else:
         assert ref.name is not None
-        model = model_repo.get_model_by_name(session, ref.name, ref.version)
+        model = model_repo.get_model_by_name(session, ref.name, ref.version, prefer_approved=True)
     if model is None:
         raise InvalidInput(f"no model {ref.id or ref.name!r}", where=where)
     if model.status != ModelStatus.APPROVED:

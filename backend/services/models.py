@@ -1,4 +1,13 @@
-"""Model records: submissions and the built-in baselines."""
+"""Model records: submissions and the built-in baselines.
+
+A record is one model version. What its runs depend on (family, params, file, elements) is
+hashed into ``version_hash``. The version is sealed (``sealed_at``) when an admin approves it
+after review, or when a campaign first asks for it (an admin's own submission is approved
+without review, so that its file can still be uploaded): from then on those inputs never
+change, so every result stays bound to what produced it. Changing them means a new version
+(``create_version``), reviewed and evaluated afresh; card and training-set edits do not change
+what runs compute and stay possible.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +16,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from backend.db.base import utcnow
 from backend.db.models import MlipModel, ModelStatus, Role, User
 from backend.domain.elements import chemical_symbols
 from backend.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from backend.repositories import models as model_repo
 from backend.schemas.model_card import ModelCard
-from backend.schemas.models import ModelCreate, ModelUpdate
+from backend.schemas.models import ModelCreate, ModelUpdate, ModelVersionCreate
+from workers.hashing import model_version_hash
 
 KNOWN_SYMBOLS = frozenset(chemical_symbols[1:])
 #: Params the platform sets itself: the worker passes the record's ``is_trusted`` as
@@ -26,15 +37,48 @@ def submit_model(session: Session, body: ModelCreate, *, owner: User) -> MlipMod
         raise Conflict(f"model {body.name!r} version {body.version!r} exists", where="name")
     _check_params(body.params)
     _check_elements(body.elements)
-    status = ModelStatus.APPROVED if owner.role == Role.ADMIN else ModelStatus.PENDING
+    fields = body.model_dump(mode="json", exclude={"card"})
     return model_repo.add_model(
         session,
-        **body.model_dump(mode="json", exclude={"card"}),
+        **fields,
+        **_review_fields(owner),
+        version_hash=model_version_hash(body.family, body.params, None, body.elements),
         card=_card_json(body.card),
-        status=status,
         owner_id=owner.id,
         is_baseline=False,
     )
+
+
+def _review_fields(user: User) -> dict[str, Any]:
+    """An admin's version is approved at once; a submitter's waits for review."""
+    if user.role == Role.ADMIN:
+        return {"status": ModelStatus.APPROVED}
+    return {"status": ModelStatus.PENDING}
+
+
+def seal(models: list[MlipModel]) -> None:
+    """Seal the versions a campaign is about to use (see the module docstring)."""
+    for model in models:
+        if model.sealed_at is None:
+            model.sealed_at = utcnow()
+
+
+def rehash(model: MlipModel) -> None:
+    """Recompute the version hash after an edit of an unsealed version."""
+    model.version_hash = model_version_hash(
+        model.family, model.params, model.artifact_sha256, model.elements
+    )
+
+
+def _refuse_if_sealed(model: MlipModel, *, what: str, where: str) -> None:
+    if model.sealed_at is not None:
+        raise Conflict(
+            f"model {model.name!r} version {model.version!r} is sealed (approved after review, "
+            f"or used by a campaign): its {what} cannot change, its results are bound to them. "
+            "Create a new version with "
+            f"POST /models/{model.id}/versions (it is reviewed and evaluated afresh)",
+            where=where,
+        )
 
 
 def _card_json(card: ModelCard) -> dict[str, Any]:
@@ -67,8 +111,16 @@ def upsert_builtin(session: Session, **fields: Any) -> tuple[MlipModel, bool]:
     checked = ModelCreate.model_validate(
         {k: fields[k] for k in ("name", "version", "family", "params", "card", "elements")}
     )
-    fields = {**fields, "card": _card_json(checked.card)}
-    model = model_repo.add_model(session, **fields, status=ModelStatus.APPROVED, owner_id=None)
+    fields = {
+        **fields,
+        "card": _card_json(checked.card),
+        "version_hash": model_version_hash(
+            checked.family, checked.params, fields.get("artifact_sha256"), checked.elements
+        ),
+    }
+    model = model_repo.add_model(
+        session, **fields, status=ModelStatus.APPROVED, sealed_at=utcnow(), owner_id=None
+    )  # built-ins are what the platform ships: sealed from the start
     return model, True
 
 
@@ -109,14 +161,20 @@ def list_visible_models(
 def update_model(
     session: Session, model_id: uuid.UUID, body: ModelUpdate, *, user: User
 ) -> MlipModel:
-    """Change a model's card, params or elements; a submitter's edit goes back to review."""
+    """Change a model's card, params or elements; a submitter's edit goes back to review.
+
+    Params and elements of a sealed version cannot change (Conflict): see ``create_version``.
+    """
     model = model_for_upload(session, model_id, user=user)
     if body.params is not None:
+        _refuse_if_sealed(model, what="params", where="params")
         _check_params(body.params)
         model.params = body.params
     if body.elements is not None:
+        _refuse_if_sealed(model, what="elements", where="elements")
         _check_elements(body.elements)
         model.elements = body.elements
+    rehash(model)
     if body.card is not None:
         model.card = _card_json(_card_of(model, body.card))
     if user.role != Role.ADMIN:
@@ -139,18 +197,28 @@ def _card_of(model: MlipModel, card: ModelCard) -> ModelCard:
 
 
 def review_model(session: Session, model_id: uuid.UUID, *, status: ModelStatus) -> MlipModel:
-    """Approve or reject a model; admins only, checked by the route."""
+    """Approve or reject a model; admins only, checked by the route. Approval seals the
+    version's inputs."""
     model = read_model(session, model_id)
     model.status = status
+    if status == ModelStatus.APPROVED and model.sealed_at is None:
+        model.sealed_at = utcnow()
     session.flush()
     return model
 
 
 def model_for_upload(session: Session, model_id: uuid.UUID, *, user: User) -> MlipModel:
-    """The model whose file ``user`` may replace: their own, or any for an admin."""
+    """The model ``user`` may change: their own, or any for an admin."""
     model = read_model(session, model_id)
     if user.role != Role.ADMIN and model.owner_id != user.id:
         raise PermissionDenied("only the model's owner or an admin may change it", where="model_id")
+    return model
+
+
+def model_for_file_upload(session: Session, model_id: uuid.UUID, *, user: User) -> MlipModel:
+    """The model whose file ``user`` may replace: as ``model_for_upload``, and not sealed."""
+    model = model_for_upload(session, model_id, user=user)
+    _refuse_if_sealed(model, what="file", where="model_id")
     return model
 
 
@@ -162,9 +230,10 @@ def attach_model_file(
     A new file is not trusted (trust is given to one reviewed file), and a submitter's model
     goes back to review, since its weights changed.
     """
-    model = model_for_upload(session, model_id, user=user)
+    model = model_for_file_upload(session, model_id, user=user)
     model.artifact_key, model.artifact_sha256 = key, sha256
     model.is_trusted = False
+    rehash(model)
     if user.role != Role.ADMIN:
         model.status = ModelStatus.PENDING
     session.flush()
@@ -183,3 +252,62 @@ def set_model_trust(session: Session, model_id: uuid.UUID, *, is_trusted: bool) 
     model.is_trusted = is_trusted
     session.flush()
     return model
+
+
+def create_version(
+    session: Session, model_id: uuid.UUID, body: ModelVersionCreate, *, user: User
+) -> MlipModel:
+    """A new version of a model (owner or admin): the source's family, file, card and training
+    set, with the params, elements and card of ``body`` where given.
+
+    It starts untrusted; an admin's is approved at once, a submitter's waits for review. The
+    source version and its results are untouched.
+    """
+    source = model_for_upload(session, model_id, user=user)
+    version = body.version or _next_version(session, source)
+    if model_repo.get_model_by_name(session, source.name, version) is not None:
+        raise Conflict(f"model {source.name!r} version {version!r} exists", where="version")
+    params = source.params if body.params is None else body.params
+    elements = source.elements if body.elements is None else body.elements
+    _check_params(params)
+    _check_elements(elements)
+    card = ModelCard.model_validate(source.card) if body.card is None else body.card
+    card = card.model_copy(update={"name": source.name, "version": version})
+    file_key, file_sha = (
+        (source.artifact_key, source.artifact_sha256) if body.keep_file else (None, None)
+    )
+    model = model_repo.add_model(
+        session,
+        name=source.name,
+        version=version,
+        family=source.family,
+        params=params,
+        elements=elements,
+        card=_card_json(card),
+        artifact_key=file_key,
+        artifact_sha256=file_sha,
+        version_hash=model_version_hash(source.family, params, file_sha, elements),
+        is_baseline=source.is_baseline,
+        owner_id=source.owner_id,
+        training_set_key=source.training_set_key,
+        training_set_sha256=source.training_set_sha256,
+        training_n_structures=source.training_n_structures,
+        training_element_counts=source.training_element_counts,
+        **_review_fields(user),
+    )
+    model_repo.copy_training_hashes(session, source.id, model.id)
+    return model
+
+
+def _next_version(session: Session, source: MlipModel) -> str:
+    """The source's version + 1 if it is a number, else ``<version>-2``, ``-3``, ... unused."""
+    taken = set(model_repo.versions_of(session, source.name))
+    if source.version.isdigit():
+        number = int(source.version) + 1
+        while str(number) in taken:
+            number += 1
+        return str(number)
+    suffix = 2
+    while f"{source.version}-{suffix}" in taken:
+        suffix += 1
+    return f"{source.version}-{suffix}"

@@ -12,12 +12,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from backend.db.base import utcnow
-from backend.db.models import Metric, Reference, Run, RunStatus
+from backend.db.models import Metric, ModelStatus, Reference, Run, RunStatus
 from backend.domain.errors import NotFound
 from backend.domain.phases import SpaceGroupReader, describes, phase_of
 from backend.repositories import models as model_repo
 from backend.repositories import projections as projection_repo
 from backend.repositories import references as ref_repo
+from backend.repositories import run_attempts as attempt_repo
 from backend.repositories import runs as run_repo
 from backend.schemas.results import MetricIn, ProjectionIn, RunTimings, SeriesIn
 from backend.schemas.runs import (
@@ -27,8 +28,9 @@ from backend.schemas.runs import (
     RunSummary,
     SeriesRead,
 )
-from backend.services import run_artifacts
+from backend.services import queue, run_artifacts
 from backend.settings import get_settings
+from workers.errors import FailureClass
 from workers.hashing import params_hash
 
 # When a material has references at several levels of theory, metrics are compared with the
@@ -55,6 +57,13 @@ class ClaimedRun:
     model_params: dict[str, Any]
     artifact_key: str | None  # in the artifact store; the worker fetches a verified copy
     artifact_sha256: str | None
+    # The model version the run belongs to, and what the worker checks before running it.
+    model_id: uuid.UUID | None = None
+    model_hash: str = ""  # the version hash the run was created for (part of its key)
+    version_hash: str = ""  # the model record's hash now
+    model_status: str = "approved"
+    packages: dict[str, str] | None = None  # pinned on the version by its first worker
+    attempt_base: int = 0  # attempts before the last rerun
 
 
 @dataclass(frozen=True)
@@ -120,6 +129,10 @@ def local_jobs(
             model_params=record.params,
             artifact_key=record.artifact_key,
             artifact_sha256=record.artifact_sha256,
+            model_id=record.id,
+            model_hash=record.version_hash,
+            version_hash=record.version_hash,
+            model_status=record.status.value,
         )
         for s in structures
     ]
@@ -131,7 +144,110 @@ def _job(row: Any) -> ClaimedRun:
     # Only an admin's trust mark lets an adapter unpickle the model's file beyond weights.
     if fields.pop("is_trusted"):
         fields["model_params"] = {**fields["model_params"], "trusted": True}
+    fields["model_status"] = str(fields["model_status"])
     return ClaimedRun(**fields)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a claimed run must not execute: a failure class (``workers.errors.FailureClass``)
+    and a message."""
+
+    failure_class: str
+    message: str
+
+
+def may_run(job: ClaimedRun) -> bool:
+    """Whether ``refusal`` has nothing to say, decided without the database."""
+    return (
+        job.model_status == ModelStatus.APPROVED
+        and job.version_hash == job.model_hash
+        and job.attempt - job.attempt_base <= get_settings().run_max_attempts
+    )
+
+
+def refusal(session: Session, job: ClaimedRun) -> Refusal | None:
+    """Why the worker must not run ``job``: its model version is not approved, its inputs no
+    longer hash to the version the run was created for, or it used up its attempts."""
+    if job.model_status != ModelStatus.APPROVED:
+        return Refusal(
+            FailureClass.MODEL_NOT_APPROVED.value,
+            f"model {job.model_name!r} version {job.model_version!r} is {job.model_status}: "
+            "only approved versions run (an admin may rerun the run after approving it)",
+        )
+    if job.version_hash != job.model_hash:
+        return Refusal(
+            FailureClass.MODEL_CHANGED.value,
+            f"model {job.model_name!r} version {job.model_version!r} no longer has the inputs "
+            f"the run was created for (version hash {job.model_hash[:12]}, now "
+            f"{job.version_hash[:12]}); a changed model is a new version, evaluated afresh",
+        )
+    attempts = job.attempt - job.attempt_base
+    if attempts > get_settings().run_max_attempts:
+        lost = FailureClass.WORKER_LOST.value
+        cause = attempt_repo.last_retried_class(session, job.run_id) or lost
+        if cause not in (lost, FailureClass.WORKER_STALLED.value):
+            cause = lost  # e.g. a hard time limit kill, whose own cap ends it first
+        reason = (
+            "its worker stalled (missed heartbeats)"
+            if cause == FailureClass.WORKER_STALLED.value
+            else "its worker died or lost it (killed, out of memory, or cut off)"
+        )
+        return Refusal(
+            cause,
+            f"not tried again: each of the {attempts - 1} earlier attempts ended because "
+            f"{reason} (MLIPM_RUN_MAX_ATTEMPTS={get_settings().run_max_attempts})",
+        )
+    return None
+
+
+def pin_packages(session: Session, job: ClaimedRun, packages: dict[str, str]) -> dict[str, str]:
+    """The package versions of ``job``'s model version: the pinned ones, or ``packages``
+    (this worker's), pinned now if none were."""
+    if job.packages is not None or job.model_id is None:
+        return job.packages if job.packages is not None else packages
+    return model_repo.pin_packages(session, job.model_id, packages) or packages
+
+
+def release_attempt(session: Session, job: ClaimedRun, *, failure_class: str, message: str) -> bool:
+    """Give the run back to the queue for another attempt (its worker stalled); the attempt
+    stays in the history. False when this attempt no longer owns the run."""
+    released = attempt_repo.release(
+        session, job.run_id, attempt=job.attempt, failure_class=failure_class, message=message
+    )
+    if released:
+        queue.enqueue_after_commit(session, [job.run_id])
+    return released
+
+
+def hard_time_limit_killed(session: Session, run_id: uuid.UUID, *, limit_s: float) -> str | None:
+    """Record that the hard time limit killed the run's current attempt: the attempt goes to
+    the history and the run back to the queue, or fails as ``timeout`` once it was killed
+    ``MLIPM_RUN_MAX_HARD_KILLS`` times. Returns "requeued", "failed", or None when the run was
+    not running."""
+    run = run_repo.get_run(session, run_id)
+    if run is None or run.status != RunStatus.RUNNING:
+        return None
+    message = f"killed by the hard time limit ({limit_s:g} s): the model ignored the soft limit"
+    if not attempt_repo.release(
+        session,
+        run_id,
+        attempt=run.attempt,
+        failure_class=FailureClass.TIMEOUT.value,
+        message=message,
+    ):
+        return None
+    kills = attempt_repo.count_retried(session, run_id, failure_class=FailureClass.TIMEOUT.value)
+    if kills < get_settings().run_max_hard_kills:
+        queue.enqueue_after_commit(session, [run_id])
+        return "requeued"
+    attempt_repo.fail_queued(
+        session,
+        run_id,
+        failure_class=FailureClass.TIMEOUT.value,
+        message=f"{message}; killed {kills} times, not tried again",
+    )
+    return "failed"
 
 
 def heartbeat(session: Session, job: ClaimedRun) -> tuple[bool, bool]:
@@ -241,7 +357,10 @@ def read_run(session: Session, run_id: uuid.UUID) -> RunDetail:
         raise NotFound(f"no run with id {run_id}")
     series = run_repo.series_of(session, run_id)
     files = run_artifacts.all_run_artifacts(session, run_id)
-    return RunDetail.model_validate({**found[0].model_dump(), "series": series, "artifacts": files})
+    attempts = attempt_repo.history(session, run_id)
+    return RunDetail.model_validate(
+        {**found[0].model_dump(), "series": series, "artifacts": files, "attempts": attempts}
+    )
 
 
 def _compared_references(

@@ -203,13 +203,18 @@ def run_view(run: RunDetail) -> Component:
             plots,
             html.H5("Artifacts"),
             artifacts_table(str(run.id), run.artifacts),
+            _attempts(run),
             dbc.Row(
                 [
                     dbc.Col(
                         [
                             html.H5("Parameters"),
                             _pre(run.params),
-                            html.P(f"params hash {run.params_hash}", className="small text-muted"),
+                            html.P(
+                                f"params hash {run.params_hash} · model version hash "
+                                f"{run.model_hash}",
+                                className="small text-muted",
+                            ),
                         ],
                         lg=6,
                     ),
@@ -218,6 +223,33 @@ def run_view(run: RunDetail) -> Component:
             ),
         ]
     )
+
+
+def _attempts(run: RunDetail) -> Component | None:
+    """Earlier attempts (reruns, hard time limit kills, stalled workers), if there were any."""
+    if not run.attempts:
+        return None
+    head = ("Attempt", "Outcome", "Class", "Message", "Worker", "Ended")
+    rows = [
+        html.Tr(
+            [
+                html.Td(a.attempt),
+                html.Td(a.status),
+                html.Td(a.failure_class or ""),
+                html.Td(a.failure_message or "", className="small"),
+                html.Td(a.worker or "", className="small"),
+                html.Td(str(a.finished_at or ""), className="small"),
+            ]
+        )
+        for a in run.attempts
+    ]
+    table = dbc.Table(
+        [html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)],
+        size="sm",
+        striped=True,
+        id="run-attempts",
+    )
+    return html.Div([html.H5("Earlier attempts"), table])
 
 
 def _num(value: float | None, unit: str) -> str:

@@ -127,8 +127,16 @@ MATRIX: dict[tuple[str, str], tuple[Setup, dict[str, int]]] = {
         ADMIN_ONLY,
     ),
     ("POST", "/campaigns"): (lambda c: ("/campaigns", {"json": CAMPAIGN}), ADMIN_ONLY),
+    ("POST", "/models/{model_id}/versions"): (
+        lambda c: (f"/models/{c.model()}/versions", {"json": {"params": {"x": 1}}}),
+        OWNER_OR_ADMIN,
+    ),
     ("POST", "/campaigns/{campaign_id}/cancel"): (
         lambda c: (f"/campaigns/{_campaign(c)}/cancel", {}),
+        ADMIN_ONLY,
+    ),
+    ("POST", "/campaigns/{campaign_id}/rerun"): (
+        lambda c: (f"/campaigns/{_campaign(c)}/rerun", {"params": {"status": "failed"}}),
         ADMIN_ONLY,
     ),
     ("POST", "/tokens"): (lambda c: ("/tokens", {"json": {"name": "new"}}), SIGNED_IN),

@@ -139,6 +139,7 @@ def _result(
     params = dict(benchmark.default_params) if params is None else params
     run = Run(
         mlip_model_id=model.id,
+        model_hash=model.version_hash,
         benchmark_id=benchmark.id,
         structure_id=structure.id,
         params=params,

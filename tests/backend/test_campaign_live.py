@@ -94,7 +94,8 @@ def test_a_second_delivery_of_a_finished_run_changes_nothing(
         n_metrics = session.scalar(select(func.count()).where(Metric.run_id == run.id))
     queue.enqueue([(run.id, 600, 660, "emt")])
     broker = redis.Redis.from_url(get_settings().redis_url)
-    wait_until(lambda: broker.llen(get_settings().celery_queue) == 0, 30, "the worker to take it")
+    name = get_settings().celery_queue
+    wait_until(lambda: queue.waiting_messages(broker, name) == 0, 30, "the worker to take it")
     time.sleep(1.0)  # the worker has taken the message; give it time to (not) act on it
     with Session(engine) as session:
         again = session.get(Run, run.id)

@@ -12,7 +12,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,7 +107,7 @@ class FaultStack:
             raise
 
 
-def _setup_database(url: str) -> str:
+def _setup_database(url: str, setup: Callable[[Session], None] | None = None) -> str:
     from backend.bootstrap import bootstrap
 
     dbadmin.ensure_database(url)
@@ -129,6 +130,8 @@ def _setup_database(url: str) -> str:
             )
         crystal_subset(session, "fault metals", METALS)
         crystal_subset(session, "fault Cu", ("Cu",))
+        if setup is not None:
+            setup(session)
         session.commit()
     engine.dispose()
     return admin.token
@@ -136,19 +139,30 @@ def _setup_database(url: str) -> str:
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[FaultStack]:
+    with fault_stack() as started:
+        yield started
+
+
+@contextmanager
+def fault_stack(
+    setup: Callable[[Session], None] | None = None, env_overrides: dict[str, str] | None = None
+) -> Iterator[FaultStack]:
+    """A private Postgres and Redis, the API on them, no worker yet (``start_worker``); the
+    database is bootstrapped with the control models, then ``setup`` adds what a test needs."""
     root = Path(tempfile.mkdtemp(prefix="mlipm-faults-"))
     root.chmod(0o755)  # the private cluster runs as the postgres user
     postgres, broker = PostgresCluster(root / "pg"), RedisServer(root / "redis")
     postgres.start()
     broker.start()
-    saved = {k: os.environ.get(k) for k in ("DATABASE_URL", "REDIS_URL", *FAULT_ENV)}
-    env = {**FAULT_ENV, "DATABASE_URL": postgres.url(), "REDIS_URL": broker.url()}
+    settings_env = {**FAULT_ENV, **(env_overrides or {})}
+    saved = {k: os.environ.get(k) for k in ("DATABASE_URL", "REDIS_URL", *settings_env)}
+    env = {**settings_env, "DATABASE_URL": postgres.url(), "REDIS_URL": broker.url()}
     os.environ.update(env)
     get_settings.cache_clear()
     reset_engine_cache()
     api = None
     try:
-        token = _setup_database(postgres.url())
+        token = _setup_database(postgres.url(), setup)
         port = free_port()
         full_env = {**os.environ, **env}
         api = subprocess.Popen(

@@ -72,6 +72,7 @@ def seeded(db_session: Session) -> dict[str, MlipModel]:
         assert structure is not None
         run = Run(
             mlip_model_id=models[name].id,
+            model_hash=models[name].version_hash,
             benchmark_id=eos.id,
             structure_id=structure.id,
             params=dict(eos.default_params),
@@ -97,6 +98,7 @@ def seeded(db_session: Session) -> dict[str, MlipModel]:
             db_session.add(Metric(run_id=run.id, name="flag_window_sensitive", value=1, unit="1"))
     failed = Run(
         mlip_model_id=models["lb-bad"].id,
+        model_hash=models["lb-bad"].version_hash,
         benchmark_id=eos.id,
         structure_id=_crystal(db_session, "Ag").id,
         params=dict(eos.default_params),
@@ -384,6 +386,7 @@ def test_run_summary_follows_inserts_claims_finishes_and_deletes(
     runs = [
         Run(
             mlip_model_id=model.id,
+            model_hash=model.version_hash,
             benchmark_id=eos.id,
             structure_id=s.id,
             params=dict(eos.default_params),

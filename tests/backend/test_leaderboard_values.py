@@ -84,6 +84,7 @@ def add_run(
     """A run of the benchmark's standard protocol (or of the ``params_hash`` given)."""
     run = Run(
         mlip_model_id=model.id,
+        model_hash=model.version_hash,
         benchmark_id=benchmark.id,
         structure_id=structure.id,
         params=dict(benchmark.default_params),

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from backend.db.models import Run, RunArtifact, RunStatus
-from backend.repositories import runs as run_repo
+from backend.repositories import dispatch as dispatch_repo
 from backend.services import queue
 from tests.live import wait_until
 from tests.run_artifacts_stack import SMALL_NVE, ArtifactStack, artifact_stack
@@ -171,7 +171,7 @@ def _rerun(stack: ArtifactStack, engine: Engine, run_id: str, attempt: int) -> d
             update(Run).where(Run.id == uuid.UUID(run_id)).values(status=RunStatus.QUEUED)
         )
         session.commit()
-        queue.enqueue(run_repo.dispatch_rows(session, [uuid.UUID(run_id)]))
+        queue.enqueue(dispatch_repo.dispatch_rows(session, [uuid.UUID(run_id)]))
 
     def done() -> dict[str, Any] | None:
         with stack.http() as http:

@@ -37,7 +37,7 @@ from backend.db.models import (
 )
 from backend.repositories import references as ref_repo
 from backend.services import catalog
-from workers.hashing import params_hash
+from workers.hashing import model_version_hash, params_hash
 
 SEED_SET = "dashboard seed metals"
 MATERIALS = ("Cu", "Al", "Ag", "Ni", "Pt")
@@ -63,6 +63,10 @@ ELEMENTS_PER_SET = {
     "OMat24": {"Cu": 90000, "Al": 150000, "Ag": 40000, "Ni": 120000, "Pt": 30000},
     "Alexandria": {"Cu": 20000, "Al": 25000, "Ag": 9000, "Ni": 18000, "Pt": 7000, "Fe": 30000},
 }
+
+
+# Every seeded model is an EMT with default params: one version hash.
+SEEDED_MODEL_HASH = model_version_hash("emt", {}, None, None)
 
 
 def model_name(index: int) -> str:
@@ -253,6 +257,7 @@ def seed_dashboard(session: Session, n_models: int, *, running_campaign: bool = 
             "card": _card(i),
             "status": ModelStatus.APPROVED,
             "elements": None,
+            "version_hash": SEEDED_MODEL_HASH,
             "training_element_counts": ELEMENTS_PER_SET[TRAINING_SETS[i % len(TRAINING_SETS)]],
         }
         for i in range(n_models)
@@ -279,6 +284,7 @@ def seed_dashboard(session: Session, n_models: int, *, running_campaign: bool = 
                     {
                         "id": run_id,
                         "mlip_model_id": model["id"],
+                        "model_hash": SEEDED_MODEL_HASH,
                         "benchmark_id": bench.id,
                         "structure_id": structure.id,
                         "params": dict(bench.default_params),
@@ -364,6 +370,7 @@ def _alt_eos_runs(
                 {
                     "id": run_id,
                     "mlip_model_id": model["id"],
+                    "model_hash": SEEDED_MODEL_HASH,
                     "benchmark_id": eos.id,
                     "structure_id": structures[material].id,
                     "params": params,
@@ -420,6 +427,7 @@ def _running_campaign(
             {
                 "id": uuid.uuid4(),
                 "mlip_model_id": model_id,
+                "model_hash": SEEDED_MODEL_HASH,
                 "benchmark_id": first.id,
                 "structure_id": structures[material].id,
                 "params": params,

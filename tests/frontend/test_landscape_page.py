@@ -132,6 +132,7 @@ def _landscape_runs(session: Any, models: list[str]) -> None:
         assert model is not None
         row = {
             "mlip_model_id": model.id,
+            "model_hash": model.version_hash,
             "benchmark_id": benchmark.id,
             "structure_id": cu13.id,
             "params": params,

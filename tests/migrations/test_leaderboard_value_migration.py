@@ -3,6 +3,7 @@ the replaced trigger functions, and dropped again with the 0011 functions restor
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from backend import dbadmin
 from backend.db.models import Benchmark, Metric
-from tests.backend.test_leaderboard_values import add_model, add_run, add_structure
+from tests.backend.test_leaderboard_values import add_structure
 from tests.conftest import new_database_url
 
 
@@ -21,6 +22,40 @@ def empty_database() -> Iterator[str]:
     dbadmin.ensure_database(url)
     yield url
     dbadmin.drop_database(url)
+
+
+def _add_model(session: Session, name: str) -> uuid.UUID:
+    """An approved model in the schema of revision 0011 (the ORM's has later columns)."""
+    model_id = uuid.uuid4()
+    session.execute(
+        text(
+            "INSERT INTO mlip_model (id, name, version, family, params, card, is_baseline, "
+            "is_trusted, status, created_at) VALUES (:id, :name, '1', 'lv-test', '{}', '{}', "
+            "false, false, 'approved', now())"
+        ),
+        {"id": model_id, "name": name},
+    )
+    return model_id
+
+
+def _add_run(
+    session: Session,
+    model_id: uuid.UUID,
+    benchmark_id: uuid.UUID,
+    structure_id: uuid.UUID,
+    params_hash: str,
+) -> uuid.UUID:
+    """A succeeded run in the schema of revision 0011."""
+    run_id = uuid.uuid4()
+    session.execute(
+        text(
+            "INSERT INTO run (id, mlip_model_id, benchmark_id, structure_id, params, "
+            "params_hash, status, attempt, provenance, created_at) VALUES (:id, :m, :b, :s, "
+            "'{}', :h, 'succeeded', 1, '{}', now())"
+        ),
+        {"id": run_id, "m": model_id, "b": benchmark_id, "s": structure_id, "h": params_hash},
+    )
+    return run_id
 
 
 def _value_rows(session: Session) -> list[tuple[str, int, float]]:
@@ -34,20 +69,20 @@ def test_the_migration_fills_the_sums_and_goes_down_and_up(empty_database: str) 
     try:
         with Session(engine) as session:
             benchmark = Benchmark(key="b", version="1")
-            model = add_model(session, "m")
             session.add(benchmark)
             structure = add_structure(session, "s", "Cu", ("Cu",))
+            model_id = _add_model(session, "m")
             runs = [
-                add_run(session, model, benchmark, structure, params_hash=f"p{i}") for i in range(2)
+                _add_run(session, model_id, benchmark.id, structure.id, f"p{i}") for i in range(2)
             ]
             session.add_all(
-                Metric(run_id=r.id, name="x", value=v, unit="1")
+                Metric(run_id=r, name="x", value=v, unit="1")
                 for r, v in zip(runs, (1.0, 2.0), strict=True)
             )
             session.commit()
             dbadmin.upgrade(empty_database, "0012")
             assert _value_rows(session) == [("x", 2, 3.0)]  # metrics written before it
-            session.add(Metric(run_id=runs[0].id, name="y", value=4.5, unit="1"))
+            session.add(Metric(run_id=runs[0], name="y", value=4.5, unit="1"))
             session.commit()
             assert _value_rows(session) == [("x", 2, 3.0), ("y", 1, 4.5)]
             session.execute(text("UPDATE metric SET value = 5.0 WHERE name = 'x' AND value = 2"))
@@ -56,7 +91,7 @@ def test_the_migration_fills_the_sums_and_goes_down_and_up(empty_database: str) 
             session.commit()  # no open transaction blocks the migrations
             dbadmin.downgrade(empty_database, "0011")
             assert "leaderboard_value_summary" not in inspect(engine).get_table_names()
-            session.add(Metric(run_id=runs[1].id, name="y", value=1.0, unit="1"))
+            session.add(Metric(run_id=runs[1], name="y", value=1.0, unit="1"))
             session.execute(text("DELETE FROM metric WHERE name = 'x' AND value = 5"))
             session.commit()  # the 0011 trigger functions work without the table
             error_rows = "SELECT count(*) FROM leaderboard_metric_summary"

@@ -10,12 +10,18 @@ and replaces the rows (one per name); an attempt that lost the run removes its f
 An artifact that cannot be written never costs the run its metrics: the run succeeds, the
 artifact has no row, and ``provenance["artifact_errors"]`` holds ``{name: reason}`` (shown
 on the run page), because the metrics are the scientific result and the frames a view of it.
+
+A worker killed between writing the files and committing their rows leaves them behind; the
+sweeper removes such files (``remove_orphaned_files``) once no row references them and their
+attempt is not the one running.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,12 +31,15 @@ from typing import Any
 from ase.io import write
 from sqlalchemy.orm import Session
 
+from backend.db.session import session_scope
+from backend.repositories import dispatch as dispatch_repo
 from backend.schemas.run_artifacts import EXTXYZ_MEDIA_TYPE, RunArtifactIn
 from backend.services import artifacts, run_artifacts
 from backend.settings import get_settings
 from workers.benchmarks.base import FrameSet
 
 log = logging.getLogger(__name__)
+_ATTEMPT_FILE = re.compile(r"runs/([0-9a-f-]{36})/attempt-(\d+)/[^/]+")
 
 
 @dataclass(slots=True)
@@ -89,3 +98,31 @@ def _write(frame_set: FrameSet, key: str, store_url: str) -> RunArtifactIn:
         size_bytes=done.size_bytes,
         n_frames=len(frame_set.frames),
     )
+
+
+def remove_orphaned_files(*, grace_s: float, store_url: str | None = None) -> int:
+    """Remove the files under ``runs/<run_id>/attempt-<n>/`` older than ``grace_s`` that no
+    ``run_artifact`` row references and whose attempt is not running; returns how many.
+
+    The store is listed before the database is read: a file seen in the listing was written
+    by an attempt claimed before, which by the read is running (kept), committed (its rows
+    reference it: kept) or gone for good.
+    """
+    store = artifacts.ArtifactStore(store_url or get_settings().artifact_url)
+    old_before = time.time() - grace_s
+    files: list[tuple[str, uuid.UUID, int]] = []
+    for key, modified in store.list_files("runs"):
+        match = _ATTEMPT_FILE.fullmatch(key)
+        if match and modified is not None and modified < old_before:
+            files.append((key, uuid.UUID(match[1]), int(match[2])))
+    removed = 0
+    for start in range(0, len(files), 1000):
+        batch = files[start : start + 1000]
+        with session_scope() as session:
+            owners = dispatch_repo.file_owners(session, list({f[1] for f in batch}))
+        for key, run_id, attempt in batch:
+            owner = owners.get(run_id)
+            if owner is None or (key not in owner.keys and owner.live_attempt != attempt):
+                store.remove(key)
+                removed += 1
+    return removed

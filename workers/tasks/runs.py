@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.signals import worker_init, worker_process_init
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy import Engine, event
@@ -31,8 +31,9 @@ from sqlalchemy.orm import Session
 from backend.db.models import RunStatus
 from backend.db.session import reset_engine_cache, session_scope
 from backend.schemas.results import MetricIn, ProjectionIn, RunTimings, SeriesIn
-from backend.services import runs
+from backend.services import queue, runs
 from backend.settings import get_settings
+from workers.adapters.registry import get_adapter
 from workers.benchmarks.base import load_all
 from workers.celery_app import celery_app
 from workers.errors import BenchmarkError, FailureClass, RunCancelled, UnsupportedElementsError
@@ -85,8 +86,33 @@ def _asynchronous_commit_option(
     cparams["options"] = f"{cparams.get('options', '')} -c synchronous_commit=off".strip()
 
 
+class RunTask(celery_app.Task):
+    """The run task's class: a hard time limit kill (handled by the worker's main process,
+    whose pool child was killed mid-run) is recorded on the run at once."""
+
+    def on_failure(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        if isinstance(exc, TimeLimitExceeded) and args:
+            _hard_time_limit(str(args[0]), exc)
+
+
+def _hard_time_limit(run_id: str, exc: TimeLimitExceeded) -> None:
+    """The attempt goes to the history; the run is queued again, or fails as ``timeout``
+    after MLIPM_RUN_MAX_HARD_KILLS kills (``runs.hard_time_limit_killed``)."""
+    limit = float(exc.args[0]) if exc.args else float("nan")
+    try:
+        with session_scope() as session:
+            outcome = runs.hard_time_limit_killed(session, uuid.UUID(run_id), limit_s=limit)
+    except Exception:  # the lease expires and the sweeper sends the run again
+        log.warning("run %s: hard time limit kill not recorded", run_id, exc_info=True)
+        return
+    log.warning("run %s killed by the hard time limit (%g s): %s", run_id, limit, outcome)
+
+
 @celery_app.task(
     name="runs.execute",
+    base=RunTask,
     bind=True,
     acks_late=True,
     autoretry_for=(OperationalError, BrokerError),
@@ -98,13 +124,19 @@ def execute_run(self: Any, run_id: str) -> str:
     """Execute one run by id; a second delivery of the same message changes nothing."""
     with statement_scope() as session:
         job = runs.claim_run(session, uuid.UUID(run_id), worker=_worker_name(self))
+    queue.message_taken(run_id)
     if job is None:
         log.info("run %s is finished or unknown; nothing to do", run_id)
         return "nothing to do"
     if isinstance(job, runs.Busy):
         # Another worker holds a live lease: look again when it would have expired.
         raise self.retry(countdown=job.retry_after_s, max_retries=None)
+    refused = _refused(job)
+    if refused is not None:
+        return refused
     outcome, error, timings = _execute(job)
+    if error is not None and _stalled_timeout(job, error, timings):
+        return "released (worker stalled)"
     stored = store_frames(job.run_id, job.attempt, outcome.frames if outcome else ())
     # A result with projections or artifacts takes several statements, which commit together.
     several = outcome is not None and bool(outcome.projections or stored.rows)
@@ -121,12 +153,95 @@ def execute_run(self: Any, run_id: str) -> str:
                 read_space_group=space_group_of_data,
             )
             record_frames(session, job.run_id, stored, recorded=recorded)
-            return "succeeded"
+            return "succeeded" if recorded else _stale(job)
         assert error is not None
-        runs.record_failure(
-            session, job, timings=timings, provenance=_provenance(job), **_failure(error)
+        failure = _failure(error)
+        if not runs.record_failure(
+            session, job, timings=timings, provenance=_provenance(job), **failure
+        ):
+            return _stale(job)
+    return str(failure["status"])
+
+
+def _stale(job: runs.ClaimedRun) -> str:
+    """This attempt lost its run (its lease expired and another attempt took it): nothing of
+    it was written."""
+    log.warning("run %s attempt %d: result refused (stale attempt)", job.run_id, job.attempt)
+    return "refused (stale attempt)"
+
+
+def _refused(job: runs.ClaimedRun) -> str | None:
+    """Fail the run without running it when it must not run here (see ``runs.refusal``,
+    ``_environment_refusal``); None when it may run."""
+    mine = _package_versions(job.model_family)
+    if runs.may_run(job) and (mine is None or job.packages == mine):
+        return None  # the common case: no database round trip
+    with statement_scope() as session:
+        refusal = runs.refusal(session, job)
+        if refusal is None and mine is not None:
+            refusal = _environment_refusal(session, job, mine)
+        if refusal is None:
+            return None
+        log.warning("run %s refused: %s: %s", job.run_id, refusal.failure_class, refusal.message)
+        recorded = runs.record_failure(
+            session,
+            job,
+            status=RunStatus.FAILED,
+            failure_class=refusal.failure_class,
+            message=refusal.message,
+            series=[],
+            timings=None,
+            provenance=_provenance(job),
         )
-    return "failed"
+    return f"refused ({refusal.failure_class})" if recorded else _stale(job)
+
+
+def _environment_refusal(
+    session: Session, job: runs.ClaimedRun, mine: dict[str, str]
+) -> runs.Refusal | None:
+    """A refusal when this worker's adapter packages (``mine``) differ from those pinned on
+    the model version (pinning ``mine`` if none were): a result belongs to one environment."""
+    pinned = runs.pin_packages(session, job, mine)
+    differ = sorted(name for name in {*mine, *pinned} if mine.get(name) != pinned.get(name))
+    if not differ:
+        return None
+    changes = ", ".join(f"{n} {pinned.get(n, 'absent')} -> {mine.get(n, 'absent')}" for n in differ)
+    return runs.Refusal(
+        FailureClass.ENVIRONMENT_MISMATCH.value,
+        f"this worker's packages differ from those pinned on model {job.model_name!r} version "
+        f"{job.model_version!r} ({changes}); run it on a worker with the pinned versions, or "
+        "create a new model version for the new packages",
+    )
+
+
+@functools.cache
+def _package_versions(family: str) -> dict[str, str] | None:
+    """The installed versions of the family's packages (they do not change in a process);
+    None for a family this worker does not know (its run fails as a setup error)."""
+    try:
+        return get_adapter(family).package_versions()
+    except BenchmarkError:
+        return None
+
+
+def _stalled_timeout(job: runs.ClaimedRun, error: BaseException, timings: RunTimings) -> bool:
+    """A soft time limit that fired because this worker was stalled (its heartbeats were
+    missed, e.g. the process was paused), not because the model was slow: give the run back
+    to the queue for another attempt, as ``worker_stalled``. True when released."""
+    if not isinstance(error, TimeoutError) or not _heartbeat.missed_beats():
+        return False
+    message = (
+        f"soft time limit reached after {timings.wall_s:.1f} s wall, {timings.cpu_s:.1f} s "
+        f"cpu, with heartbeats missed for {_heartbeat.longest_gap_s():.1f} s: the worker "
+        "stalled, so the run is tried again"
+    )
+    with session_scope() as session:
+        released = runs.release_attempt(
+            session, job, failure_class=FailureClass.WORKER_STALLED.value, message=message
+        )
+    if released:
+        log.warning("run %s attempt %d released: %s", job.run_id, job.attempt, message)
+    return released
 
 
 @contextmanager
@@ -171,6 +286,10 @@ class _Heartbeat:
         self._changed = threading.Event()
         self._current: tuple[runs.ClaimedRun, threading.Event] | None = None
         self._pid: int | None = None
+        # Stall detection: when the thread began its current wait, and by how much its wakes
+        # came late during the current run (a paused or starved process wakes late).
+        self._waiting_since = time.monotonic()
+        self._worst_lateness_s = 0.0
 
     @contextmanager
     def watch(self, job: runs.ClaimedRun) -> Iterator[threading.Event]:
@@ -180,6 +299,7 @@ class _Heartbeat:
                 self._pid = os.getpid()
                 threading.Thread(target=self._beat, name="heartbeat", daemon=True).start()
             self._current = (job, cancelled)
+            self._waiting_since, self._worst_lateness_s = time.monotonic(), 0.0
         self._changed.set()
         try:
             yield cancelled
@@ -198,11 +318,28 @@ class _Heartbeat:
             if current is None:
                 continue
             # Renew every interval while the same run is current; a change wakes us early.
+            self._waiting_since = time.monotonic()
             while not self._changed.wait(interval):
+                late = time.monotonic() - self._waiting_since - interval
+                self._worst_lateness_s = max(self._worst_lateness_s, late)
                 self._renew(*current)
+                self._waiting_since = time.monotonic()
                 with self._lock:
                     if self._current is not current:
                         break
+
+    def longest_gap_s(self) -> float:
+        """The longest a heartbeat of the current run came late so far, in seconds (counting
+        a beat that is overdue now)."""
+        interval = get_settings().run_lease_s / 3
+        overdue = time.monotonic() - self._waiting_since - interval
+        return max(self._worst_lateness_s, overdue, 0.0)
+
+    def missed_beats(self) -> bool:
+        """Whether the current run's heartbeats came (or are) late by more than a quarter of
+        their interval (2 s at least): the process could not run, so the lease went unrenewed."""
+        interval = get_settings().run_lease_s / 3
+        return self.longest_gap_s() > max(2.0, interval / 4)
 
     @staticmethod
     def _renew(job: runs.ClaimedRun, cancelled: threading.Event) -> None:
@@ -273,8 +410,20 @@ def _measured() -> Iterator[_Timings]:
 
 
 def _worker_name(task: Any) -> str:
+    """The worker's node name and this process's incarnation (names repeat across restarts)."""
     hostname = getattr(task.request, "hostname", None)
-    return str(hostname or socket.gethostname())
+    return f"{hostname or socket.gethostname()}#{incarnation()}"
+
+
+_INCARNATION: tuple[int, str] | None = None
+
+
+def incarnation() -> str:
+    """A unique id of this worker process (a forked pool child gets its own)."""
+    global _INCARNATION
+    if _INCARNATION is None or _INCARNATION[0] != os.getpid():
+        _INCARNATION = (os.getpid(), f"{os.getpid()}-{uuid.uuid4().hex[:12]}")
+    return _INCARNATION[1]
 
 
 def _provenance(job: runs.ClaimedRun) -> dict[str, Any]:
@@ -284,6 +433,7 @@ def _provenance(job: runs.ClaimedRun) -> dict[str, Any]:
         "params_hash": job.params_hash,
         "seeds": job.params.get("seeds", job.params.get("seed")),
         "host": socket.gethostname(),
+        "worker_incarnation": incarnation(),
         "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(),
         "gpu": None,  # CPU families; GPU workers record theirs once they exist

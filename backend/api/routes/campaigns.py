@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query
 
 from backend.api.deps import AdminUser, SessionDep
 from backend.db.models import RunStatus
+from backend.domain.errors import InvalidInput
 from backend.schemas.campaigns import CampaignCreate, CampaignRead
 from backend.schemas.common import MAX_OFFSET, MAX_PAGE_LIMIT, Page
 from backend.schemas.runs import RunRead
@@ -16,10 +17,50 @@ router = APIRouter(prefix="/campaigns", tags=["campaigns"])
 
 @router.post("", status_code=201, operation_id="campaigns-create_campaign")
 def create_campaign(body: CampaignCreate, session: SessionDep, user: AdminUser) -> CampaignRead:
-    """Expand models x benchmarks x structure sets into runs and queue them (admins only)."""
-    campaign = campaigns.launch_campaign(session, body, owner=user)
+    """Expand models x benchmarks x structure sets into runs and queue them (admins only).
+
+    A run is one model version on one benchmark version, input and parameter set: runs that
+    exist are reused (``reused`` counts them by status), except cancelled ones, which are
+    queued again (``requeued``).
+    """
+    launch = campaigns.launch_campaign(session, body, owner=user)
     session.flush()
-    return campaigns.read_campaign(session, campaign.id)
+    read = campaigns.read_campaign(session, launch.campaign.id)
+    return read.model_copy(update={"reused": launch.reused, "requeued": launch.requeued})
+
+
+@router.post("/{campaign_id}/rerun", operation_id="campaigns-rerun_campaign")
+def rerun_campaign(
+    campaign_id: uuid.UUID,
+    session: SessionDep,
+    user: AdminUser,
+    status: str = Query(
+        "failed",
+        description="comma-separated statuses to run again: failed, cancelled",
+        max_length=100,
+    ),
+    failure_class: str | None = Query(
+        None,
+        description="comma-separated failure classes (e.g. timeout,worker_lost); default all",
+        max_length=500,
+    ),
+) -> CampaignRead:
+    """Run the campaign's failed or cancelled runs again (admins only), e.g. after approving
+    or trusting a model. Earlier attempts stay in each run's history; a cancelled campaign
+    runs again."""
+    statuses = []
+    for i, name in enumerate(part.strip() for part in status.split(",")):
+        try:
+            statuses.append(RunStatus(name))
+        except ValueError:
+            raise InvalidInput(
+                f"unknown status {name!r} (give failed and/or cancelled)",
+                where=f"query.status[{i}]",
+            ) from None
+    classes = [c.strip() for c in failure_class.split(",") if c.strip()] if failure_class else None
+    requeued = campaigns.rerun(session, campaign_id, statuses=statuses, failure_classes=classes)
+    session.flush()
+    return campaigns.read_campaign(session, campaign_id).model_copy(update={"requeued": requeued})
 
 
 @router.get("", operation_id="campaigns-list_campaigns")

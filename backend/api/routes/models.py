@@ -22,7 +22,14 @@ from backend.db.models import ModelStatus
 from backend.domain.errors import InvalidInput
 from backend.schemas.common import MAX_OFFSET, MAX_PAGE_LIMIT, Page
 from backend.schemas.model_card import ModelCard
-from backend.schemas.models import LeakageRead, ModelCreate, ModelRead, ModelTrust, ModelUpdate
+from backend.schemas.models import (
+    LeakageRead,
+    ModelCreate,
+    ModelRead,
+    ModelTrust,
+    ModelUpdate,
+    ModelVersionCreate,
+)
 from backend.services import artifacts, models, training_sets
 from backend.settings import get_settings
 
@@ -83,8 +90,26 @@ def read_model(model_id: uuid.UUID, session: SessionDep, user: OptionalUser) -> 
 def update_model(
     model_id: uuid.UUID, body: ModelUpdate, session: SessionDep, user: CurrentUser
 ) -> ModelRead:
-    """Edit card, params or elements (owner or admin); a submitter's edit goes back to review."""
+    """Edit card, params or elements (owner or admin); a submitter's edit goes back to review.
+
+    Params and elements of a sealed version (approved after review, or used by a campaign)
+    cannot change (409): its results are bound to them. Create a new version instead
+    (``POST /models/{model_id}/versions``).
+    """
     return ModelRead.model_validate(models.update_model(session, model_id, body, user=user))
+
+
+@router.post("/{model_id}/versions", status_code=201, operation_id="models-create_version")
+def create_version(
+    model_id: uuid.UUID, body: ModelVersionCreate, session: SessionDep, user: CurrentUser
+) -> ModelRead:
+    """A new version of a model (owner or admin), starting from this one: its family, file,
+    card and training set, with the given params, elements or card.
+
+    The new version is untrusted and, for a submitter, pending review; the source version and
+    its results stay as they are. Campaigns then evaluate it afresh.
+    """
+    return ModelRead.model_validate(models.create_version(session, model_id, body, user=user))
 
 
 @router.post("/{model_id}/approve", operation_id="models-approve_model")
@@ -129,10 +154,12 @@ async def upload_model_file(
     ``curl -T model.pth``), not a multipart form: it is streamed to the content-addressed
     artifact store and hashed on the way, so the size limit (``MLIPM_MAX_MODEL_FILE_MB``,
     413) holds while reading and no copy is spooled first. A new file is never trusted, and
-    a submitter's model goes back to review.
+    a submitter's model goes back to review. The file of a sealed version (approved after
+    review, or used by a campaign) cannot change (409): upload it to a new version
+    (``POST /models/{model_id}/versions``).
     """
     settings = get_settings()
-    await run_in_threadpool(models.model_for_upload, session, model_id, user=user)
+    await run_in_threadpool(models.model_for_file_upload, session, model_id, user=user)
     stored = await _store_body(
         request, max_bytes=int(settings.max_model_file_mb * artifacts.MIB), what="model file"
     )

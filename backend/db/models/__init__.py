@@ -12,7 +12,7 @@ from backend.db.models.leaderboard import (
 from backend.db.models.mlip_model import MlipModel, ModelStatus, TrainingStructureHash
 from backend.db.models.projection import Projection
 from backend.db.models.reference import Reference
-from backend.db.models.run import Metric, Run, RunStatus, Series
+from backend.db.models.run import Metric, Run, RunAttempt, RunStatus, Series
 from backend.db.models.run_artifact import RunArtifact
 from backend.db.models.structure import Structure, StructureSet
 from backend.db.models.system_state import SystemState
@@ -37,6 +37,7 @@ __all__ = [
     "Role",
     "Run",
     "RunArtifact",
+    "RunAttempt",
     "RunStatus",
     "Series",
     "Structure",

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Enum, Float, ForeignKey, Index, String, UniqueConstraint, false
@@ -9,10 +10,17 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.db.base import Base, TimestampMixin, UuidPk
 from backend.domain.statuses import ModelStatus
+from workers.hashing import model_version_hash
 
 
 class MlipModel(UuidPk, TimestampMixin, Base):
-    """A model version: family (adapter), parameters, optional file, and its card."""
+    """A model version: family (adapter), parameters, optional file, and its card.
+
+    What its runs depend on (family, params, file sha256, elements) is hashed into
+    ``version_hash``; once sealed (``sealed_at``: approved by an admin's review, or first
+    asked for by a campaign) those never change, so every result stays bound to the inputs
+    that produced it. A change is a new version (a new row).
+    """
 
     __tablename__ = "mlip_model"
     __table_args__ = (UniqueConstraint("name", "version"),)
@@ -28,6 +36,13 @@ class MlipModel(UuidPk, TimestampMixin, Base):
     artifact_key: Mapped[str | None] = mapped_column(String(500))
     artifact_sha256: Mapped[str | None] = mapped_column(String(64))
     is_baseline: Mapped[bool] = mapped_column(default=False)
+    # workers.hashing.model_version_hash of family, params, artifact_sha256 and elements.
+    version_hash: Mapped[str] = mapped_column(String(64), default=lambda ctx: _inserted_hash(ctx))
+    # From its review's approval or its first campaign on, the inputs above never change.
+    sealed_at: Mapped[datetime | None]
+    # The adapter's package versions, pinned by the first worker that runs this version; a
+    # worker with other versions refuses its runs (failure class environment_mismatch).
+    packages: Mapped[dict[str, str] | None] = mapped_column(JSONB)
     # Set by an admin only: the uploaded file may then be unpickled with arbitrary code
     # execution (torch.load(weights_only=False)); reset whenever a new file is uploaded.
     is_trusted: Mapped[bool] = mapped_column(default=False, server_default=false())
@@ -41,6 +56,14 @@ class MlipModel(UuidPk, TimestampMixin, Base):
     training_set_sha256: Mapped[str | None] = mapped_column(String(64))
     training_n_structures: Mapped[int | None]
     training_element_counts: Mapped[dict[str, int] | None] = mapped_column(JSONB)
+
+
+def _inserted_hash(context: Any) -> str:
+    """The version hash of a row being inserted without one (the services always set it)."""
+    row = context.get_current_parameters()
+    return model_version_hash(
+        row["family"], row.get("params") or {}, row.get("artifact_sha256"), row.get("elements")
+    )
 
 
 class TrainingStructureHash(Base):

@@ -17,7 +17,16 @@ class Run(UuidPk, TimestampMixin, Base):
 
     __tablename__ = "run"
     __table_args__ = (
-        UniqueConstraint("mlip_model_id", "benchmark_id", "structure_id", "params_hash"),
+        # The run key: one model version (id and the hash of its inputs), one benchmark
+        # version, one input, one parameter set.
+        UniqueConstraint(
+            "mlip_model_id",
+            "model_hash",
+            "benchmark_id",
+            "structure_id",
+            "params_hash",
+            name="uq_run_key",
+        ),
         # Leaderboard reads (migration 0007): status counts per model of one benchmark as an
         # index-only scan, and the newest result of a benchmark.
         Index(
@@ -29,6 +38,9 @@ class Run(UuidPk, TimestampMixin, Base):
     mlip_model_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("mlip_model.id", ondelete="CASCADE"), index=True
     )
+    # The model's version_hash when the run was created; the worker refuses a model whose
+    # inputs no longer hash to it (failure class model_changed).
+    model_hash: Mapped[str] = mapped_column(String(64))
     benchmark_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("benchmark.id"), index=True)
     structure_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("structure.id"), index=True)
     params: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
@@ -39,6 +51,8 @@ class Run(UuidPk, TimestampMixin, Base):
         index=True,
     )
     attempt: Mapped[int] = mapped_column(default=0)
+    # Attempts made before the last rerun: the attempt cap counts the attempts above it.
+    attempt_base: Mapped[int] = mapped_column(default=0, server_default="0")
     failure_class: Mapped[str | None] = mapped_column(String(40))
     failure_message: Mapped[str | None] = mapped_column(Text)
     worker: Mapped[str | None] = mapped_column(String(200))
@@ -52,6 +66,24 @@ class Run(UuidPk, TimestampMixin, Base):
     cpu_s: Mapped[float | None]
     peak_memory_mb: Mapped[float | None]
     provenance: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+
+
+class RunAttempt(UuidPk, TimestampMixin, Base):
+    """An earlier attempt of a run: the outcome a rerun replaced, a hard time limit kill, or
+    an attempt released because its worker stalled."""
+
+    __tablename__ = "run_attempt"
+    __table_args__ = (UniqueConstraint("run_id", "attempt"),)
+
+    run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"))
+    attempt: Mapped[int]
+    status: Mapped[str] = mapped_column(String(20))
+    failure_class: Mapped[str | None] = mapped_column(String(40))
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    worker: Mapped[str | None] = mapped_column(String(200))
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    wall_s: Mapped[float | None]
 
 
 class Metric(UuidPk, Base):

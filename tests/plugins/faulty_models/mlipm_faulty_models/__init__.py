@@ -3,12 +3,15 @@
 - ``nan_model``: EMT whose energy turns NaN after ``params["after_calls"]`` calls;
 - ``raising_model``: raises RuntimeError on every call;
 - ``hanging_model``: never returns (sleeps), to exercise time limits;
+- ``stubborn_model``: never returns and swallows every exception, the soft time limit's
+  included, so only the hard time limit stops it;
 - ``slow_emt``: EMT that sleeps ``params["sleep_s"]`` per call, so a run lasts long enough to be
   interrupted at a chosen point.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -41,6 +44,10 @@ class _Faulty(EMT):
             raise RuntimeError("raising_model always raises")
         if self.mode == "hang":
             time.sleep(10_000)
+        while self.mode == "stubborn":
+            # ignoring the soft time limit (or any exception) is this control's defect
+            with contextlib.suppress(BaseException):
+                time.sleep(10_000)
         if self.mode == "slow":
             time.sleep(float(self.options.get("sleep_s", 0.5)))
         super().calculate(atoms, properties or ["energy"], system_changes)
@@ -59,6 +66,7 @@ for _family, _mode in (
     ("nan_model", "nan"),
     ("raising_model", "raise"),
     ("hanging_model", "hang"),
+    ("stubborn_model", "stubborn"),
     ("slow_emt", "slow"),
 ):
     register(
