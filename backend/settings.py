@@ -47,6 +47,13 @@ class Settings(BaseSettings):
         validation_alias="MLIPM_MAX_MODEL_FILE_MB",
         description="Largest model file an upload may carry, in MiB (larger: 413).",
     )
+    user_storage_quota_mb: float = Field(
+        2048,
+        gt=0,
+        validation_alias="MLIPM_USER_STORAGE_QUOTA_MB",
+        description="Storage a submitter's models (files and training sets) may hold in the "
+        "artifact store, in MiB; an upload past it is 413. Admins have none.",
+    )
     max_training_set_mb: float = Field(
         256,
         gt=0,

@@ -177,3 +177,35 @@ def near_leaked_structures(
         .order_by(StructureSet.name, Structure.label)
     )
     return [(structure, name) for structure, name in session.execute(query)]
+
+
+def stored_keys_of_owner(session: Session, owner_id: uuid.UUID) -> set[str]:
+    """Artifact-store keys of the files (models, training sets) of ``owner_id``'s models."""
+    rows = session.execute(
+        select(MlipModel.artifact_key, MlipModel.training_set_key).where(
+            MlipModel.owner_id == owner_id
+        )
+    )
+    return {key for row in rows for key in row if key is not None}
+
+
+def referenced_keys(session: Session, keys: Iterable[str]) -> set[str]:
+    """Those of ``keys`` that some model still records (as its file or its training set)."""
+    keys = list(keys)
+    if not keys:
+        return set()
+    rows = session.execute(
+        select(MlipModel.artifact_key, MlipModel.training_set_key).where(
+            or_(MlipModel.artifact_key.in_(keys), MlipModel.training_set_key.in_(keys))
+        )
+    )
+    return {key for row in rows for key in row if key in keys}
+
+
+def models_recording(session: Session, key: str, *, owner_id: uuid.UUID) -> list[uuid.UUID]:
+    """Ids of ``owner_id``'s models that record ``key`` as their file or training set."""
+    query = select(MlipModel.id).where(
+        MlipModel.owner_id == owner_id,
+        or_(MlipModel.artifact_key == key, MlipModel.training_set_key == key),
+    )
+    return list(session.scalars(query))

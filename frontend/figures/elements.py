@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 import pymatviz  # about 3 s to import: paid when the app starts, not by the first visitor
 
 from frontend.figures.leaderboard import TEMPLATE
+from frontend.figures.text import escaped
 
 SEQUENTIAL = "viridis"  # colour-blind safe, monotone in lightness
 DIVERGING = "RdBu_r"  # ColorBrewer diverging, colour-blind safe; red: the first model is worse
@@ -18,6 +19,7 @@ _SPAN = re.compile(r"<span[^>]*>(.*?)</span>")  # pymatviz's bold, sized element
 _CELL = re.compile(r"^(?P<name>[^(<]+) \((?P<symbol>[A-Z][a-z]?)\)")
 
 
+@escaped
 def element_map(
     values: Mapping[str, float],
     *,

@@ -13,6 +13,7 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from backend.schemas.leaderboard import Interval, LeaderboardRead, LeaderboardRow, MetricColumn
+from frontend.figures.text import escaped
 
 # Paul Tol's colour-blind-safe qualitative palette, as shipped with plotly.
 PALETTE: tuple[str, ...] = tuple(qualitative.Safe)
@@ -85,6 +86,7 @@ def column(board: LeaderboardRead, metric: str) -> MetricColumn:
     raise KeyError(f"leaderboard {board.benchmark!r} has no metric {metric!r}")
 
 
+@escaped
 def parity_figure(
     board: LeaderboardRead, metric: str, highlight: Sequence[uuid.UUID] | None = None
 ) -> go.Figure:
@@ -183,6 +185,7 @@ def _chosen_rows(
     return [rows[m] for m in chosen if m in rows]
 
 
+@escaped
 def score_figure(board: LeaderboardRead, highlight: Sequence[uuid.UUID] | None = None) -> go.Figure:
     """The highlighted models' scores (the ranking's number) with their 95 % intervals, in
     rank order, best at the top."""
@@ -229,6 +232,7 @@ def _rank_label(row: LeaderboardRow, labels: dict[uuid.UUID, str]) -> str:
     return f"{row.rank}. {labels[row.model_id]}" if row.rank is not None else labels[row.model_id]
 
 
+@escaped
 def mae_figure(board: LeaderboardRead, highlight: Sequence[uuid.UUID] | None = None) -> go.Figure:
     """The highlighted models' MAE per metric (one panel per metric with an error, in its own
     unit), each bar with its 95 % interval as an error bar."""

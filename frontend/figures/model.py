@@ -11,6 +11,7 @@ from plotly.subplots import make_subplots
 
 from backend.schemas.runs import RunSummary, SeriesRead
 from frontend.figures.leaderboard import PALETTE, TEMPLATE, with_unit
+from frontend.figures.text import escaped, plain
 
 # (benchmark, metric, label, unit) compared with experiment on the model page
 PARITY = (
@@ -52,6 +53,7 @@ def _layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
     return fig
 
 
+@escaped
 def empty_figure(title: str, message: str, height: int = 380) -> go.Figure:
     """A titled figure that says why it is empty."""
     fig = go.Figure()
@@ -61,6 +63,7 @@ def empty_figure(title: str, message: str, height: int = 380) -> go.Figure:
     return _layout(fig, title, height)
 
 
+@escaped
 def series_overlay(
     curves: Sequence[tuple[str, SeriesRead]], *, title: str, log: bool = False
 ) -> go.Figure:
@@ -77,7 +80,7 @@ def series_overlay(
                 name=label,
                 line={"color": PALETTE[index % len(PALETTE)], "width": 2},
                 marker={"size": 5},
-                hovertemplate=f"{label}<br>{s.x_label}: %{{x:.4g}} {s.x_unit}"
+                hovertemplate=f"{plain(label)}<br>{s.x_label}: %{{x:.4g}} {s.x_unit}"
                 f"<br>{s.y_label}: %{{y:.4g}} {s.y_unit}<extra></extra>",
             )
         )
@@ -94,6 +97,7 @@ def _unit(unit: str) -> str:
     return "" if unit == "1" else unit
 
 
+@escaped
 def parity_grid(runs: Iterable[RunSummary], model_label: str) -> go.Figure:
     """Model vs experiment for each property of ``PARITY`` that has points; citation on hover."""
     runs = [r for r in runs if r.metrics]
@@ -159,6 +163,7 @@ def parity_grid(runs: Iterable[RunSummary], model_label: str) -> go.Figure:
     return _layout(fig, title, height=330 * rows + 60)
 
 
+@escaped
 def failure_breakdown(runs: Iterable[RunSummary], model_label: str) -> go.Figure:
     """Failed runs per benchmark, stacked by failure class."""
     failed = [r for r in runs if r.status == "failed"]

@@ -8,12 +8,14 @@ from typing import Any
 import plotly.graph_objects as go
 
 from frontend.figures.leaderboard import TEMPLATE
+from frontend.figures.text import escaped
 from frontend.overview import pareto_front
 
 FRONT_COLOR = "#CC6677"  # Tol's muted rose: the Pareto front
 OTHER_COLOR = "#4477AA"  # Tol's blue: every other model
 
 
+@escaped
 def accuracy_cost_figure(
     records: list[dict[str, Any]], costs: Mapping[str, float], *, cost_label: str
 ) -> go.Figure:

@@ -17,6 +17,7 @@ from dash import Input, Output, dcc, html
 from backend.schemas.landscapes import PlaneDifference, PlaneSummary, ProjectionRead
 from frontend.api_client import ApiError
 from frontend.app import current_api_client
+from frontend.figures.text import escaped
 
 dash.register_page(
     __name__, path="/landscape", name="Landscape", title="Energy landscape · MLIP Metrology"
@@ -179,6 +180,7 @@ def draw_map(run_a: str | None, method: str, colour: str) -> go.Figure:
     return map_figure(projection, colour, run_a)
 
 
+@escaped
 def plane_figure(plane: ProjectionRead, tag: str) -> go.Figure:
     """Contour of relative energy (meV/atom) with the projected path and the grid minima."""
     data, n = plane.data, int(plane.settings["n_atoms"])
@@ -219,6 +221,7 @@ def _by_stage(values: list[Any], stages: list[str]) -> list[Any]:
     return out
 
 
+@escaped
 def difference_figure(diff: PlaneDifference) -> go.Figure:
     """A - B in meV/atom with the RMSE in the title."""
     z = [
@@ -233,6 +236,7 @@ def difference_figure(diff: PlaneDifference) -> go.Figure:
     return _axes(fig, f"A - B: RMSE {rmse} meV/atom")
 
 
+@escaped
 def map_figure(projection: ProjectionRead, colour: str, run_id: str) -> go.Figure:
     """Scatter of the map; hovering names the configuration and the run."""
     data = projection.data
@@ -274,6 +278,7 @@ def _axes(fig: go.Figure, title: str) -> go.Figure:
     return fig
 
 
+@escaped
 def _empty(title: str) -> go.Figure:
     fig = go.Figure()
     fig.update_layout(title=title)

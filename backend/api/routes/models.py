@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -30,7 +31,7 @@ from backend.schemas.models import (
     ModelUpdate,
     ModelVersionCreate,
 )
-from backend.services import artifacts, models, training_sets
+from backend.services import artifacts, models, training_sets, uploads
 from backend.settings import get_settings
 
 router = APIRouter(prefix="/models", tags=["models"])
@@ -159,10 +160,20 @@ async def upload_model_file(
     (``POST /models/{model_id}/versions``).
     """
     settings = get_settings()
-    await run_in_threadpool(models.model_for_file_upload, session, model_id, user=user)
-    stored = await _store_body(
-        request, max_bytes=int(settings.max_model_file_mb * artifacts.MIB), what="model file"
+    model = await run_in_threadpool(models.model_for_file_upload, session, model_id, user=user)
+    replaced = model.artifact_key
+    max_bytes, setting = await run_in_threadpool(
+        functools.partial(
+            uploads.upload_limit,
+            session,
+            user,
+            per_file_bytes=int(settings.max_model_file_mb * artifacts.MIB),
+            per_file_setting="MLIPM_MAX_MODEL_FILE_MB",
+            replaces=replaced,
+            store_url=settings.artifact_url,
+        )
     )
+    stored = await _store_body(request, max_bytes=max_bytes, what="model file", setting=setting)
     try:
         model = await run_in_threadpool(
             models.attach_model_file,
@@ -175,6 +186,8 @@ async def upload_model_file(
     except BaseException:
         artifacts.discard(stored)
         raise
+    if replaced != stored.key:
+        uploads.remove_unrecorded_after_commit(session, [replaced])
     return ModelRead.model_validate(model)
 
 
@@ -207,13 +220,20 @@ async def upload_training_set(
     leakage check) come from the data. A file that cannot be read is 422 and leaves nothing.
     """
     settings = get_settings()
-    await run_in_threadpool(models.model_for_upload, session, model_id, user=user)
-    stored = await _store_body(
-        request,
-        max_bytes=int(settings.max_training_set_mb * artifacts.MIB),
-        what="training set",
-        setting="MLIPM_MAX_TRAINING_SET_MB",
+    model = await run_in_threadpool(models.model_for_upload, session, model_id, user=user)
+    replaced = model.training_set_key
+    max_bytes, setting = await run_in_threadpool(
+        functools.partial(
+            uploads.upload_limit,
+            session,
+            user,
+            per_file_bytes=int(settings.max_training_set_mb * artifacts.MIB),
+            per_file_setting="MLIPM_MAX_TRAINING_SET_MB",
+            replaces=replaced,
+            store_url=settings.artifact_url,
+        )
     )
+    stored = await _store_body(request, max_bytes=max_bytes, what="training set", setting=setting)
     try:
         summary = await run_in_threadpool(_read_stored, reader, stored)
         model = await run_in_threadpool(
@@ -228,6 +248,8 @@ async def upload_training_set(
     except BaseException:
         artifacts.discard(stored)
         raise
+    if replaced != stored.key:
+        uploads.remove_unrecorded_after_commit(session, [replaced])
     return ModelRead.model_validate(model)
 
 
