@@ -21,6 +21,18 @@ def training_counts(model: ModelRead) -> dict[str, int]:
     return dict(counts)
 
 
+def training_sources(model: ModelRead) -> list[str]:
+    """Where the training counts come from, one line per source, to cite under the map."""
+    if model.training_element_counts:
+        return ["counted by the platform from the uploaded training set"]
+    lines = []
+    for data in model.card.get("training_data") or []:
+        if data.get("element_counts"):
+            where = data.get("url") or data.get("description") or "the model card"
+            lines.append(f"{data.get('name', 'training set')}: {where}")
+    return lines
+
+
 def coverage(runs: Iterable[RunSummary]) -> tuple[dict[str, int], dict[str, str]]:
     """Succeeded runs per element, and a hover line per element (succeeded, failed, benchmarks)."""
     ok: dict[str, int] = defaultdict(int)

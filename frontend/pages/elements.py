@@ -14,7 +14,13 @@ from dash.development.base_component import Component
 
 from frontend.api_client import ApiError
 from frontend.app import current_api_client
-from frontend.element_stats import coverage, difference, element_errors, training_counts
+from frontend.element_stats import (
+    coverage,
+    difference,
+    element_errors,
+    training_counts,
+    training_sources,
+)
 from frontend.figures.elements import clicked_element, element_map
 from frontend.reads import model_runs
 
@@ -189,6 +195,8 @@ def maps(model_id: str | None, metric: str | None, compare: str | None) -> tuple
     notes = []
     if not counts:
         notes.append("This model's card has no training-set element counts.")
+    else:
+        notes.append("Training counts from " + "; ".join(training_sources(model)) + ".")
     if not runs:
         notes.append("This model has no runs yet: start a campaign that includes it.")
     status = dbc.Alert(" ".join(notes), color="info") if notes else None

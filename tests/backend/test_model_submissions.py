@@ -24,12 +24,13 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from backend.db.models import Role, Structure, StructureSet, TrainingStructureHash
-from backend.schemas.models import ModelCreate
+from backend.schemas.models import ModelCreate, ModelRead
 from backend.services import users
 from backend.settings import get_settings
 from tests.live import LiveStack
 from workers.adapters.baselines import BaselineModel, baseline_models
 from workers.adapters.pretrained import pretrained_models
+from workers.adapters.torch_support import MPTRJ_ELEMENTS, MPTRJ_N_STRUCTURES
 from workers.execution import atoms_from_json, atoms_to_json
 
 CARD = {
@@ -155,6 +156,23 @@ def test_builtin_models_are_stored_with_normalized_cards(client: TestClient) -> 
     assert chgnet["card"]["openness"] == "OSOD"
     assert chgnet["card"]["training_data"][0]["name"] == "MPtrj"
     assert "Bowen Deng" in chgnet["card"]["authors"]
+
+
+def test_the_mptrj_models_carry_the_published_element_counts(client: TestClient) -> None:
+    """CHGNet and SevenNet-0 were trained on MPtrj: their cards carry the frames containing each
+    element (Matbench Discovery's count, Fig. 3 of Miret et al.), which the element page maps."""
+    from frontend.element_stats import training_counts, training_sources
+
+    listed = {m["name"]: m for m in client.get("/models").json()["items"]}
+    for name in ("CHGNet-0.3.0", "SevenNet-0"):
+        model = ModelRead.model_validate(listed[name])
+        counts = training_counts(model)
+        assert set(counts) == MPTRJ_ELEMENTS  # the coverage the adapters declare
+        assert max(counts, key=counts.__getitem__) == "O"  # oxides dominate MPtrj
+        assert max(counts.values()) < MPTRJ_N_STRUCTURES  # counts of frames, not atoms
+        assert counts["O"] == 865_310
+        assert counts["Ne"] == 7
+        assert "matbench-discovery" in training_sources(model)[0]
 
 
 # --- YAML bodies ------------------------------------------------------------------------

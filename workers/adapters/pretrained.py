@@ -6,6 +6,8 @@ constants, checked against the loaded models by ``tests/workers/test_mlip_adapte
 
 from __future__ import annotations
 
+import json
+from importlib import resources
 from typing import Any
 
 from workers.adapters.ani import ANI1X_ELEMENTS, ENSEMBLE_SIZE
@@ -40,17 +42,33 @@ N_PARAMETERS = {
 }
 
 
+MPTRJ_COUNTS_FILE = "mptrj-element-counts-by-occurrence.json"
+MPTRJ_COUNTS_SOURCE = (
+    "https://github.com/janosh/matbench-discovery/blob/main/site/src/routes/data/"
+    "mp-trj-element-counts-by-occurrence.json"
+)
+
+
+def mptrj_element_counts() -> dict[str, int]:
+    """MPtrj frames containing each element (``workers/data/README.md`` gives the source)."""
+    text = resources.files("workers").joinpath("data", MPTRJ_COUNTS_FILE).read_text("utf-8")
+    return {symbol: int(n) for symbol, n in json.loads(text).items()}
+
+
 def _mptrj() -> dict[str, Any]:
+    counts = mptrj_element_counts()
+    assert set(counts) == MPTRJ_ELEMENTS, "the MPtrj counts and element list disagree"
     return {
         "name": "MPtrj",
         "level_of_theory": "PBE/PBE+U",
         "description": (
             "Materials Project relaxation trajectories (GGA/GGA+U, MP2020 corrections): "
-            "145,923 compounds, 89 elements"
+            "145,923 compounds, 89 elements. Element counts: frames containing each element, "
+            "published by Matbench Discovery (MIT licence)"
         ),
         "n_structures": MPTRJ_N_STRUCTURES,
-        # Per-element counts are not shipped with either package; only coverage is known.
-        "elements": dict.fromkeys(sorted(MPTRJ_ELEMENTS)),
+        "element_counts": counts,
+        "url": MPTRJ_COUNTS_SOURCE,
     }
 
 
