@@ -14,7 +14,7 @@ from dash.dash_table.Format import Format, Scheme
 from dash.development.base_component import Component
 
 from backend.schemas.models import ModelRead
-from backend.schemas.runs import RunSummary
+from backend.schemas.runs import RunSummary, SeriesRead
 from frontend.api_client import ApiClient, ApiError
 from frontend.app import current_api_client
 from frontend.figures.model import (
@@ -81,6 +81,21 @@ def layout(model_id: str = "", compare: str = "", **_q: Any) -> Component:
                         ],
                         md=3,
                     ),
+                    dbc.Col(
+                        [
+                            dbc.Label("EOS energy", html_for="model-energy-zero"),
+                            dbc.RadioItems(
+                                id="model-energy-zero",
+                                options=[
+                                    {"label": "relative to each curve's minimum", "value": "min"},
+                                    {"label": "absolute", "value": "absolute"},
+                                ],
+                                value="min",
+                                inline=True,
+                            ),
+                        ],
+                        md=5,
+                    ),
                 ],
                 className="g-2 mt-3",
             ),
@@ -135,8 +150,22 @@ def overview(model_id: str, compare: str | None) -> tuple[Any, ...]:
 
 
 def curve_materials(runs: list[RunSummary]) -> list[str]:
-    """The materials with an EOS or dimer curve, sorted (the first is drawn by default)."""
-    return sorted({r.material for r in runs if r.benchmark_key in ("eos", "diatomics")})
+    """The materials with an EOS or dimer run: those with a succeeded EOS first (the first is
+    drawn by default, so a page opens on a curve), then the rest, each group sorted."""
+    curved = {r.material for r in runs if r.benchmark_key in ("eos", "diatomics")}
+    drawn = {r.material for r in runs if r.benchmark_key == "eos" and r.status == "succeeded"}
+    return sorted(curved & drawn) + sorted(curved - drawn)
+
+
+def relative_to_minimum(series: SeriesRead) -> SeriesRead:
+    """An E(V) curve shifted to its own minimum: models whose energy zeros differ by eV/atom
+    (a pair potential's 0 vs a DFT-fitted model's -4 eV/atom) overlay on one scale."""
+    if not series.y:
+        return series
+    low = min(series.y)
+    return series.model_copy(
+        update={"y": [v - low for v in series.y], "y_label": f"{series.y_label} minus its minimum"}
+    )
 
 
 def card(model: ModelRead, runs: list[RunSummary]) -> dbc.Card:
@@ -276,9 +305,12 @@ def _curves(client: ApiClient, subjects: list[str]) -> dict[tuple[str, str], lis
     return found
 
 
-def curves(model_id: str, compare: str | None, material: str | None) -> tuple[Any, ...]:
-    """EOS and dimer curves of the model (and the comparison) on one material; MD survival
-    and speed of the model (drawn once the card chose the material)."""
+def curves(
+    model_id: str, compare: str | None, material: str | None, energy_zero: str = "min"
+) -> tuple[Any, ...]:
+    """EOS and dimer curves of the model (and the comparison) on one material, E(V) relative
+    to each curve's minimum unless ``energy_zero`` is "absolute"; MD survival and speed of the
+    model (drawn once the card chose the material)."""
     if material is None:
         return (no_update,) * 5
     client = current_api_client()
@@ -297,6 +329,8 @@ def curves(model_id: str, compare: str | None, material: str | None) -> tuple[An
                         continue
                     for s in run.series or []:
                         who = f"{subject.name} {subject.version}" if per_material else ""
+                        if graph == "eos" and energy_zero != "absolute":
+                            s = relative_to_minimum(s)
                         overlay.append((f"{who} {run.material} {s.name}".strip(), s))
             figs.append(series_overlay(overlay, title=_title(graph, material), log=log))
     except ApiError as exc:
@@ -353,6 +387,7 @@ def register_callbacks(app: dash.Dash) -> None:
         Input("model-id", "data"),
         Input("model-compare", "value"),
         Input("model-material", "value"),
+        Input("model-energy-zero", "value"),
     )(curves)
     app.callback(
         Output("model-failures", "figure"),
