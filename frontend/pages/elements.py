@@ -5,6 +5,7 @@ Query string: ``?model=<id>&metric=<benchmark>:<metric>&compare=<id>``.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import dash
@@ -133,8 +134,19 @@ def options(_init: Any, model: str | None) -> tuple[Any, ...]:
             color="info",
         )
         return [], metric_options, [], no_update, note
-    chosen = model if model else str(models[0].id)
+    chosen = model if model else _model_with_results(client) or str(models[0].id)
     return model_options, metric_options, model_options, chosen, None
+
+
+def _model_with_results(client: Any) -> str | None:
+    """The model with the most succeeded runs among the latest thousand (one request): the
+    page opens on maps with data, not on a model nobody ran."""
+    try:
+        recent = client.runs(status="succeeded", limit=1000, max_pages=1)
+    except ApiError:
+        return None
+    counts = Counter(str(run.mlip_model_id) for run in recent)
+    return counts.most_common(1)[0][0] if counts else None
 
 
 def maps(model_id: str | None, metric: str | None, compare: str | None) -> tuple[Any, ...]:
