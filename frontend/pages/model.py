@@ -39,6 +39,7 @@ CURVES = {  # graph -> (benchmark, series names, log axes)
     "survival": ("md_stability", ("nvt_ramp_survival", "npt_compression_survival"), False),
     "speed": ("speed", ("time_per_atom_step",), True),
 }
+NO_MATERIAL = ""  # the material choice of a model without an EOS or dimer run
 NUMBER = Format(precision=4, scheme=Scheme.decimal_or_exponent).nully("n/a")
 
 
@@ -144,7 +145,7 @@ def overview(model_id: str, compare: str | None) -> tuple[Any, ...]:
         if compare is None
         else (compare if any(o["value"] == compare for o in others) else None),
         materials,
-        materials[0] if materials else None,
+        materials[0] if materials else NO_MATERIAL,
         status,
     )
 
@@ -311,7 +312,7 @@ def curves(
     """EOS and dimer curves of the model (and the comparison) on one material, E(V) relative
     to each curve's minimum unless ``energy_zero`` is "absolute"; MD survival and speed of the
     model (drawn once the card chose the material)."""
-    if material is None:
+    if material is None:  # not chosen yet: the overview callback picks one (or NO_MATERIAL)
         return (no_update,) * 5
     client = current_api_client()
     try:
@@ -320,9 +321,16 @@ def curves(
         subjects = [(model, model_id)] + ([(other, compare)] if other and compare else [])
         runs = _curves(client, [subject_id for _, subject_id in subjects])
         figs = []
-        for graph, (_benchmark, _names, log) in CURVES.items():
+        for graph, (benchmark, _names, log) in CURVES.items():
             overlay = []
             per_material = graph in ("eos", "diatomics")
+            if per_material and material == NO_MATERIAL:  # say what to run, not bare axes
+                hint = (
+                    f"No {benchmark} curve of this model yet: an admin runs it with a campaign,"
+                    f" e.g. mlipm campaigns start -m '{model.name}' -b {benchmark}"
+                )
+                figs.append(empty_figure(_title(graph, None), hint))
+                continue
             for subject, subject_id in subjects if per_material else subjects[:1]:
                 for run in runs.get((subject_id, graph), []):
                     if per_material and run.material != material:

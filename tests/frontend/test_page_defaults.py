@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import sys
 
+from selenium import webdriver
+
 from backend.client import ApiClient
 from frontend.app import create_app
+from tests.frontend.browser import wait_for
 from tests.frontend.conftest import SeededApi
 
 
@@ -18,3 +21,20 @@ def test_the_element_maps_open_on_a_model_with_results(seeded_api: SeededApi) ->
     chosen = page._model_with_results(client)
     assert chosen in {str(i) for i in seeded_api.seeded.model_ids}
     assert client.runs(model_id=chosen, status="succeeded", limit=1)
+
+
+def test_a_model_without_runs_says_what_to_run_instead_of_drawing_bare_axes(
+    chromium: webdriver.Chrome, seeded_dash: str, seeded_api: SeededApi
+) -> None:
+    unrun = next(m for m in ApiClient(seeded_api.url).models() if m.name == "EMT")
+    chromium.get(f"{seeded_dash}/models/{unrun.id}")
+    notes = wait_for(
+        chromium,
+        lambda d: d.execute_script(
+            "const g = document.querySelector('#model-eos .js-plotly-plot');"
+            "const a = g && g.layout && g.layout.annotations;"
+            "return a && a.length ? a.map(n => n.text) : null;"
+        ),
+        60,
+    )
+    assert any("mlipm campaigns start -m 'EMT' -b eos" in note for note in notes)
