@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install install-mlip install-mace install-orb install-test-plugins demo test lint pytest bench api worker dashboard flower clean
+.PHONY: install install-mlip install-mace install-orb install-test-plugins demo test lint pytest bench api worker dashboard dashboard-dev flower clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -92,13 +92,17 @@ pytest: install
 bench: install install-mlip
 	$(BIN)/python -m bench $(if $(FULL),--full)
 
-# The same commands docker-compose.yml runs, one service each.
+# The same commands docker-compose.yml runs, one service each. The API is uvicorn with read
+# deadlines on slow clients (`mlipm api --help`); the dashboard is gunicorn (gthread workers).
 api: install
 	$(BIN)/mlipm api
 worker: install
 	$(BIN)/mlipm worker
 dashboard: install
 	$(BIN)/mlipm dashboard
+## Flask's development server instead of gunicorn: one process, for debugging the dashboard.
+dashboard-dev: install
+	$(BIN)/mlipm dashboard --dev
 flower: install
 	$(BIN)/mlipm flower
 

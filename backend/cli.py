@@ -20,6 +20,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from backend.api.server import DEFAULT_LIMITS, ServerLimits
 from backend.cli_local import bench_app, runs_app
 from backend.cli_models import models_app
 from backend.cli_tokens import tokens_app
@@ -126,13 +127,56 @@ def users_create(
     typer.echo(issued.token)
 
 
+@users_app.command("disable")
+def users_disable(name: str) -> None:
+    """Disable a user: every token of theirs gives 401 from the next request on."""
+    _set_disabled(name, disabled=True)
+
+
+@users_app.command("enable")
+def users_enable(name: str) -> None:
+    """Enable a disabled user again: their unrevoked tokens work again."""
+    _set_disabled(name, disabled=False)
+
+
+def _set_disabled(name: str, *, disabled: bool) -> None:
+    from backend.domain.errors import NotFound
+    from backend.services import users
+
+    try:
+        with session_scope() as session:
+            users.set_disabled_by_name(session, name, disabled=disabled)
+    except NotFound as exc:
+        raise typer.BadParameter(exc.message) from exc
+    typer.echo(f"{'disabled' if disabled else 'enabled'} {name}")
+
+
 @app.command("api")
-def serve_api() -> None:
-    """Serve the REST API with uvicorn."""
-    import uvicorn
+def serve_api(
+    header_timeout: Annotated[
+        float, typer.Option(min=0.1, help="seconds for a whole request head (slow headers)")
+    ] = DEFAULT_LIMITS.header_timeout_s,
+    body_timeout: Annotated[
+        float, typer.Option(min=0.1, help="longest pause, seconds, inside a request body")
+    ] = DEFAULT_LIMITS.body_timeout_s,
+    keep_alive: Annotated[
+        int, typer.Option(min=1, help="seconds an idle kept-alive connection stays open")
+    ] = DEFAULT_LIMITS.keep_alive_s,
+    limit_concurrency: Annotated[
+        int, typer.Option(min=1, help="connections + requests in progress before 503s")
+    ] = DEFAULT_LIMITS.limit_concurrency,
+) -> None:
+    """Serve the REST API with uvicorn, with deadlines on slow clients."""
+    from backend.api.server import serve
 
     settings = get_settings()
-    uvicorn.run("backend.main:app", host=settings.api_host, port=settings.api_port)
+    limits = ServerLimits(
+        header_timeout_s=header_timeout,
+        body_timeout_s=body_timeout,
+        keep_alive_s=keep_alive,
+        limit_concurrency=limit_concurrency,
+    )
+    serve("backend.main:app", host=settings.api_host, port=settings.api_port, limits=limits)
 
 
 @app.command("worker", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -150,11 +194,17 @@ def worker(
 
 
 @app.command("dashboard")
-def dashboard() -> None:
-    """Serve the Dash UI (a client of the API at MLIPM_API_URL)."""
-    from frontend.app import main
+def dashboard(
+    workers: Annotated[int, typer.Option(min=1, help="gunicorn worker processes")] = 2,
+    threads: Annotated[int, typer.Option(min=1, help="requests in progress per worker")] = 8,
+    dev: Annotated[
+        bool, typer.Option("--dev", help="Flask's development server instead (debugging only)")
+    ] = False,
+) -> None:
+    """Serve the Dash UI with gunicorn (a client of the API at MLIPM_API_URL)."""
+    from frontend.app import ServeOptions, serve
 
-    main()
+    serve(ServeOptions(workers=workers, threads=threads), dev=dev)
 
 
 @campaigns_app.command("start")

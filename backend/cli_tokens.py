@@ -1,4 +1,5 @@
-"""`mlipm tokens create|list|revoke`: the caller's API tokens, through the API."""
+"""`mlipm tokens create|list|revoke`: the caller's API tokens, through the API; with
+``--user NAME`` (admins) another user's."""
 
 from __future__ import annotations
 
@@ -14,10 +15,19 @@ from backend.settings import get_settings
 tokens_app = typer.Typer(help="Your API tokens (through the API).")
 console = Console()
 Token = Annotated[str, typer.Option(envvar="MLIPM_TOKEN", help="an API token of yours")]
+User = Annotated[str, typer.Option("--user", help="another user's tokens (admins only)")]
 
 
 def _client(token: str) -> ApiClient:
     return ApiClient(get_settings().api_url, token or None)
+
+
+def user_id(client: ApiClient, name: str) -> str:
+    """The id of the user named ``name`` (admins only: it reads the list of users)."""
+    found = next((u for u in client.users() if u.name == name), None)
+    if found is None:
+        raise typer.BadParameter(f"no user named {name!r}")
+    return str(found.id)
 
 
 @tokens_app.command("create")
@@ -35,11 +45,11 @@ def tokens_create(
 
 
 @tokens_app.command("list")
-def tokens_list(token: Token = "") -> None:
-    """List your tokens (without secrets), revoked ones included."""
+def tokens_list(token: Token = "", user: User = "") -> None:
+    """List your tokens (admins, with --user: anyone's), without secrets, revoked ones too."""
     try:
         with _client(token) as client:
-            items = client.tokens()
+            items = client.user_tokens(user_id(client, user)) if user else client.tokens()
     except ApiError as exc:
         raise typer.BadParameter(exc.message) from exc
     table = Table("id", "name", "prefix", "created", "last used", "revoked")
@@ -56,11 +66,14 @@ def tokens_list(token: Token = "") -> None:
 
 
 @tokens_app.command("revoke")
-def tokens_revoke(token_id: str, token: Token = "") -> None:
+def tokens_revoke(token_id: str, token: Token = "", user: User = "") -> None:
     """Revoke one of your tokens (admins: anyone's); it gives 401 from then on."""
     try:
         with _client(token) as client:
-            client.revoke_token(token_id)
+            if user:
+                client.revoke_user_token(user_id(client, user), token_id)
+            else:
+                client.revoke_token(token_id)
     except ApiError as exc:
         raise typer.BadParameter(exc.message) from exc
     typer.echo(f"revoked {token_id}")

@@ -20,7 +20,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from backend.schemas.auth import TokenCreated, TokenRead
+from backend.schemas.auth import TokenCreated, TokenRead, UserRead
 from backend.schemas.campaigns import CampaignCreate, CampaignRead
 from backend.schemas.landscapes import PlaneDifference, PlaneSummary, ProjectionRead
 from backend.schemas.leaderboard import CombinedLeaderboardRead, LeaderboardRead
@@ -324,6 +324,25 @@ class ApiClient:
     def revoke_token(self, token_id: uuid.UUID | str) -> None:
         """DELETE /tokens/{id}: the token gives 401 from then on."""
         self._send("DELETE", f"/tokens/{token_id}")
+
+    # -- users (admins) -------------------------------------------------------------------
+    def users(self, limit: int = 1000) -> list[UserRead]:
+        """GET /users: every user, by name (admins only)."""
+        return _items(UserRead, self._request("GET", "/users", params={"limit": limit}), "/users")
+
+    def user_tokens(self, user_id: uuid.UUID | str, limit: int = 1000) -> list[TokenRead]:
+        """GET /users/{id}/tokens: a user's tokens, revoked ones included (admins only)."""
+        path = f"/users/{user_id}/tokens"
+        return _items(TokenRead, self._request("GET", path, params={"limit": limit}), path)
+
+    def revoke_user_token(self, user_id: uuid.UUID | str, token_id: uuid.UUID | str) -> None:
+        """DELETE /users/{id}/tokens/{token_id}: the token gives 401 from then on (admins)."""
+        self._send("DELETE", f"/users/{user_id}/tokens/{token_id}")
+
+    def set_user_disabled(self, user_id: uuid.UUID | str, *, disabled: bool) -> UserRead:
+        """POST /users/{id}/disable or /enable (admins): a disabled user's tokens give 401."""
+        path = f"/users/{user_id}/{'disable' if disabled else 'enable'}"
+        return _validate(UserRead, self._request("POST", path), path)
 
     def _items_raw(self, path: str, params: dict[str, str]) -> list[Any]:
         body = self._request("GET", path, params=params)

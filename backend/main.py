@@ -22,6 +22,11 @@ from backend.api.routes import (
     tokens,
     users,
 )
+from backend.api.security import (
+    RequestIdMiddleware,
+    SecurityHeadersMiddleware,
+    install_optional_auth_in_openapi,
+)
 from backend.domain.errors import InvalidInput
 from backend.domain.phases import SpaceGroupReader
 from backend.schemas.common import ErrorBody
@@ -95,7 +100,11 @@ def create_app(
             404: {"model": ErrorBody},
             409: {"model": ErrorBody},
             413: {"model": ErrorBody},
-            422: {"model": ErrorBody},
+            422: {
+                "model": ErrorBody,
+                "description": "Invalid input: a value out of range, a missing field, or a "
+                "malformed body (not valid JSON, not UTF-8, nested too deeply).",
+            },
         },
     )
     app.state.training_set_reader = training_set_reader
@@ -105,10 +114,17 @@ def create_app(
     install_error_handlers(app)
     # outermost: an oversized body is refused before anything reads it
     app.add_middleware(BodyLimitMiddleware, router=app.router)
+    # outside the body limit, so its 413 carries a checked request id and the headers too
+    app.add_middleware(RequestIdMiddleware)
+    docs = frozenset(
+        p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if p
+    )
+    app.add_middleware(SecurityHeadersMiddleware, router=app.router, docs_paths=docs)
     for module in (health, models, benchmarks, campaigns, runs, leaderboards, exports, landscapes):
         app.include_router(module.router)
     for module in (tokens, users, structures, references):
         app.include_router(module.router)
+    install_optional_auth_in_openapi(app)
     return app
 
 

@@ -54,6 +54,26 @@ class Settings(BaseSettings):
         description="Storage a submitter's models (files and training sets) may hold in the "
         "artifact store, in MiB; an upload past it is 413. Admins have none.",
     )
+    max_archive_extracted_mb: float = Field(
+        4096,
+        gt=0,
+        validation_alias="MLIPM_MAX_ARCHIVE_EXTRACTED_MB",
+        description="Most MiB a model-weights archive (.tar.gz/.zip upload or weights_path) "
+        "may unpack to on a worker; larger: the run fails with setup_error, nothing is kept.",
+    )
+    max_archive_ratio: float = Field(
+        100,
+        gt=0,
+        validation_alias="MLIPM_MAX_ARCHIVE_RATIO",
+        description="Most bytes a weights archive may unpack to per byte of archive (weights "
+        "barely compress; a zip bomb expands ~1000x).",
+    )
+    max_archive_members: int = Field(
+        10000,
+        ge=1,
+        validation_alias="MLIPM_MAX_ARCHIVE_MEMBERS",
+        description="Most files and directories a weights archive may hold.",
+    )
     max_training_set_mb: float = Field(
         256,
         gt=0,
@@ -85,6 +105,42 @@ class Settings(BaseSettings):
         validation_alias="MLIPM_MAX_STRUCTURES_PER_UPLOAD",
         description="Most structures one uploaded file may hold (more: 422); checking costs "
         "about 5 ms per small structure.",
+    )
+    parse_memory_mb: float = Field(
+        1024,
+        gt=0,
+        validation_alias="MLIPM_PARSE_MEMORY_MB",
+        description="Memory one upload parser (structure file, training set) may add, in MiB: "
+        "every upload is read in a child process with this address-space limit (more: 413), "
+        "so no file can grow the API process.",
+    )
+    parse_timeout_s: float = Field(
+        120,
+        gt=0,
+        validation_alias="MLIPM_PARSE_TIMEOUT_S",
+        description="Longest a structure file may take to read and check, in seconds; the "
+        "child process reading it is then killed (413).",
+    )
+    training_set_parse_timeout_s: float = Field(
+        600,
+        gt=0,
+        validation_alias="MLIPM_TRAINING_SET_PARSE_TIMEOUT_S",
+        description="Longest a training set (up to MLIPM_MAX_TRAINING_SET_MB) may take to read, "
+        "in seconds; the child process reading it is then killed (413).",
+    )
+    parse_max_concurrent: int = Field(
+        2,
+        ge=1,
+        validation_alias="MLIPM_PARSE_MAX_CONCURRENT",
+        description="Uploads parsed at the same time by one API process (each in its own "
+        "child process under MLIPM_PARSE_MEMORY_MB); more wait their turn.",
+    )
+    max_card_depth: int = Field(
+        32,
+        ge=4,
+        validation_alias="MLIPM_MAX_CARD_DEPTH",
+        description="Deepest nesting of lists and mappings in a model card or other JSON/YAML "
+        "body (deeper: 422).",
     )
     state_dir: Path = Field(
         Path(".mlipm"),

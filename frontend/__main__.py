@@ -1,6 +1,8 @@
-"""``python -m frontend`` serves the dashboard."""
+"""``python -m frontend`` serves the dashboard with gunicorn (``--dev``: Flask's dev server)."""
 
-from frontend.app import main
+import sys
+
+from frontend.app import serve
 
 if __name__ == "__main__":
-    main()
+    serve(dev="--dev" in sys.argv[1:])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import dash
@@ -22,6 +23,20 @@ API_URL_CONFIG_KEY = "MLIPM_API_URL"
 TITLE = "MLIP Metrology"
 # A board of hundreds of models with their per-material entries takes seconds on a busy API.
 API_TIMEOUT_S = 30.0
+
+#: Scripts: the dashboard's own files and the inline scripts Dash writes into the page (the
+#: renderer's start, clientside callbacks), allowed by hash. Styles: Plotly and the dropdowns
+#: add <style> elements at run time, so inline styles are allowed. Nothing loads from elsewhere.
+CSP = (
+    "default-src 'self'; script-src 'self' {script_hashes}; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
+    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
 
 
 def create_app(api_url: str | None = None) -> dash.Dash:
@@ -43,6 +58,7 @@ def create_app(api_url: str | None = None) -> dash.Dash:
     app.server.config[API_URL_CONFIG_KEY] = (api_url or get_settings().api_url).rstrip("/")
     register_downloads(app.server)
     _register_page_callbacks(app)
+    install_security_headers(app)
     app.layout = html.Div(
         [
             # The admin token typed on the campaign page: kept for the browser tab only.
@@ -100,10 +116,68 @@ def admin_api_client(token: str) -> ApiClient:
     return ApiClient(flask.current_app.config[API_URL_CONFIG_KEY], token, API_TIMEOUT_S)
 
 
-def main() -> None:
-    """Serve the dashboard on ``dash_host:dash_port`` (debug off)."""
+def install_security_headers(app: dash.Dash) -> None:
+    """Send the CSP and the other security headers with every response of ``app``."""
+    policy: list[str] = []  # made at the first response, once every callback is registered
+
+    @app.server.after_request
+    def _security_headers(response: flask.Response) -> flask.Response:
+        if not policy:
+            policy.append(CSP.format(script_hashes=" ".join(app.csp_hashes())))
+        response.headers.setdefault("Content-Security-Policy", policy[0])
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+
+@dataclass(frozen=True, slots=True)
+class ServeOptions:
+    """How gunicorn serves the dashboard (counts, seconds)."""
+
+    workers: int = 2
+    threads: int = 8  # gthread: requests in progress per worker (each callback blocks one)
+    #: the arbiter restarts a worker whose main loop is silent this long (with gthread it does
+    #: not bound one request; the API client's API_TIMEOUT_S bounds a callback's API calls)
+    timeout_s: int = 60
+    #: idle time allowed between requests on a kept-alive connection
+    keep_alive_s: int = 5
+
+
+def serve(options: ServeOptions | None = None, *, dev: bool = False) -> None:
+    """Serve the dashboard on ``dash_host:dash_port``: gunicorn (gthread workers), or with
+    ``dev`` Flask's development server (one process, for debugging only)."""
     settings = get_settings()
-    create_app().run(host=settings.dash_host, port=settings.dash_port, debug=False)
+    if dev:
+        create_app().run(host=settings.dash_host, port=settings.dash_port, debug=False)
+        return
+    from gunicorn.app.base import BaseApplication
+
+    opts = options or ServeOptions()
+    config = {
+        "bind": f"{settings.dash_host}:{settings.dash_port}",
+        "worker_class": "gthread",
+        "workers": opts.workers,
+        "threads": opts.threads,
+        "timeout": opts.timeout_s,
+        "keepalive": opts.keep_alive_s,
+        # request line, header count and header size stay at gunicorn's limits (4094 B, 100,
+        # 8190 B): a request head is at most ~800 kB
+    }
+
+    class DashboardServer(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in config.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> flask.Flask:
+            return create_server()
+
+    DashboardServer().run()
+
+
+def main() -> None:
+    """Serve the dashboard with gunicorn (see :func:`serve`)."""
+    serve()
 
 
 def _register_page_callbacks(app: dash.Dash) -> None:

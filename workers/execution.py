@@ -13,6 +13,7 @@ from ase.io.jsonio import decode, encode
 from backend.services import artifacts
 from backend.settings import get_settings
 from workers.adapters.registry import ModelSpec, check_elements, get_adapter, make_calculator
+from workers.adapters.weights import ArchiveLimits, set_archive_limits
 from workers.benchmarks.base import (
     FrameSet,
     MetricValue,
@@ -83,12 +84,25 @@ def atoms_to_json(atoms: Atoms) -> str:
     return encode(atoms.todict())
 
 
+def apply_archive_limits() -> None:
+    """Unpack weights archives within this installation's limits (settings, MiB to bytes)."""
+    settings = get_settings()
+    set_archive_limits(
+        ArchiveLimits(
+            max_bytes=int(settings.max_archive_extracted_mb * 1024 * 1024),
+            max_ratio=settings.max_archive_ratio,
+            max_members=settings.max_archive_members,
+        )
+    )
+
+
 def cached_calculator(spec: ModelSpec) -> Calculator:
     """One calculator per model per worker process: models are loaded once, not per run."""
     # The file's path names its sha256: a model whose file was replaced is loaded again.
     key = (*spec.cache_key, str(spec.artifact_path or ""))
     calc = _CALCULATORS.get(key)
     if calc is None:
+        apply_archive_limits()  # a model file may be a weights archive: unpack it in bounds
         calc = _CALCULATORS[key] = make_calculator(spec)
     return calc
 

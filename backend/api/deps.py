@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
@@ -19,8 +21,10 @@ from backend.domain.errors import InvalidInput, NotAuthenticated, PayloadTooLarg
 from backend.domain.phases import SpaceGroupReader
 from backend.schemas.models import ModelCreate
 from backend.services import users
-from backend.services.structures import StructureParser
-from backend.services.training_sets import TrainingSetReader
+from backend.services.bounded import ParseLimits, run_bounded
+from backend.services.structures import ParsedFileData, StructureParser, UploadLimits
+from backend.services.training_sets import TrainingSetReader, TrainingSetSummaryData
+from backend.settings import get_settings
 
 
 def get_session() -> Iterator[Session]:
@@ -66,19 +70,94 @@ def optional_user(
 OptionalUser = Annotated[User | None, Depends(optional_user)]
 
 
+#: Imported once by the parsers' forkserver (never by the API process), so that each bounded
+#: parse is a fork, not a fresh import of ASE.
+PARSER_MODULES = ("workers.structure_files", "workers.training_sets")
+
+
 def training_set_reader(request: Request) -> TrainingSetReader:
-    """The training-set reader the app was created with (see backend.main)."""
+    """The training-set reader the app was created with (see backend.main), run in a child
+    process under the parse limits (``backend.services.bounded``)."""
     reader: TrainingSetReader = request.app.state.training_set_reader
-    return reader
+    return partial(_read_training_set_bounded, reader)
 
 
 TrainingSetReaderDep = Annotated[TrainingSetReader, Depends(training_set_reader)]
 
 
 def structure_parser(request: Request) -> StructureParser:
-    """The structure-file parser the app was created with (see backend.main)."""
+    """The structure-file parser the app was created with (see backend.main), run in a child
+    process under the parse limits (``backend.services.bounded``)."""
     parser: StructureParser = request.app.state.structure_parser
-    return parser
+    return partial(_parse_structures_bounded, parser)
+
+
+def _parse_limits(*, timeout_s: float, timeout_setting: str) -> ParseLimits:
+    settings = get_settings()
+    return ParseLimits(
+        memory_mb=settings.parse_memory_mb,
+        timeout_s=timeout_s,
+        max_concurrent=settings.parse_max_concurrent,
+        timeout_setting=timeout_setting,
+    )
+
+
+def _preload(parser: object) -> tuple[str, ...]:
+    return (getattr(parser, "__module__", None) or "backend.main", *PARSER_MODULES)
+
+
+def _parse_structures_plain(
+    parser: StructureParser,
+    path: Path,
+    fmt: str | None,
+    filename: str | None,
+    limits: UploadLimits,
+) -> ParsedFileData:
+    """In the child: parse, and return plain data (no class of the parser's modules)."""
+    return ParsedFileData.of(parser(path, fmt, filename, limits))
+
+
+def _read_training_set_plain(reader: TrainingSetReader, path: Path) -> TrainingSetSummaryData:
+    """In the child: read, and return plain data (no class of the reader's modules)."""
+    return TrainingSetSummaryData.of(reader(path))
+
+
+def _parse_structures_bounded(
+    parser: StructureParser,
+    path: Path,
+    fmt: str | None,
+    filename: str | None,
+    limits: UploadLimits,
+) -> ParsedFileData:
+    bounds = _parse_limits(
+        timeout_s=get_settings().parse_timeout_s, timeout_setting="MLIPM_PARSE_TIMEOUT_S"
+    )
+    return run_bounded(
+        _parse_structures_plain,
+        parser,
+        path,
+        fmt,
+        filename,
+        limits,
+        limits=bounds,
+        preload=_preload(parser),
+        what="the structure file",
+    )
+
+
+def _read_training_set_bounded(reader: TrainingSetReader, path: Path) -> TrainingSetSummaryData:
+    bounds = _parse_limits(
+        timeout_s=get_settings().training_set_parse_timeout_s,
+        timeout_setting="MLIPM_TRAINING_SET_PARSE_TIMEOUT_S",
+    )
+    return run_bounded(
+        _read_training_set_plain,
+        reader,
+        path,
+        limits=bounds,
+        preload=_preload(reader),
+        what="the training set",
+    )
 
 
 StructureParserDep = Annotated[StructureParser, Depends(structure_parser)]
@@ -97,13 +176,22 @@ MAX_CARD_BYTES = 1024 * 1024
 
 
 async def model_create_body(request: Request) -> ModelCreate:
-    """The body of ``POST /models``: JSON, or YAML when the Content-Type says so."""
+    """The body of ``POST /models``: JSON, or YAML when the Content-Type says so.
+
+    A card is at most 1 MiB, nested at most ``MLIPM_MAX_CARD_DEPTH`` deep, and YAML aliases
+    are refused (a few hundred bytes of them expand to gigabytes), so parsing it here, in the
+    API process, stays linear in its size.
+    """
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_CARD_BYTES:
         raise PayloadTooLarge("a model card is limited to 1 MiB", where="body")
     raw = await request.body()
+    if len(raw) > MAX_CARD_BYTES:
+        raise PayloadTooLarge("a model card is limited to 1 MiB", where="body")
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    data = _parse_yaml(raw) if media in YAML_TYPES else _parse_json(raw)
+    max_depth = get_settings().max_card_depth
+    data = _parse_yaml(raw, max_depth) if media in YAML_TYPES else _parse_json(raw)
+    _check_depth(data, max_depth)
     try:
         return ModelCreate.model_validate(data)
     except ValidationError as exc:  # the same 422 shape as FastAPI's own body validation
@@ -111,8 +199,37 @@ async def model_create_body(request: Request) -> ModelCreate:
         raise RequestValidationError(errors, body=data) from exc
 
 
-def _parse_yaml(raw: bytes) -> Any:
+def _too_deep(max_depth: int, where: str = "body") -> InvalidInput:
+    return InvalidInput(
+        f"the document is nested more than {max_depth} levels deep (setting MLIPM_MAX_CARD_DEPTH)",
+        where=where,
+    )
+
+
+def _yaml_events_checked(raw: bytes, max_depth: int) -> None:
+    """Refuse aliases and deep nesting from the event stream, before anything is built."""
+    depth = 0
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    for event in yaml.parse(raw, Loader=loader):
+        if isinstance(event, yaml.AliasEvent):
+            line = event.start_mark.line + 1 if event.start_mark else "?"
+            raise InvalidInput(
+                f"YAML aliases (*name) are not accepted in a model card (line {line}); "
+                "write the value out",
+                where=f"body:line {line}",
+            )
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > max_depth:
+                line = event.start_mark.line + 1 if event.start_mark else "?"
+                raise _too_deep(max_depth, where=f"body:line {line}")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def _parse_yaml(raw: bytes, max_depth: int) -> Any:
     try:
+        _yaml_events_checked(raw, max_depth)
         return yaml.safe_load(raw)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
@@ -122,12 +239,32 @@ def _parse_yaml(raw: bytes) -> Any:
         ) from exc
     except yaml.YAMLError as exc:
         raise InvalidInput(f"not valid YAML: {exc}", where="body") from exc
+    except RecursionError:
+        raise _too_deep(max_depth) from None
 
 
 def _parse_json(raw: bytes) -> Any:
     try:
         return json.loads(raw)
+    except RecursionError:  # the C decoder stops at the interpreter's recursion limit
+        raise _too_deep(get_settings().max_card_depth) from None
     except ValueError as exc:
         line = getattr(exc, "lineno", None)
         where = "body" if line is None else f"body:line {line}"
         raise InvalidInput(f"not valid JSON: {exc}", where=where) from exc
+
+
+def _check_depth(data: Any, max_depth: int) -> None:
+    """Refuse lists and mappings nested deeper than ``max_depth`` (iteratively: no recursion)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > max_depth:
+            raise _too_deep(max_depth)
+        stack.extend((child, depth + 1) for child in children)

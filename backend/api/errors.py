@@ -53,6 +53,26 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def _too_deep(request: Request) -> JSONResponse:
+    return error_response(
+        request, 422, "invalid_input", "the request body is nested too deeply", "body"
+    )
+
+
+#: FastAPI's 400 for a body it cannot decode (not UTF-8, a broken form).
+_UNPARSABLE_BODY = "There was an error parsing the body"
+
+
+def malformed_body(request: Request, exc: StarletteHTTPException) -> JSONResponse | None:
+    """A body that cannot be decoded is invalid input like a body that is not valid JSON: the
+    one documented 422, not FastAPI's undocumented 400. None for any other HTTP error."""
+    if exc.status_code != 400 or exc.detail != _UNPARSABLE_BODY:
+        return None
+    cause = f": {exc.__cause__}" if exc.__cause__ is not None else ""
+    message = f"the request body cannot be decoded{cause}"
+    return error_response(request, 422, "invalid_input", message, "body")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.middleware("http")
     async def _request_id(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -77,7 +97,17 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error_response(request, exc.status_code, "http_error", str(exc.detail))
+        if isinstance(exc.__cause__, RecursionError):  # FastAPI's JSON body parse gave up
+            return _too_deep(request)
+        return malformed_body(request, exc) or error_response(
+            request, exc.status_code, "http_error", str(exc.detail)
+        )
+
+    @app.exception_handler(RecursionError)
+    async def _recursion(request: Request, exc: RecursionError) -> JSONResponse:
+        # Only a nested input gets this deep (a JSON body, a parsed document): the input is
+        # refused, the server is fine.
+        return _too_deep(request)
 
     @app.exception_handler(OperationalError)
     async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:

@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from backend.db.models import MlipModel, Projection, Run, Structure
+from backend.repositories.runs import Viewer, visible_to
 
 
 def insert_projections(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -37,9 +38,9 @@ def get_projection(session: Session, run_id: uuid.UUID, name: str) -> Projection
 
 
 def list_planes(
-    session: Session, *, structure_id: uuid.UUID | None, plane_hash: str | None
+    session: Session, *, structure_id: uuid.UUID | None, plane_hash: str | None, viewer: Viewer
 ) -> list[Row[Any]]:
-    """Plane projections with their run, model and structure, newest model names first."""
+    """Plane projections of runs ``viewer`` may see, with their run, model and structure."""
     query = (
         select(
             Projection.run_id,
@@ -56,7 +57,7 @@ def list_planes(
         .join(Run, Run.id == Projection.run_id)
         .join(MlipModel, MlipModel.id == Run.mlip_model_id)
         .join(Structure, Structure.id == Run.structure_id)
-        .where(Projection.kind == "plane")
+        .where(Projection.kind == "plane", visible_to(viewer))
         .order_by(Structure.label, MlipModel.name, MlipModel.version)
     )
     if structure_id is not None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Float,
     Interval,
     Row,
@@ -37,12 +39,15 @@ from backend.db.models import (
     CampaignStatus,
     Metric,
     MlipModel,
+    ModelStatus,
     Reference,
+    Role,
     Run,
     RunStatus,
     Series,
     Structure,
     StructureSet,
+    User,
 )
 
 RUN_KEY = ("mlip_model_id", "model_hash", "benchmark_id", "structure_id", "params_hash")
@@ -68,6 +73,45 @@ def find_runs(session: Session, keys: Iterable[tuple[Any, ...]]) -> list[Run]:
 
 def get_run(session: Session, run_id: uuid.UUID) -> Run | None:
     return session.get(Run, run_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who reads run data. Runs of approved models are public; a run of a model that is not
+    approved (pending, rejected) is seen only by the model's owner and by admins."""
+
+    user_id: uuid.UUID | None = None  # None: anonymous
+    is_admin: bool = False
+
+    @classmethod
+    def of(cls, user: User | None) -> Viewer:
+        if user is None:
+            return cls()
+        return cls(user_id=user.id, is_admin=user.role == Role.ADMIN)
+
+    def owns(self, owner_id: uuid.UUID | None) -> bool:
+        """Whether this reader sees everything of a model owned by ``owner_id``."""
+        return self.is_admin or (self.user_id is not None and owner_id == self.user_id)
+
+
+def visible_to(viewer: Viewer) -> ColumnElement[bool]:
+    """The condition, on ``MlipModel`` joined to the run, under which ``viewer`` sees a run."""
+    if viewer.is_admin:
+        return true()
+    approved = MlipModel.status == ModelStatus.APPROVED
+    if viewer.user_id is None:
+        return approved
+    return or_(approved, MlipModel.owner_id == viewer.user_id)
+
+
+def get_visible_run(session: Session, run_id: uuid.UUID, viewer: Viewer) -> Run | None:
+    """The run if ``viewer`` may see it (see ``Viewer``), else None."""
+    query = (
+        select(Run)
+        .join(MlipModel, MlipModel.id == Run.mlip_model_id)
+        .where(Run.id == run_id, visible_to(viewer))
+    )
+    return session.scalars(query).first()
 
 
 def claim_run(
@@ -330,10 +374,12 @@ def list_runs(
     session: Session,
     *,
     filters: dict[str, Any],
+    viewer: Viewer,
     limit: int,
     offset: int,
 ) -> list[tuple[Run, MlipModel, Benchmark, Structure, StructureSet]]:
-    """Runs with their model, benchmark, structure and set, newest finished first.
+    """Runs ``viewer`` may see with their model, benchmark, structure and set, newest
+    finished first.
 
     ``filters`` keys (each optional): run_id, model_id, benchmark (key), status, campaign_id,
     structure_set (name), element.
@@ -344,13 +390,14 @@ def list_runs(
         .join(Benchmark, Benchmark.id == Run.benchmark_id)
         .join(Structure, Structure.id == Run.structure_id)
         .join(StructureSet, StructureSet.id == Structure.structure_set_id)
+        .where(visible_to(viewer))
     )
     query = _filtered(query, filters)
     query = query.order_by(Run.finished_at.desc().nulls_last(), Run.id).limit(limit).offset(offset)
     return [tuple(row) for row in session.execute(query)]
 
 
-def count_runs(session: Session, *, filters: dict[str, Any]) -> int:
+def count_runs(session: Session, *, filters: dict[str, Any], viewer: Viewer) -> int:
     """How many runs ``list_runs`` would return over every page."""
     query = (
         select(func.count(Run.id))
@@ -359,6 +406,8 @@ def count_runs(session: Session, *, filters: dict[str, Any]) -> int:
         .join(Structure, Structure.id == Run.structure_id)
         .join(StructureSet, StructureSet.id == Structure.structure_set_id)
     )
+    if not viewer.is_admin:
+        query = query.join(MlipModel, MlipModel.id == Run.mlip_model_id).where(visible_to(viewer))
     return int(session.scalar(_filtered(query, filters)) or 0)
 
 

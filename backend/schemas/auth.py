@@ -30,6 +30,9 @@ class UserRead(BaseModel):
     email: str | None
     role: Role
     created_at: datetime
+    disabled_at: datetime | None = Field(
+        None, description="when an admin disabled the user (null: enabled)"
+    )
 
 
 class TokenCreate(BaseModel):

@@ -22,6 +22,7 @@ from backend.domain.errors import NotFound
 from backend.repositories import metrics as metric_repo
 from backend.repositories import references as ref_repo
 from backend.repositories import runs as run_repo
+from backend.repositories.runs import Viewer
 from backend.schemas.leaderboard import LeaderboardRead
 
 TableFormat = Literal["csv", "json", "parquet"]
@@ -145,9 +146,12 @@ def structure_set_file(session: Session, ref: str, writer: StructureWriter) -> E
     return ExportFile(text.encode(), MEDIA_TYPES["extxyz"], f"{_safe(stored.name)}.extxyz")
 
 
-def run_trajectory_file(session: Session, run_id: uuid.UUID, writer: StructureWriter) -> ExportFile:
-    """The input structure of a run that stored no trajectory (see ``run_artifacts``)."""
-    run = run_repo.get_run(session, run_id)
+def run_trajectory_file(
+    session: Session, run_id: uuid.UUID, writer: StructureWriter, *, viewer: Viewer
+) -> ExportFile:
+    """The input structure of a run that stored no trajectory (see ``run_artifacts``);
+    NotFound for an unknown run or one ``viewer`` may not see."""
+    run = run_repo.get_visible_run(session, run_id, viewer)
     if run is None:
         raise NotFound(f"no run with id {run_id}")
     structure = session.get(Structure, run.structure_id)

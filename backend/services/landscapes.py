@@ -2,6 +2,8 @@
 
 Nothing is recomputed but a subtraction: the planes and maps were written by the worker. Two
 models are compared only on the same plane (same ``plane_hash``), i.e. on identical configurations.
+Runs of a model that is not approved are seen only by its owner and admins (``Viewer``): for
+anyone else they are 'not found' and absent from lists.
 """
 
 from __future__ import annotations
@@ -15,20 +17,28 @@ from sqlalchemy.orm import Session
 from backend.domain.errors import InvalidInput, NotFound
 from backend.repositories import projections as projection_repo
 from backend.repositories import runs as run_repo
+from backend.repositories.runs import Viewer
 from backend.schemas.landscapes import PlaneDifference, PlaneSummary, ProjectionRead
 
 
-def run_projections(session: Session, run_id: uuid.UUID) -> list[ProjectionRead]:
-    """Every stored projection of a run (404 for an unknown run)."""
-    if run_repo.get_run(session, run_id) is None:
-        raise NotFound(f"no run with id {run_id}")
+def _require_run(session: Session, run_id: uuid.UUID, viewer: Viewer, where: str) -> None:
+    if run_repo.get_visible_run(session, run_id, viewer) is None:
+        raise NotFound(f"no run with id {run_id}", where=where)
+
+
+def run_projections(session: Session, run_id: uuid.UUID, *, viewer: Viewer) -> list[ProjectionRead]:
+    """Every stored projection of a run (404 for an unknown run or one ``viewer`` may not see)."""
+    _require_run(session, run_id, viewer, "run_id")
     return [
         ProjectionRead.model_validate(p) for p in projection_repo.projections_of(session, run_id)
     ]
 
 
-def run_projection(session: Session, run_id: uuid.UUID, name: str) -> ProjectionRead:
+def run_projection(
+    session: Session, run_id: uuid.UUID, name: str, *, viewer: Viewer
+) -> ProjectionRead:
     """One projection of a run by name (``plane``, ``map_pca``, ...)."""
+    _require_run(session, run_id, viewer, "run_id")
     found = projection_repo.get_projection(session, run_id, name)
     if found is None:
         raise NotFound(f"run {run_id} has no projection named {name!r}", where="name")
@@ -36,10 +46,16 @@ def run_projection(session: Session, run_id: uuid.UUID, name: str) -> Projection
 
 
 def list_planes(
-    session: Session, *, structure_id: uuid.UUID | None = None, plane_hash: str | None = None
+    session: Session,
+    *,
+    viewer: Viewer,
+    structure_id: uuid.UUID | None = None,
+    plane_hash: str | None = None,
 ) -> list[PlaneSummary]:
-    """The planes stored for a structure (or all), one per run."""
-    rows = projection_repo.list_planes(session, structure_id=structure_id, plane_hash=plane_hash)
+    """The planes stored for a structure (or all), one per run ``viewer`` may see."""
+    rows = projection_repo.list_planes(
+        session, structure_id=structure_id, plane_hash=plane_hash, viewer=viewer
+    )
     return [
         PlaneSummary(
             run_id=r.run_id,
@@ -58,13 +74,15 @@ def list_planes(
     ]
 
 
-def compare_planes(session: Session, run_a: uuid.UUID, run_b: uuid.UUID) -> PlaneDifference:
+def compare_planes(
+    session: Session, run_a: uuid.UUID, run_b: uuid.UUID, *, viewer: Viewer
+) -> PlaneDifference:
     """Difference surface A - B and its RMSE (meV/atom) over points where both have energies.
 
     Raises InvalidInput when the two runs' planes differ: their grids are different configurations.
     """
     plane_a, plane_b = (
-        _plane(session, run, where) for run, where in ((run_a, "run_a"), (run_b, "run_b"))
+        _plane(session, run, where, viewer) for run, where in ((run_a, "run_a"), (run_b, "run_b"))
     )
     if plane_a.plane_hash != plane_b.plane_hash or plane_a.data["a"] != plane_b.data["a"]:
         raise InvalidInput(
@@ -92,7 +110,8 @@ def compare_planes(session: Session, run_a: uuid.UUID, run_b: uuid.UUID) -> Plan
     )
 
 
-def _plane(session: Session, run_id: uuid.UUID, where: str) -> ProjectionRead:
+def _plane(session: Session, run_id: uuid.UUID, where: str, viewer: Viewer) -> ProjectionRead:
+    _require_run(session, run_id, viewer, where)
     found = projection_repo.get_projection(session, run_id, "plane")
     if found is None:
         raise NotFound(f"run {run_id} has no stored landscape plane", where=where)

@@ -29,13 +29,19 @@ KNOWN_SYMBOLS = frozenset(chemical_symbols[1:])
 #: Params the platform sets itself: the worker passes the record's ``is_trusted`` as
 #: ``params["trusted"]``, so a submitter must not be able to write it.
 RESERVED_PARAMS = frozenset({"trusted"})
+#: Params adapters resolve as paths on the worker's disk (workers/adapters/weights.py): only
+#: an admin may set them, so nothing a submitter sends reaches a host path.
+PATH_PARAMS = frozenset({"weights_path"})
+#: Params adapters use as a file or directory name (a checkpoint's name, a cache entry): a
+#: plain name, never a path.
+NAME_PARAMS = frozenset({"model"})
 
 
 def submit_model(session: Session, body: ModelCreate, *, owner: User) -> MlipModel:
     """Register a model; an admin's is approved at once, a submitter's waits for review."""
     if model_repo.get_model_by_name(session, body.name, body.version) is not None:
         raise Conflict(f"model {body.name!r} version {body.version!r} exists", where="name")
-    _check_params(body.params)
+    _check_params(body.params, user=owner)
     _check_elements(body.elements)
     fields = body.model_dump(mode="json", exclude={"card"})
     return model_repo.add_model(
@@ -85,13 +91,41 @@ def _card_json(card: ModelCard) -> dict[str, Any]:
     return card.model_dump(mode="json", exclude_none=True)
 
 
-def _check_params(params: dict[str, Any]) -> None:
+def _check_params(
+    params: dict[str, Any], *, user: User, previous: dict[str, Any] | None = None
+) -> None:
+    """Refuse params the platform sets, path params from a submitter (unless kept unchanged
+    from ``previous``, the version's or the source's params) and names that are paths."""
     reserved = sorted(RESERVED_PARAMS & set(params))
     if reserved:
         raise InvalidInput(
             f"params {reserved} are set by the platform (an admin trusts a model with "
             "POST /models/{model_id}/trust)",
             where=f"params.{reserved[0]}",
+        )
+    if user.role != Role.ADMIN:
+        _check_path_params(params, previous or {})
+    for key in sorted(NAME_PARAMS & set(params)):
+        _check_plain_name(key, params[key])
+
+
+def _check_path_params(params: dict[str, Any], previous: dict[str, Any]) -> None:
+    changed = sorted(k for k in PATH_PARAMS & set(params) if params[k] != previous.get(k))
+    if changed:
+        raise InvalidInput(
+            f"params.{changed[0]} is a path on the workers' disk and only an admin may set it; "
+            "upload the weights instead (PUT /models/{model_id}/file: the file, or a "
+            ".tar.gz/.zip of a weights directory)",
+            where=f"params.{changed[0]}",
+        )
+
+
+def _check_plain_name(key: str, value: Any) -> None:
+    text = str(value)
+    if "/" in text or "\\" in text or text.startswith(".") or "\x00" in text:
+        raise InvalidInput(
+            f"params.{key} = {text[:100]!r} must be a plain name (no '/', '\\', leading '.')",
+            where=f"params.{key}",
         )
 
 
@@ -103,17 +137,23 @@ def _check_elements(elements: list[str] | None) -> None:
 
 
 def upsert_builtin(session: Session, **fields: Any) -> tuple[MlipModel, bool]:
-    """Register a built-in model (baseline or packaged MLIP) once; an existing one is kept."""
-    existing = model_repo.get_model_by_name(session, fields["name"], fields["version"])
-    if existing is not None:
-        return existing, False
+    """Register a built-in model (baseline or packaged MLIP) once; an existing one is kept,
+    its card brought up to date (the card is metadata, not what runs depend on: a newer
+    release may complete it, e.g. with published training-set counts)."""
     # Built-in cards go through the same schema as submitted ones (raises if one does not fit).
     checked = ModelCreate.model_validate(
         {k: fields[k] for k in ("name", "version", "family", "params", "card", "elements")}
     )
+    card = _card_json(checked.card)
+    existing = model_repo.get_model_by_name(session, fields["name"], fields["version"])
+    if existing is not None:
+        if existing.card != card:
+            existing.card = card
+            session.flush()
+        return existing, False
     fields = {
         **fields,
-        "card": _card_json(checked.card),
+        "card": card,
         "version_hash": model_version_hash(
             checked.family, checked.params, fields.get("artifact_sha256"), checked.elements
         ),
@@ -168,7 +208,7 @@ def update_model(
     model = model_for_upload(session, model_id, user=user)
     if body.params is not None:
         _refuse_if_sealed(model, what="params", where="params")
-        _check_params(body.params)
+        _check_params(body.params, user=user, previous=model.params)
         model.params = body.params
     if body.elements is not None:
         _refuse_if_sealed(model, what="elements", where="elements")
@@ -269,7 +309,7 @@ def create_version(
         raise Conflict(f"model {source.name!r} version {version!r} exists", where="version")
     params = source.params if body.params is None else body.params
     elements = source.elements if body.elements is None else body.elements
-    _check_params(params)
+    _check_params(params, user=user, previous=source.params)
     _check_elements(elements)
     card = ModelCard.model_validate(source.card) if body.card is None else body.card
     card = card.model_copy(update={"name": source.name, "version": version})

@@ -2,8 +2,8 @@
 
 The worker writes each file to the artifact store (``workers.tasks.artifacts``) and records
 its row here in the transaction that marks the run succeeded. Reads follow the run's own rule
-(``GET /runs/{id}``: runs are public), and a file is streamed from the store in blocks, never
-held whole in memory.
+(``GET /runs/{id}``: runs of approved models are public, others are seen only by the model's
+owner and admins), and a file is streamed from the store in blocks, never held whole in memory.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from backend.db.models import RunArtifact
 from backend.domain.errors import NotFound
 from backend.repositories import run_artifacts as artifact_repo
 from backend.repositories import runs as run_repo
+from backend.repositories.runs import Viewer
 from backend.schemas.run_artifacts import RunArtifactIn, RunArtifactRead
 from backend.services import artifacts
 from backend.settings import get_settings
@@ -47,26 +48,31 @@ def record_run_artifacts(session: Session, run_id: uuid.UUID, stored: list[RunAr
 
 
 def list_run_artifacts(
-    session: Session, run_id: uuid.UUID, *, limit: int, offset: int
+    session: Session, run_id: uuid.UUID, *, viewer: Viewer, limit: int, offset: int
 ) -> tuple[list[RunArtifactRead], int]:
-    """A page of a run's artifacts by name, and how many it has; NotFound for an unknown run."""
-    _require_run(session, run_id)
+    """A page of a run's artifacts by name, and how many it has; NotFound for an unknown run
+    or one ``viewer`` may not see."""
+    _require_run(session, run_id, viewer)
     rows = artifact_repo.list_run_artifacts(session, run_id, limit=limit, offset=offset)
     return [_read(row) for row in rows], artifact_repo.count_run_artifacts(session, run_id)
 
 
 def all_run_artifacts(session: Session, run_id: uuid.UUID) -> list[RunArtifactRead]:
-    """Every artifact of a run (a run has a handful), for the run's detail."""
+    """Every artifact of a run (a run has a handful), for the detail of a run the caller
+    has already found visible."""
     rows = artifact_repo.list_run_artifacts(session, run_id, limit=100, offset=0)
     return [_read(row) for row in rows]
 
 
-def open_run_artifact(session: Session, run_id: uuid.UUID, name: str) -> ArtifactStream:
+def open_run_artifact(
+    session: Session, run_id: uuid.UUID, name: str, *, viewer: Viewer
+) -> ArtifactStream:
     """The artifact ``name`` of a run, opened in the store.
 
-    Raises NotFound naming what is missing: the run, the artifact, or its file in the store.
+    Raises NotFound naming what is missing: the run (or one ``viewer`` may not see), the
+    artifact, or its file in the store.
     """
-    _require_run(session, run_id)
+    _require_run(session, run_id, viewer)
     row = artifact_repo.get_run_artifact(session, run_id, name)
     if row is None:
         names = [a.name for a in all_run_artifacts(session, run_id)]
@@ -76,8 +82,12 @@ def open_run_artifact(session: Session, run_id: uuid.UUID, name: str) -> Artifac
     return _open(row)
 
 
-def open_trajectory(session: Session, run_id: uuid.UUID) -> ArtifactStream | None:
-    """The run's stored trajectory (see ``TRAJECTORY_NAMES``), or None if it stores none."""
+def open_trajectory(
+    session: Session, run_id: uuid.UUID, *, viewer: Viewer
+) -> ArtifactStream | None:
+    """The run's stored trajectory (see ``TRAJECTORY_NAMES``), or None if it stores none;
+    NotFound for an unknown run or one ``viewer`` may not see."""
+    _require_run(session, run_id, viewer)
     for name in TRAJECTORY_NAMES:
         row = artifact_repo.get_run_artifact(session, run_id, name)
         if row is not None:
@@ -93,8 +103,8 @@ def _open(row: RunArtifact) -> ArtifactStream:
     return ArtifactStream(_read(row), chunks)
 
 
-def _require_run(session: Session, run_id: uuid.UUID) -> None:
-    if run_repo.get_run(session, run_id) is None:
+def _require_run(session: Session, run_id: uuid.UUID, viewer: Viewer) -> None:
+    if run_repo.get_visible_run(session, run_id, viewer) is None:
         raise NotFound(f"no run with id {run_id}", where="run_id")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
@@ -12,19 +13,23 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from backend.db.base import utcnow
-from backend.db.models import Metric, ModelStatus, Reference, Run, RunStatus
+from backend.db.models import Metric, ModelStatus, Reference, Run, RunStatus, User
 from backend.domain.errors import NotFound
 from backend.domain.phases import SpaceGroupReader, describes, phase_of
+from backend.repositories import campaigns as campaign_repo
 from backend.repositories import models as model_repo
 from backend.repositories import projections as projection_repo
 from backend.repositories import references as ref_repo
 from backend.repositories import run_attempts as attempt_repo
 from backend.repositories import runs as run_repo
+from backend.repositories.runs import Viewer
 from backend.schemas.results import MetricIn, ProjectionIn, RunTimings, SeriesIn
 from backend.schemas.runs import (
     MetricRead,
     MetricWithReference,
+    RunAttemptRead,
     RunDetail,
+    RunRead,
     RunSummary,
     SeriesRead,
 )
@@ -350,14 +355,74 @@ def record_failure(
     )
 
 
-def read_run(session: Session, run_id: uuid.UUID) -> RunDetail:
-    """A run with its names, every metric (with its reference) and every series."""
-    found = list_runs(session, filters={"run_id": run_id}, limit=1, offset=0, with_metrics=True)
+#: In-process readers (the CLI) see every run.
+TRUSTED = Viewer(is_admin=True)
+
+
+def viewer_of(user: User | None) -> Viewer:
+    """Who ``user`` (None: anonymous) is as a reader of runs (see ``Viewer``)."""
+    return Viewer.of(user)
+
+
+# A host path: absolute (/data/...), home-relative (~/...) or under a dot directory
+# (.mlipm/...), or a non-HTTP URL (file://, s3://: where the artifact store is).
+_HOST_PATH = re.compile(
+    r"\b(?!https?://)[a-z][\w+.-]*://\S+"
+    r"|(?<![\w/.~:-])(?:~|\.{1,2}|\.[\w-]+)?/[^\s'\"`,;()\[\]<>]*"
+)
+#: First segments of the API's own paths, which messages name as hints (PUT /models/...).
+_API_ROOTS = frozenset({"models", "runs", "campaigns", "metrics", "exports", "landscapes",
+                        "leaderboards", "structure-sets", "structures", "references",
+                        "benchmarks", "tokens", "users"})  # fmt: skip
+
+
+def redact_paths(message: str) -> str:
+    """``message`` with the worker's host paths and store URLs replaced by ``<path>``."""
+
+    def replace(match: re.Match[str]) -> str:
+        text = match.group(0)
+        if text.startswith("/") and text[1:].split("/", 1)[0] in _API_ROOTS:
+            return text
+        return "<path>" if "/" in text.rstrip("/.") or text == "/" else text
+
+    return _HOST_PATH.sub(replace, message)
+
+
+def shown_message(message: str | None, *, viewer: Viewer, owner_id: uuid.UUID | None) -> str | None:
+    """A failure message as ``viewer`` may read it: whole for the model's owner and admins,
+    without host paths for anyone else.
+
+    Redacted on read, not when stored: the owner and admins need the paths to fix a setup
+    (an admin-set weights_path, the artifact cache), the stored text stays what the worker
+    saw, and messages written before this rule are covered too.
+    """
+    if message is None or viewer.owns(owner_id):
+        return message
+    return redact_paths(message)
+
+
+def read_run(session: Session, run_id: uuid.UUID, *, viewer: Viewer = TRUSTED) -> RunDetail:
+    """A run with its names, every metric (with its reference) and every series; NotFound for
+    an unknown run or one ``viewer`` may not see."""
+    found = list_runs(
+        session, filters={"run_id": run_id}, viewer=viewer, limit=1, offset=0, with_metrics=True
+    )
     if not found:
         raise NotFound(f"no run with id {run_id}")
+    model = model_repo.get_model(session, found[0].mlip_model_id)
+    owner_id = None if model is None else model.owner_id
     series = run_repo.series_of(session, run_id)
     files = run_artifacts.all_run_artifacts(session, run_id)
-    attempts = attempt_repo.history(session, run_id)
+    attempts = [
+        RunAttemptRead.model_validate(a).model_copy(
+            update={
+                "failure_message": shown_message(
+                    a.failure_message, viewer=viewer, owner_id=owner_id
+                )
+            }
+        )
+        for a in attempt_repo.history(session, run_id)
+    ]
     return RunDetail.model_validate(
         {**found[0].model_dump(), "series": series, "artifacts": files, "attempts": attempts}
     )
@@ -404,14 +469,16 @@ def list_runs(
     session: Session,
     *,
     filters: dict[str, Any],
+    viewer: Viewer,
     limit: int,
     offset: int,
     with_metrics: bool = False,
     series_names: list[str] | None = None,
 ) -> list[RunSummary]:
-    """Runs matching ``filters`` (see ``run_repo.list_runs``) with model/benchmark/input names;
-    with their metrics (and references) and the series named ``series_names`` if asked."""
-    rows = run_repo.list_runs(session, filters=filters, limit=limit, offset=offset)
+    """Runs matching ``filters`` (see ``run_repo.list_runs``) that ``viewer`` may see, with
+    model/benchmark/input names; with their metrics (and references) and the series named
+    ``series_names`` if asked. Failure messages are shown as ``shown_message`` says."""
+    rows = run_repo.list_runs(session, filters=filters, viewer=viewer, limit=limit, offset=offset)
     ids = [row[0].id for row in rows]
     metrics: dict[uuid.UUID, list[MetricWithReference]] = defaultdict(list)
     if with_metrics:
@@ -424,6 +491,9 @@ def list_runs(
         RunSummary.model_validate(
             {
                 **{c.key: getattr(run, c.key) for c in Run.__table__.columns},
+                "failure_message": shown_message(
+                    run.failure_message, viewer=viewer, owner_id=model.owner_id
+                ),
                 "model_name": model.name,
                 "model_version": model.version,
                 "benchmark_key": benchmark.key,
@@ -456,20 +526,44 @@ def _metric_with_reference(metric: Metric, ref: Reference | None) -> MetricWithR
     )
 
 
-def count_runs(session: Session, *, filters: dict[str, Any]) -> int:
-    """How many runs match ``filters`` over every page."""
-    return run_repo.count_runs(session, filters=filters)
+def count_runs(session: Session, *, filters: dict[str, Any], viewer: Viewer) -> int:
+    """How many runs ``viewer`` may see match ``filters`` over every page."""
+    return run_repo.count_runs(session, filters=filters, viewer=viewer)
 
 
-def run_metrics(session: Session, run_id: uuid.UUID) -> list[MetricRead]:
-    """The metrics of one run; NotFound for an unknown run."""
-    if run_repo.get_run(session, run_id) is None:
+def list_campaign_runs(
+    session: Session,
+    campaign_id: uuid.UUID,
+    *,
+    viewer: Viewer,
+    status: RunStatus | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[RunRead], int]:
+    """One page of the campaign's runs that ``viewer`` may see, and how many there are;
+    NotFound for an unknown campaign."""
+    if campaign_repo.get_campaign(session, campaign_id) is None:
+        raise NotFound(f"no campaign with id {campaign_id}")
+    filters = {"campaign_id": campaign_id, "status": status}
+    items = list_runs(session, filters=filters, viewer=viewer, limit=limit, offset=offset)
+    return [RunRead.model_validate(i.model_dump()) for i in items], count_runs(
+        session, filters=filters, viewer=viewer
+    )
+
+
+def _require_run(session: Session, run_id: uuid.UUID, viewer: Viewer) -> None:
+    if run_repo.get_visible_run(session, run_id, viewer) is None:
         raise NotFound(f"no run with id {run_id}")
+
+
+def run_metrics(session: Session, run_id: uuid.UUID, *, viewer: Viewer) -> list[MetricRead]:
+    """The metrics of one run; NotFound for an unknown run or one ``viewer`` may not see."""
+    _require_run(session, run_id, viewer)
     return [MetricRead.model_validate(m) for m in run_repo.metrics_of(session, run_id)]
 
 
-def run_series(session: Session, run_id: uuid.UUID) -> list[SeriesRead]:
-    """The series (curves) of one run; NotFound for an unknown run."""
-    if run_repo.get_run(session, run_id) is None:
-        raise NotFound(f"no run with id {run_id}")
+def run_series(session: Session, run_id: uuid.UUID, *, viewer: Viewer) -> list[SeriesRead]:
+    """The series (curves) of one run; NotFound for an unknown run or one ``viewer`` may not
+    see."""
+    _require_run(session, run_id, viewer)
     return [SeriesRead.model_validate(s) for s in run_repo.series_of(session, run_id)]

@@ -65,6 +65,51 @@ class ParsedFile(Protocol):
     def structures(self) -> Sequence[ParsedStructure]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class ParsedStructureData:
+    """A ``ParsedStructure`` as plain data: what crosses back from the bounded parse process
+    (``backend.services.bounded``) without the parent importing the parser's modules."""
+
+    index: int
+    label: str | None
+    material: str
+    formula: str
+    elements: tuple[str, ...]
+    n_atoms: int
+    data: str
+    content_hash: str
+    fingerprint: tuple[str, tuple[float, ...]] | None
+
+    @classmethod
+    def of(cls, item: ParsedStructure) -> ParsedStructureData:
+        found = item.fingerprint
+        return cls(
+            index=int(item.index),
+            label=None if item.label is None else str(item.label),
+            material=str(item.material),
+            formula=str(item.formula),
+            elements=tuple(str(e) for e in item.elements),
+            n_atoms=int(item.n_atoms),
+            data=str(item.data),
+            content_hash=str(item.content_hash),
+            fingerprint=None
+            if found is None
+            else (str(found[0]), tuple(float(v) for v in found[1])),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFileData:
+    """A ``ParsedFile`` as plain data (see ``ParsedStructureData``)."""
+
+    format: str
+    structures: tuple[ParsedStructureData, ...]
+
+    @classmethod
+    def of(cls, parsed: ParsedFile) -> ParsedFileData:
+        return cls(str(parsed.format), tuple(ParsedStructureData.of(s) for s in parsed.structures))
+
+
 @dataclass(frozen=True)
 class UploadLimits:
     max_atoms: int  # per structure

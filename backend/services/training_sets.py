@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -47,6 +48,39 @@ class TrainingSetSummary(Protocol):
     def content_hashes(self) -> Sequence[str]: ...
     @property
     def fingerprints(self) -> Sequence[StructureFingerprint | None]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FingerprintData:
+    """A ``StructureFingerprint`` as plain data."""
+
+    key: str
+    values: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingSetSummaryData:
+    """A ``TrainingSetSummary`` as plain data: what crosses back from the bounded parse
+    process (``backend.services.bounded``) without the parent importing the reader's modules."""
+
+    n_structures: int
+    element_counts: dict[str, int]
+    content_hashes: tuple[str, ...]
+    fingerprints: tuple[FingerprintData | None, ...]
+
+    @classmethod
+    def of(cls, summary: TrainingSetSummary) -> TrainingSetSummaryData:
+        return cls(
+            n_structures=int(summary.n_structures),
+            element_counts={str(k): int(v) for k, v in summary.element_counts.items()},
+            content_hashes=tuple(str(h) for h in summary.content_hashes),
+            fingerprints=tuple(
+                None
+                if f is None
+                else FingerprintData(str(f.key), tuple(float(v) for v in f.values))
+                for f in summary.fingerprints
+            ),
+        )
 
 
 #: Reads a stored file; raises InvalidInput (422) when it is not a readable training set.

@@ -46,10 +46,12 @@ def authenticate(session: Session, token: str) -> User:
     record = user_repo.get_active_token(session, hash_token(token))
     if record is None:
         raise NotAuthenticated("invalid or revoked API token", where="Authorization")
-    record.last_used_at = utcnow()
     user = user_repo.get_user(session, record.user_id)
     if user is None:  # pragma: no cover - FK cascade makes this impossible
         raise NotAuthenticated("token owner no longer exists", where="Authorization")
+    if user.disabled_at is not None:
+        raise NotAuthenticated("the user of this token is disabled", where="Authorization")
+    record.last_used_at = utcnow()
     return user
 
 
@@ -91,3 +93,53 @@ def revoke_token(session: Session, token_id: uuid.UUID, *, user: User) -> None:
     if record.revoked_at is None:
         record.revoked_at = utcnow()
         session.flush()
+
+
+def _user(session: Session, user_id: uuid.UUID) -> User:
+    user = user_repo.get_user(session, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id}", where="user_id")
+    return user
+
+
+def list_user_tokens(
+    session: Session, user_id: uuid.UUID, *, limit: int, offset: int
+) -> tuple[list[ApiToken], int]:
+    """Any user's tokens, revoked ones included (without secrets); for admins."""
+    return user_repo.page_tokens(session, _user(session, user_id).id, limit=limit, offset=offset)
+
+
+def revoke_user_token(session: Session, user_id: uuid.UUID, token_id: uuid.UUID) -> None:
+    """Revoke one of a user's tokens (for admins); idempotent."""
+    record = user_repo.get_token(session, token_id)
+    if record is None or record.user_id != _user(session, user_id).id:
+        raise NotFound(f"user {user_id} has no token {token_id}", where="token_id")
+    if record.revoked_at is None:
+        record.revoked_at = utcnow()
+        session.flush()
+
+
+def set_disabled(session: Session, user: User, *, disabled: bool, by: User | None = None) -> User:
+    """Disable a user (every token of theirs gives 401 from the next request) or enable them
+    again (their unrevoked tokens work again). Idempotent. An admin cannot disable themselves,
+    so the last admin cannot lock everyone out."""
+    if disabled and by is not None and by.id == user.id:
+        raise Conflict("an admin cannot disable themselves", where="user_id")
+    if disabled and user.disabled_at is None:
+        user.disabled_at = utcnow()
+    elif not disabled:
+        user.disabled_at = None
+    session.flush()
+    return user
+
+
+def set_disabled_by_id(session: Session, user_id: uuid.UUID, *, disabled: bool, by: User) -> User:
+    return set_disabled(session, _user(session, user_id), disabled=disabled, by=by)
+
+
+def set_disabled_by_name(session: Session, name: str, *, disabled: bool) -> User:
+    """The CLI's way (run by an operator on the database host)."""
+    user = user_repo.get_user_by_name(session, name)
+    if user is None:
+        raise NotFound(f"no user named {name!r}", where="name")
+    return set_disabled(session, user, disabled=disabled)

@@ -1,5 +1,6 @@
-"""The permission matrix: every write endpoint of the app, as anonymous, the owner of the target
-(a submitter), another submitter and an admin.
+"""The permission matrices: every write endpoint of the app, as anonymous, the owner of the
+target (a submitter), another submitter and an admin; and every read endpoint that can show
+run data of a model that is not approved, as the same four.
 
 The endpoints are enumerated from the app's routes, so a new write endpoint fails
 ``test_every_write_endpoint_has_a_row`` until its row says who may call it. Someone else's
@@ -27,6 +28,7 @@ from backend.db.models import Role
 from backend.main import create_app
 from backend.services import users
 from backend.settings import get_settings
+from tests.backend.test_private_runs import PrivateRuns, make_private_runs
 
 ROLES = ("anonymous", "owner", "other", "admin")
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -148,6 +150,18 @@ MATRIX: dict[tuple[str, str], tuple[Setup, dict[str, int]]] = {
         lambda c: ("/users", {"json": {"name": f"u-{uuid.uuid4().hex[:8]}"}}),
         ADMIN_ONLY,
     ),
+    ("DELETE", "/users/{user_id}/tokens/{token_id}"): (
+        lambda c: (f"/users/{c.call('owner', 'GET', '/users/me')['id']}/tokens/{_token(c)}", {}),
+        ADMIN_ONLY,
+    ),
+    ("POST", "/users/{user_id}/disable"): (
+        lambda c: (f"/users/{c.call('other', 'GET', '/users/me')['id']}/disable", {}),
+        ADMIN_ONLY,
+    ),
+    ("POST", "/users/{user_id}/enable"): (
+        lambda c: (f"/users/{c.call('other', 'GET', '/users/me')['id']}/enable", {}),
+        ADMIN_ONLY,
+    ),
     ("POST", "/structure-sets"): (
         lambda c: ("/structure-sets", {"json": {"name": f"s-{uuid.uuid4().hex[:8]}"}}),
         SIGNED_IN,
@@ -221,3 +235,167 @@ def test_permission_matrix(ctx: Ctx, method: str, path: str, role: str) -> None:
     )
     if got >= 400:
         assert response.json()["error"]["request_id"]  # the one error shape
+
+
+# The read matrix: every GET route that can expose run data, read as anonymous, the owner of a
+# model that is not approved, another submitter and an admin (fixture ``private_runs``: the
+# model ran while approved, then went back to review or was rejected).
+
+ReadUrl = Callable[[PrivateRuns], str]
+Sees = Callable[[Any, PrivateRuns], bool]  # (response, fixture) -> the private data is shown
+OWNER_AND_ADMIN = {"anonymous": False, "owner": True, "other": False, "admin": True}
+NOBODY = dict.fromkeys(ROLES, False)  # approved models only, whoever asks
+
+
+def _direct(response: Any, p: PrivateRuns) -> bool:
+    """A direct read: 200 when shown, and exactly 404 (as for an unknown run) when not."""
+    assert response.status_code in (200, 404), response.text[:300]
+    return bool(response.status_code == 200)
+
+
+def _lists(field: str) -> Sees:
+    def sees(response: Any, p: PrivateRuns) -> bool:
+        assert response.status_code == 200, response.text[:300]
+        body = response.json()
+        items = body["items"] if isinstance(body, dict) else body
+        return bool({str(i[field]) for i in items} & {p.succeeded, p.failed})
+
+    return sees
+
+
+def _names_model(response: Any, p: PrivateRuns) -> bool:
+    assert response.status_code == 200, response.text[:300]
+    return p.model_id in response.text
+
+
+READS: dict[str, tuple[ReadUrl, Sees, dict[str, bool]]] = {
+    "/runs": (lambda p: f"/runs?model_id={p.model_id}", _lists("id"), OWNER_AND_ADMIN),
+    "/runs/{run_id}": (lambda p: f"/runs/{p.failed}", _direct, OWNER_AND_ADMIN),
+    "/runs/{run_id}/metrics": (lambda p: f"/runs/{p.succeeded}/metrics", _direct, OWNER_AND_ADMIN),
+    "/runs/{run_id}/series": (lambda p: f"/runs/{p.succeeded}/series", _direct, OWNER_AND_ADMIN),
+    "/runs/{run_id}/artifacts": (
+        lambda p: f"/runs/{p.succeeded}/artifacts",
+        _direct,
+        OWNER_AND_ADMIN,
+    ),
+    "/runs/{run_id}/artifacts/{name}": (
+        lambda p: f"/runs/{p.succeeded}/artifacts/trajectory",
+        _direct,
+        OWNER_AND_ADMIN,
+    ),
+    "/campaigns/{campaign_id}/runs": (
+        lambda p: f"/campaigns/{p.campaign_id}/runs?limit=1000",
+        _lists("id"),
+        OWNER_AND_ADMIN,
+    ),
+    "/exports/runs/{run_id}/trajectory": (
+        lambda p: f"/exports/runs/{p.succeeded}/trajectory",
+        _direct,
+        OWNER_AND_ADMIN,
+    ),
+    "/landscapes/planes": (
+        lambda p: f"/landscapes/planes?structure_id={p.structure_id}",
+        _lists("run_id"),
+        OWNER_AND_ADMIN,
+    ),
+    "/landscapes/runs/{run_id}": (
+        lambda p: f"/landscapes/runs/{p.succeeded}",
+        _direct,
+        OWNER_AND_ADMIN,
+    ),
+    "/landscapes/runs/{run_id}/{name}": (
+        lambda p: f"/landscapes/runs/{p.succeeded}/plane",
+        _direct,
+        OWNER_AND_ADMIN,
+    ),
+    "/landscapes/compare": (
+        lambda p: f"/landscapes/compare?run_a={p.succeeded}&run_b={p.succeeded}",
+        _direct,
+        OWNER_AND_ADMIN,
+    ),
+    # Metrics and boards are read from approved models only, even by the owner and admins
+    # (backend/repositories/metrics.py, leaderboard.py); the owner reads its own through /runs.
+    "/metrics": (lambda p: f"/metrics?model_id={p.model_id}", _lists("run_id"), NOBODY),
+    "/exports/metrics": (
+        lambda p: f"/exports/metrics?format=json&model_id={p.model_id}",
+        _names_model,
+        NOBODY,
+    ),
+    "/leaderboards/{benchmark}": (lambda p: "/leaderboards/eos", _names_model, NOBODY),
+    "/leaderboards": (lambda p: "/leaderboards?benchmarks=eos", _names_model, NOBODY),
+    "/exports/leaderboards/{benchmark}": (
+        lambda p: "/exports/leaderboards/eos?format=json",
+        _names_model,
+        NOBODY,
+    ),
+}
+
+#: GET routes that return no run data, and why.
+NO_RUN_DATA = {
+    "/health": "liveness",
+    "/ready": "readiness",
+    "/openapi.json": "the schema",
+    "/docs": "the schema's page",
+    "/docs/oauth2-redirect": "the schema's page",
+    "/redoc": "the schema's page",
+    "/benchmarks": "protocols",
+    "/campaigns": "campaigns with run counts per status only (no runs, no models)",
+    "/campaigns/{campaign_id}": "a campaign with run counts per status only",
+    "/models": "model records: their own rule (approved, or the caller's)",
+    "/models/card-schema": "a JSON schema",
+    "/models/{model_id}": "a model record: its own rule (404 for others' unapproved models)",
+    "/models/{model_id}/leakage": "training-set overlap: the model record's rule",
+    "/references": "reference values",
+    "/references/{reference_id}": "a reference value",
+    "/structure-sets": "input structures",
+    "/structure-sets/{set_id}": "input structures",
+    "/structure-sets/{set_id}/structures": "input structures",
+    "/structures/{structure_id}": "an input structure",
+    "/exports/structure-sets/{structure_set}": "input structures",
+    "/tokens": "the caller's tokens",
+    "/users": "users (admins only)",
+    "/users/me": "the caller",
+    "/users/{user_id}/tokens": "a user's tokens (admins only)",
+}
+
+
+def read_endpoints() -> set[str]:
+    """Every GET path of the app, from its routes."""
+    return {
+        str(rc.path)
+        for rc in iter_route_contexts(create_app().routes)
+        if "GET" in (rc.methods or set())
+    }
+
+
+def test_every_read_endpoint_has_a_row() -> None:
+    routes = read_endpoints()
+    missing = routes - set(READS) - set(NO_RUN_DATA)
+    assert not missing, (
+        f"add these GET endpoints to READS (who sees a private model's runs) or NO_RUN_DATA: "
+        f"{sorted(missing)}"
+    )
+    listed = set(READS) | set(NO_RUN_DATA)
+    assert not listed - routes, "the read matrix lists routes the app lacks"
+    assert not set(READS) & set(NO_RUN_DATA)
+
+
+@pytest.fixture(params=["pending", "rejected"])
+def private_runs(
+    request: pytest.FixtureRequest,
+    client: TestClient,
+    db_session: Session,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[PrivateRuns]:
+    """A model that ran while approved, then went back to review or was rejected."""
+    yield from make_private_runs(request.param, client, db_session, tmp_path, monkeypatch)
+
+
+@pytest.mark.parametrize("path", sorted(READS))
+def test_read_matrix(private_runs: PrivateRuns, path: str) -> None:
+    p = private_runs
+    url_of, sees, expected = READS[path]
+    url = url_of(p)
+    got = {role: sees(p.client.get(url, headers=p.headers[role]), p) for role in ROLES}
+    assert got == expected, f"GET {path}: who sees the private model's runs"

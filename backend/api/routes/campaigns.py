@@ -4,13 +4,13 @@ import uuid
 
 from fastapi import APIRouter, Query
 
-from backend.api.deps import AdminUser, SessionDep
+from backend.api.deps import AdminUser, OptionalUser, SessionDep
 from backend.db.models import RunStatus
 from backend.domain.errors import InvalidInput
 from backend.schemas.campaigns import CampaignCreate, CampaignRead
 from backend.schemas.common import MAX_OFFSET, MAX_PAGE_LIMIT, Page
 from backend.schemas.runs import RunRead
-from backend.services import campaigns
+from backend.services import campaigns, runs
 
 router = APIRouter(prefix="/campaigns", tags=["campaigns"])
 
@@ -90,14 +90,15 @@ def cancel_campaign(campaign_id: uuid.UUID, session: SessionDep, user: AdminUser
 def list_campaign_runs(
     campaign_id: uuid.UUID,
     session: SessionDep,
+    user: OptionalUser,
     status: RunStatus | None = Query(None, description="only runs in this state"),
     limit: int = Query(100, ge=1, le=MAX_PAGE_LIMIT),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> Page[RunRead]:
-    """The campaign's runs, newest finished first, with failure class and message."""
-    items, total = campaigns.list_runs(
-        session, campaign_id, status=status, limit=limit, offset=offset
-    )
-    return Page(
-        items=[RunRead.model_validate(r) for r in items], limit=limit, offset=offset, total=total
-    )
+    """The campaign's runs, newest finished first, with failure class and message (runs of a
+    model that is not approved: for its owner and admins only)."""
+    items, total = runs.list_campaign_runs(
+        session, campaign_id, viewer=runs.viewer_of(user), status=status, limit=limit,
+        offset=offset,
+    )  # fmt: skip
+    return Page(items=items, limit=limit, offset=offset, total=total)

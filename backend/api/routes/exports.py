@@ -7,13 +7,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from backend.api.deps import SessionDep
+from backend.api.deps import OptionalUser, SessionDep
 from backend.api.routes.leaderboards import BoardQueryDep, Offset
 from backend.api.routes.runs import artifact_response
 from backend.repositories.metrics import COLUMNS, MetricFilter
 from backend.schemas.common import MAX_PAGE_LIMIT, Page
 from backend.schemas.metrics import MetricRow
-from backend.services import exports, leaderboard, run_artifacts
+from backend.services import exports, leaderboard, run_artifacts, runs
 from backend.services.exports import ExportFile, StructureWriter, TableFormat
 
 router = APIRouter(tags=["exports"])
@@ -158,6 +158,7 @@ def export_structure_set(
 def export_run_trajectory(
     run_id: uuid.UUID,
     session: SessionDep,
+    user: OptionalUser,
     writer: StructureWriterDep,
     format: Literal["extxyz"] = Query("extxyz"),
 ) -> Response:
@@ -167,7 +168,8 @@ def export_run_trajectory(
     A run that stored none (an unfinished run, a benchmark without frames) gives its input
     structure, and the ``X-Export-Note`` header says so.
     """
-    stored = run_artifacts.open_trajectory(session, run_id)
+    viewer = runs.viewer_of(user)
+    stored = run_artifacts.open_trajectory(session, run_id, viewer=viewer)
     if stored is not None:
         return artifact_response(stored)
-    return _file(exports.run_trajectory_file(session, run_id, writer))
+    return _file(exports.run_trajectory_file(session, run_id, writer, viewer=viewer))

@@ -19,6 +19,8 @@ class User(UuidPk, TimestampMixin, Base):
         Enum(Role, name="user_role", values_callable=lambda e: [m.value for m in e]),
         default=Role.SUBMITTER,
     )
+    #: When an admin disabled the user (None: enabled); a disabled user's tokens give 401.
+    disabled_at: Mapped[datetime | None]
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", lazy="raise")
 
 
