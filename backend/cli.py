@@ -315,13 +315,20 @@ def demo(
         bool, typer.Option(help="include the installed universal MLIPs (CHGNet, SevenNet, DIEP)")
     ] = True,
     exit_when_done: Annotated[
-        bool, typer.Option(help="stop everything once the campaign finished (for scripts)")
+        bool, typer.Option(help="stop everything once the campaigns finished (for scripts)")
+    ] = False,
+    quick: Annotated[
+        bool,
+        typer.Option(
+            help="only eos over the elemental crystals (about a minute) instead of every "
+            "benchmark on a small subset (about 10 minutes on 2 cores)"
+        ),
     ] = False,
 ) -> None:
-    """Start services, API, worker, dashboard and Flower; run the demo campaign; Ctrl-C stops."""
+    """Start services, API, worker, dashboard and Flower; run the demo campaigns; Ctrl-C stops."""
     from backend.demo import run_demo
 
-    sys.exit(run_demo(console, exit_when_done=exit_when_done, with_mlips=mlips))
+    sys.exit(run_demo(console, exit_when_done=exit_when_done, with_mlips=mlips, quick=quick))
 
 
 def main() -> None:  # pragma: no cover - console-script shim

@@ -1,8 +1,10 @@
-"""`mlipm demo`: the whole platform on one machine, then the demo campaign.
+"""`mlipm demo`: the whole platform on one machine, then the demo campaigns.
 
 Starts (or reuses) Postgres and Redis, migrates and loads the reference data, runs the API, a
-Celery worker, the dashboard and Flower as child processes, launches the baselines on `eos`
-over the elemental crystals, and keeps serving until Ctrl-C, which stops everything it started.
+Celery worker, the dashboard and Flower as child processes, launches the campaigns of
+``demo_plan`` (every benchmark on a small subset, about 10 minutes on 2 cores; ``--quick``: the
+baselines on `eos` over the elemental crystals) under one progress bar, prints what ran and
+where to look, and keeps serving until Ctrl-C, which stops everything it started.
 """
 
 from __future__ import annotations
@@ -14,26 +16,43 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
-from sqlalchemy import select
 
 from backend import dbadmin
 from backend.client import PlatformClient
-from backend.db.models import MlipModel, Role
+from backend.db.models import Role
 from backend.db.session import reset_engine_cache, session_scope
+from backend.demo_plan import DEMO_MLIP_FAMILIES, LANDSCAPE_PACKAGES, MOLECULE_FAMILIES, demo_plan
 from backend.localservices import LocalServices, ensure_services, free_port
-from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, ModelRef
+from backend.schemas.campaigns import CampaignRead
 from backend.schemas.leaderboard import LeaderboardRead
 from backend.settings import Settings, get_settings
 from workers.adapters.registry import get_adapter
 
 DEMO_MATERIALS = ("Cu", "Ag", "Au", "Ni", "Pd", "Pt", "Al")
-# Universal MLIPs for crystals whose weights ship in their wheels (ANI-1x is for molecules).
-DEMO_MLIP_FAMILIES = ("chgnet", "sevennet", "diep")
+PAGES = (
+    ("/", "every board's headline metrics side by side; accuracy vs cost (speed)"),
+    ("/benchmarks/<key>", "one board: parity plots, per-material errors"),
+    ("/elements", "errors per element (eos of the baselines over the elemental crystals)"),
+    ("/models/<id>", "a model's card, E(V) and dimer curves, MD traces"),
+    ("/landscape", "energy planes of Cu13 side by side, the global map"),
+    ("/campaigns", "the demo's campaigns, their runs and failures"),
+)
 
 
 class Children:
@@ -78,7 +97,9 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def run_demo(console: Console, *, exit_when_done: bool = False, with_mlips: bool = True) -> int:
+def run_demo(
+    console: Console, *, exit_when_done: bool = False, with_mlips: bool = True, quick: bool = False
+) -> int:
     # Ctrl-C and `kill` both stop everything cleanly, even when started from a script that
     # ignores SIGINT for background jobs.
     signal.signal(signal.SIGINT, _interrupt)
@@ -104,18 +125,12 @@ def run_demo(console: Console, *, exit_when_done: bool = False, with_mlips: bool
         children.start("flower", "flower")
         _wait_http(f"{settings.api_url}/health", children)
         client = PlatformClient(settings.api_url, token)
-        campaign = client.create_campaign(_demo_spec(with_mlips=with_mlips))
-        console.print(
-            f"campaign {campaign.id}: {campaign.progress.total} runs "
-            f"({campaign.n_reused} reused from earlier runs)"
-        )
-        from backend.cli import watch_campaign
-
-        watch_campaign(client, campaign.id)
-        _print_results(console, client.leaderboard("eos"))
+        _launch_and_watch(console, client, children, with_mlips=with_mlips, quick=quick)
         dash_url = f"http://{settings.dash_host}:{settings.dash_port}/"
         _wait_http(dash_url, children)
         console.print(f"\n[bold green]Dashboard:[/bold green] {dash_url}")
+        for path, what in PAGES:
+            console.print(f"  {dash_url.rstrip('/')}{path:<18} {what}")
         console.print(
             f"API: {settings.api_url}/docs   Flower: "
             f"http://127.0.0.1:{settings.flower_port}/   logs: {children.log_dir}"
@@ -180,25 +195,32 @@ def _admin_token() -> str:
         return ensure_user_with_token(session, name="demo-admin", role=Role.ADMIN).token
 
 
-def _demo_spec(*, with_mlips: bool) -> CampaignCreate:
-    """The baselines, and the packaged universal MLIPs whose packages are installed."""
-    families = {
+def _launch_and_watch(
+    console: Console, client: PlatformClient, children: Children, *, with_mlips: bool, quick: bool
+) -> None:
+    families = _installed_families() if with_mlips else set()
+    landscape = _installed(LANDSCAPE_PACKAGES)
+    if not (quick or landscape):
+        console.print("landscape left out: its map needs the landscape extra (make install-mlip)")
+    started = time.monotonic()
+    plan = demo_plan(families, quick=quick, landscape=landscape)
+    campaigns = [client.create_campaign(spec) for spec in plan]
+    for campaign in campaigns:
+        console.print(
+            f"{campaign.name}: {campaign.progress.total} runs ({campaign.n_reused} reused)"
+        )
+    watch_campaigns(console, client, [c.id for c in campaigns], check=children.check)
+    console.print(f"{len(campaigns)} campaign(s) done in {time.monotonic() - started:.0f} s")
+    _print_results(console, client.leaderboard("eos"))
+    _print_runs(console, client, campaigns)
+
+
+def _installed_families() -> set[str]:
+    return {
         family
-        for family in DEMO_MLIP_FAMILIES
-        if with_mlips and _installed(get_adapter(family).packages)
+        for family in DEMO_MLIP_FAMILIES + MOLECULE_FAMILIES
+        if _installed(get_adapter(family).packages)
     }
-    with session_scope() as session:
-        names = session.scalars(
-            select(MlipModel.name)
-            .where(MlipModel.is_baseline | MlipModel.family.in_(families))
-            .order_by(MlipModel.is_baseline.desc(), MlipModel.name)
-        ).all()
-    return CampaignCreate(
-        name="demo: eos over the elemental crystals",
-        models=[ModelRef(name=name) for name in names],
-        benchmarks=[BenchmarkRef(key="eos")],
-        structure_sets=["elemental crystals"],
-    )
 
 
 def _installed(packages: tuple[str, ...]) -> bool:
@@ -249,3 +271,65 @@ def _print_results(console: Console, board: LeaderboardRead) -> None:
             f"{row.model_name}: {row.n_succeeded} ok, {row.n_failed} failed, "
             f"{row.n_skipped} skipped; {summary}"
         )
+
+
+def watch_campaigns(
+    console: Console,
+    client: PlatformClient,
+    campaign_ids: list[uuid.UUID],
+    *,
+    check: Callable[[], None] = lambda: None,
+    poll_s: float = 1.0,
+) -> list[CampaignRead]:
+    """One progress bar over the runs of all ``campaign_ids``, until none is running;
+    ``check`` is called at each poll (it raises when a child process died)."""
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task("runs", total=None)
+        while True:
+            campaigns = [client.campaign(campaign_id) for campaign_id in campaign_ids]
+            progress = [c.progress for c in campaigns]
+            total = sum(p.total for p in progress)
+            ok, failed, skipped = (
+                sum(getattr(p, outcome) for p in progress)
+                for outcome in ("succeeded", "failed", "skipped")
+            )
+            running = sum(c.status == "running" for c in campaigns)
+            bar.update(
+                task,
+                total=total,
+                completed=total - sum(p.queued + p.running for p in progress),
+                description=f"campaigns {len(campaigns) - running}/{len(campaigns)} · "
+                f"ok {ok} · failed {failed} · skipped {skipped}",
+            )
+            if not running:
+                return campaigns
+            check()
+            time.sleep(poll_s)
+
+
+def _print_runs(console: Console, client: PlatformClient, campaigns: list[CampaignRead]) -> None:
+    """Runs per benchmark: by outcome, with their summed wall time (s)."""
+    table = Table(title="what the demo ran")
+    for header in ("benchmark", "models", "runs", "ok", "failed", "skipped", "wall s"):
+        table.add_column(header, justify="right")
+    runs = [r for c in campaigns for r in client.runs(campaign_id=str(c.id))]
+    for key in sorted({r.benchmark_key for r in runs}):
+        mine = [r for r in runs if r.benchmark_key == key]
+        status = Counter(str(r.status) for r in mine)
+        table.add_row(
+            key,
+            str(len({r.model_name for r in mine})),
+            str(len(mine)),
+            str(status["succeeded"]),
+            str(status["failed"]),
+            str(status["skipped"]),
+            f"{sum(r.wall_s or 0 for r in mine):.0f}",
+        )
+    console.print(table)

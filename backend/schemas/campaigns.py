@@ -40,6 +40,13 @@ class CampaignCreate(BaseModel):
     models: list[ModelRef] = Field(min_length=1)
     benchmarks: list[BenchmarkRef] = Field(min_length=1)
     structure_sets: list[str] = Field(min_length=1, examples=[["elemental crystals"]])
+    materials: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="only the structures of the chosen sets with one of these labels or "
+        "materials (each must name at least one); every structure of the sets if omitted",
+        examples=[["Cu", "Al"]],
+    )
 
 
 class Progress(BaseModel):

@@ -146,6 +146,17 @@ def _resolve(session: Session, spec: CampaignCreate) -> Plan:
         if structure_set is None:
             raise InvalidInput(f"no structure set named {name!r}", where=f"structure_sets[{i}]")
         structures.extend(ref_repo.list_structures(session, structure_set.id))
+    if spec.materials is not None:
+        known = {s.label for s in structures} | {s.material for s in structures}
+        for i, name in enumerate(spec.materials):
+            if name not in known:
+                raise InvalidInput(
+                    f"no structure labelled {name!r} or of material {name!r} in "
+                    f"{spec.structure_sets}",
+                    where=f"materials[{i}]",
+                )
+        chosen = set(spec.materials)
+        structures = [s for s in structures if s.label in chosen or s.material in chosen]
     return Plan(models, benchmarks, structures)
 
 
