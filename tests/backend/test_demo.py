@@ -25,7 +25,7 @@ from backend.localservices import free_port
 from tests.conftest import new_database_url
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(480)
 def test_demo_runs_the_campaign_serves_the_dashboard_and_stops_on_ctrl_c() -> None:
     database_url = new_database_url("mlipm_demo")
     dash_port, api_port = free_port(), free_port()
@@ -48,7 +48,7 @@ def test_demo_runs_the_campaign_serves_the_dashboard_and_stops_on_ctrl_c() -> No
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 360  # ~100 s idle; a loaded machine takes 3x
         while "Ctrl-C stops everything" not in out.read_text():
             assert demo.poll() is None, out.read_text()
             assert time.monotonic() < deadline, out.read_text()

@@ -59,7 +59,7 @@ def _setup(session: Session) -> None:
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[FaultStack]:
-    overrides = {"MLIPM_RUN_SOFT_TIME_LIMIT_S": "6", "MLIPM_RUN_TIME_LIMIT_S": "30"}
+    overrides = {"MLIPM_RUN_SOFT_TIME_LIMIT_S": "12", "MLIPM_RUN_TIME_LIMIT_S": "30"}
     with fault_stack(_setup, overrides) as started:
         yield started
 
@@ -187,7 +187,7 @@ def test_a_paused_worker_gives_its_run_back_as_stalled_not_as_the_models_timeout
     campaign = _launch(stack, "paused", "cohesive")
     wait_until(lambda: _only_run(stack, campaign).status == RunStatus.RUNNING, 60, "the run")
     os.killpg(worker.pid, signal.SIGSTOP)
-    time.sleep(9)  # past the soft limit (6 s) and many heartbeats (every 1 s)
+    time.sleep(15)  # past the soft limit (12 s) and many heartbeats (every 1 s)
     os.killpg(worker.pid, signal.SIGCONT)
     stack.wait_finished(campaign, timeout_s=120)
     run = _only_run(stack, campaign)

@@ -149,7 +149,7 @@ def test_mace_runs_on_its_own_worker_environment(
             admin = users.ensure_user_with_token(
                 session, name=f"envs-admin-{tag}", role=Role.ADMIN
             ).user
-            campaign = campaigns.launch_campaign(
+            launch = campaigns.launch_campaign(
                 session,
                 CampaignCreate(
                     name=f"worker environments {tag}",
@@ -159,7 +159,7 @@ def test_mace_runs_on_its_own_worker_environment(
                 ),
                 owner=admin,
             )
-            campaign_id = campaign.id
+            campaign_id = launch.campaign.id
             session.commit()  # the messages go out after this commit
 
         # Meanwhile: the two environments really differ.

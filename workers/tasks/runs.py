@@ -336,10 +336,11 @@ class _Heartbeat:
         return max(self._worst_lateness_s, overdue, 0.0)
 
     def missed_beats(self) -> bool:
-        """Whether the current run's heartbeats came (or are) late by more than a quarter of
-        their interval (2 s at least): the process could not run, so the lease went unrenewed."""
+        """Whether the current run's heartbeats came (or are) late by more than half their
+        interval (5 s at least, more than a loaded machine delays a sleeping thread): the
+        process could not run, so the lease went unrenewed."""
         interval = get_settings().run_lease_s / 3
-        return self.longest_gap_s() > max(2.0, interval / 4)
+        return self.longest_gap_s() > max(5.0, interval / 2)
 
     @staticmethod
     def _renew(job: runs.ClaimedRun, cancelled: threading.Event) -> None:
