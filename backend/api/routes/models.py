@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.body_limit import streams_own_body
@@ -19,7 +20,7 @@ from backend.api.deps import (
     TrainingSetReaderDep,
     model_create_body,
 )
-from backend.db.models import ModelStatus
+from backend.db.models import ModelStatus, User
 from backend.domain.errors import InvalidInput
 from backend.schemas.common import MAX_OFFSET, MAX_PAGE_LIMIT, Page
 from backend.schemas.model_card import ModelCard
@@ -162,16 +163,8 @@ async def upload_model_file(
     settings = get_settings()
     model = await run_in_threadpool(models.model_for_file_upload, session, model_id, user=user)
     replaced = model.artifact_key
-    max_bytes, setting = await run_in_threadpool(
-        functools.partial(
-            uploads.upload_limit,
-            session,
-            user,
-            per_file_bytes=int(settings.max_model_file_mb * artifacts.MIB),
-            per_file_setting="MLIPM_MAX_MODEL_FILE_MB",
-            replaces=replaced,
-            store_url=settings.artifact_url,
-        )
+    max_bytes, setting = await _upload_limit(
+        session, user, settings.max_model_file_mb, "MLIPM_MAX_MODEL_FILE_MB", replaced
     )
     stored = await _store_body(request, max_bytes=max_bytes, what="model file", setting=setting)
     try:
@@ -222,16 +215,8 @@ async def upload_training_set(
     settings = get_settings()
     model = await run_in_threadpool(models.model_for_upload, session, model_id, user=user)
     replaced = model.training_set_key
-    max_bytes, setting = await run_in_threadpool(
-        functools.partial(
-            uploads.upload_limit,
-            session,
-            user,
-            per_file_bytes=int(settings.max_training_set_mb * artifacts.MIB),
-            per_file_setting="MLIPM_MAX_TRAINING_SET_MB",
-            replaces=replaced,
-            store_url=settings.artifact_url,
-        )
+    max_bytes, setting = await _upload_limit(
+        session, user, settings.max_training_set_mb, "MLIPM_MAX_TRAINING_SET_MB", replaced
     )
     stored = await _store_body(request, max_bytes=max_bytes, what="training set", setting=setting)
     try:
@@ -251,6 +236,24 @@ async def upload_training_set(
     if replaced != stored.key:
         uploads.remove_unrecorded_after_commit(session, [replaced])
     return ModelRead.model_validate(model)
+
+
+async def _upload_limit(
+    session: Session, user: User, per_file_mb: float, per_file_setting: str, replaces: str | None
+) -> tuple[int, str]:
+    """The largest upload ``user`` may send now (per-file limit and storage quota), and the
+    setting that limits it (``uploads.upload_limit``)."""
+    return await run_in_threadpool(
+        functools.partial(
+            uploads.upload_limit,
+            session,
+            user,
+            per_file_bytes=int(per_file_mb * artifacts.MIB),
+            per_file_setting=per_file_setting,
+            replaces=replaces,
+            store_url=get_settings().artifact_url,
+        )
+    )
 
 
 def _read_stored(
