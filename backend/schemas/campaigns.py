@@ -10,7 +10,8 @@ from backend.domain.statuses import RunStatus
 
 
 class ModelRef(BaseModel):
-    """A model by id, or by name (and optionally version: the newest if omitted)."""
+    """A model version by id, or by name and optionally version (without: the newest
+    approved version)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -37,8 +38,10 @@ class CampaignCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200, examples=["demo: eos on elemental crystals"])
-    models: list[ModelRef] = Field(min_length=1)
-    benchmarks: list[BenchmarkRef] = Field(min_length=1)
+    models: list[ModelRef] = Field(min_length=1, examples=[[{"name": "EMT"}]])
+    benchmarks: list[BenchmarkRef] = Field(
+        min_length=1, examples=[[{"key": "eos", "params": {"n_points": 11}}]]
+    )
     structure_sets: list[str] = Field(min_length=1, examples=[["elemental crystals"]])
     materials: list[str] | None = Field(
         None,

@@ -94,7 +94,7 @@ def read_combined_leaderboard(
         None,
         max_length=200,
         description="column, '-' first for descending (default: score)",
-        examples=["score", "-n_benchmarks", "parts.eos.mape_percent"],
+        examples=["score", "-n_benchmarks", "parts.eos.rank"],
     ),
     limit: Limit = 100,
     offset: Offset = 0,
