@@ -24,7 +24,7 @@ from backend.api.server import DEFAULT_LIMITS, ServerLimits
 from backend.cli_local import bench_app, runs_app
 from backend.cli_models import models_app
 from backend.cli_tokens import tokens_app
-from backend.client import PlatformClient
+from backend.client import ApiError, PlatformClient
 from backend.db.models import Role
 from backend.db.session import session_scope
 from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, CampaignRead, ModelRef
@@ -331,11 +331,6 @@ def demo(
     sys.exit(run_demo(console, exit_when_done=exit_when_done, with_mlips=mlips, quick=quick))
 
 
-def main() -> None:  # pragma: no cover - console-script shim
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    app()
-
-
 @app.command("flower")
 def flower() -> None:
     """Serve Flower, the Celery monitor, for operators."""
@@ -347,5 +342,37 @@ def flower() -> None:
     )
 
 
+def main() -> None:
+    """The ``mlipm`` command: an API error ends in one line that says what to do, not in a
+    traceback (``MLIPM_DEBUG=1`` shows the traceback)."""
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    try:
+        app()  # standalone: usage errors, Ctrl-C and exit codes as typer handles them
+    except ApiError as exc:
+        if os.environ.get("MLIPM_DEBUG"):
+            raise
+        typer.echo(f"error: {cli_error_line(exc, get_settings().api_url)}", err=True)
+        sys.exit(1)
+
+
+def cli_error_line(exc: ApiError, api_url: str) -> str:
+    """One line for an API error: what happened and what to do about it."""
+    if exc.status_code is None:
+        return (
+            f"{exc.message}. Start the API (mlipm api, or make demo) or point MLIPM_API_URL "
+            f"at it (now {api_url})."
+        )
+    if exc.status_code == 401:
+        return (
+            f"{exc.message} (HTTP 401). Give an API token: export MLIPM_TOKEN=... "
+            "(mlipm users create NAME --role admin prints one)."
+        )
+    if exc.status_code == 403:
+        return f"{exc.message} (HTTP 403). This needs an admin's token in MLIPM_TOKEN."
+    if exc.status_code == 404 and exc.code is None:
+        return f"{exc.message} (HTTP 404). Is MLIPM_API_URL ({api_url}) the platform's API?"
+    return f"{exc.message} (HTTP {exc.status_code})."
+
+
 if __name__ == "__main__":
-    app()
+    main()
