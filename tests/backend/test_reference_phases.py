@@ -125,7 +125,8 @@ def test_the_api_refuses_a_reference_of_another_phase_naming_the_field(
     assert error["where"] == "body.conditions.phase"
     assert error["code"] == "phase_mismatch"
     assert "space group 194 (graphite)" in error["message"]
-    assert "'elemental crystals'/C (space group 227)" in error["message"]
+    # the stored diamond (other tests may have stored it in a set of their own too)
+    assert "/C (space group 227)" in error["message"]
 
 
 def test_the_api_asks_for_the_phase_of_a_material_with_crystals(

@@ -43,7 +43,9 @@ def _setup(session: Session) -> None:
     for name, family, params in (
         ("stubborn", "stubborn_model", {}),
         ("steady", "slow_emt", {"sleep_s": 0.02}),
-        ("paused", "slow_emt", {"sleep_s": 0.3}),  # 10 calls of cohesive: about 3 s
+        # 10 calls of cohesive: about 8 s, so the pause surely lands mid-run and the run is
+        # still going when the soft limit is checked after it
+        ("paused", "slow_emt", {"sleep_s": 0.8}),
         ("pinned", "slow_emt", {"sleep_s": 0.01}),
         ("reviewed", "slow_emt", {"sleep_s": 0.02}),
     ):
