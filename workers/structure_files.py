@@ -14,7 +14,6 @@ import hashlib
 import io
 import json
 import math
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -26,6 +25,14 @@ from ase import Atoms
 
 from workers.execution import atoms_to_json
 from workers.fingerprints import structure_fingerprint
+from workers.structure_limits import (
+    StructureFileError,
+    check_depth,
+    check_extxyz_comment,
+    checked_json_object,
+)
+
+__all__ = ["StructureFileError", "check_extxyz_comment", "parse_structure_file"]
 
 FORMATS = ("cif", "poscar", "extxyz", "json")
 MIN_DISTANCE_A = 0.5
@@ -33,24 +40,6 @@ _T = TypeVar("_T")
 #: Coordinates and cell vectors beyond this many Å are refused as absurd (no atomistic cell is
 #: a tenth of a millimetre), which also bounds the work of the overlap search.
 MAX_COORDINATE_A = 1.0e5
-#: An extxyz atom line may have at most this many columns (``Properties`` counts summed):
-#: species, positions, forces, a 3x3 per-atom stress and more fit many times over, while a
-#: 150-byte header asking for millions of columns would cost gigabytes.
-MAX_EXTXYZ_COLUMNS = 256
-MAX_EXTXYZ_PROPERTIES = 64
-#: Longest extxyz comment (second) line, in characters; real ones are a few hundred.
-MAX_EXTXYZ_COMMENT_CHARS = 65536
-#: ASE JSON: the ``__ase_objtype__`` values a structure file may hold, the numpy dtypes an
-#: ``__ndarray__`` may have (no strings or objects: ``U100000000`` is 400 MB per element), and
-#: the most elements one array may have, and the deepest nesting.
-JSON_OBJTYPES = frozenset({"atoms", "cell"})
-JSON_DTYPES = frozenset(
-    {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"}
-    | {"float16", "float32", "float64", "complex64", "complex128"}
-)
-MAX_JSON_ARRAY_ELEMENTS = 10_000_000
-MAX_JSON_DEPTH = 32
-_PROPERTIES = re.compile(r"""(?:^|\s)properties\s*=\s*("[^"]*"|'[^']*'|\S+)""", re.IGNORECASE)
 _EXTENSIONS = {
     ".cif": "cif",
     ".vasp": "poscar",
@@ -59,15 +48,6 @@ _EXTENSIONS = {
     ".extxyz": "extxyz",
     ".json": "json",
 }
-
-
-class StructureFileError(ValueError):
-    """The file, or one structure in it, is refused; ``where`` says which line or structure."""
-
-    def __init__(self, message: str, *, where: str = "body") -> None:
-        super().__init__(message)
-        self.message = message
-        self.where = where
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,40 +224,6 @@ def _read_extxyz(text: str, max_atoms: int) -> Iterator[tuple[Atoms, str]]:
         start, frame = end, frame + 1
 
 
-def check_extxyz_comment(comment: str, *, line: int) -> None:
-    """Refuse an extxyz comment line too long, or whose ``Properties`` ask for too many columns.
-
-    Raises
-    ------
-    StructureFileError
-        Past ``MAX_EXTXYZ_COMMENT_CHARS``, ``MAX_EXTXYZ_PROPERTIES`` or ``MAX_EXTXYZ_COLUMNS``;
-        a malformed ``Properties`` is left to ASE's reader, which says what is wrong.
-    """
-    where = f"body:line {line}"
-    if len(comment) > MAX_EXTXYZ_COMMENT_CHARS:
-        raise StructureFileError(
-            f"line {line}: the comment line is longer than {MAX_EXTXYZ_COMMENT_CHARS} characters",
-            where=where,
-        )
-    found = _PROPERTIES.search(comment)
-    if found is None:
-        return
-    fields = found.group(1).strip("\"'").split(":")
-    counts = [fields[i] for i in range(2, len(fields), 3)]
-    if len(counts) > MAX_EXTXYZ_PROPERTIES:
-        raise StructureFileError(
-            f"line {line}: Properties names more than {MAX_EXTXYZ_PROPERTIES} properties",
-            where=where,
-        )
-    widths = [int(c) for c in counts if c.isdigit() and len(c) < 12]
-    if len(widths) < len(counts) or sum(widths) > MAX_EXTXYZ_COLUMNS:
-        raise StructureFileError(
-            f"line {line}: Properties asks for more than {MAX_EXTXYZ_COLUMNS} columns per "
-            "atom (or a width that is not a small whole number)",
-            where=where,
-        )
-
-
 def _read_poscar(text: str, max_atoms: int) -> Iterator[tuple[Atoms, str]]:
     from ase.io.vasp import read_vasp
 
@@ -320,7 +266,7 @@ def _read_json(text: str, max_atoms: int) -> Iterator[tuple[Atoms, str]]:
     from ase.io.jsonio import decode
 
     try:
-        _check_depth(json.loads(text, object_hook=_checked_json_object))
+        check_depth(json.loads(text, object_hook=checked_json_object))
     except RecursionError:
         raise StructureFileError("the JSON is nested too deeply") from None
     except ValueError as exc:
@@ -356,58 +302,6 @@ def _json_items(document: object) -> list[object]:
     if isinstance(document, list):
         return document
     return [document]
-
-
-def _checked_json_object(dct: dict[str, object]) -> dict[str, object]:
-    """Refuse, before ASE decodes them, object types and arrays a structure file has no use for."""
-    objtype = dct.get("__ase_objtype__")
-    if objtype is not None and objtype not in JSON_OBJTYPES:
-        raise StructureFileError(
-            f"ASE JSON object type {str(objtype)[:40]!r} is not a structure; only "
-            f"{sorted(JSON_OBJTYPES)} are read"
-        )
-    if "__ndarray__" in dct:
-        _check_ndarray(dct["__ndarray__"])
-    return dct
-
-
-def _check_ndarray(spec: object) -> None:
-    if not isinstance(spec, list) or len(spec) != 3:
-        raise StructureFileError("__ndarray__ must be [shape, dtype, flat data]")
-    shape, dtype, flat = spec
-    if not isinstance(shape, list) or not all(
-        isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape
-    ):
-        raise StructureFileError("__ndarray__ shape must be a list of non-negative integers")
-    if dtype not in JSON_DTYPES:
-        raise StructureFileError(
-            f"__ndarray__ dtype {str(dtype)[:40]!r} is not a number type "
-            f"(one of {sorted(JSON_DTYPES)})"
-        )
-    size = math.prod(shape)
-    if size > MAX_JSON_ARRAY_ELEMENTS:
-        raise StructureFileError(
-            f"__ndarray__ of shape {shape} has more than {MAX_JSON_ARRAY_ELEMENTS} elements"
-        )
-    factor = 2 if dtype.startswith("complex") else 1
-    if not isinstance(flat, list) or len(flat) != size * factor:
-        raise StructureFileError(f"__ndarray__ of shape {shape} does not hold {size} values")
-
-
-def _check_depth(document: object) -> None:
-    """Refuse lists and objects nested deeper than ``MAX_JSON_DEPTH`` (iteratively)."""
-    stack: list[tuple[object, int]] = [(document, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, dict):
-            children: list[object] = list(value.values())
-        elif isinstance(value, list):
-            children = value
-        else:
-            continue
-        if depth > MAX_JSON_DEPTH:
-            raise StructureFileError(f"the JSON is nested more than {MAX_JSON_DEPTH} deep")
-        stack.extend((child, depth + 1) for child in children)
 
 
 def _ase_read(read: Callable[[], _T], where: str) -> _T:

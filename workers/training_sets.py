@@ -18,7 +18,7 @@ from ase import Atoms
 
 from workers.execution import atoms_to_json
 from workers.fingerprints import Fingerprint, structure_fingerprint
-from workers.structure_files import StructureFileError, check_extxyz_comment
+from workers.structure_limits import StructureFileError, check_extxyz_comment
 
 #: Most atoms one frame of a training set may have; checked before ASE reads the file (ASE
 #: skips a frame line by line, so a count line of 10^12 would hang it).

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from backend.db.models import CampaignRun, MlipModel, Role, Run, RunAttempt, RunStatus
 from backend.schemas.runs import RunDetail
-from backend.services import runs, users
+from backend.services import run_attempts, runs, users
 from backend.settings import get_settings
 from workers.hashing import model_version_hash
 
@@ -167,12 +167,12 @@ def test_the_claim_refuses_an_unapproved_or_changed_version_and_spent_attempts(
     model_id = uuid.UUID(model["id"])
 
     job = _claim(db_session, first)
-    assert runs.may_run(job)
-    assert runs.refusal(db_session, job) is None
+    assert run_attempts.may_run(job)
+    assert run_attempts.refusal(db_session, job) is None
 
     client.post(f"/models/{model['id']}/reject", headers=admin)
     job = _claim(db_session, second)
-    refusal = runs.refusal(db_session, job)
+    refusal = run_attempts.refusal(db_session, job)
     assert refusal is not None
     assert refusal.failure_class == "model_not_approved"
     assert "rejected" in refusal.message
@@ -188,7 +188,7 @@ def test_the_claim_refuses_an_unapproved_or_changed_version_and_spent_attempts(
         .values(version_hash=model_version_hash("emt", {"tampered": True}, "x", None))
     )
     job = _claim(db_session, third)
-    refusal = runs.refusal(db_session, job)
+    refusal = run_attempts.refusal(db_session, job)
     assert refusal is not None
     assert refusal.failure_class == "model_changed"
 
@@ -206,14 +206,16 @@ def test_the_claim_refuses_an_unapproved_or_changed_version_and_spent_attempts(
     )
     job = _claim(db_session, first)
     assert job.attempt == cap + 1
-    assert not runs.may_run(job)
-    refusal = runs.refusal(db_session, job)
+    assert not run_attempts.may_run(job)
+    refusal = run_attempts.refusal(db_session, job)
     assert refusal is not None
     assert refusal.failure_class == "worker_lost"
     # ... unless the attempts were released because the worker stalled
-    assert runs.release_attempt(db_session, job, failure_class="worker_stalled", message="x")
+    assert run_attempts.release_attempt(
+        db_session, job, failure_class="worker_stalled", message="x"
+    )
     job = _claim(db_session, first)
-    refusal = runs.refusal(db_session, job)
+    refusal = run_attempts.refusal(db_session, job)
     assert refusal is not None
     assert refusal.failure_class == "worker_stalled"
 
@@ -227,8 +229,8 @@ def test_packages_are_pinned_by_the_first_worker(
     job = _claim(db_session, run_id)
     assert job.packages is None
     mine = {"ase": "3.0", "numpy": "2.0"}
-    assert runs.pin_packages(db_session, job, mine) == mine
-    later = runs.pin_packages(db_session, job, {"ase": "9.9"})
+    assert run_attempts.pin_packages(db_session, job, mine) == mine
+    later = run_attempts.pin_packages(db_session, job, {"ase": "9.9"})
     assert later == mine  # the first worker's stay pinned
     assert db_session.get(MlipModel, uuid.UUID(model["id"])).packages == mine  # type: ignore[union-attr]
 

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from backend.db.models import RunStatus
 from backend.db.session import reset_engine_cache, session_scope
 from backend.schemas.results import MetricIn, ProjectionIn, RunTimings, SeriesIn
-from backend.services import queue, runs
+from backend.services import queue, run_attempts, runs
 from backend.settings import get_settings
 from workers.adapters.registry import get_adapter
 from workers.benchmarks.base import load_all
@@ -99,11 +99,11 @@ class RunTask(celery_app.Task):
 
 def _hard_time_limit(run_id: str, exc: TimeLimitExceeded) -> None:
     """The attempt goes to the history; the run is queued again, or fails as ``timeout``
-    after MLIPM_RUN_MAX_HARD_KILLS kills (``runs.hard_time_limit_killed``)."""
+    after MLIPM_RUN_MAX_HARD_KILLS kills (``run_attempts.hard_time_limit_killed``)."""
     limit = float(exc.args[0]) if exc.args else float("nan")
     try:
         with session_scope() as session:
-            outcome = runs.hard_time_limit_killed(session, uuid.UUID(run_id), limit_s=limit)
+            outcome = run_attempts.hard_time_limit_killed(session, uuid.UUID(run_id), limit_s=limit)
     except Exception:  # the lease expires and the sweeper sends the run again
         log.warning("run %s: hard time limit kill not recorded", run_id, exc_info=True)
         return
@@ -171,13 +171,13 @@ def _stale(job: runs.ClaimedRun) -> str:
 
 
 def _refused(job: runs.ClaimedRun) -> str | None:
-    """Fail the run without running it when it must not run here (see ``runs.refusal``,
+    """Fail the run without running it when it must not run here (see ``run_attempts.refusal``,
     ``_environment_refusal``); None when it may run."""
     mine = _package_versions(job.model_family)
-    if runs.may_run(job) and (mine is None or job.packages == mine):
+    if run_attempts.may_run(job) and (mine is None or job.packages == mine):
         return None  # the common case: no database round trip
     with statement_scope() as session:
-        refusal = runs.refusal(session, job)
+        refusal = run_attempts.refusal(session, job)
         if refusal is None and mine is not None:
             refusal = _environment_refusal(session, job, mine)
         if refusal is None:
@@ -198,15 +198,15 @@ def _refused(job: runs.ClaimedRun) -> str | None:
 
 def _environment_refusal(
     session: Session, job: runs.ClaimedRun, mine: dict[str, str]
-) -> runs.Refusal | None:
+) -> run_attempts.Refusal | None:
     """A refusal when this worker's adapter packages (``mine``) differ from those pinned on
     the model version (pinning ``mine`` if none were): a result belongs to one environment."""
-    pinned = runs.pin_packages(session, job, mine)
+    pinned = run_attempts.pin_packages(session, job, mine)
     differ = sorted(name for name in {*mine, *pinned} if mine.get(name) != pinned.get(name))
     if not differ:
         return None
     changes = ", ".join(f"{n} {pinned.get(n, 'absent')} -> {mine.get(n, 'absent')}" for n in differ)
-    return runs.Refusal(
+    return run_attempts.Refusal(
         FailureClass.ENVIRONMENT_MISMATCH.value,
         f"this worker's packages differ from those pinned on model {job.model_name!r} version "
         f"{job.model_version!r} ({changes}); run it on a worker with the pinned versions, or "
@@ -236,7 +236,7 @@ def _stalled_timeout(job: runs.ClaimedRun, error: BaseException, timings: RunTim
         "stalled, so the run is tried again"
     )
     with session_scope() as session:
-        released = runs.release_attempt(
+        released = run_attempts.release_attempt(
             session, job, failure_class=FailureClass.WORKER_STALLED.value, message=message
         )
     if released:
