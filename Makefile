@@ -16,9 +16,14 @@ install: $(STAMP)
 
 ## The optional MLIP packages (torch CPU build first, so nothing pulls a CUDA build), and the
 ## landscape benchmark's map packages (dscribe, umap-learn, phate; none needs torch).
-install-mlip: install
+MLIP_STAMP := $(VENV)/.installed-mlip-stamp
+
+$(MLIP_STAMP): pyproject.toml $(STAMP)
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[dev,mlip,landscape]'
+	touch $(MLIP_STAMP)
+
+install-mlip: $(MLIP_STAMP)
 
 ## A second worker environment for the 'mace' family: mace-torch 0.3.16 pins e3nn==0.4.4, which
 ## conflicts with sevenn (e3nn >= 0.5) in .venv. torch first (the CPU build on local disk), then
@@ -68,8 +73,13 @@ $(ORB_STAMP): pyproject.toml
 install-orb: $(ORB_STAMP)
 
 ## The example adapter plugin the fault tests use (control models that fail on purpose).
-install-test-plugins: install
+PLUGINS_STAMP := $(VENV)/.installed-test-plugins-stamp
+
+$(PLUGINS_STAMP): tests/plugins/faulty_models/pyproject.toml $(STAMP)
 	$(BIN)/python -m pip install --quiet --no-deps -e tests/plugins/faulty_models
+	touch $(PLUGINS_STAMP)
+
+install-test-plugins: $(PLUGINS_STAMP)
 
 ## Start (or reuse) Postgres and Redis, API, worker, dashboard, Flower; run the demo campaign.
 demo: install install-mlip
@@ -107,4 +117,4 @@ flower: install
 	$(BIN)/mlipm flower
 
 clean:
-	rm -rf $(VENV) .mlipm
+	rm -rf $(VENV) $(MACE_VENV) $(ORB_VENV) .mlipm

@@ -37,22 +37,20 @@ from backend import dbadmin
 from backend.client import PlatformClient
 from backend.db.models import Role
 from backend.db.session import reset_engine_cache, session_scope
-from backend.demo_plan import DEMO_MLIP_FAMILIES, LANDSCAPE_PACKAGES, MOLECULE_FAMILIES, demo_plan
+from backend.demo_plan import (
+    DEMO_MLIP_FAMILIES,
+    LANDSCAPE_PACKAGES,
+    MOLECULE_FAMILIES,
+    demo_pages,
+    demo_plan,
+)
 from backend.localservices import LocalServices, ensure_services, free_port
-from backend.schemas.campaigns import CampaignRead
+from backend.schemas.campaigns import CampaignCreate, CampaignRead
 from backend.schemas.leaderboard import LeaderboardRead
 from backend.settings import Settings, get_settings
 from workers.adapters.registry import get_adapter
 
 DEMO_MATERIALS = ("Cu", "Ag", "Au", "Ni", "Pd", "Pt", "Al")
-PAGES = (
-    ("/", "every board's headline metrics side by side; accuracy vs cost (speed)"),
-    ("/benchmarks/<key>", "one board: parity plots, per-material errors"),
-    ("/elements", "errors per element (eos of the baselines over the elemental crystals)"),
-    ("/models/<id>", "a model's card, E(V) and dimer curves, MD traces"),
-    ("/landscape", "energy planes of Cu13 side by side, the global map"),
-    ("/campaigns", "the demo's campaigns, their runs and failures"),
-)
 
 
 class Children:
@@ -125,12 +123,12 @@ def run_demo(
         children.start("flower", "flower")
         _wait_http(f"{settings.api_url}/health", children)
         client = PlatformClient(settings.api_url, token)
-        _launch_and_watch(console, client, children, with_mlips=with_mlips, quick=quick)
+        plan = _launch_and_watch(console, client, children, with_mlips=with_mlips, quick=quick)
         dash_url = f"http://{settings.dash_host}:{settings.dash_port}/"
         _wait_http(dash_url, children)
         console.print(f"\n[bold green]Dashboard:[/bold green] {dash_url}")
-        for path, what in PAGES:
-            console.print(f"  {dash_url.rstrip('/')}{path:<18} {what}")
+        for path, what in demo_pages(plan):
+            console.print(f"  {dash_url.rstrip('/')}{path:<22} {what}")
         console.print(
             f"API: {settings.api_url}/docs   Flower: "
             f"http://127.0.0.1:{settings.flower_port}/   logs: {children.log_dir}"
@@ -197,7 +195,7 @@ def _admin_token() -> str:
 
 def _launch_and_watch(
     console: Console, client: PlatformClient, children: Children, *, with_mlips: bool, quick: bool
-) -> None:
+) -> list[CampaignCreate]:
     families = _installed_families() if with_mlips else set()
     landscape = _installed(LANDSCAPE_PACKAGES)
     if not (quick or landscape):
@@ -213,6 +211,7 @@ def _launch_and_watch(
     console.print(f"{len(campaigns)} campaign(s) done in {time.monotonic() - started:.0f} s")
     _print_results(console, client.leaderboard("eos"))
     _print_runs(console, client, campaigns)
+    return plan
 
 
 def _installed_families() -> set[str]:

@@ -100,3 +100,41 @@ def _builtin_names() -> dict[str, list[str]]:
     for record in (*baseline_models(), *pretrained_models()):
         names.setdefault(record.family, []).append(record.name)
     return names
+
+
+def demo_pages(plan: list[CampaignCreate]) -> list[tuple[str, str]]:
+    """Where to look after the demo: each dashboard page with what the ``plan`` filled on it,
+    and a page the plan left empty named with what it lacks."""
+    keys = {b.key for spec in plan for b in spec.benchmarks}
+    only_eos = keys == {"eos"}
+    pages = [
+        (
+            "/",
+            "the eos board only (--quick)"
+            if only_eos
+            else "every board's headline metrics side by side; accuracy vs cost (speed)",
+        ),
+        *((f"/benchmarks/{key}", _BOARD_PAGES[key]) for key in _BOARD_PAGES if key in keys),
+        *(
+            [("/benchmarks/<key>", "the other boards: " + ", ".join(sorted(others)))]
+            if (others := keys - set(_BOARD_PAGES))
+            else []
+        ),
+        ("/elements", "errors per element (eos of the baselines over the elemental crystals)"),
+        ("/models/<id>", "a model's card, E(V) and dimer curves, MD traces"),
+        (
+            "/landscape",
+            f"energy planes of {CLUSTER} side by side, the global map"
+            if "landscape" in keys
+            else "empty: the demo left the landscape out",
+        ),
+        ("/campaigns", "the demo's campaigns, their runs and failures"),
+    ]
+    return pages
+
+
+_BOARD_PAGES = {
+    "eos": "one board: parity plots of V0 and B0 against experiment, per-material errors",
+    "s22": "interaction energies of the S22 complexes against CCSD(T)/CBS",
+    "md_stability": "how long each model's MD stays physical",
+}

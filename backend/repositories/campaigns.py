@@ -10,7 +10,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from backend.db.models import Campaign, CampaignRun, CampaignStatus, Run, RunStatus
+from backend.db.models import Campaign, CampaignRun, CampaignStatus, MlipModel, Run, RunStatus
+from backend.repositories.runs import Viewer, visible_to
 
 
 def add_campaign(session: Session, **fields: Any) -> Campaign:
@@ -40,13 +41,14 @@ def link_runs(session: Session, campaign_id: uuid.UUID, run_ids: Iterable[uuid.U
 
 
 def status_counts(
-    session: Session, campaign_ids: list[uuid.UUID]
+    session: Session, campaign_ids: list[uuid.UUID], viewer: Viewer
 ) -> dict[uuid.UUID, dict[RunStatus, int]]:
-    """Run counts per status for each campaign."""
+    """Run counts per status for each campaign, of the runs ``viewer`` may see."""
     query = (
         select(CampaignRun.campaign_id, Run.status, func.count())
         .join(Run, Run.id == CampaignRun.run_id)
-        .where(CampaignRun.campaign_id.in_(campaign_ids))
+        .join(MlipModel, MlipModel.id == Run.mlip_model_id)
+        .where(CampaignRun.campaign_id.in_(campaign_ids), visible_to(viewer))
         .group_by(CampaignRun.campaign_id, Run.status)
     )
     counts: dict[uuid.UUID, dict[RunStatus, int]] = {cid: {} for cid in campaign_ids}
@@ -107,36 +109,3 @@ def throughput(
         .group_by(CampaignRun.campaign_id)
     )
     return {cid: (n, float(span or 0.0)) for cid, n, span in session.execute(query)}
-
-
-def list_campaign_runs(
-    session: Session,
-    campaign_id: uuid.UUID,
-    *,
-    status: RunStatus | None,
-    limit: int,
-    offset: int,
-) -> list[Run]:
-    query = (
-        select(Run)
-        .join(CampaignRun, CampaignRun.run_id == Run.id)
-        .where(CampaignRun.campaign_id == campaign_id)
-        .order_by(Run.finished_at.desc().nulls_last(), Run.id)
-    )
-    if status is not None:
-        query = query.where(Run.status == status)
-    return list(session.scalars(query.limit(limit).offset(offset)))
-
-
-def count_campaign_runs(
-    session: Session, campaign_id: uuid.UUID, *, status: RunStatus | None
-) -> int:
-    query = (
-        select(func.count())
-        .select_from(CampaignRun)
-        .join(Run, Run.id == CampaignRun.run_id)
-        .where(CampaignRun.campaign_id == campaign_id)
-    )
-    if status is not None:
-        query = query.where(Run.status == status)
-    return session.scalar(query) or 0

@@ -16,7 +16,6 @@ from backend.db.models import (
     CampaignStatus,
     MlipModel,
     ModelStatus,
-    Run,
     RunStatus,
     Structure,
     User,
@@ -28,9 +27,11 @@ from backend.repositories import models as model_repo
 from backend.repositories import references as ref_repo
 from backend.repositories import run_attempts as attempt_repo
 from backend.repositories import runs as run_repo
+from backend.repositories.runs import Viewer
 from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, CampaignRead, ModelRef, Progress
 from backend.services import models as model_service
 from backend.services import queue
+from backend.services.runs import TRUSTED
 from workers.errors import FailureClass
 from workers.hashing import params_hash
 
@@ -205,24 +206,20 @@ def cancel_campaign(session: Session, campaign_id: uuid.UUID) -> CampaignRead:
     return read_campaign(session, campaign_id)
 
 
-def read_campaign(session: Session, campaign_id: uuid.UUID) -> CampaignRead:
-    return _reads(session, [_get(session, campaign_id)])[0]
+def read_campaign(
+    session: Session, campaign_id: uuid.UUID, *, viewer: Viewer = TRUSTED
+) -> CampaignRead:
+    """The campaign with the counts of the runs ``viewer`` may see (a run of a model that is
+    not approved counts for its owner and admins only)."""
+    return _reads(session, [_get(session, campaign_id)], viewer)[0]
 
 
-def list_campaigns(session: Session, *, limit: int, offset: int) -> tuple[list[CampaignRead], int]:
+def list_campaigns(
+    session: Session, *, limit: int, offset: int, viewer: Viewer = TRUSTED
+) -> tuple[list[CampaignRead], int]:
     """One page of campaigns, newest first, and how many there are."""
-    page = _reads(session, campaign_repo.list_campaigns(session, limit=limit, offset=offset))
-    return page, campaign_repo.count_campaigns(session)
-
-
-def list_runs(
-    session: Session, campaign_id: uuid.UUID, *, status: RunStatus | None, limit: int, offset: int
-) -> tuple[list[Run], int]:
-    """One page of a campaign's runs and how many match."""
-    _get(session, campaign_id)
-    return campaign_repo.list_campaign_runs(
-        session, campaign_id, status=status, limit=limit, offset=offset
-    ), campaign_repo.count_campaign_runs(session, campaign_id, status=status)
+    found = campaign_repo.list_campaigns(session, limit=limit, offset=offset)
+    return _reads(session, found, viewer), campaign_repo.count_campaigns(session)
 
 
 def _get(session: Session, campaign_id: uuid.UUID) -> Campaign:
@@ -232,9 +229,9 @@ def _get(session: Session, campaign_id: uuid.UUID) -> Campaign:
     return campaign
 
 
-def _reads(session: Session, campaigns: list[Campaign]) -> list[CampaignRead]:
+def _reads(session: Session, campaigns: list[Campaign], viewer: Viewer) -> list[CampaignRead]:
     ids = [c.id for c in campaigns]
-    counts = campaign_repo.status_counts(session, ids)
+    counts = campaign_repo.status_counts(session, ids, viewer)
     rates = campaign_repo.throughput(session, ids)
     return [_to_read(c, counts[c.id], rates.get(c.id)) for c in campaigns]
 

@@ -79,16 +79,57 @@ def layout(**_: Any) -> html.Div:
                 ],
                 className="mb-3",
             ),
-            html.Div(id="landscape-message", className="text-muted"),
-            dbc.Row(
+            html.Div(id="landscape-message"),
+            # Hidden until a landscape run exists, so an empty page shows no bare axes.
+            html.Div(
                 [
-                    dbc.Col(dcc.Graph(id="landscape-plane-a"), md=4),
-                    dbc.Col(dcc.Graph(id="landscape-plane-b"), md=4),
-                    dbc.Col(dcc.Graph(id="landscape-difference"), md=4),
-                ]
+                    dbc.Row(
+                        [
+                            dbc.Col(dcc.Graph(id="landscape-plane-a"), md=4),
+                            dbc.Col(dcc.Graph(id="landscape-plane-b"), md=4),
+                            dbc.Col(dcc.Graph(id="landscape-difference"), md=4),
+                        ]
+                    ),
+                    dcc.Graph(id="landscape-map"),
+                ],
+                id="landscape-figures",
+                style={"display": "none"},
             ),
-            dcc.Graph(id="landscape-map"),
         ]
+    )
+
+
+def empty_state() -> dbc.Alert:
+    """No landscape run yet: what one shows and how to run it."""
+    return dbc.Alert(
+        [
+            html.H4("No energy landscape yet", className="alert-heading"),
+            html.P(
+                "A landscape run relaxes a cluster, samples it by MD, and stores each model's "
+                "energy on a plane through the minimum plus a map of the sampled configurations. "
+                "Run one on the clusters set (Cu13 and Cu38):"
+            ),
+            html.Pre(
+                html.Code(
+                    "mlipm campaigns start -m EMT -m LJ-exp-fit -b landscape -s clusters "
+                    "--name landscape"
+                )
+            ),
+            html.P(
+                [
+                    "The map needs the ",
+                    html.Code("landscape"),
+                    " extra (",
+                    html.Code("make install-mlip"),
+                    "); ",
+                    html.Code("make demo"),
+                    " runs Cu13 for every model it has.",
+                ],
+                className="mb-0",
+            ),
+        ],
+        color="info",
+        id="landscape-empty",
     )
 
 
@@ -101,22 +142,27 @@ def _labelled(label: str, control: Any) -> dbc.Col:
     Output("landscape-structure", "options"),
     Output("landscape-structure", "value"),
     Output("landscape-message", "children"),
+    Output("landscape-figures", "style"),
     Input("landscape-planes", "id"),
 )
-def load_planes(_: str) -> tuple[list[dict[str, Any]], list[dict[str, str]], str | None, str]:
-    """The runs with a stored plane, and the structures they cover."""
+def load_planes(_: str) -> tuple[list[dict[str, Any]], list[dict[str, str]], str | None, Any, Any]:
+    """The runs with a stored plane, and the structures they cover; the figures only if any."""
+    hidden = {"display": "none"}
     try:
         planes = current_api_client().landscape_planes()
     except ApiError as exc:
-        return [], [], None, f"The API did not answer: {exc}"
+        error = dbc.Alert(f"The API did not answer: {exc}", color="danger")
+        return [], [], None, error, hidden
+    if not planes:
+        return [], [], None, empty_state(), hidden
     structures = {p.structure_id: f"{p.structure_label} ({p.material})" for p in planes}
     options = [{"label": label, "value": str(sid)} for sid, label in structures.items()]
-    message = "" if planes else "No landscape runs yet: run the 'landscape' benchmark."
     return (
         [p.model_dump(mode="json") for p in planes],
         options,
-        options[0]["value"] if options else None,
-        message,
+        options[0]["value"],
+        "",
+        {},
     )
 
 
@@ -159,7 +205,7 @@ def draw_planes(run_a: str | None, run_b: str | None) -> tuple[go.Figure, go.Fig
         diff = client.landscape_difference(run_a, run_b)
     except ApiError as exc:
         message = f"not comparable: {exc}"
-        return _empty(message), _empty(message), _empty(message)
+        return _empty("Model A", message), _empty("Model B", message), _empty("A - B", message)
     return plane_figure(plane_a, "A"), plane_figure(plane_b, "B"), difference_figure(diff)
 
 
@@ -176,7 +222,7 @@ def draw_map(run_a: str | None, method: str, colour: str) -> go.Figure:
     try:
         projection = current_api_client().landscape_projection(run_a, f"map_{method}")
     except ApiError as exc:
-        return _empty(f"no {method} map stored for this run ({exc})")
+        return _empty("global map", f"no {method} map stored for this run ({exc})")
     return map_figure(projection, colour, run_a)
 
 
@@ -279,7 +325,11 @@ def _axes(fig: go.Figure, title: str) -> go.Figure:
 
 
 @escaped
-def _empty(title: str) -> go.Figure:
+def _empty(title: str, message: str = "nothing to draw for this choice") -> go.Figure:
+    """A titled figure that says why it is empty, without bare axes."""
     fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
     fig.update_layout(title=title)
     return fig

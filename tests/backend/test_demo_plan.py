@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from backend.db.models import Role
-from backend.demo_plan import MD_BENCHMARKS, demo_plan
+from backend.demo_plan import MD_BENCHMARKS, demo_pages, demo_plan
 from backend.repositories import references as ref_repo
 from backend.services import campaigns, users
 from workers.adapters.baselines import baseline_models
@@ -111,3 +111,22 @@ def test_unknown_materials_are_refused_with_their_index(
     assert response.status_code == 422
     assert response.json()["error"]["where"] == where
     assert client.get("/campaigns").json()["total"] == before
+
+
+def test_the_page_list_names_only_what_the_plan_filled() -> None:
+    full = dict(demo_pages(demo_plan(FAMILIES)))
+    assert "energy planes" in full["/landscape"]
+    assert "accuracy vs cost" in full["/"]
+    assert {"/benchmarks/eos", "/benchmarks/s22", "/benchmarks/md_stability"} <= set(full)
+    others = full["/benchmarks/<key>"]
+    assert all(key in others for key in ("relax", "elastic", "nve", "speed", "landscape"))
+
+    without_landscape = dict(demo_pages(demo_plan(FAMILIES, landscape=False)))
+    assert "left the landscape out" in without_landscape["/landscape"]
+    assert "landscape" not in without_landscape["/benchmarks/<key>"]
+
+    quick = dict(demo_pages(demo_plan(FAMILIES, quick=True)))
+    assert "only" in quick["/"]
+    assert "left the landscape out" in quick["/landscape"]
+    assert "/benchmarks/<key>" not in quick
+    assert "/benchmarks/s22" not in quick

@@ -188,6 +188,14 @@ def test_lists_hold_private_runs_for_owner_and_admin_only(
     assert in_campaign["total"] == len(in_campaign["items"])  # type: ignore[arg-type]
     planes = p.get(role, "/landscapes/planes", structure_id=p.structure_id).json()  # type: ignore[attr-defined]
     assert (p.succeeded in {str(x["run_id"]) for x in planes}) is sees
+    # The campaign's progress counts only the runs the caller sees: 2 private + 2 public.
+    public_total = len(_run_ids(in_campaign) - mine)
+    assert public_total == 2
+    campaign = _ok(p.get(role, f"/campaigns/{p.campaign_id}"))
+    assert campaign["progress"]["total"] == public_total + (2 if sees else 0)  # type: ignore[index]
+    listed = _ok(p.get(role, "/campaigns", limit=1000))["items"]
+    (same,) = [c for c in listed if c["id"] == p.campaign_id]  # type: ignore[union-attr]
+    assert same["progress"] == campaign["progress"]
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -100,13 +100,16 @@ def test_difference_and_map_figures(page: ModuleType) -> None:
 
 
 @pytest.mark.browser
-def test_landscape_page_loads_without_console_errors(
+def test_a_landscape_page_without_runs_says_what_to_run_instead_of_empty_axes(
     chromium: webdriver.Chrome, seeded_dash: str
 ) -> None:
     chromium.get(f"{seeded_dash}/landscape")
     wait_for(chromium, lambda d: "Energy landscape" in page_text(d))
-    # The planes callback answered: either the runs' figures or the "nothing yet" message.
-    wait_for(chromium, lambda d: any(t in page_text(d) for t in ("No landscape runs yet", "RMSE")))
+    # The seeded API has no landscape run: the page says what to run and draws no axes.
+    wait_for(chromium, lambda d: "No energy landscape yet" in page_text(d))
+    assert "-b landscape -s clusters" in page_text(chromium)
+    figures = chromium.find_element("id", "landscape-figures")
+    assert not figures.is_displayed()
     assert severe_console_errors(chromium) == []
 
 
@@ -197,6 +200,8 @@ def test_landscape_page_draws_planes_difference_and_map(
     text = page_text(chromium)
     assert "A - B: RMSE" in text
     assert "SOAP + PCA" in text
+    assert "No energy landscape yet" not in text
+    assert chromium.find_element("id", "landscape-figures").is_displayed()
     # Contour, path and minima on each plane; one scatter on the map.
     assert plotted_trace_count(chromium, "landscape-plane-a") == 3
     assert plotted_trace_count(chromium, "landscape-map") == 1

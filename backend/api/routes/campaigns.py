@@ -66,18 +66,22 @@ def rerun_campaign(
 @router.get("", operation_id="campaigns-list_campaigns")
 def list_campaigns(
     session: SessionDep,
+    user: OptionalUser,
     limit: int = Query(50, ge=1, le=MAX_PAGE_LIMIT),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> Page[CampaignRead]:
-    """Campaigns, newest first, with progress counts."""
-    items, total = campaigns.list_campaigns(session, limit=limit, offset=offset)
+    """Campaigns, newest first, with progress counts (of the runs the caller may see)."""
+    items, total = campaigns.list_campaigns(
+        session, limit=limit, offset=offset, viewer=runs.viewer_of(user)
+    )
     return Page(items=items, limit=limit, offset=offset, total=total)
 
 
 @router.get("/{campaign_id}", operation_id="campaigns-read_campaign")
-def read_campaign(campaign_id: uuid.UUID, session: SessionDep) -> CampaignRead:
-    """A campaign with its run counts per status."""
-    return campaigns.read_campaign(session, campaign_id)
+def read_campaign(campaign_id: uuid.UUID, session: SessionDep, user: OptionalUser) -> CampaignRead:
+    """A campaign with its run counts per status (of the runs the caller may see: a run of a
+    model that is not approved counts for its owner and admins only)."""
+    return campaigns.read_campaign(session, campaign_id, viewer=runs.viewer_of(user))
 
 
 @router.post("/{campaign_id}/cancel", operation_id="campaigns-cancel_campaign")
