@@ -202,3 +202,18 @@ def test_families_without_their_package_name_the_extra(
     with pytest.raises(BenchmarkSetupError, match=r"mlip-metrology\[mlip\]") as info:
         make_calculator(spec(family, weights_path=str(weights)))
     assert module in str(info.value)
+
+
+@pytest.mark.parametrize("family", ["ani2x", "m3gnet"])
+def test_a_worker_without_torch_fails_the_run_as_setup_error(
+    family: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Weights on disk but no torch in the worker: the run fails with setup_error naming the
+    extra to install, not with the model's 'exception' class."""
+    directory = write_ani2x_dir(tmp_path) if family == "ani2x" else write_m3gnet_dir(tmp_path)
+    for name in [m for m in sys.modules if m == "torch" or m.startswith("torch.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` raises ImportError
+    with pytest.raises(BenchmarkSetupError, match=r"torch.*pip install") as info:
+        make_calculator(spec(family, weights_path=str(directory)))
+    assert info.value.failure_class == FailureClass.SETUP_ERROR

@@ -46,7 +46,13 @@ def torch_globals_kept() -> Iterator[None]:
     Model packages may set them while loading (e.g. ``torch.set_default_dtype(float64)``),
     which would silently change every other model run in the same worker process.
     """
-    import torch
+    try:
+        import torch
+    except ImportError as exc:  # a worker without the extra: the setup's fault, not the model's
+        raise BenchmarkSetupError(
+            f"this model family needs torch, which could not be imported ({exc}); install the "
+            f"optional MLIP packages with: {MLIP_EXTRA_HINT}"
+        ) from exc
 
     dtype, threads = torch.get_default_dtype(), torch.get_num_threads()
     try:
