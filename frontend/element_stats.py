@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import spearmanr
 
 from backend.schemas.models import ModelRead
 from backend.schemas.runs import RunSummary
+
+#: Fewer elements than this give no rank correlation worth printing.
+MIN_ELEMENTS_FOR_RHO = 3
 
 
 def training_counts(model: ModelRead) -> dict[str, int]:
@@ -31,6 +39,54 @@ def training_sources(model: ModelRead) -> list[str]:
             where = data.get("url") or data.get("description") or "the model card"
             lines.append(f"{data.get('name', 'training set')}: {where}")
     return lines
+
+
+def listed_elements(model: ModelRead) -> tuple[list[str], list[str]]:
+    """Elements of the training sets that list them without counts (as ANI-1x's card does), and
+    where each list comes from (``name: url``), one line per set."""
+    elements: set[str] = set()
+    sources = []
+    for data in model.card.get("training_data") or []:
+        if data.get("elements") and not data.get("element_counts"):
+            elements.update(data["elements"])
+            where = data.get("url") or data.get("description") or "the model card"
+            sources.append(f"{data.get('name', 'training set')}: {where}")
+    return sorted(elements), sources
+
+
+@dataclass(frozen=True, slots=True)
+class CountErrorComparison:
+    """Per-element mean |error| beside the training count, ordered by count, and Spearman's
+    rank correlation of the two (``rho`` is None when it is undefined: fewer than
+    ``MIN_ELEMENTS_FOR_RHO`` elements, or all counts or all errors equal)."""
+
+    symbols: tuple[str, ...]
+    counts: tuple[int, ...]
+    errors: tuple[float, ...]
+    rho: float | None
+    p_value: float | None
+
+    @property
+    def n(self) -> int:
+        return len(self.symbols)
+
+
+def compare_counts_and_errors(
+    counts: Mapping[str, int], errors: Mapping[str, float]
+) -> CountErrorComparison:
+    """Pair each element's training count (> 0) with its mean |error| (finite) and rank-correlate
+    the error with log10(count); the rank correlation is the same for the count itself."""
+    symbols = sorted(
+        (s for s in counts.keys() & errors.keys() if counts[s] > 0 and math.isfinite(errors[s])),
+        key=lambda s: (counts[s], s),
+    )
+    n = [int(counts[s]) for s in symbols]
+    err = [float(errors[s]) for s in symbols]
+    rho = p_value = None
+    if len(symbols) >= MIN_ELEMENTS_FOR_RHO and len(set(n)) > 1 and len(set(err)) > 1:
+        result = spearmanr(np.log10(n), err)
+        rho, p_value = float(result.statistic), float(result.pvalue)
+    return CountErrorComparison(tuple(symbols), tuple(n), tuple(err), rho, p_value)
 
 
 def coverage(runs: Iterable[RunSummary]) -> tuple[dict[str, int], dict[str, str]]:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import plotly.graph_objects as go
 import pymatviz  # about 3 s to import: paid when the app starts, not by the first visitor
 
+from frontend.element_stats import MIN_ELEMENTS_FOR_RHO, CountErrorComparison
 from frontend.figures.leaderboard import TEMPLATE
-from frontend.figures.text import escaped
+from frontend.figures.text import escaped, plain
 
 SEQUENTIAL = "viridis"  # colour-blind safe, monotone in lightness
 DIVERGING = "RdBu_r"  # ColorBrewer diverging, colour-blind safe; red: the first model is worse
@@ -30,25 +31,37 @@ def element_map(
     details: Mapping[str, str] | None = None,
     diverging: bool = False,
     empty_message: str | None = None,
+    show_values: bool = True,
+    notes: Sequence[str] = (),
 ) -> go.Figure:
     """A periodic table coloured by ``values`` (element symbol -> number).
 
     Hover shows the element, ``label: value unit`` and ``details[symbol]``; each cell's
     ``customdata`` is its symbol, so a click can name the element. ``log`` colours by
     log10 (values must be > 0); ``diverging`` centres a red-blue scale on zero.
+    ``show_values=False`` marks the elements in one colour, without values or colour bar
+    (hover: ``label``), for an element list without numbers. ``notes`` are lines written in
+    the empty space above the transition metals.
     """
     finite = {k: float(v) for k, v in values.items() if v is not None and math.isfinite(v)}
     if log:
         finite = {k: v for k, v in finite.items() if v > 0}
     if not finite:
-        return _empty(title, empty_message or f"No {label} values for this choice")
+        return _empty(title, empty_message or f"No {label} values for this choice", *notes)
     kwargs: dict[str, Any] = {"log": log, "colorscale": DIVERGING if diverging else SEQUENTIAL}
     if diverging:
         bound = max(abs(v) for v in finite.values()) or 1.0
         kwargs["cscale_range"] = (-bound, bound)
-    fig = pymatviz.ptable_heatmap(finite, show_values=True, fmt=".3g", **kwargs)
-    _retext(fig, finite, label=label, unit=unit, details=details or {})
+    fig = pymatviz.ptable_heatmap(
+        finite, show_values=show_values, show_scale=show_values, fmt=".3g", **kwargs
+    )
+    _retext(fig, finite, label=label, unit=unit if show_values else None, details=details or {})
     _labels_into_cells(fig)
+    for i, note in enumerate(notes):
+        fig.add_annotation(
+            text=note, showarrow=False, xref="paper", yref="paper", x=0.42, y=0.97 - 0.07 * i,
+            font={"size": 11},
+        )  # fmt: skip
     fig.update_layout(
         template=TEMPLATE,
         title={"text": title, "x": 0.01, "font": {"size": 15}},
@@ -69,9 +82,10 @@ def _retext(
     values: Mapping[str, float],
     *,
     label: str,
-    unit: str,
+    unit: str | None,
     details: Mapping[str, str],
 ) -> None:
+    """Hover text of each cell; ``unit=None``: the label alone, no value."""
     trace = next(t for t in fig.data if t.hoverinfo == "text")
     texts = [list(row) for row in trace.text]
     symbols: list[list[str]] = [["" for _ in row] for row in texts]
@@ -85,7 +99,7 @@ def _retext(
             if symbol in values:
                 lines = [
                     f"<b>{match['name'].strip()} ({symbol})</b>",
-                    f"{label}: {_fmt(values[symbol])} {unit}".rstrip(),
+                    label if unit is None else f"{label}: {_fmt(values[symbol])} {unit}".rstrip(),
                 ]
                 if details.get(symbol):
                     lines.append(details[symbol])
@@ -136,9 +150,14 @@ def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
-def _empty(title: str, message: str) -> go.Figure:
+def _empty(title: str, *lines: str) -> go.Figure:
+    """Axes-free figure saying why it is empty, one annotation per line (each is escaped)."""
     fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
+    for i, line in enumerate(lines):
+        fig.add_annotation(
+            text=line, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.55 - 0.08 * i,
+            font={"size": 13 if i == 0 else 11},
+        )  # fmt: skip
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     fig.update_layout(template=TEMPLATE, title={"text": title, "x": 0.01}, height=430)
@@ -152,3 +171,67 @@ def clicked_element(click: Mapping[str, Any] | None) -> str | None:
         if isinstance(symbol, str) and symbol:
             return symbol
     return None
+
+
+@escaped
+def count_error_scatter(
+    comparison: CountErrorComparison,
+    *,
+    title: str,
+    metric: str,
+    unit: str,
+    why_empty: Sequence[str] = (),
+) -> go.Figure:
+    """Per-element mean |error| against the training count (log axis), one labelled point per
+    element, with Spearman's rho and the number of elements written over the plot: does the
+    error fall where the training set has more structures? Each point's ``customdata`` is its
+    symbol, as on the maps. No points: an empty figure saying ``why_empty``.
+    """
+    if comparison.n == 0:
+        return _empty(title, *(why_empty or ("No element has both a training count and an error",)))
+    error_label = f"mean |{metric} error|"
+    hover = [
+        f"<b>{plain(s)}</b><br>training structures: {n:,}<br>"
+        f"{plain(error_label)}: {e:.4g} {plain(unit)}<br>click: list the runs"
+        for s, n, e in zip(comparison.symbols, comparison.counts, comparison.errors, strict=True)
+    ]
+    fig = go.Figure(
+        go.Scatter(
+            x=list(comparison.counts),
+            y=list(comparison.errors),
+            mode="markers+text",
+            text=[plain(s) for s in comparison.symbols],
+            textposition="top center",
+            customdata=list(comparison.symbols),
+            hovertext=hover,
+            hoverinfo="text",
+            marker={"size": 9, "color": "#3b528b", "line": {"width": 0.5, "color": "#ffffff"}},
+            name="elements",
+        )
+    )
+    fig.add_annotation(
+        text=_rho_text(comparison), showarrow=False, xref="paper", yref="paper", x=0.0,
+        y=1.0, xanchor="left", yanchor="bottom", font={"size": 13},
+    )  # fmt: skip
+    fig.update_xaxes(type="log", title_text="training structures containing the element")
+    fig.update_yaxes(title_text=f"{error_label} ({unit})" if unit else error_label)
+    fig.update_layout(
+        template=TEMPLATE,
+        title={"text": title, "x": 0.01, "font": {"size": 15}},
+        height=430,
+        margin={"l": 60, "r": 20, "t": 70, "b": 50},
+        showlegend=False,
+    )
+    return fig
+
+
+def _rho_text(comparison: CountErrorComparison) -> str:
+    """Spearman's rho and the number of elements, or why there is no rho."""
+    n = comparison.n
+    elements = f"{n} element{'s' if n != 1 else ''}"
+    if comparison.rho is not None:
+        rho, p = comparison.rho, comparison.p_value
+        return f"Spearman \N{GREEK SMALL LETTER RHO} = {rho:+.2f} (p = {p:.2g}), n = {elements}"
+    if n < MIN_ELEMENTS_FOR_RHO:
+        return f"n = {elements}: too few for a rank correlation"
+    return f"n = {elements}: no rank correlation (all counts or all errors are equal)"

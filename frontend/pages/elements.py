@@ -1,4 +1,5 @@
-"""Element maps ("/elements"): where a model was trained and evaluated, and its error per element.
+"""Element maps ("/elements"): where a model was trained and evaluated, its error per element,
+and the two compared (per-element error against training count, the question of Miret et al.).
 
 Query string: ``?model=<id>&metric=<benchmark>:<metric>&compare=<id>``.
 """
@@ -16,13 +17,15 @@ from dash.development.base_component import Component
 from frontend.api_client import ApiError
 from frontend.app import current_api_client
 from frontend.element_stats import (
+    compare_counts_and_errors,
     coverage,
     difference,
     element_errors,
+    listed_elements,
     training_counts,
     training_sources,
 )
-from frontend.figures.elements import clicked_element, element_map
+from frontend.figures.elements import clicked_element, count_error_scatter, element_map
 from frontend.reads import model_runs
 
 dash.register_page(
@@ -30,17 +33,24 @@ dash.register_page(
 )
 
 MAPS = ("training", "coverage", "error", "difference")
+#: The maps and the scatter of error against training count; a click on any lists runs.
+VIEWS = (*MAPS, "correlation")
 DEFAULT_METRIC = "eos:bulk_modulus"
+LIST_ONLY = "element list only (no published counts)"
+PAPER = (
+    'Miret et al., "Energy & Force Regression on DFT Trajectories is Not Enough for '
+    'Universal MLIPs"'
+)
 
 
-def _graph(name: str) -> dbc.Col:
+def _graph(name: str, *, lg: int = 6) -> dbc.Col:
     return dbc.Col(
         dcc.Loading(
             dcc.Graph(id=f"elements-{name}", config={"displaylogo": False}),
             type="dot",
             delay_show=300,
         ),
-        lg=6,
+        lg=lg,
     )
 
 
@@ -53,7 +63,7 @@ def _keep(value: str) -> list[str]:
 def layout(
     model: str = "", metric: str = DEFAULT_METRIC, compare: str = "", **_q: Any
 ) -> Component:
-    """Controls and four maps; numbers are read by the callbacks."""
+    """Controls, four maps and the error-count scatter; numbers are read by the callbacks."""
     controls = dbc.Row(
         [
             dbc.Col(
@@ -97,15 +107,24 @@ def layout(
         [
             html.H2("Element maps", className="mt-3"),
             html.P(
-                "Training data, benchmark coverage and per-element error of one model, and the "
-                "difference to a second model. Hover for the numbers; click an element to list "
-                "the runs behind it.",
+                "Training data, benchmark coverage and per-element error of one model, the "
+                "difference to a second model, and its error against its training counts. Hover "
+                "for the numbers; click an element to list the runs behind it.",
                 className="text-muted",
             ),
             dcc.Store(id="elements-init"),
             dbc.Card(dbc.CardBody(controls), className="mb-2"),
             html.Div(id="elements-status"),
             dbc.Row([_graph(name) for name in MAPS], className="g-2"),
+            html.H5("Per-element error against training count", className="mt-3"),
+            html.P(
+                "Does a model err less on the elements its training set holds more often? One "
+                "point per element with both numbers: its mean |error| on the metric above "
+                "against the training structures containing it (log axis), and Spearman's rank "
+                f"correlation; a negative rho says yes. The question of {PAPER}.",
+                className="text-muted",
+            ),
+            dbc.Row([_graph("correlation", lg=12)], className="g-2"),
             html.H5("Runs of the clicked element", className="mt-3"),
             html.Div(
                 html.P("Click an element on a map.", className="text-muted"), id="elements-runs"
@@ -150,9 +169,9 @@ def _model_with_results(client: Any) -> str | None:
 
 
 def maps(model_id: str | None, metric: str | None, compare: str | None) -> tuple[Any, ...]:
-    """The four maps of the chosen model (and comparison model)."""
+    """The four maps of the chosen model (and comparison model), and its error against count."""
     if not model_id or not metric:
-        return no_update, no_update, no_update, no_update, None
+        return (*(no_update for _ in VIEWS), None)
     benchmark, _, name = metric.partition(":")
     client = current_api_client()
     try:
@@ -161,18 +180,13 @@ def maps(model_id: str | None, metric: str | None, compare: str | None) -> tuple
         other = client.model(compare) if compare else None
         other_runs = model_runs(compare) if compare else []
     except ApiError as exc:
-        return no_update, no_update, no_update, no_update, error_alert(exc.message)
+        return (*(no_update for _ in VIEWS), error_alert(exc.message))
     label = f"{model.name} {model.version}"
     counts = training_counts(model)
+    listed, list_sources = listed_elements(model)
     covered, cover_details = coverage(runs)
     errors, error_details, unit = element_errors(runs, benchmark, name)
-    training = element_map(
-        {k: float(v) for k, v in counts.items()},
-        title=f"Training data: {label}",
-        label="structures",
-        unit="",
-        log=True,
-    )
+    training = _training_map(label, counts, listed, list_sources)
     evaluated = element_map(
         {k: float(v) for k, v in covered.items()},
         title=f"Benchmark coverage: {label}",
@@ -204,15 +218,73 @@ def maps(model_id: str | None, metric: str | None, compare: str | None) -> tuple
             unit=unit,
             diverging=True,
         )
+    scatter = count_error_scatter(
+        compare_counts_and_errors(counts, errors),
+        title=f"|error| of {benchmark} {name} against training count: {label}",
+        metric=name,
+        unit=unit,
+        why_empty=_why_no_scatter(counts, errors, listed, list_sources, f"{benchmark} {name}"),
+    )
     notes = []
-    if not counts:
-        notes.append("This model's card has no training-set element counts.")
+    if counts:
+        notes.append("Training counts: " + "; ".join(training_sources(model)) + ".")
+    elif listed:
+        notes.append(f"Training data: {LIST_ONLY}; source: " + "; ".join(list_sources) + ".")
     else:
-        notes.append("Training counts from " + "; ".join(training_sources(model)) + ".")
+        notes.append("This model's card has no training-set element counts.")
     if not runs:
         notes.append("This model has no runs yet: start a campaign that includes it.")
     status = dbc.Alert(" ".join(notes), color="info") if notes else None
-    return training, evaluated, error, diff, status
+    return training, evaluated, error, diff, scatter, status
+
+
+def _training_map(label: str, counts: dict[str, int], listed: list[str], sources: list[str]) -> Any:
+    """Counts on a log colour scale; or, for a card that only lists its elements, those
+    elements marked, with the source written on the map."""
+    if counts or not listed:
+        return element_map(
+            {k: float(v) for k, v in counts.items()},
+            title=f"Training data: {label}",
+            label="structures",
+            unit="",
+            log=True,
+            empty_message="This model's card gives no training-set elements",
+        )
+    return element_map(
+        dict.fromkeys(listed, 1.0),
+        title=f"Training elements: {label}",
+        label="in the training set (count not published)",
+        unit="",
+        show_values=False,
+        notes=[LIST_ONLY, *(f"source: {s}" for s in sources)],
+    )
+
+
+def _why_no_scatter(
+    counts: dict[str, int],
+    errors: dict[str, float],
+    listed: list[str],
+    sources: list[str],
+    metric: str,
+) -> list[str]:
+    """The lines the scatter shows when it has no point."""
+    if not counts and listed:
+        return [
+            f"Training data: {LIST_ONLY}",
+            "so there are no counts to rank the per-element errors against",
+            *(f"source: {s}" for s in sources),
+        ]
+    if not counts:
+        return [
+            "This model's card has no training-set element counts",
+            "so there is nothing to rank the per-element errors against",
+        ]
+    if not errors:
+        return [
+            f"No per-element errors of {metric} for this model yet",
+            "run that benchmark on it (or choose another metric above)",
+        ]
+    return ["No element has both a training count and an error of " + metric]
 
 
 def runs_of_element(*args: Any) -> Any:
@@ -273,7 +345,7 @@ def register_callbacks(app: dash.Dash) -> None:
         prevent_initial_call="initial_duplicate",
     )(options)
     app.callback(
-        *(Output(f"elements-{name}", "figure") for name in MAPS),
+        *(Output(f"elements-{name}", "figure") for name in VIEWS),
         Output("elements-status", "children"),
         Input("elements-model", "value"),
         Input("elements-metric", "value"),
@@ -281,7 +353,7 @@ def register_callbacks(app: dash.Dash) -> None:
     )(maps)
     app.callback(
         Output("elements-runs", "children"),
-        *(Input(f"elements-{name}", "clickData") for name in MAPS),
+        *(Input(f"elements-{name}", "clickData") for name in VIEWS),
         State("elements-model", "value"),
         prevent_initial_call=True,
     )(runs_of_element)

@@ -32,6 +32,11 @@ ANI1X_PAPER = (
     "J. S. Smith, B. Nebgen, N. Lubbers, O. Isayev and A. E. Roitberg, "
     "J. Chem. Phys. 148, 241733 (2018), doi:10.1063/1.5023802"
 )
+ANI1X_DATA_PAPER = (
+    "J. S. Smith, R. Zubatyuk, B. Nebgen, N. Lubbers, K. Barros, A. E. Roitberg, O. Isayev "
+    "and S. Tretiak, Sci. Data 7, 134 (2020), doi:10.1038/s41597-020-0473-z"
+)
+ANI1X_DATA_URL = "https://doi.org/10.1038/s41597-020-0473-z"
 #: Parameter counts of the bundled checkpoints (CHGNet.n_params; sum of the other models'
 #: tensors, ANI-1x over its 8 networks).
 N_PARAMETERS = {
@@ -49,10 +54,24 @@ MPTRJ_COUNTS_SOURCE = (
 )
 
 
+MATPES_COUNTS_FILE = "matpes-r2scan-element-counts-by-occurrence.json"
+MATPES_COUNTS_SOURCE = "https://github.com/materialyzeai/matpes/blob/main/pages/r2scan_stats.json"
+
+
+def _element_counts(filename: str) -> dict[str, int]:
+    text = resources.files("workers").joinpath("data", filename).read_text("utf-8")
+    return {symbol: int(n) for symbol, n in json.loads(text).items()}
+
+
 def mptrj_element_counts() -> dict[str, int]:
     """MPtrj frames containing each element (``workers/data/README.md`` gives the source)."""
-    text = resources.files("workers").joinpath("data", MPTRJ_COUNTS_FILE).read_text("utf-8")
-    return {symbol: int(n) for symbol, n in json.loads(text).items()}
+    return _element_counts(MPTRJ_COUNTS_FILE)
+
+
+def matpes_r2scan_element_counts() -> dict[str, int]:
+    """MatPES-R2SCAN-2025.1 structures containing each element, as the MatPES authors publish
+    them (``workers/data/README.md`` gives the source)."""
+    return _element_counts(MATPES_COUNTS_FILE)
 
 
 def _mptrj() -> dict[str, Any]:
@@ -72,6 +91,23 @@ def _mptrj() -> dict[str, Any]:
     }
 
 
+def _matpes_r2scan() -> dict[str, Any]:
+    counts = matpes_r2scan_element_counts()
+    assert set(counts) == MATPES_ELEMENTS, "the MatPES counts and element list disagree"
+    return {
+        "name": "MatPES (r2SCAN)",
+        "level_of_theory": "r2SCAN",
+        "description": (
+            "MatPES-R2SCAN-2025.1, split 90/5/5 (349,107 / 19,395 / 19,395 structures); "
+            f"dataset: {MATPES_PAPER}. Element counts: structures of the whole release "
+            "containing each element, published by the MatPES authors (BSD-3-Clause)"
+        ),
+        "n_structures": MATPES_R2SCAN_N_STRUCTURES,
+        "element_counts": counts,
+        "url": MATPES_COUNTS_SOURCE,
+    }
+
+
 def _diep() -> BaselineModel:
     card = {
         "authors": "Sherif Abdulkader Tawfik, Tri Minh Nguyen, Salvy P. Russo, Truyen Tran, "
@@ -83,13 +119,7 @@ def _diep() -> BaselineModel:
         "description": "Graph network embedding the electron-ion potential; export diep_fold1 "
         "(MatPES r2SCAN, fold 1) bundled with diep.",
         "n_parameters": N_PARAMETERS["DIEP-r2SCAN"],
-        "training_data": {
-            "name": "MatPES (r2SCAN)",
-            "level_of_theory": "r2SCAN",
-            "description": f"MatPES r2SCAN split 90/5/5; dataset: {MATPES_PAPER}",
-            "n_structures": MATPES_R2SCAN_N_STRUCTURES,
-            "elements": dict.fromkeys(sorted(MATPES_ELEMENTS)),
-        },
+        "training_data": _matpes_r2scan(),
         "requirements": {"torch": "2.13.0", "diep": ">=2.0.0"},
     }
     elements = sorted(MATPES_ELEMENTS)
@@ -113,9 +143,12 @@ def _ani1x() -> BaselineModel:
         "training_data": {
             "name": "ANI-1x",
             "level_of_theory": "wB97X/6-31G(d)",
-            "description": "Active-learning sampled conformations of small organic molecules",
+            "description": "Active-learning sampled conformations of small organic molecules; "
+            f"dataset: {ANI1X_DATA_PAPER}. Element list only: no published per-element "
+            "counts found",
             "n_structures": 4_956_005,
             "elements": dict.fromkeys(sorted(ANI1X_ELEMENTS)),
+            "url": ANI1X_DATA_URL,
         },
         "requirements": {"torch": "2.13.0", "torchani": ">=2.2.4", "setuptools": "<81"},
     }
