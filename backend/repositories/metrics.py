@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from backend.db.models import Benchmark, Metric, MlipModel, ModelStatus, Reference, Run, Structure
+from backend.db.models import Benchmark, Metric, MlipModel, Reference, Run, Structure
+from backend.repositories.runs import Viewer, visible_to
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +39,7 @@ COLUMNS = (
 )
 
 
-def _query(where: MetricFilter, columns: Any) -> Select[Any]:
+def _query(where: MetricFilter, columns: Any, viewer: Viewer) -> Select[Any]:
     query = (
         select(*columns)
         .select_from(Metric)
@@ -47,8 +48,8 @@ def _query(where: MetricFilter, columns: Any) -> Select[Any]:
         .join(Benchmark, Benchmark.id == Run.benchmark_id)
         .join(Structure, Structure.id == Run.structure_id)
         .outerjoin(Reference, Reference.id == Metric.reference_id)
-        # results of approved models only: the public read path
-        .where(MlipModel.status == ModelStatus.APPROVED)
+        # approved models' results, and a pending or rejected model's for its owner and admins
+        .where(visible_to(viewer))
     )
     if where.run_id is not None:
         query = query.where(Metric.run_id == where.run_id)
@@ -62,7 +63,7 @@ def _query(where: MetricFilter, columns: Any) -> Select[Any]:
 
 
 def list_metrics(
-    session: Session, where: MetricFilter, *, limit: int, offset: int
+    session: Session, where: MetricFilter, *, viewer: Viewer, limit: int, offset: int
 ) -> list[dict[str, Any]]:
     columns = (
         Metric.run_id,
@@ -80,9 +81,10 @@ def list_metrics(
         Reference.level_of_theory,
         Metric.error,
     )
-    query = _query(where, columns).order_by(Metric.run_id, Metric.name).limit(limit).offset(offset)
+    query = _query(where, columns, viewer).order_by(Metric.run_id, Metric.name)
+    query = query.limit(limit).offset(offset)
     return [dict(zip(COLUMNS, row, strict=True)) for row in session.execute(query)]
 
 
-def count_metrics(session: Session, where: MetricFilter) -> int:
-    return session.scalar(_query(where, [func.count()])) or 0
+def count_metrics(session: Session, where: MetricFilter, *, viewer: Viewer) -> int:
+    return session.scalar(_query(where, [func.count()], viewer)) or 0

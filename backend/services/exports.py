@@ -105,10 +105,16 @@ def leaderboard_rows(board: LeaderboardRead) -> tuple[list[str], list[dict[str, 
 
 
 def metric_rows(
-    session: Session, where: metric_repo.MetricFilter, *, limit: int, offset: int
+    session: Session,
+    where: metric_repo.MetricFilter,
+    *,
+    viewer: Viewer,
+    limit: int,
+    offset: int,
 ) -> tuple[list[dict[str, Any]], int]:
-    rows = metric_repo.list_metrics(session, where, limit=limit, offset=offset)
-    return rows, metric_repo.count_metrics(session, where)
+    """Metrics with their run, model, benchmark and reference, of the runs ``viewer`` sees."""
+    rows = metric_repo.list_metrics(session, where, viewer=viewer, limit=limit, offset=offset)
+    return rows, metric_repo.count_metrics(session, where, viewer=viewer)
 
 
 def table_file(

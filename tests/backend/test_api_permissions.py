@@ -313,13 +313,13 @@ READS: dict[str, tuple[ReadUrl, Sees, dict[str, bool]]] = {
         _direct,
         OWNER_AND_ADMIN,
     ),
-    # Metrics and boards are read from approved models only, even by the owner and admins
-    # (backend/repositories/metrics.py, leaderboard.py); the owner reads its own through /runs.
-    "/metrics": (lambda p: f"/metrics?model_id={p.model_id}", _lists("run_id"), NOBODY),
+    # Metrics follow the runs: the owner and admins read a private model's; boards rank
+    # approved models only, even for the owner and admins (backend/services/leaderboard.py).
+    "/metrics": (lambda p: f"/metrics?model_id={p.model_id}", _lists("run_id"), OWNER_AND_ADMIN),
     "/exports/metrics": (
         lambda p: f"/exports/metrics?format=json&model_id={p.model_id}",
         _names_model,
-        NOBODY,
+        OWNER_AND_ADMIN,
     ),
     "/leaderboards/{benchmark}": (lambda p: "/leaderboards/eos", _names_model, NOBODY),
     "/leaderboards": (lambda p: "/leaderboards?benchmarks=eos", _names_model, NOBODY),

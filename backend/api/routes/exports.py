@@ -68,11 +68,14 @@ TABLE_MEDIA = ("text/csv", "application/json", "application/vnd.apache.parquet")
 def list_metrics(
     session: SessionDep,
     where: MetricFilterDep,
+    user: OptionalUser,
     limit: int = Query(100, ge=1, le=MAX_PAGE_LIMIT),
     offset: Offset = 0,
 ) -> Page[MetricRow]:
-    """Metrics of approved models' runs, filtered by run, model, benchmark or name."""
-    rows, total = exports.metric_rows(session, where, limit=limit, offset=offset)
+    """Metrics of approved models' runs (and of a pending or rejected model's runs, for its
+    owner and admins), filtered by run, model, benchmark or name."""
+    viewer = runs.viewer_of(user)
+    rows, total = exports.metric_rows(session, where, viewer=viewer, limit=limit, offset=offset)
     return Page(
         items=[MetricRow.model_validate(r) for r in rows], limit=limit, offset=offset, total=total
     )
@@ -87,12 +90,14 @@ def list_metrics(
 def export_metrics(
     session: SessionDep,
     where: MetricFilterDep,
+    user: OptionalUser,
     format: TableFormat = Query("csv", description="csv, json or parquet"),
     limit: int = Query(MAX_EXPORT_ROWS, ge=1, le=MAX_EXPORT_ROWS),
     offset: Offset = 0,
 ) -> Response:
     """The metrics ``GET /metrics`` lists, as a CSV, JSON or Parquet file (one row each)."""
-    rows, _ = exports.metric_rows(session, where, limit=limit, offset=offset)
+    viewer = runs.viewer_of(user)
+    rows, _ = exports.metric_rows(session, where, viewer=viewer, limit=limit, offset=offset)
     return _file(exports.table_file(list(COLUMNS), rows, format, "metrics"))
 
 
@@ -115,7 +120,13 @@ def export_leaderboard(
         pattern="^[0-9a-f]+$",
         description="the parameter set; default the standard one",
     ),
-    sort: str | None = Query(None, max_length=200, examples=["rank", "-failure_rate"]),
+    sort: str | None = Query(
+        None,
+        max_length=200,
+        examples=["rank", "-failure_rate"],
+        description="as GET /leaderboards/{benchmark}",
+        json_schema_extra={"pattern": leaderboard.SORT_PATTERN},
+    ),
 ) -> Response:
     """The whole board (every row, filters and sort as ``GET /leaderboards/{benchmark}``);
     every record names the protocol (benchmark, version, params_hash, level of theory)."""
