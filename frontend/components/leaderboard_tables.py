@@ -1,8 +1,9 @@
 """Leaderboard tables built from a LeaderboardRead (pure: data -> component).
 
 The board table shows the API's numbers with their 95 % intervals as text ("2 (1-4)", with an
-en dash), so it sorts on the server (``sort_action="custom"``, ``sort_summary``) by the numbers
-behind the text: sorting on "#" is the API's ranking, never a ranking of the page's own.
+en dash); each such column sorts by the number behind its text (``<column>__key``, with the
+grid's ``byKey`` comparator): sorting on "#" is the API's ranking, never a ranking of the
+page's own.
 """
 
 from __future__ import annotations
@@ -10,46 +11,36 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from dash.dash_table.DataTable import DataTable
-from dash.dash_table.Format import Format, Scheme
+from dash_ag_grid import AgGrid
 
 from backend.schemas.leaderboard import Interval, LeaderboardRead, LeaderboardRow, Protocol
-from frontend.components.paged_table import query_records
+from frontend.components.grid import (
+    ORANGE,
+    RED,
+    Column,
+    data_grid,
+    grouped,
+    highlight,
+    number_column,
+    text_column,
+)
 from frontend.figures.leaderboard import model_labels, reference_label, with_unit
 
-# Loose on purpose: DataTable's generated stubs want TypedDicts and wide key types.
-Record = dict[Any, Any]
+Record = dict[str, Any]
 
-NUMBER = Format(precision=2, scheme=Scheme.fixed).nully("n/a")
+NUMBER = ".2f"  # d3 format of the per-material numbers
 EN_DASH = "\u2013"  # between the ends of an interval (a hyphen would read as a minus)
 KEY = "__key"  # suffix of the number a text cell of the board table sorts by
 TIER_SHADE = "#eef2f7"
-
-_TABLE_STYLE: dict[str, Any] = {
-    "sort_action": "native",
-    "sort_mode": "multi",
-    "merge_duplicate_headers": True,
-    "page_action": "native",  # the browser draws one page, whatever the number of models
-    "page_size": 20,
-    "style_table": {"overflowX": "auto"},
-    "style_cell": {
-        "fontFamily": "var(--bs-body-font-family)",
-        "fontSize": "0.9rem",
-        "padding": "4px 8px",
-    },
-    "style_header": {"fontWeight": "bold", "backgroundColor": "#f1f3f5", "textAlign": "center"},
-    "style_cell_conditional": [
-        {"if": {"column_type": "text"}, "textAlign": "left"},
-    ],
-}
+SUMMARY_PAGE_SIZE = 20  # the browser draws one page, whatever the number of models
+MATERIALS_PAGE_SIZE = 25
 
 
-def _text(group: str, name: str, column_id: str) -> Record:
-    return {"name": [group, name], "id": column_id, "type": "text"}
-
-
-def _number(group: str, name: str, column_id: str, fmt: Format = NUMBER) -> Record:
-    return {"name": [group, name], "id": column_id, "type": "numeric", "format": fmt}
+def _text(name: str, column_id: str, *, by_key: bool = False, **extra: Any) -> Column:
+    """A text column; with ``by_key`` sorted by the number beside it (missing last)."""
+    if by_key:
+        extra["comparator"] = {"function": f"byKey('{column_id}{KEY}')"}
+    return text_column(name, column_id, **extra)
 
 
 def number_text(value: float | None) -> str:
@@ -149,68 +140,50 @@ def summary_records(board: LeaderboardRead) -> list[Record]:
     return records
 
 
-def summary_columns(board: LeaderboardRead) -> list[Any]:
+def summary_columns(board: LeaderboardRead) -> list[Column]:
     """Rank, tier and model; the score and coverage; failures by class, flags and pending
-    runs; then per metric the MAE with its 95 % interval (or the mean without a reference)."""
+    runs; then per metric the MAE with its 95 % interval (or the mean without a reference).
+    A text with a number behind it sorts by that number."""
     ranking = board.ranking
     score = with_unit("score", ranking.unit if ranking else "")
+    fitted = {"styleConditions": [{"condition": "params.value", "style": {"color": RED}}]}
+    flagged = highlight("params.value > 0", ORANGE)
     columns = [
-        _text("", "# (95 % interval)", "rank"),
-        _text("", "Tier", "tier"),
-        _text("", "Model", "model"),
-        _text("", "Version", "version"),
-        _text("", "Family", "family"),
-        _text("", "Fitted to", "fitted_to"),
-        _text("Ranking", f"{score} (95 % interval)", "score"),
-        _text("Ranking", "coverage (scored / materials)", "coverage"),
-        _text("Runs", "failures by class", "failures"),
-        _number("Runs", "flagged", "n_flagged", Format()),
-        _number("Runs", "pending", "n_pending", Format()),
+        ("", _text("# (95 % interval)", "rank", by_key=True)),
+        ("", _text("Tier", "tier", by_key=True)),
+        ("", _text("Model", "model")),
+        ("", _text("Version", "version")),
+        ("", _text("Family", "family")),
+        ("", _text("Fitted to", "fitted_to", cellStyle=fitted)),
+        ("Ranking", _text(f"{score} (95 % interval)", "score", by_key=True)),
+        ("Ranking", _text("coverage (scored / materials)", "coverage", by_key=True)),
+        ("Runs", _text("failures by class", "failures", by_key=True)),
+        ("Runs", number_column("flagged", "n_flagged", None, cellStyle=flagged)),
+        ("Runs", number_column("pending", "n_pending", None)),
     ]
     compared = compared_metrics(board)
     for col in board.columns:
         what = "MAE (95 % interval)" if col.name in compared else "mean"
-        columns.append(_text(with_unit(col.label, col.unit), what, col.name))
-    return columns
+        columns.append((with_unit(col.label, col.unit), _text(what, col.name, by_key=True)))
+    return grouped(columns)
 
 
-def sort_summary(records: list[Record], sort_by: Sequence[dict[str, str]] | None) -> list[Record]:
-    """The records sorted as ``sort_by`` says, each text column by the number behind it
-    (missing last); no sort: the API's order."""
-    by_key = [
-        {**s, "column_id": f"{s['column_id']}{KEY}"}
-        if records and f"{s['column_id']}{KEY}" in records[0]
-        else s
-        for s in sort_by or []
+#: Every other tier shaded (tied models share a shade).
+SUMMARY_ROW_STYLE = {
+    "styleConditions": [
+        {"condition": f"params.data.tier{KEY} % 2 == 1", "style": {"backgroundColor": TIER_SHADE}}
     ]
-    return query_records(records, None, by_key)
+}
 
 
-def summary_styles(records: list[Record]) -> list[Record]:
-    """Shade every other tier (tied models share a shade); flagged runs in orange."""
-    odd = sorted({r["tier"] for r in records if (r[f"tier{KEY}"] or 0) % 2 == 1})
-    return [
-        *(
-            {"if": {"filter_query": f'{{tier}} = "{text}"'}, "backgroundColor": TIER_SHADE}
-            for text in odd
-        ),
-        {
-            "if": {"filter_query": "{n_flagged} > 0", "column_id": "n_flagged"},
-            "color": "#b35806",
-            "fontWeight": "bold",
-        },
-        {"if": {"filter_query": '{fitted_to} != ""', "column_id": "fitted_to"}, "color": "#b2182b"},
-    ]
-
-
-def summary_table(table_id: str) -> DataTable:
-    """The one-row-per-model board, empty: a callback fills it and sorts it on the server."""
-    return DataTable(
-        id=table_id,
-        columns=[],
-        data=[],
-        sort_by=[],
-        **{**_TABLE_STYLE, "sort_action": "custom"},
+def summary_table(table_id: str) -> AgGrid:
+    """The one-row-per-model board, empty: a callback fills it in the API's order (by rank)."""
+    return data_grid(
+        table_id,
+        page_size=SUMMARY_PAGE_SIZE,
+        filters=False,
+        getRowStyle=SUMMARY_ROW_STYLE,
+        dashGridOptions={"alwaysMultiSort": True},
     )
 
 
@@ -237,48 +210,36 @@ def material_records(board: LeaderboardRead) -> list[Record]:
     return records
 
 
-def material_columns(board: LeaderboardRead) -> list[Any]:
+def material_columns(board: LeaderboardRead) -> list[Column]:
     """Material, model, status, failure class and protocol, then model value, reference and
     error per metric, then the quality flags."""
     ref = reference_label(board.level_of_theory)
     columns = [
-        _text("", "Material", "material"),
-        _text("", "Model", "model"),
-        _text("Run", "status", "status"),
-        _text("Run", "failure class", "failure_class"),
-        _text("Run", "params", "params"),
+        ("", _text("Material", "material")),
+        ("", _text("Model", "model")),
+        ("Run", _text("status", "status")),
+        ("Run", _text("failure class", "failure_class")),
+        ("Run", _text("params", "params")),
     ]
     for col in board.columns:
         group = with_unit(col.label, col.unit)
-        columns.append(_number(group, col.label, f"{col.name}__value"))
-        columns.append(_number(group, f"{col.label} {ref}", f"{col.name}__reference"))
-        columns.append(_number(group, "error", f"{col.name}__error"))
-    columns.append(_text("", "Quality flags", "flags"))
-    return columns
+        columns += [
+            (group, number_column(col.label, f"{col.name}__value", NUMBER)),
+            (group, number_column(f"{col.label} {ref}", f"{col.name}__reference", NUMBER)),
+            (group, number_column("error", f"{col.name}__error", NUMBER)),
+        ]
+    columns.append(("", _text("Quality flags", "flags")))
+    return grouped(columns)
 
 
-MATERIALS_PAGE_SIZE = 25
-
-
-def materials_table(table_id: str) -> DataTable:
-    """The sortable, filterable model x material table, empty: a callback fills it one page
-    at a time, filtered and sorted on the server (``frontend.components.paged_table``), so
-    the browser never holds every (model, material) row of hundreds of models."""
-    style = {
-        **_TABLE_STYLE,
-        "page_action": "custom",
-        "sort_action": "custom",
-        "page_size": MATERIALS_PAGE_SIZE,
-    }
-    return DataTable(
-        id=table_id,
-        columns=[],
-        data=[],
-        page_current=0,
-        page_count=1,
-        sort_by=[],
-        filter_query="",
-        filter_action="custom",
-        filter_options={"case": "insensitive", "placeholder_text": "filter…"},
-        **style,
+def materials_table(table_id: str) -> AgGrid:
+    """The sortable, filterable model x material table, empty: the grid asks for one page at a
+    time (``getRowsRequest``), filtered and sorted on the server
+    (``frontend.components.paged_table``), so the browser never holds every (model, material)
+    row of hundreds of models."""
+    return data_grid(
+        table_id,
+        page_size=MATERIALS_PAGE_SIZE,
+        infinite=True,
+        dashGridOptions={"alwaysMultiSort": True},
     )

@@ -1,21 +1,32 @@
-"""The all-benchmark leaderboard's table, summary line, empty state and CSV export (pure:
-data -> components), used by the leaderboard page (``frontend/pages/leaderboard.py``)."""
+"""The all-benchmark leaderboard's table (with its CSV export), summary line and empty state
+(pure: data -> components), used by the leaderboard page (``frontend/pages/leaderboard.py``)."""
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 import dash_bootstrap_components as dbc
-from dash import html, no_update
-from dash.dash_table.Format import Format, Scheme
+from dash import html
 from dash.development.base_component import Component
+from dash_ag_grid import AgGrid
 
 from backend.schemas.leaderboard import LeaderboardRead
+from frontend.components.grid import (
+    ORANGE,
+    RED,
+    Column,
+    csv_export,
+    data_grid,
+    grouped,
+    highlight,
+    number_column,
+    text_column,
+)
 from frontend.overview import SPEED_BENCHMARK, View, speed_cost
 
-NUMBER = Format(precision=3, scheme=Scheme.decimal_or_exponent).nully("n/a")
+NUMBER = ".3g"  # d3 format of a benchmark's score
+PAGE_SIZE = 25
+MUTED = {"color": "#6c757d", "fontStyle": "italic"}
 
 
 def costs_of(data: dict[str, Any]) -> tuple[dict[str, float], str]:
@@ -31,49 +42,53 @@ def displayed(record: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in record.items() if k != "model_id"}
 
 
-def table_columns(view: View) -> list[dict[str, Any]]:
+def table_columns(view: View) -> list[Column]:
     """Combined rank and score, the model and its runs first; then per benchmark the rank and
-    the score on its standard board."""
-    rate = Format(precision=1, scheme=Scheme.percentage).nully("n/a")
-    score = Format(precision=2, scheme=Scheme.fixed).nully("n/a")
-    columns: list[dict[str, Any]] = [
-        {"name": ["", "#"], "id": "rank", "type": "numeric", "format": Format().nully("n/a")},
-        {"name": ["", "Model"], "id": "model_link", "presentation": "markdown", "type": "text"},
-        {"name": ["", "Version"], "id": "version", "type": "text"},
-        {"name": ["", "Family"], "id": "family", "type": "text"},
-        {"name": ["", "Openness"], "id": "openness", "type": "text"},
-        {"name": ["", "Training set"], "id": "training_set", "type": "text"},
-        {
-            "name": ["Combined", "score (0 best)"],
-            "id": "score",
-            "type": "numeric",
-            "format": score,
-        },
-        {"name": ["Combined", "not ranked"], "id": "missing", "type": "text"},
-        {"name": ["Combined", "benchmarks scored"], "id": "n_benchmarks", "type": "numeric"},
-        {"name": ["Runs", "total"], "id": "n_runs", "type": "numeric"},
-        {"name": ["Runs", "failed"], "id": "n_failed", "type": "numeric"},
-        {"name": ["Runs", "failure rate"], "id": "failure_rate", "type": "numeric", "format": rate},
-        {"name": ["Runs", "flagged"], "id": "n_flagged", "type": "numeric"},
+    the score on its standard board. Failed runs in red, flagged ones in orange."""
+    link = text_column(
+        "Model",
+        "model_link",
+        cellRenderer="markdown",  # "[name](/models/<id>)": a link to the model's page
+        comparator={"function": "byKey('model')"},
+        filterValueGetter={"function": "params.data.model"},
+    )
+    columns: list[tuple[str, Column]] = [
+        ("", number_column("#", "rank")),
+        ("", link),
+        ("", text_column("Version", "version")),
+        ("", text_column("Family", "family")),
+        ("", text_column("Openness", "openness")),
+        ("", text_column("Training set", "training_set")),
+        ("Combined", number_column("score (0 best)", "score", ".2f")),
+        ("Combined", text_column("not ranked", "missing", cellStyle=MUTED)),
+        ("Combined", number_column("benchmarks scored", "n_benchmarks", None)),
+        ("Runs", number_column("total", "n_runs", None)),
+        ("Runs", number_column("failed", "n_failed", None)),
+        (
+            "Runs",
+            number_column(
+                "failure rate", "failure_rate", ".1%", cellStyle=highlight("params.value > 0", RED)
+            ),
+        ),
+        (
+            "Runs",
+            number_column(
+                "flagged", "n_flagged", None, cellStyle=highlight("params.value > 0", ORANGE)
+            ),
+        ),
     ]
     for col in view.columns:
-        columns.append(
-            {
-                "name": [col.benchmark, "rank"],
-                "id": col.rank_id,
-                "type": "numeric",
-                "format": Format().nully("n/a"),
-            }
-        )
-        columns.append(
-            {
-                "name": [col.benchmark, col.score_title],
-                "id": col.score_id,
-                "type": "numeric",
-                "format": NUMBER,
-            }
-        )
-    return columns
+        columns.append((col.benchmark, number_column("rank", col.rank_id)))
+        columns.append((col.benchmark, number_column(col.score_title, col.score_id, NUMBER)))
+    return grouped(columns)
+
+
+def overview_table(table_id: str) -> AgGrid:
+    """The leaderboard's grid, empty (a callback fills it): sorted and filtered in the
+    browser, 25 models a page, its CSV export the rows after sort and filter."""
+    return data_grid(
+        table_id, page_size=PAGE_SIZE, csvExportParams=csv_export("mlip-leaderboard.csv")
+    )
 
 
 def summary(view: View, boards: dict[str, LeaderboardRead], filters: dict[str, str]) -> Component:
@@ -162,23 +177,3 @@ def error_alert(message: str) -> dbc.Alert:
         color="danger",
         className="mt-2",
     )
-
-
-def export_csv(
-    _clicks: int | None, rows: list[dict[str, Any]] | None, columns: list[dict[str, Any]]
-) -> Any:
-    """The rows as shown (after the table's own sorting and filtering), the columns as shown."""
-    if not rows:
-        return no_update
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([" ".join(p for p in c["name"] if p) for c in columns])
-    for row in rows:
-        writer.writerow([_csv_value(row.get(c["id"]), c["id"], row) for c in columns])
-    return {"content": buffer.getvalue(), "filename": "mlip-leaderboard.csv", "type": "text/csv"}
-
-
-def _csv_value(value: Any, column_id: str, row: dict[str, Any]) -> Any:
-    if column_id == "model_link":
-        return row.get("model", "")
-    return "" if value is None else value

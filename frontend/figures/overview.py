@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import plotly.graph_objects as go
 
 from frontend.figures.leaderboard import TEMPLATE
 from frontend.figures.text import escaped
-from frontend.overview import pareto_front
+from frontend.overview import Column, pareto_front
 
 FRONT_COLOR = "#CC6677"  # Tol's muted rose: the Pareto front
 OTHER_COLOR = "#4477AA"  # Tol's blue: every other model
@@ -17,22 +17,38 @@ OTHER_COLOR = "#4477AA"  # Tol's blue: every other model
 
 @escaped
 def accuracy_cost_figure(
-    records: list[dict[str, Any]], costs: Mapping[str, float], *, cost_label: str
+    records: list[dict[str, Any]],
+    costs: Mapping[str, float],
+    *,
+    cost_label: str,
+    columns: Sequence[Column] = (),
 ) -> go.Figure:
     """Combined score against cost per model, the Pareto-optimal models highlighted and joined.
 
     ``costs`` maps model id -> cost; models without a cost or a score are left out (and
-    counted in the title).
+    counted in the title). When fewer than two models have a combined score (it needs every
+    weighted benchmark), the accuracy is one benchmark's score instead: that of ``columns``
+    (the cost's own benchmark excepted) on which the most models with a cost are scored,
+    named on the axis.
     """
-    points = [
-        (r, costs[r["model_id"]], r["score"])
-        for r in records
-        if r["model_id"] in costs and r["score"] is not None and costs[r["model_id"]] > 0
-    ]
+    accuracy, y_title, why = "score", "combined score (0 = best, 1 = worst)", ""
+    points = _points(records, costs, accuracy)
+    if len(points) < 2:
+        fallback = max(
+            (c for c in columns if c.benchmark != "speed"),
+            key=lambda c: len(_points(records, costs, c.score_id)),
+            default=None,
+        )
+        if fallback is not None and len(_points(records, costs, fallback.score_id)) >= 2:
+            accuracy = fallback.score_id
+            points = _points(records, costs, accuracy)
+            unit = f", {fallback.unit}" if fallback.unit and fallback.unit != "1" else ""
+            y_title = f"{fallback.benchmark} score ({fallback.metric} loss{unit}; 0 = best)"
+            why = f": {fallback.benchmark}, as fewer than 2 models have a combined score"
     fig = go.Figure()
     if not points:
         fig.add_annotation(
-            text="No model has both a cost and a combined score yet",
+            text="No two models have both a cost and a score yet",
             showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5,
         )  # fmt: skip
         fig.update_xaxes(visible=False)
@@ -59,7 +75,7 @@ def accuracy_cost_figure(
                     hovertemplate=(
                         "<b>%{text}</b><br>"
                         f"{cost_label}: %{{x:.3g}}<br>"
-                        "combined score: %{y:.2f}<extra></extra>"
+                        f"{y_title.split(' (')[0]}: %{{y:.3g}}<extra></extra>"
                     ),
                 )
             )
@@ -68,11 +84,23 @@ def accuracy_cost_figure(
     fig.update_layout(
         template=TEMPLATE,
         title="Accuracy vs cost"
+        + why
         + (f" ({left_out} models without both left out)" if left_out else ""),
         xaxis_title=cost_label,
-        yaxis_title="combined score (0 = best, 1 = worst)",
+        yaxis_title=y_title,
         legend={"orientation": "h", "y": -0.2},
         margin={"l": 60, "r": 20, "t": 50, "b": 40},
         height=420,
     )
     return fig
+
+
+def _points(
+    records: list[dict[str, Any]], costs: Mapping[str, float], accuracy: str
+) -> list[tuple[dict[str, Any], float, float]]:
+    """(record, cost, accuracy) of the models that have both."""
+    return [
+        (r, costs[r["model_id"]], r[accuracy])
+        for r in records
+        if r["model_id"] in costs and r.get(accuracy) is not None and costs[r["model_id"]] > 0
+    ]

@@ -25,18 +25,15 @@ from frontend.api_client import ApiError
 from frontend.app import current_api_client
 from frontend.components.board_view import board_plots, board_view, error_alert
 from frontend.components.leaderboard_tables import (
-    MATERIALS_PAGE_SIZE,
     material_columns,
     material_records,
     materials_table,
     protocol_label,
-    sort_summary,
     summary_columns,
     summary_records,
-    summary_styles,
     summary_table,
 )
-from frontend.components.paged_table import page_of
+from frontend.components.paged_table import rows_response
 from frontend.figures.leaderboard import (
     LEVELS_OF_THEORY,
     MAX_HIGHLIGHTED,
@@ -53,6 +50,12 @@ dash.register_page(
     title="Benchmark · MLIP Metrology",
     nav=False,
 )
+
+
+#: A table section before its board has rows: laid out but not shown, so its grid measures its
+#: rows and columns as it will show them (a grid in a ``display: none`` section cannot).
+COLLAPSED = {"visibility": "hidden", "height": 0, "overflow": "hidden"}
+SHOWN: dict[str, str] = {}
 
 
 def _control(label: str, control: Any, width: int) -> dbc.Col:
@@ -110,16 +113,17 @@ def layout(
             html.Div(
                 [html.H4("Models"), summary_table("board-table")],
                 id="board-table-section",
-                hidden=True,
+                style=COLLAPSED,
             ),
             html.Div(id="board-plots"),
             html.Div(
                 [
                     html.H4(id="board-materials-title", className="mt-4"),
                     materials_table("board-materials"),
+                    html.Div(id="board-materials-sink", hidden=True),
                 ],
                 id="board-materials-section",
-                hidden=True,
+                style=COLLAPSED,
             ),
         ]
     )
@@ -230,48 +234,57 @@ def render(stamp: dict[str, Any] | None, chosen: list[str] | None = None) -> tup
     return board_view(board), board_plots(board, chosen)
 
 
-def table(stamp: dict[str, Any] | None, sort_by: list[dict[str, str]] | None) -> tuple[Any, ...]:
-    """The board table in the API's order (or sorted as asked, by the numbers behind the
-    texts), its columns and shading; hidden while the board has no rows."""
+def table(stamp: dict[str, Any] | None) -> tuple[Any, ...]:
+    """The board table in the API's order (each column sorts in the browser, by the numbers
+    behind its texts) and its columns; hidden while the board has no rows."""
     if stamp is None:
-        return (no_update,) * 4
+        return (no_update,) * 3
     try:
         board = read_board(stamp)
     except ApiError:
-        return (no_update,) * 4  # the status line shows the error
+        return (no_update,) * 3  # the status line shows the error
     if not board.rows:
-        return [], [], [], True
-    records = summary_records(board)
-    return sort_summary(records, sort_by), summary_columns(board), summary_styles(records), False
+        return [], [], COLLAPSED
+    return summary_records(board), summary_columns(board), SHOWN
 
 
-def materials_page(
-    page_current: int | None,
-    page_size: int | None,
-    sort_by: list[dict[str, str]] | None,
-    filter_query: str | None,
-    stamp: dict[str, Any] | None,
-) -> tuple[Any, ...]:
-    """One page of the per-material table (filtered and sorted over every row), its columns
-    and title; hidden until the board has results."""
+def materials_frame(stamp: dict[str, Any] | None) -> tuple[Any, ...]:
+    """The per-material table's columns and title; hidden until the board has results."""
     if stamp is None:
-        return (no_update,) * 5
+        return (no_update,) * 3
     try:
         board = read_board(stamp)
     except ApiError:
-        return (no_update,) * 5  # the status line shows the error
+        return (no_update,) * 3  # the status line shows the error
     if not board.entries:
-        return [], 1, [], "", True
-    rows, pages = page_of(
-        material_records(board),
-        filter_query,
-        sort_by,
-        page_current,
-        page_size or MATERIALS_PAGE_SIZE,
-    )
+        return [], "", COLLAPSED
     ref = reference_label(board.level_of_theory)
     title = f"Per material and run (model, {ref}, error; failed runs with their class)"
-    return rows, pages, material_columns(board), title, False
+    return material_columns(board), title, SHOWN
+
+
+def materials_page(request: dict[str, Any] | None, stamp: dict[str, Any] | None) -> Any:
+    """The rows the per-material table asks for (one page of every row, filtered and sorted
+    as its filter boxes and headers say) and how many rows pass its filters."""
+    if request is None or stamp is None:
+        return no_update  # asked again once the board is read (REFRESH_SCRIPT)
+    try:
+        board = read_board(stamp)
+    except ApiError:
+        return no_update  # the status line shows the error
+    return rows_response(material_records(board), request)
+
+
+#: A new board: the per-material table asks for its rows again (it keeps its page, filters
+#: and sort).
+REFRESH_SCRIPT = """
+function(stamp) {
+    if (stamp) {
+        dash_ag_grid.getApiAsync("board-materials").then(api => api.refreshInfiniteCache());
+    }
+    return "";
+}
+"""
 
 
 def register_callbacks(app: dash.Dash) -> None:
@@ -298,22 +311,24 @@ def register_callbacks(app: dash.Dash) -> None:
         Input("board-models", "value"),
     )(render)
     app.callback(
-        Output("board-table", "data"),
-        Output("board-table", "columns"),
-        Output("board-table", "style_data_conditional"),
-        Output("board-table-section", "hidden"),
+        Output("board-table", "rowData"),
+        Output("board-table", "columnDefs"),
+        Output("board-table-section", "style"),
         Input("board-data", "data"),
-        Input("board-table", "sort_by"),
     )(table)
     app.callback(
-        Output("board-materials", "data"),
-        Output("board-materials", "page_count"),
-        Output("board-materials", "columns"),
+        Output("board-materials", "columnDefs"),
         Output("board-materials-title", "children"),
-        Output("board-materials-section", "hidden"),
-        Input("board-materials", "page_current"),
-        Input("board-materials", "page_size"),
-        Input("board-materials", "sort_by"),
-        Input("board-materials", "filter_query"),
+        Output("board-materials-section", "style"),
         Input("board-data", "data"),
+    )(materials_frame)
+    app.callback(
+        Output("board-materials", "getRowsResponse"),
+        Input("board-materials", "getRowsRequest"),
+        State("board-data", "data"),
     )(materials_page)
+    app.clientside_callback(
+        REFRESH_SCRIPT,
+        Output("board-materials-sink", "children"),
+        Input("board-data", "data"),
+    )

@@ -13,8 +13,6 @@ from urllib.parse import urlencode
 import dash
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, dcc, html, no_update
-from dash.dash_table.DataTable import DataTable
-from dash.dash_table.Format import Format, Scheme
 from dash.development.base_component import Component
 
 from backend.schemas.models import ModelRead
@@ -24,7 +22,7 @@ from frontend.components.overview_table import (
     costs_of,
     displayed,
     error_alert,
-    export_csv,
+    overview_table,
     summary,
     table_columns,
 )
@@ -49,7 +47,6 @@ LEVELS_OF_THEORY = (
 )
 OPENNESS = ("OSOD", "OSCD", "CSOD", "CSCD")
 QUERY_KEYS = ("lot", "weights", "training_set", "openness", "element", "structure_set")
-NUMBER = Format(precision=3, scheme=Scheme.decimal_or_exponent).nully("n/a")
 
 
 def _labelled(label: str, control: Any, width: int = 2) -> dbc.Col:
@@ -158,48 +155,9 @@ def layout(
                         size="sm",
                         className="mb-2",
                     ),
-                    dcc.Download(id="leaderboard-download"),
                 ]
             ),
-            DataTable(
-                id="leaderboard-table",
-                columns=[],
-                data=[],
-                sort_action="native",
-                filter_action="native",
-                filter_options={"case": "insensitive", "placeholder_text": "filter…"},
-                page_action="native",
-                page_size=25,
-                merge_duplicate_headers=True,
-                markdown_options={"link_target": "_self"},
-                style_table={"overflowX": "auto", "minWidth": "100%"},
-                style_cell={
-                    "fontFamily": "var(--bs-body-font-family)",
-                    "fontSize": "0.85rem",
-                    "padding": "3px 6px",
-                    "minWidth": "70px",
-                    "maxWidth": "180px",
-                    "whiteSpace": "normal",
-                },
-                style_header={
-                    "fontWeight": "bold",
-                    "backgroundColor": "#f1f3f5",
-                    "textAlign": "center",
-                },
-                style_data_conditional=[
-                    {
-                        "if": {"filter_query": "{failure_rate} > 0", "column_id": "failure_rate"},
-                        "color": "#b2182b",
-                        "fontWeight": "bold",
-                    },
-                    {
-                        "if": {"filter_query": "{n_flagged} > 0", "column_id": "n_flagged"},
-                        "color": "#b35806",
-                        "fontWeight": "bold",
-                    },
-                    {"if": {"column_id": "missing"}, "color": "#6c757d", "fontStyle": "italic"},
-                ],
-            ),
+            overview_table("leaderboard-table"),
             dcc.Loading(
                 dcc.Graph(id="leaderboard-pareto", config={"displaylogo": False}),
                 type="dot",
@@ -326,13 +284,14 @@ def render(
     return (
         table_columns(view),
         [displayed(r) for r in view.records],
-        accuracy_cost_figure(view.records, costs, cost_label=cost_label),
+        accuracy_cost_figure(view.records, costs, cost_label=cost_label, columns=view.columns),
         summary(view, data["boards"], filters),
         search,
         drawn,
     )
 
 
+EXPORT_SCRIPT = "function(clicks) { return true; }"
 URL_SCRIPT = """
 function(search) {
     if (search && window.location.search !== search) {
@@ -363,8 +322,8 @@ def register_callbacks(app: dash.Dash) -> None:
         State({"type": "leaderboard-weight", "benchmark": ALL}, "value"),
     )(weight_inputs)
     app.callback(
-        Output("leaderboard-table", "columns"),
-        Output("leaderboard-table", "data"),
+        Output("leaderboard-table", "columnDefs"),
+        Output("leaderboard-table", "rowData"),
         Output("leaderboard-pareto", "figure"),
         Output("leaderboard-summary", "children"),
         Output("leaderboard-search", "data"),
@@ -379,13 +338,12 @@ def register_callbacks(app: dash.Dash) -> None:
         State("leaderboard-initial-weights", "data"),
         State("leaderboard-rendered", "data"),
     )(render)
-    app.callback(
-        Output("leaderboard-download", "data"),
+    app.clientside_callback(  # the grid writes the CSV of what it shows, every page
+        EXPORT_SCRIPT,
+        Output("leaderboard-table", "exportDataAsCsv"),
         Input("leaderboard-export", "n_clicks"),
-        State("leaderboard-table", "derived_virtual_data"),
-        State("leaderboard-table", "columns"),
         prevent_initial_call=True,
-    )(export_csv)
+    )
     app.clientside_callback(
         URL_SCRIPT, Output("leaderboard-url-sink", "children"), Input("leaderboard-search", "data")
     )

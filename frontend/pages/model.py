@@ -9,14 +9,13 @@ from typing import Any
 import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html, no_update
-from dash.dash_table.DataTable import DataTable
-from dash.dash_table.Format import Format, Scheme
 from dash.development.base_component import Component
 
 from backend.schemas.models import ModelRead
 from backend.schemas.runs import RunSummary, SeriesRead
 from frontend.api_client import ApiClient, ApiError
 from frontend.app import current_api_client
+from frontend.components.grid import RED, data_grid, highlight, number_column, text_column
 from frontend.figures.model import (
     empty_figure,
     failure_breakdown,
@@ -40,7 +39,7 @@ CURVES = {  # graph -> (benchmark, series names, log axes)
     "speed": ("speed", ("time_per_atom_step",), True),
 }
 NO_MATERIAL = ""  # the material choice of a model without an EOS or dimer run
-NUMBER = Format(precision=4, scheme=Scheme.decimal_or_exponent).nully("n/a")
+NUMBER = ".4g"  # d3 format of a mean or an MAE
 
 
 def _graph(name: str, lg: int = 6) -> dbc.Col:
@@ -250,39 +249,18 @@ def results_table(runs: list[RunSummary], benchmarks: list[dict[str, Any]]) -> C
         by_key.pop(bench["key"], None)
     if not records:
         return html.P("No results yet.", className="text-muted")
-    rate = Format(precision=1, scheme=Scheme.percentage).nully("n/a")
-    columns: list[Any] = [
-        {"name": "Benchmark", "id": "benchmark"},
-        {"name": "Metric", "id": "metric"},
-        {"name": "Unit", "id": "unit"},
-        {"name": "Mean value", "id": "mean", "type": "numeric", "format": NUMBER},
-        {"name": "MAE vs reference", "id": "mae", "type": "numeric", "format": NUMBER},
-        {"name": "Materials with reference", "id": "n_ref", "type": "numeric"},
-        {"name": "Runs succeeded", "id": "ok", "type": "numeric"},
-        {"name": "Runs failed", "id": "failed", "type": "numeric"},
-        {"name": "Failure rate", "id": "failure_rate", "type": "numeric", "format": rate},
+    columns = [
+        text_column("Benchmark", "benchmark"),
+        text_column("Metric", "metric"),
+        text_column("Unit", "unit"),
+        number_column("Mean value", "mean", NUMBER),
+        number_column("MAE vs reference", "mae", NUMBER),
+        number_column("Materials with reference", "n_ref", None),
+        number_column("Runs succeeded", "ok", None),
+        number_column("Runs failed", "failed", None, cellStyle=highlight("params.value > 0", RED)),
+        number_column("Failure rate", "failure_rate", ".1%"),
     ]
-    return DataTable(
-        id="model-results-table",
-        columns=columns,
-        data=records,
-        sort_action="native",
-        page_action="none",
-        style_table={"overflowX": "auto"},
-        style_cell={
-            "fontFamily": "var(--bs-body-font-family)",
-            "fontSize": "0.85rem",
-            "padding": "3px 6px",
-        },
-        style_header={"fontWeight": "bold", "backgroundColor": "#f1f3f5"},
-        style_data_conditional=[
-            {
-                "if": {"filter_query": "{failed} > 0", "column_id": "failed"},
-                "color": "#b2182b",
-                "fontWeight": "bold",
-            }
-        ],
-    )
+    return data_grid("model-results-table", filters=False, columnDefs=columns, rowData=records)
 
 
 def _curves(client: ApiClient, subjects: list[str]) -> dict[tuple[str, str], list[RunSummary]]:

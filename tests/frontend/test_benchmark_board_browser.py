@@ -20,7 +20,7 @@ from tests.frontend.browser import (
     wait_for,
 )
 from tests.frontend.conftest import N_SEEDED_MODELS, SeededApi
-from tests.frontend.datatable import all_pages, page_rows, shown_number
+from tests.frontend.grid import all_pages, filter_box, page_rows, shown_number, sort_by
 from tests.frontend.seed import (
     ALT_EOS_PARAMS,
     FAILURE_CLASSES,
@@ -115,11 +115,7 @@ def test_materials_table_pages_filters_and_sorts_every_run(
 
     chromium.get(seeded_dash + "/benchmarks/eos")
     wait_for(chromium, lambda d: page_rows(d, TABLE), 90)
-    box = chromium.find_element(
-        By.CSS_SELECTOR, f"{TABLE} th.dash-filter[data-dash-column='material'] input"
-    )
-    chromium.execute_script("arguments[0].scrollIntoView({block: 'center'});", box)
-    box.send_keys("Pt", Keys.ENTER)
+    filter_box(chromium, TABLE, "material").send_keys("Pt", Keys.ENTER)
     platinum = {pair for pair in every if pair[0] == "Pt"}
     shown = wait_for(
         chromium,
@@ -132,9 +128,7 @@ def test_materials_table_pages_filters_and_sorts_every_run(
     assert {(r["material"], r["model"]) for r in shown} == platinum
 
     column = "volume_per_atom__value"
-    sort = f"{TABLE} th.dash-header[data-dash-column='{column}'] .column-header--sort"
-    button = chromium.find_element(By.CSS_SELECTOR, sort)
-    chromium.execute_script("arguments[0].click();", button)  # ascending
+    sort_by(chromium, TABLE, column)  # ascending
 
     def ascending(driver: webdriver.Chrome) -> list[float] | None:
         numbers = [shown_number(r[column]) for r in page_rows(driver, TABLE)]
@@ -176,11 +170,10 @@ def test_board_table_shows_ranks_scores_and_maes_with_intervals_in_rank_order(
     assert "MAPE" not in text
 
     # Sorting on "#" is the API's ranking (numbers, not texts), both ways.
-    sort = f"{BOARD} th.dash-header[data-dash-column='rank'] .column-header--sort"
-    chromium.execute_script("arguments[0].click();", chromium.find_element(By.CSS_SELECTOR, sort))
+    sort_by(chromium, BOARD, "rank")
     ranked = [r["model_name"] for r in board["rows"]]
     wait_for(chromium, lambda d: _board_models(d) == ranked)  # ties keep the API's order
-    chromium.execute_script("arguments[0].click();", chromium.find_element(By.CSS_SELECTOR, sort))
+    sort_by(chromium, BOARD, "rank")
     wait_for(
         chromium,
         lambda d: (

@@ -24,6 +24,7 @@ from tests.frontend.browser import (
     wait_for,
 )
 from tests.frontend.conftest import N_SEEDED_MODELS, SeededApi
+from tests.frontend.grid import page_rows, sort_by
 from tests.frontend.seed import (
     ELEMENTS_PER_SET,
     FAILURE_CLASSES,
@@ -37,12 +38,7 @@ pytestmark = pytest.mark.browser
 
 def _table_models(driver: webdriver.Chrome) -> list[str]:
     """Model names in the leaderboard table, top to bottom (read in one script: no stale refs)."""
-    names: list[str] = driver.execute_script(
-        "return Array.from(document.querySelectorAll("
-        "\"#leaderboard-table td[data-dash-column='model_link']\"))"
-        ".map(c => c.textContent.trim()).filter(t => t);"
-    )
-    return names
+    return [r["model_link"] for r in page_rows(driver, "#leaderboard-table") if r["model_link"]]
 
 
 def _wait_table(driver: webdriver.Chrome) -> list[str]:
@@ -109,10 +105,7 @@ def test_leaderboard_ranks_filters_sorts_and_keeps_weights_in_the_url(
     after = wait_for(chromium, lambda d: _table_models(d) == expected and expected)
 
     # Sorting by the model column changes the order to alphabetical.
-    header = chromium.find_element(
-        By.CSS_SELECTOR, "#leaderboard-table th[data-dash-column='model_link'] .column-header--sort"
-    )
-    header.click()
+    sort_by(chromium, "#leaderboard-table", "model_link")
     wait_for(chromium, lambda d: _table_models(d) == sorted(_table_models(d)))
 
     # The shared URL restores the view.
@@ -187,7 +180,9 @@ def test_model_page_shows_card_results_curves_parity_and_failures(
     chromium.get(f"{seeded_dash}/models/{model}?compare={other}")
     title = wait_for(chromium, lambda d: d.find_elements(By.ID, "model-title"), 60)
     assert model_name(0) in title[0].text
-    wait_for(chromium, lambda d: d.find_elements(By.CSS_SELECTOR, "#model-results-table td"), 60)
+    wait_for(
+        chromium, lambda d: d.find_elements(By.CSS_SELECTOR, "#model-results-table .ag-cell"), 60
+    )
     text = page_text(chromium)
     assert "OSOD" in text
     assert "MPtrj" in text
@@ -279,11 +274,11 @@ def test_campaign_monitor_shows_progress_failures_and_cancels_with_a_token(
 @pytest.mark.parametrize(
     ("path", "ready"),
     [
-        ("/", "#leaderboard-table td"),
+        ("/", "#leaderboard-table .ag-cell"),
         ("/elements", "#elements-training .main-svg"),
         ("/campaigns", ".progress-bar"),
-        ("/benchmarks/eos", "#board-table td"),
-        ("/models/{model}", "#model-results-table td"),
+        ("/benchmarks/eos", "#board-table .ag-cell"),
+        ("/models/{model}", "#model-results-table .ag-cell"),
         ("/runs/{run}", "#run-title"),
         ("/runs/00000000-0000-0000-0000-000000000000", "#run-error"),
     ],

@@ -28,11 +28,13 @@ from tests.frontend.browser import (
     wait_for,
 )
 from tests.frontend.conftest import N_SEEDED_MODELS, SeededApi
-from tests.frontend.datatable import (
+from tests.frontend.grid import (
     all_pages,
     column_ids,
+    filter_box,
     page_rows,
     shown_number,
+    sort_by,
     visible_headers,
 )
 from tests.frontend.seed import model_name
@@ -77,7 +79,8 @@ def _export(driver: webdriver.Chrome, folder: Path) -> tuple[list[str], list[lis
     driver.find_element(By.ID, "leaderboard-export").click()
     path = downloaded_file(folder)
     assert path.suffix == ".csv"
-    with path.open(newline="", encoding="utf-8") as handle:
+    # utf-8-sig: the grid starts its CSV with a byte-order mark (spreadsheets then read UTF-8)
+    with path.open(newline="", encoding="utf-8-sig") as handle:
         header, *rows = list(csv.reader(handle))
     path.unlink()
     return header, rows
@@ -125,7 +128,9 @@ def test_csv_export_of_the_default_view_is_the_table_on_all_its_pages(
     driver.get(seeded_dash + "/")
     wait_for(driver, lambda d: len(page_rows(d, TABLE)) == N_SEEDED_MODELS, 90)
     # Fewer rows per page than models, so the export must hold rows of pages not on screen.
-    driver.execute_script("dash_clientside.set_props('leaderboard-table', {page_size: 4});")
+    driver.execute_script(
+        "dash_ag_grid.getApi('leaderboard-table').setGridOption('paginationPageSize', 4);"
+    )
     wait_for(driver, lambda d: len(page_rows(d, TABLE)) == 4)
     shown, pages = all_pages(driver, TABLE)
     assert pages == 2
@@ -168,13 +173,9 @@ def test_csv_export_follows_the_tables_sort_and_filter(
     driver.get(seeded_dash + "/")
     wait_for(driver, lambda d: len(page_rows(d, TABLE)) == N_SEEDED_MODELS, 90)
 
-    sort = f"{TABLE} th.dash-header[data-dash-column='{column}'] .column-header--sort"
-    driver.find_element(By.CSS_SELECTOR, sort).click()  # ascending
-    driver.find_element(By.CSS_SELECTOR, sort).click()  # descending
-    box = driver.find_element(
-        By.CSS_SELECTOR, f"{TABLE} th.dash-filter[data-dash-column='openness'] input"
-    )
-    box.send_keys("os", Keys.ENTER)
+    sort_by(driver, TABLE, column)  # ascending
+    sort_by(driver, TABLE, column)  # descending
+    filter_box(driver, TABLE, "openness").send_keys("os", Keys.ENTER)
     shown = _wait_models(driver, [r["model_link"] for r in expected])
     screenshot(driver, "leaderboard-export-sorted-filtered")
 

@@ -19,6 +19,7 @@ from tests.frontend.browser import (
     severe_console_errors,
     wait_for,
 )
+from tests.frontend.grid import page_cells
 
 pytestmark = pytest.mark.browser
 
@@ -27,11 +28,7 @@ MODELS = ("EMT", "LJ-exp-fit", "Morse-GW-exp-fit")
 
 def _materials_row(driver: webdriver.Chrome, model: str, material: str) -> list[str]:
     """The cell texts of the (model, material) row of the per-material table."""
-    for row in driver.find_elements(By.CSS_SELECTOR, "#board-materials tr"):
-        cells = [
-            cell.get_attribute("textContent").strip()
-            for cell in row.find_elements(By.TAG_NAME, "td")
-        ]
+    for cells in page_cells(driver, "#board-materials"):
         if cells[:2] == [material, model]:
             return cells
     return []
@@ -39,7 +36,7 @@ def _materials_row(driver: webdriver.Chrome, model: str, material: str) -> list[
 
 def test_leaderboard_shows_models_values_and_parity(chromium: webdriver.Chrome, dash_url: str):
     chromium.get(dash_url + "/benchmarks/eos")
-    wait_for(chromium, lambda d: d.find_elements(By.CSS_SELECTOR, "#board-table td"))
+    wait_for(chromium, lambda d: d.find_elements(By.CSS_SELECTOR, "#board-table .ag-cell"))
 
     text = page_text(chromium)
     for model in MODELS:

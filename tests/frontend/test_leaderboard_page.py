@@ -13,13 +13,13 @@ from dash import no_update
 
 from backend.schemas.leaderboard import LeaderboardRead
 from frontend.app import create_app
+from frontend.components.grid import headers, leaf_columns
 from frontend.components.leaderboard_tables import (
+    SUMMARY_ROW_STYLE,
     material_columns,
     material_records,
-    sort_summary,
     summary_columns,
     summary_records,
-    summary_styles,
 )
 from tests.frontend.conftest import OTHER_HASH, STANDARD_HASH
 
@@ -109,15 +109,18 @@ def test_board_table_shows_ranks_scores_and_maes_with_their_intervals(board: Lea
     assert lj["failures"] == "no_convergence 1"
     assert lj["fitted_to"] == "B0"
     assert emt["fitted_to"] == ""
-    headers = [" ".join(part for part in c["name"] if part) for c in summary_columns(board)]
-    assert "Ranking score (%) (95 % interval)" in headers
-    assert "V0 (Å³/atom) MAE (95 % interval)" in headers
-    assert "Runs failures by class" in headers
-    assert not any("MAPE" in h for h in headers)
-    shaded = [s for s in summary_styles([emt, lj]) if "backgroundColor" in s]
-    assert shaded == [
-        {"if": {"filter_query": '{tier} = "1 (2 tied)"'}, "backgroundColor": "#eef2f7"}
-    ]
+    shown = headers(summary_columns(board))
+    assert "Ranking score (%) (95 % interval)" in shown
+    assert "V0 (Å³/atom) MAE (95 % interval)" in shown
+    assert "Runs failures by class" in shown
+    assert not any("MAPE" in h for h in shown)
+    # every other tier shaded: tier 1 (both models, tied) is
+    (shaded,) = SUMMARY_ROW_STYLE["styleConditions"]
+    assert shaded == {
+        "condition": "params.data.tier__key % 2 == 1",
+        "style": {"backgroundColor": "#eef2f7"},
+    }
+    assert emt["tier__key"] % 2 == lj["tier__key"] % 2 == 1
 
 
 def test_board_table_sorts_on_the_numbers_behind_the_texts(board: LeaderboardRead):
@@ -130,12 +133,21 @@ def test_board_table_sorts_on_the_numbers_behind_the_texts(board: LeaderboardRea
         }
     )
     records = summary_records(many)
+    columns = {c["field"]: c for _, c in leaf_columns(summary_columns(many))}
 
-    by_rank = sort_summary(records, [{"column_id": "rank", "direction": "asc"}])
-    assert [r["model"] for r in by_rank] == ["m1", "m2", "m10"]  # not "1", "10", "2"
-    by_score = sort_summary(records, [{"column_id": "score", "direction": "desc"}])
-    assert [r["model"] for r in by_score] == ["m10", "m2", "m1"]
-    assert [r["model"] for r in sort_summary(records, [])] == ["m2", "m10", "m1"]  # as read
+    assert [r["model"] for r in records] == ["m2", "m10", "m1"]  # the API's order, as read
+    assert [(r["rank"].split()[0], r["rank__key"]) for r in records] == [
+        ("2", 2),
+        ("10", 10),
+        ("1", 1),
+    ]
+    assert [r["score__key"] for r in records] == [3.0, 15.0, 1.5]
+    # each text with a number behind it sorts by that number (the grid's byKey comparator,
+    # missing last): 1, 2, 10, not "1", "10", "2"
+    for field in ("rank", "tier", "score", "coverage", "failures", "volume_per_atom"):
+        assert columns[field]["comparator"] == {"function": f"byKey('{field}__key')"}
+        assert all(f"{field}__key" in r for r in records)
+    assert "comparator" not in columns["model"]  # sorted as text
 
 
 def test_materials_table_keeps_failed_runs_with_their_class_and_protocol(board: LeaderboardRead):
@@ -159,8 +171,9 @@ def test_materials_table_keeps_failed_runs_with_their_class_and_protocol(board: 
         }
     ]
     assert len(records) == len(board.entries)
-    ids = [c["id"] for c in material_columns(board)]
+    ids = [c["field"] for _, c in leaf_columns(material_columns(board))]
     assert ids[:5] == ["material", "model", "status", "failure_class", "params"]
+    assert set(ids) <= set(records[0])
 
 
 def test_protocol_chooser_lists_every_parameter_set_the_standard_one_marked(

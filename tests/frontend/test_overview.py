@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Any
 
 import dash
 
+import frontend
 from backend.schemas.leaderboard import (
     CombinedLeaderboardRead,
     LeaderboardRead,
@@ -14,6 +17,7 @@ from backend.schemas.leaderboard import (
     RankingInfo,
 )
 from frontend.app import create_app
+from frontend.components.grid import headers
 from frontend.components.overview_table import summary, table_columns
 from frontend.figures.elements import clicked_element, element_map
 from frontend.overview import (
@@ -72,14 +76,32 @@ def test_page_registry_has_every_page_and_the_navbar_links_landscape() -> None:
 def test_csv_export_writes_the_rows_and_columns_as_shown() -> None:
     create_app("http://127.0.0.1:9")
     page = sys.modules["frontend.pages.leaderboard"]
-    columns = [
-        {"name": ["", "Model"], "id": "model_link"},
-        {"name": ["Runs", "failed"], "id": "n_failed"},
-    ]
-    rows = [{"model": "b", "model_link": "[b](/models/2)", "n_failed": 3},
-            {"model": "a", "model_link": "[a](/models/1)", "n_failed": None}]  # fmt: skip
-    out = page.export_csv(1, rows, columns)
-    assert out["content"].splitlines() == ["Model,Runs failed", "b,3", "a,"]
+    table = _find(page.layout(), "leaderboard-table")
+    # the grid writes the CSV itself: the rows after its sort and filter, the columns shown,
+    # one header line of the two header rows, numbers unformatted, a link as its text
+    # (functions of frontend/assets/dashAgGridFunctions.js; the browser test compares a CSV
+    # with the table)
+    assert table.csvExportParams == {
+        "fileName": "mlip-leaderboard.csv",
+        "skipColumnGroupHeaders": True,
+        "processHeaderCallback": {"function": "csvHeader(params)"},
+        "processCellCallback": {"function": "csvCell(params)"},
+    }
+    assert table.defaultColDef["useValueFormatterForExport"] is False
+    assets = Path(frontend.__file__).parent / "assets" / "dashAgGridFunctions.js"
+    assert all(f"dagfuncs.{name} = " in assets.read_text() for name in ("csvHeader", "csvCell"))
+
+
+def _find(component: Any, wanted: str) -> Any:
+    if getattr(component, "id", None) == wanted:
+        return component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list) else [children]:
+        if child is not None and not isinstance(child, str):
+            found = _find(child, wanted)
+            if found is not None:
+                return found
+    return None
 
 
 def _speed_board(board: LeaderboardRead) -> LeaderboardRead:
@@ -201,9 +223,41 @@ def test_overview_follows_the_combined_ranking_and_says_why_a_model_is_not_ranke
     assert "MAPE" not in text
     assert "1 ranked" in text
     assert "/benchmarks/speed" in text
-    headers = [" ".join(c["name"]) for c in table_columns(view)]
-    assert " #" in headers
-    assert "Combined not ranked" in headers
-    assert "eos rank" in headers
-    assert "speed score (s)" in headers
-    assert not any("MAPE" in h or "MAE" in h for h in headers)
+    shown = headers(table_columns(view))
+    assert "#" in shown
+    assert "Combined not ranked" in shown
+    assert "eos rank" in shown
+    assert "speed score (s)" in shown
+    assert not any("MAPE" in h or "MAE" in h for h in shown)
+
+
+def test_accuracy_vs_cost_falls_back_to_the_benchmark_most_models_share() -> None:
+    """The demo's case: only EMT ran MD, so one model has a combined score; the panel then
+    plots the board every model with a cost is scored on (eos), named in title and axis."""
+    from frontend.figures.overview import accuracy_cost_figure
+    from frontend.overview import Column
+
+    columns = [Column("eos", "bulk_modulus", "%"), Column("nve", "drift", "meV/atom/ps")]
+    columns.append(Column("speed", "time_per_atom", "s"))
+    records = [
+        {"model_id": "a", "model": "EMT", "version": "1", "score": 0.2,
+         "eos__score": 10.0, "nve__score": 0.01, "speed__score": 1.0},
+        {"model_id": "b", "model": "CHGNet", "version": "1", "score": None,
+         "eos__score": 30.0, "nve__score": None, "speed__score": 2.0},
+        {"model_id": "c", "model": "SevenNet", "version": "1", "score": None,
+         "eos__score": 20.0, "nve__score": None, "speed__score": 3.0},
+    ]  # fmt: skip
+    costs = {"a": 1e-5, "b": 1e-3, "c": 2e-3}
+    fig = accuracy_cost_figure(records, costs, cost_label="s/atom", columns=columns)
+    plotted = {t: y for trace in fig.data for t, y in zip(trace.text, trace.y, strict=True)}
+    assert plotted == {"EMT 1": 10.0, "CHGNet 1": 30.0, "SevenNet 1": 20.0}
+    assert "eos, as fewer than 2 models have a combined score" in fig.layout.title.text
+    assert fig.layout.yaxis.title.text.startswith("eos score")
+    front = next(t for t in fig.data if t.name == "Pareto front")
+    assert set(front.text) == {"EMT 1"}  # cheapest and most accurate: dominates both
+
+    # With two combined scores the panel keeps the combined score.
+    records[1]["score"] = 0.4
+    fig = accuracy_cost_figure(records, costs, cost_label="s/atom", columns=columns)
+    assert {t for trace in fig.data for t in trace.text} == {"EMT 1", "CHGNet 1"}
+    assert fig.layout.yaxis.title.text.startswith("combined score")
