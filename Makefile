@@ -103,7 +103,7 @@ bench: install install-mlip
 	$(BIN)/python -m bench $(if $(FULL),--full)
 
 # The same commands docker-compose.yml runs, one service each. The API is uvicorn with read
-# deadlines on slow clients (`mlipm api --help`); the dashboard is gunicorn (gthread workers).
+# deadlines on slow clients (`mlipm api --help`); the dashboard is gunicorn (gevent workers).
 api: install
 	$(BIN)/mlipm api
 worker: install

@@ -196,7 +196,9 @@ def worker(
 @app.command("dashboard")
 def dashboard(
     workers: Annotated[int, typer.Option(min=1, help="gunicorn worker processes")] = 2,
-    threads: Annotated[int, typer.Option(min=1, help="requests in progress per worker")] = 8,
+    connections: Annotated[
+        int, typer.Option(min=1, help="connections per worker (gevent greenlets, slow ones too)")
+    ] = 1000,
     dev: Annotated[
         bool, typer.Option("--dev", help="Flask's development server instead (debugging only)")
     ] = False,
@@ -204,7 +206,7 @@ def dashboard(
     """Serve the Dash UI with gunicorn (a client of the API at MLIPM_API_URL)."""
     from frontend.app import ServeOptions, serve
 
-    serve(ServeOptions(workers=workers, threads=threads), dev=dev)
+    serve(ServeOptions(workers=workers, worker_connections=connections), dev=dev)
 
 
 @campaigns_app.command("start")

@@ -44,6 +44,10 @@ HARNESSES: dict[str, tuple[list[str], list[str]]] = {
         ["--models", "20", "--repeat", "1", "--out", "{out}"],
         ["--models", "200", "--benchmarks", "12", "--repeat", "3", "--out", "{out}"],
     ),
+    "slow_clients": (
+        ["--sockets", "64", "--requests", "5", "--out", "{out}"],
+        ["--sockets", "600", "--requests", "20", "--out", "{out}"],
+    ),
     "suite_campaign": (
         ["--budget-min", "2", "--no-mlips", "--out", "{out}"],
         ["--out", "{out}"],

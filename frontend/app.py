@@ -132,19 +132,27 @@ def install_security_headers(app: dash.Dash) -> None:
 
 @dataclass(frozen=True, slots=True)
 class ServeOptions:
-    """How gunicorn serves the dashboard (counts, seconds)."""
+    """How gunicorn serves the dashboard (counts, seconds).
+
+    The workers are gevent's: each connection is a greenlet, so a client that sends its
+    request a byte at a time holds a greenlet, not one of a few threads. With gthread workers
+    (2 x 8 threads), 64 such sockets left the dashboard unable to answer anyone
+    (bench/slow_clients.py; docs/performance.md).
+    """
 
     workers: int = 2
-    threads: int = 8  # gthread: requests in progress per worker (each callback blocks one)
-    #: the arbiter restarts a worker whose main loop is silent this long (with gthread it does
-    #: not bound one request; the API client's API_TIMEOUT_S bounds a callback's API calls)
+    #: connections (greenlets) per worker, slow ones included; beyond this a worker stops
+    #: accepting until one closes
+    worker_connections: int = 1000
+    #: the arbiter restarts a worker whose loop is silent this long (a callback's API calls are
+    #: bounded by the API client's API_TIMEOUT_S)
     timeout_s: int = 60
     #: idle time allowed between requests on a kept-alive connection
     keep_alive_s: int = 5
 
 
 def serve(options: ServeOptions | None = None, *, dev: bool = False) -> None:
-    """Serve the dashboard on ``dash_host:dash_port``: gunicorn (gthread workers), or with
+    """Serve the dashboard on ``dash_host:dash_port``: gunicorn (gevent workers), or with
     ``dev`` Flask's development server (one process, for debugging only)."""
     settings = get_settings()
     if dev:
@@ -155,9 +163,9 @@ def serve(options: ServeOptions | None = None, *, dev: bool = False) -> None:
     opts = options or ServeOptions()
     config = {
         "bind": f"{settings.dash_host}:{settings.dash_port}",
-        "worker_class": "gthread",
+        "worker_class": "gevent",
         "workers": opts.workers,
-        "threads": opts.threads,
+        "worker_connections": opts.worker_connections,
         "timeout": opts.timeout_s,
         "keepalive": opts.keep_alive_s,
         # request line, header count and header size stay at gunicorn's limits (4094 B, 100,
