@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from backend.api.body_limit import BodyLimitMiddleware
+from backend.api.deps import json_without_nul
+from backend.api.docs import DOCS_PATHS, install_docs
 from backend.api.errors import install_error_handlers
+from backend.api.openapi_schemas import install_body_schemas
 from backend.api.routes import (
     benchmarks,
     campaigns,
@@ -25,11 +28,13 @@ from backend.api.routes import (
 from backend.api.security import (
     RequestIdMiddleware,
     SecurityHeadersMiddleware,
+    StaticPathGuard,
     install_optional_auth_in_openapi,
 )
 from backend.domain.errors import InvalidInput
 from backend.domain.phases import SpaceGroupReader
 from backend.schemas.common import ErrorBody
+from backend.schemas.models import ModelCreate
 from backend.services.exports import StructureWriter
 from backend.services.extxyz import write_extxyz
 from backend.services.structures import ParsedFile, StructureParser, UploadLimits
@@ -91,6 +96,9 @@ def create_app(
 ) -> FastAPI:
     app = FastAPI(
         title="MLIP Metrology",
+        dependencies=[Depends(json_without_nul)],
+        docs_url=None,  # served by install_docs, with assets from the API instead of a CDN
+        redoc_url=None,
         version="0.1.0",
         description="Standardized simulations of machine-learning interatomic potentials, "
         "compared with experimental and CCSD(T) references.",
@@ -116,15 +124,15 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, router=app.router)
     # outside the body limit, so its 413 carries a checked request id and the headers too
     app.add_middleware(RequestIdMiddleware)
-    docs = frozenset(
-        p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if p
-    )
-    app.add_middleware(SecurityHeadersMiddleware, router=app.router, docs_paths=docs)
+    app.add_middleware(SecurityHeadersMiddleware, router=app.router, docs_paths=DOCS_PATHS)
     for module in (health, models, benchmarks, campaigns, runs, leaderboards, exports, landscapes):
         app.include_router(module.router)
     for module in (tokens, users, structures, references):
         app.include_router(module.router)
+    app.router.routes.insert(0, StaticPathGuard(app.router))
     install_optional_auth_in_openapi(app)
+    install_body_schemas(app, [ModelCreate])
+    install_docs(app)
     return app
 
 

@@ -32,6 +32,11 @@ def streams_own_body(endpoint: F) -> F:
     return endpoint
 
 
+def streams_own(endpoint: object) -> bool:
+    """Whether ``endpoint`` is marked with ``streams_own_body``."""
+    return bool(getattr(endpoint, _MARK, False))
+
+
 class BodyLimitMiddleware:
     def __init__(self, app: ASGIApp, *, router: Router) -> None:
         self.app, self.router = app, router

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -15,6 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from backend.api.body_limit import streams_own
 from backend.db.models import Role, User
 from backend.db.session import session_scope
 from backend.domain.errors import InvalidInput, NotAuthenticated, PayloadTooLarge, PermissionDenied
@@ -268,3 +270,43 @@ def _check_depth(data: Any, max_depth: int) -> None:
         if depth > max_depth:
             raise _too_deep(max_depth)
         stack.extend((child, depth + 1) for child in children)
+
+
+#: A ``\u0000`` escape in JSON text: preceded by an even number of backslashes, so that an
+#: escaped backslash followed by the letters ``u0000`` does not count.
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+async def json_without_nul(request: Request) -> None:
+    """Refuse (422) a JSON body with a NUL character anywhere: Postgres text and JSONB cannot
+    hold one, and the OpenAPI document says so of every string a request sends
+    (``api.openapi_schemas``). Raw NUL is not valid JSON, so the escape is what to look for.
+    Other bodies, and those of routes that stream their own (uploads), are not read here."""
+    route = request.scope.get("route")
+    if streams_own(getattr(route, "endpoint", None)):  # the body is the route's to read
+        return
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    raw = await request.body() if media == "application/json" else b""
+    if _JSON_NUL.search(raw):
+        where = ".".join(["body", *_nul_path(raw)])
+        raise InvalidInput("text cannot hold NUL characters (\\u0000)", where=where)
+
+
+def _nul_path(raw: bytes) -> list[str]:
+    """Where the first NUL is in a JSON document (keys and list indexes), as far as it parses."""
+    try:
+        pending: list[tuple[list[str], Any]] = [([], json.loads(raw))]
+    except (ValueError, RecursionError):
+        return []
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str) and "\x00" in value:
+            return path
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if "\x00" in key:
+                    return [*path, key.replace("\x00", "")]
+                pending.append(([*path, key], item))
+        elif isinstance(value, list):
+            pending += [([*path, str(i)], item) for i, item in enumerate(value)]
+    return []

@@ -14,12 +14,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from backend.domain.errors import (
     Conflict,
     DomainError,
+    Inconsistent,
     InvalidInput,
     NotAuthenticated,
     NotFound,
     PayloadTooLarge,
     PermissionDenied,
 )
+from backend.schemas.common import INCONSISTENT
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +95,10 @@ def install_error_handlers(app: FastAPI) -> None:
             loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
             problems.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
         where = ".".join(str(p) for p in exc.errors()[0].get("loc", ())) if exc.errors() else None
-        return error_response(request, 422, "invalid_input", "; ".join(problems), where)
+        # only fields that contradict each other: what no JSON Schema can state
+        types = {err.get("type") for err in exc.errors()}
+        code = Inconsistent.code if types == {INCONSISTENT} else InvalidInput.code
+        return error_response(request, 422, code, "; ".join(problems), where)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

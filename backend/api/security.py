@@ -13,7 +13,9 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
-from starlette.routing import Router, compile_path
+from starlette.datastructures import URLPath
+from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute, Match, Mount, NoMatchFound, Router, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.api.deps import current_user, optional_user
@@ -24,14 +26,14 @@ REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 #: The API serves JSON only: nothing may be loaded, framed or run from its responses.
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-#: Swagger UI and ReDoc load their bundles from jsDelivr and start with an inline script
-#: (FastAPI's defaults), and ReDoc runs a worker from a blob.
+#: Swagger UI and ReDoc load their bundles from the API itself (``api.docs``) and start with
+#: an inline script (FastAPI's pages), and ReDoc runs a worker from a blob.
 DOCS_CSP = (
     "default-src 'self'; "
-    "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src 'self' data: https://fonts.gstatic.com; "
-    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
+    "script-src 'self' 'unsafe-inline'; "
+    "style-src 'self' 'unsafe-inline'; "
+    "font-src 'self' data:; "
+    "img-src 'self' data:; "
     "worker-src 'self' blob:; connect-src 'self'; "
     "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
 )
@@ -96,16 +98,60 @@ class SecurityHeadersMiddleware:
         return headers
 
 
+def static_methods(router: Router) -> dict[str, set[str]]:
+    """The methods of each static path (one without parameters) that routes serve."""
+    found: dict[str, set[str]] = {}
+    for rc in iter_route_contexts(router.routes):
+        if rc.path is not None and rc.methods and "{" not in str(rc.path):
+            found.setdefault(str(rc.path), set()).update(rc.methods)
+    return found
+
+
+class StaticPathGuard(BaseRoute):
+    """The first route: a method a static path does not serve is 405 there.
+
+    Otherwise ``PATCH /models/card-schema`` would be taken by ``PATCH /models/{model_id}``
+    (a 422 for the id, or a 401) although ``/models/card-schema`` is a resource of its own
+    that only answers GET. Its 405 goes through the app's error handlers, and
+    ``SecurityHeadersMiddleware`` adds ``Allow``.
+    """
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+        self._static: dict[str, set[str]] | None = None  # the routes are all there at 1st use
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "http":
+            if self._static is None:
+                self._static = static_methods(self.router)
+            methods = self._static.get(scope["path"])
+            if methods and scope["method"] not in methods:
+                return Match.FULL, {}
+        return Match.NONE, {}
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise HTTPException(status_code=405)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        raise NoMatchFound(name, path_params)
+
+
 def allowed_methods(router: Router, path: str) -> list[str]:
-    """Every method some route serves at ``path`` (a 405's ``Allow``).
+    """Every method some route serves at ``path`` (a 405's ``Allow``); at a static path, the
+    methods of its own routes.
 
     Starlette's own 405 names only the first route matching the path, and several routes
     (``GET /tokens``, ``POST /tokens``) often share one.
     """
+    if own := static_methods(router).get(path):
+        return sorted(own)
     methods: set[str] = set()
     for rc in iter_route_contexts(router.routes):
         if rc.path is not None and compile_path(str(rc.path))[0].match(path):
             methods |= rc.methods or set()
+    for route in router.routes:  # static files (the docs' assets) answer GET and HEAD
+        if isinstance(route, Mount) and path.startswith(f"{route.path}/"):
+            methods |= {"GET", "HEAD"}
     return sorted(methods)
 
 

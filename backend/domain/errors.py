@@ -42,3 +42,18 @@ class PhaseMismatch(InvalidInput):
     """A reference of another phase than the structure it would be compared with."""
 
     code = "phase_mismatch"
+
+
+class NotStored(InvalidInput):
+    """A well-formed request that names something the platform does not hold (a model, a
+    benchmark, a structure set, a material, a parameter set, a column of a board) or not in
+    a state that allows the request (a model awaiting approval)."""
+
+    code = "not_stored"
+
+
+class Inconsistent(InvalidInput):
+    """A request whose parts contradict each other in a way its JSON Schema cannot state (a
+    benchmark listed twice, a card naming another model than the record it comes with)."""
+
+    code = "inconsistent_input"

@@ -13,7 +13,16 @@ class ModelRef(BaseModel):
     """A model version by id, or by name and optionally version (without: the newest
     approved version)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        # exactly one of id and name, as the validator below checks (null counts as absent)
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["id"], "properties": {"id": {"type": "string"}}},
+                {"required": ["name"], "properties": {"name": {"type": "string"}}},
+            ]
+        },
+    )
 
     id: uuid.UUID | None = None
     name: str | None = None

@@ -20,21 +20,37 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
-from backend.domain.elements import chemical_symbols
+from backend.schemas.common import Count, ElementSymbol
 
-KNOWN_SYMBOLS = frozenset(chemical_symbols[1:])
 Openness = Literal["OSOD", "OSCD", "CSOD", "CSCD"]
 
 
-def _known_symbol(symbol: str) -> str:
-    if symbol not in KNOWN_SYMBOLS:
-        raise ValueError(f"unknown element symbol {symbol!r}")
-    return symbol
+def _is_count(value: Any) -> bool:
+    """A JSON integer (``3``, ``3.0``)."""
+    if isinstance(value, float):
+        return value.is_integer()
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
-ElementSymbol = Annotated[str, AfterValidator(_known_symbol)]
+def _also_a_mapping(schema: dict[str, Any]) -> None:
+    """The schema of ``TrainingData.elements`` says it may be a mapping, as the built-in cards
+    write it (read by ``_elements_as_mapping``)."""
+    as_list = next(s for s in schema.pop("anyOf") if s.get("type") == "array")
+    counts = {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "null"}]}
+    as_mapping = {
+        "type": "object",
+        "propertyNames": as_list["items"],
+        "additionalProperties": counts,
+    }
+    schema["anyOf"] = [as_list, as_mapping, {"type": "null"}]
+
+
+def _also_a_string(schema: dict[str, Any]) -> None:
+    """The schema of ``ModelCard.authors`` says one string is read too (``_lenient_shapes``)."""
+    as_list = {k: schema.pop(k) for k in ("type", "items")}
+    schema["anyOf"] = [as_list, {"type": "string"}]
 
 
 class TrainingData(BaseModel):
@@ -49,12 +65,15 @@ class TrainingData(BaseModel):
         description="Reference method: PBE, PBE+U, r2SCAN, wB97X/6-31G(d), CCSD(T), experiment...",
         examples=["PBE/PBE+U", "r2SCAN", "CCSD(T)"],
     )
-    n_structures: int | None = Field(None, ge=0)
-    element_counts: dict[ElementSymbol, Annotated[int, Field(ge=0)]] = Field(
+    n_structures: Count | None = None
+    element_counts: dict[ElementSymbol, Count] = Field(
         default_factory=dict, description="Number of structures containing each element."
     )
     elements: list[ElementSymbol] | None = Field(
-        None, description="Elements covered, where per-element counts are not known."
+        None,
+        description="Elements covered, where per-element counts are not known; also read "
+        "as a mapping of symbol to count (all counts: element_counts) or to null (unknown).",
+        json_schema_extra=_also_a_mapping,
     )
     description: str | None = None
     url: HttpUrl | None = None
@@ -67,10 +86,16 @@ class TrainingData(BaseModel):
         if isinstance(data, dict) and isinstance(data.get("elements"), dict):
             data = dict(data)
             mapping = data.pop("elements")
-            if all(isinstance(v, int) for v in mapping.values()):
-                data.setdefault("element_counts", mapping)
-            else:
+            counted = [_is_count(v) for v in mapping.values()]
+            if all(counted):
+                counts = data.get("element_counts", {})
+                # merged, so that every count is checked (>= 0) even next to element_counts
+                if isinstance(counts, dict):
+                    data["element_counts"] = {**mapping, **counts}
+            elif all(c or v is None for c, v in zip(counted, mapping.values(), strict=True)):
                 data["elements"] = sorted(mapping)
+            else:  # not a mapping to counts or null: refused as what it is
+                data["elements"] = mapping
         return data
 
 
@@ -82,7 +107,12 @@ class ModelCard(BaseModel):
     name: str | None = Field(None, max_length=100)
     version: str | None = Field(None, max_length=50)
     family: str | None = Field(None, max_length=50)
-    authors: list[str] = Field(default_factory=list, examples=[["A. Author", "B. Author"]])
+    authors: list[str] = Field(
+        default_factory=list,
+        description="A list, or one comma-separated string.",
+        examples=[["A. Author", "B. Author"]],
+        json_schema_extra=_also_a_string,
+    )
     description: str | None = None
     paper: str | None = Field(
         None, description="URL, DOI or citation of the paper.", examples=["https://doi.org/..."]
@@ -92,7 +122,7 @@ class ModelCard(BaseModel):
     openness: Openness | None = Field(
         None, description="OSOD, OSCD, CSOD or CSCD (Matbench Discovery's codes)."
     )
-    n_parameters: int | None = Field(None, ge=0)
+    n_parameters: Count | None = None
     training_data: list[TrainingData] = Field(default_factory=list)
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     requirements: dict[str, str] = Field(

@@ -4,9 +4,11 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic_core import PydanticCustomError
 
 from backend.domain.statuses import ModelStatus
+from backend.schemas.common import INCONSISTENT, CheckedLaterSymbol
 from backend.schemas.model_card import ModelCard
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]*$"
@@ -25,7 +27,7 @@ class ModelCreate(BaseModel):
         default_factory=ModelCard,
         examples=[{"authors": ["A. Author"], "license": "MIT", "openness": "OSOD"}],
     )
-    elements: list[str] | None = Field(
+    elements: list[CheckedLaterSymbol] | None = Field(
         None, description="Elements the model supports; runs outside them are skipped."
     )
 
@@ -37,7 +39,11 @@ class ModelCreate(BaseModel):
             if on_card is None:
                 setattr(self.card, field, value)
             elif on_card != value:
-                raise ValueError(f"card.{field} {on_card!r} differs from {field} {value!r}")
+                raise PydanticCustomError(
+                    INCONSISTENT,
+                    "card.{field} {on_card} differs from {field} {value}",
+                    {"field": field, "on_card": repr(on_card), "value": repr(value)},
+                )
         return self
 
 
@@ -48,7 +54,7 @@ class ModelUpdate(BaseModel):
 
     params: dict[str, Any] | None = None
     card: ModelCard | None = None
-    elements: list[str] | None = None
+    elements: list[CheckedLaterSymbol] | None = None
 
 
 class ModelVersionCreate(BaseModel):
@@ -64,9 +70,11 @@ class ModelVersionCreate(BaseModel):
         description="The new version's name; default: the next number (or '<version>-2').",
     )
     params: dict[str, Any] | None = Field(None, description="Default: the source's params.")
-    elements: list[str] | None = Field(None, description="Default: the source's elements.")
+    elements: list[CheckedLaterSymbol] | None = Field(
+        None, description="Default: the source's elements."
+    )
     card: ModelCard | None = Field(None, description="Default: the source's card.")
-    keep_file: bool = Field(
+    keep_file: StrictBool = Field(
         True,
         description="Start with the source's model file (false: upload a new one with "
         "PUT /models/{id}/file before approval).",
@@ -82,7 +90,7 @@ class ModelRead(BaseModel):
     family: str
     params: dict[str, Any]
     card: dict[str, Any]
-    elements: list[str] | None
+    elements: list[CheckedLaterSymbol] | None
     is_baseline: bool
     status: ModelStatus
     version_hash: str = Field(
@@ -145,4 +153,4 @@ class ModelTrust(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    is_trusted: bool = True
+    is_trusted: StrictBool = True

@@ -8,9 +8,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, WithJsonSchema
 
-from backend.domain.phases import PHASE_KEY, parse_phase
+from backend.domain.phases import MAX_PROTOTYPE_LENGTH, PHASE_KEY, parse_phase
+from backend.schemas.common import NON_BLANK, Omittable
 
 
 def _finite(value: float) -> float:
@@ -35,12 +36,44 @@ def _storable(value: dict[str, Any]) -> dict[str, Any]:
 
 
 def _valid_phase(value: dict[str, Any]) -> dict[str, Any]:
+    phase = value.get(PHASE_KEY)
+    number = phase.get("space_group") if isinstance(phase, dict) else None
+    if isinstance(phase, dict) and isinstance(number, float) and number.is_integer():
+        # 225.0 is the JSON integer 225
+        value = {**value, PHASE_KEY: {**phase, "space_group": int(number)}}
     if PHASE_KEY in value:
         parse_phase(value[PHASE_KEY])  # ValueError names what is wrong
     return value
 
 
-Conditions = Annotated[dict[str, Any], AfterValidator(_storable), AfterValidator(_valid_phase)]
+#: What ``parse_phase`` accepts, so that the schema shows it.
+PHASE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "space_group": {"type": "integer", "minimum": 1, "maximum": 230},
+        "prototype": {
+            "anyOf": [
+                {"type": "string", "maxLength": MAX_PROTOTYPE_LENGTH, "pattern": NON_BLANK},
+                {"type": "null"},
+            ]
+        },
+    },
+    "required": ["space_group"],
+    "additionalProperties": False,
+}
+#: Other keys hold any JSON; the OpenAPI document adds that no key or string holds NUL
+#: (``api.openapi_schemas``), as ``_storable`` checks.
+CONDITIONS_SCHEMA = {
+    "type": "object",
+    "properties": {PHASE_KEY: PHASE_SCHEMA},
+    "additionalProperties": True,
+}
+Conditions = Annotated[
+    dict[str, Any],
+    AfterValidator(_storable),
+    AfterValidator(_valid_phase),
+    WithJsonSchema(CONDITIONS_SCHEMA),
+]
 CONDITIONS_DESCRIPTION = (
     "conditions of the value; `phase` names the phase it was measured on: "
     '`{"space_group": 1-230, "prototype": "name"}` (prototype optional). A reference is '
@@ -50,15 +83,23 @@ CONDITIONS_DESCRIPTION = (
 )
 
 
-Finite = Annotated[float, AfterValidator(_finite)]
-Uncertainty = Annotated[float, Field(ge=0), AfterValidator(_finite)]
-Text = Annotated[str, Field(max_length=200), AfterValidator(_stripped)]
+#: JSON numbers only (not true/false, not strings), finite.
+Finite = Annotated[float, Strict(), AfterValidator(_finite)]
+Uncertainty = Annotated[float, Strict(), Field(ge=0), AfterValidator(_finite)]
+
+
+#: Trimmed text, not blank, without NUL.
+Material = Annotated[str, Field(max_length=200, pattern=NON_BLANK), AfterValidator(_stripped)]
+Property = Annotated[str, Field(max_length=100, pattern=NON_BLANK), AfterValidator(_stripped)]
+Unit = Annotated[str, Field(max_length=40, pattern=NON_BLANK), AfterValidator(_stripped)]
+Source = Annotated[str, Field(max_length=2000, pattern=NON_BLANK), AfterValidator(_stripped)]
+Dataset = Annotated[str, Field(max_length=100, pattern=NON_BLANK), AfterValidator(_stripped)]
 #: Free text, trimmed and non-empty; lower case by convention. The platform's own data uses
 #: ``experiment``, ``ccsd(t)/cbs`` and ``dft-pbe``; boards are read per level, so a new
 #: spelling makes a new level rather than joining an existing one.
 LevelOfTheory = Annotated[
     str,
-    Field(max_length=50, examples=["experiment", "ccsd(t)/cbs", "dft-pbe"]),
+    Field(max_length=50, pattern=NON_BLANK, examples=["experiment", "ccsd(t)/cbs", "dft-pbe"]),
     AfterValidator(_stripped),
 ]
 
@@ -66,12 +107,10 @@ LevelOfTheory = Annotated[
 class ReferenceCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    material: Text = Field(examples=["Cu"])
-    property: Annotated[str, Field(max_length=100), AfterValidator(_stripped)] = Field(
-        examples=["bulk_modulus"]
-    )
+    material: Material = Field(examples=["Cu"])
+    property: Property = Field(examples=["bulk_modulus"])
     value: Finite = Field(examples=[137.0])
-    unit: Annotated[str, Field(max_length=40), AfterValidator(_stripped)] = Field(examples=["GPa"])
+    unit: Unit = Field(examples=["GPa"])
     uncertainty: Uncertainty | None = Field(None, description="one standard deviation, in `unit`")
     level_of_theory: LevelOfTheory
     conditions: Conditions = Field(
@@ -79,28 +118,29 @@ class ReferenceCreate(BaseModel):
         description=CONDITIONS_DESCRIPTION,
         examples=[{"temperature_K": 298.15, "phase": {"space_group": 225, "prototype": "fcc"}}],
     )
-    source: Annotated[str, Field(max_length=2000), AfterValidator(_stripped)] = Field(
+    source: Source = Field(
         description="the citation: a DOI, a paper or a data set", examples=["doi:10.1103/PhysRev.1"]
     )
-    dataset: Annotated[str, Field(max_length=100), AfterValidator(_stripped)] = Field(
+    dataset: Dataset = Field(
         "user", description="the collection this value belongs to", examples=["kittel"]
     )
 
 
 class ReferenceUpdate(BaseModel):
-    """Fields to change; ``uncertainty`` may be set to null, the others may not."""
+    """Fields to change, the others are kept; ``uncertainty`` and ``conditions`` may be set to
+    null (none; no conditions), the others may not."""
 
     model_config = ConfigDict(extra="forbid")
 
-    material: Text | None = None
-    property: Annotated[str, Field(max_length=100), AfterValidator(_stripped)] | None = None
-    value: Finite | None = None
-    unit: Annotated[str, Field(max_length=40), AfterValidator(_stripped)] | None = None
+    material: Omittable[Material] = None
+    property: Omittable[Property] = None
+    value: Omittable[Finite] = None
+    unit: Omittable[Unit] = None
     uncertainty: Uncertainty | None = None
-    level_of_theory: LevelOfTheory | None = None
+    level_of_theory: Omittable[LevelOfTheory] = None
     conditions: Conditions | None = Field(None, description=CONDITIONS_DESCRIPTION)
-    source: Annotated[str, Field(max_length=2000), AfterValidator(_stripped)] | None = None
-    dataset: Annotated[str, Field(max_length=100), AfterValidator(_stripped)] | None = None
+    source: Omittable[Source] = None
+    dataset: Omittable[Dataset] = None
 
 
 class ReferenceRead(BaseModel):

@@ -20,7 +20,7 @@ from backend.db.models import (
     Structure,
     User,
 )
-from backend.domain.errors import InvalidInput, NotFound
+from backend.domain.errors import InvalidInput, NotFound, NotStored
 from backend.repositories import benchmarks as benchmark_repo
 from backend.repositories import campaigns as campaign_repo
 from backend.repositories import models as model_repo
@@ -145,13 +145,13 @@ def _resolve(session: Session, spec: CampaignCreate) -> Plan:
     for i, name in enumerate(spec.structure_sets):
         structure_set = ref_repo.get_structure_set_by_name(session, name)
         if structure_set is None:
-            raise InvalidInput(f"no structure set named {name!r}", where=f"structure_sets[{i}]")
+            raise NotStored(f"no structure set named {name!r}", where=f"structure_sets[{i}]")
         structures.extend(ref_repo.list_structures(session, structure_set.id))
     if spec.materials is not None:
         known = {s.label for s in structures} | {s.material for s in structures}
         for i, name in enumerate(spec.materials):
             if name not in known:
-                raise InvalidInput(
+                raise NotStored(
                     f"no structure labelled {name!r} or of material {name!r} in "
                     f"{spec.structure_sets}",
                     where=f"materials[{i}]",
@@ -168,9 +168,9 @@ def _resolve_model(session: Session, ref: ModelRef, where: str) -> MlipModel:
         assert ref.name is not None
         model = model_repo.get_model_by_name(session, ref.name, ref.version, prefer_approved=True)
     if model is None:
-        raise InvalidInput(f"no model {ref.id or ref.name!r}", where=where)
+        raise NotStored(f"no model {ref.id or ref.name!r}", where=where)
     if model.status != ModelStatus.APPROVED:
-        raise InvalidInput(
+        raise NotStored(
             f"model {model.name!r} version {model.version!r} is {model.status.value}: it awaits "
             "approval by an admin (POST /models/{model_id}/approve) before campaigns may use it",
             where=where,
@@ -184,10 +184,10 @@ def _resolve_benchmark(
     benchmark = benchmark_repo.get_benchmark(session, ref.key, ref.version)
     if benchmark is None:
         known = sorted({b.key for b in benchmark_repo.list_benchmarks(session)})
-        raise InvalidInput(f"no benchmark {ref.key!r} (known: {known})", where=f"{where}.key")
+        raise NotStored(f"no benchmark {ref.key!r} (known: {known})", where=f"{where}.key")
     unknown = sorted(set(ref.params) - set(benchmark.default_params))
     if unknown:
-        raise InvalidInput(
+        raise NotStored(
             f"unknown parameter(s) {unknown} for {ref.key}; "
             f"known: {sorted(benchmark.default_params)}",
             where=f"{where}.params",

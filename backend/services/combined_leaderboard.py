@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from backend.db.models import Benchmark
-from backend.domain.errors import InvalidInput, NotFound
+from backend.domain.errors import Inconsistent, InvalidInput, NotFound, NotStored
 from backend.schemas.leaderboard import (
     CombinedLeaderboardRead,
     CombinedPart,
@@ -40,6 +40,21 @@ MAX_BENCHMARKS = 20
 SCORE_DIGITS = 12
 COMBINED_COLUMNS = ("rank", "score", "model_name", "model_version", "family", "n_benchmarks")
 PART_FIELDS = ("score", "rank", "normalized_rank")
+#: What a combined board's ``sort`` looks like (the OpenAPI pattern); a part must also be of a
+#: listed benchmark.
+SORT_PATTERN = (
+    rf"^-?(?:{'|'.join(COMBINED_COLUMNS)}|parts\.[a-z0-9_]+\.(?:{'|'.join(PART_FIELDS)}))$"
+)
+
+
+_KEY = "[ ]*[a-z0-9_]+[ ]*"
+#: Up to ``MAX_BENCHMARKS`` comma-separated keys (the OpenAPI pattern of ``benchmarks``).
+BENCHMARKS_PATTERN = rf"^{_KEY}(?:,{_KEY}){{0,{MAX_BENCHMARKS - 1}}}$"
+#: A weight: a number > 0 and <= 1e6, in plain decimal notation.
+_WEIGHT = r"(?:0*[1-9][0-9]{0,5}(?:\.[0-9]*)?|0*\.0{0,11}[1-9][0-9]*|0*1000000(?:\.0*)?)"
+_ITEM = rf"{_KEY}:[ ]*{_WEIGHT}[ ]*"
+#: Comma-separated ``key:weight`` (the OpenAPI pattern of ``weights``).
+WEIGHTS_PATTERN = rf"^{_ITEM}(?:,{_ITEM})*$"
 
 
 def parse_benchmarks(text: str) -> list[str]:
@@ -49,7 +64,7 @@ def parse_benchmarks(text: str) -> list[str]:
     if len(keys) > MAX_BENCHMARKS:
         raise InvalidInput(f"at most {MAX_BENCHMARKS} benchmarks", where="query.benchmarks")
     if len(set(keys)) != len(keys):
-        raise InvalidInput("a benchmark is listed twice", where="query.benchmarks")
+        raise Inconsistent("a benchmark is listed twice", where="query.benchmarks")
     return keys
 
 
@@ -61,7 +76,12 @@ def parse_weights(text: str | None, keys: list[str]) -> dict[str, float]:
             continue
         key, sep, raw = item.partition(":")
         key = key.strip()
-        if not sep or key not in weights:
+        if sep and key not in weights:
+            raise NotStored(
+                f"weight for {key!r}, which is not a listed benchmark ({', '.join(keys)})",
+                where="query.weights",
+            )
+        if not sep:
             raise InvalidInput(
                 f"weight {item.strip()!r} is not 'benchmark:number' for a listed benchmark "
                 f"({', '.join(keys)})",
@@ -87,7 +107,7 @@ def resolve_benchmarks(session: Session, benchmarks: str) -> list[Benchmark]:
         try:
             found.append(leaderboard.get_benchmark(session, key, None))
         except NotFound as exc:
-            raise InvalidInput(exc.message, where="query.benchmarks") from exc
+            raise NotStored(exc.message, where="query.benchmarks") from exc
     return found
 
 
@@ -201,8 +221,6 @@ def _getter(keys: list[str]) -> Callable[[str], Callable[[Any], Any]]:
         if len(parts) == 3 and parts[0] == "parts" and parts[1] in keys and parts[2] in PART_FIELDS:
             return lambda row: getattr(row.parts[parts[1]], parts[2])
         allowed = [*COMBINED_COLUMNS, *(f"parts.{k}.{f}" for k in keys for f in PART_FIELDS)]
-        raise InvalidInput(
-            f"cannot sort on {column!r}; sortable columns: {', '.join(allowed)}", where="query.sort"
-        )
+        raise leaderboard.sort_error(column, allowed, SORT_PATTERN)
 
     return getter

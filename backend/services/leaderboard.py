@@ -9,6 +9,7 @@ from change counters bumped by triggers, so it is rebuilt only after a write it 
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 from backend.db.models import Benchmark
 from backend.domain import ranking
 from backend.domain.elements import chemical_symbols
-from backend.domain.errors import InvalidInput, NotFound
+from backend.domain.errors import InvalidInput, NotFound, NotStored
 from backend.repositories import benchmarks as benchmark_repo
 from backend.repositories import boards as boards_repo
 from backend.repositories import leaderboard as repo
@@ -50,6 +51,11 @@ ROW_COLUMNS = (
     "n_flagged",
 )
 SUMMARY_FIELDS = ("mae", "mape_percent", "n", "mean", "n_values")
+#: What a board's ``sort`` looks like (the OpenAPI pattern); a metric column must also be on
+#: the board asked for.
+SORT_PATTERN = (
+    rf"^-?(?:{'|'.join(ROW_COLUMNS)}|metrics\.[A-Za-z0-9_]+\.(?:{'|'.join(SUMMARY_FIELDS)}))$"
+)
 #: Part of every board ETag: change it when the body's shape or numbers change for the
 #: same data, so no client keeps a body of an older release (2: metric means, elements;
 #: 3: one protocol per board, ranks with intervals).
@@ -103,7 +109,7 @@ def board_filter(session: Session, query: BoardQuery) -> BoardFilter:
     if query.structure_set is not None:
         set_id = repo.structure_set_id(session, query.structure_set)
         if set_id is None:
-            raise InvalidInput(
+            raise NotStored(
                 f"no structure set named {query.structure_set!r}", where="query.structure_set"
             )
     return BoardFilter(
@@ -169,7 +175,7 @@ def choose_protocol(protocols: list[Protocol], wanted: str | None) -> Protocol:
     matches = [p for p in protocols if p.params_hash.startswith(wanted)]
     if len(matches) != 1:
         known = ", ".join(f"{p.params_hash[:12]} ({p.n_runs} runs)" for p in protocols)
-        raise InvalidInput(
+        raise NotStored(
             f"no single protocol with params_hash {wanted!r}; this benchmark has: {known}",
             where="query.params_hash",
         )
@@ -304,11 +310,18 @@ def _row_getter(columns: list[MetricColumn]) -> Callable[[str], Callable[[Any], 
             *ROW_COLUMNS,
             *(f"metrics.{n}.{f}" for n in sorted(names) for f in SUMMARY_FIELDS),
         ]
-        raise InvalidInput(
-            f"cannot sort on {column!r}; sortable columns: {', '.join(allowed)}", where="query.sort"
-        )
+        raise sort_error(column, allowed, SORT_PATTERN)
 
     return getter
+
+
+def sort_error(column: str, allowed: list[str], pattern: str) -> InvalidInput:
+    """A column that is not on the board: ``NotStored`` when it is well formed (``pattern``),
+    a plain ``InvalidInput`` when it is not."""
+    kind = NotStored if re.fullmatch(pattern, column) else InvalidInput
+    return kind(
+        f"cannot sort on {column!r}; sortable columns: {', '.join(allowed)}", where="query.sort"
+    )
 
 
 def sort_rows(
@@ -316,7 +329,7 @@ def sort_rows(
 ) -> list[Any]:
     """Sort on one column (``-`` first: descending), missing values last, then by model name."""
     descending = sort.startswith("-")
-    value = getter(sort.lstrip("-"))
+    value = getter(sort.removeprefix("-"))
     present = [r for r in rows if value(r) is not None]
     missing = sorted((r for r in rows if value(r) is None), key=lambda r: r.model_name)
     present.sort(key=lambda r: r.model_name)  # stable: ties stay in name order

@@ -19,7 +19,13 @@ from sqlalchemy.orm import Session
 from backend.db.base import utcnow
 from backend.db.models import MlipModel, ModelStatus, Role, User
 from backend.domain.elements import chemical_symbols
-from backend.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from backend.domain.errors import (
+    Conflict,
+    Inconsistent,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
 from backend.repositories import models as model_repo
 from backend.schemas.model_card import ModelCard
 from backend.schemas.models import ModelCreate, ModelUpdate, ModelVersionCreate
@@ -228,7 +234,7 @@ def _card_of(model: MlipModel, card: ModelCard) -> ModelCard:
     for field in ("name", "version", "family"):
         value, on_card = getattr(model, field), getattr(card, field)
         if on_card is not None and on_card != value:
-            raise InvalidInput(
+            raise Inconsistent(
                 f"card.{field} {on_card!r} differs from the model's {field} {value!r}",
                 where=f"card.{field}",
             )

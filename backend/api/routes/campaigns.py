@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from enum import StrEnum
 
 from fastapi import APIRouter, Query
 
@@ -11,8 +12,31 @@ from backend.schemas.campaigns import CampaignCreate, CampaignRead
 from backend.schemas.common import MAX_OFFSET, MAX_PAGE_LIMIT, Page
 from backend.schemas.runs import RunRead
 from backend.services import campaigns, runs
+from backend.services.campaigns import RERUNNABLE
+from workers.errors import FailureClass
 
 router = APIRouter(prefix="/campaigns", tags=["campaigns"])
+
+
+def _listing(values: tuple[StrEnum, ...], *, empty: bool = False) -> str:
+    """The pattern of a comma-separated list of ``values`` (``empty``: or nothing)."""
+    one = f"[ ]*(?:{'|'.join(v.value for v in values)})[ ]*"
+    listing = f"{one}(?:,{one})*"
+    return f"^(?:{listing})?$" if empty else f"^{listing}$"
+
+
+def _items(text: str, values: tuple[StrEnum, ...], *, what: str, where: str) -> list[str]:
+    """The items of a comma-separated list, each one of ``values`` (422 naming the first that
+    is not)."""
+    items = [part.strip(" ") for part in text.split(",")]
+    known = {v.value for v in values}
+    for i, item in enumerate(items):
+        if item not in known:
+            raise InvalidInput(
+                f"unknown {what} {item!r} (give {', '.join(sorted(known))})",
+                where=f"{where}[{i}]",
+            )
+    return items
 
 
 @router.post("", status_code=201, operation_id="campaigns-create_campaign")
@@ -38,18 +62,20 @@ def rerun_campaign(
         "failed",
         description="comma-separated statuses to run again: failed, cancelled",
         max_length=100,
+        json_schema_extra={"pattern": _listing(RERUNNABLE)},  # checked below, naming the item
     ),
     failure_class: str | None = Query(
         None,
         description="comma-separated failure classes (e.g. timeout,worker_lost); default all",
         max_length=500,
+        json_schema_extra={"pattern": _listing(tuple(FailureClass), empty=True)},
     ),
 ) -> CampaignRead:
     """Run the campaign's failed or cancelled runs again (admins only), e.g. after approving
     or trusting a model. Earlier attempts stay in each run's history; a cancelled campaign
     runs again."""
     statuses = []
-    for i, name in enumerate(part.strip() for part in status.split(",")):
+    for i, name in enumerate(part.strip(" ") for part in status.split(",")):
         try:
             statuses.append(RunStatus(name))
         except ValueError:
@@ -57,7 +83,10 @@ def rerun_campaign(
                 f"unknown status {name!r} (give failed and/or cancelled)",
                 where=f"query.status[{i}]",
             ) from None
-    classes = [c.strip() for c in failure_class.split(",") if c.strip()] if failure_class else None
+    classes = None
+    if failure_class:
+        where = "query.failure_class"
+        classes = _items(failure_class, tuple(FailureClass), what="failure class", where=where)
     requeued = campaigns.rerun(session, campaign_id, statuses=statuses, failure_classes=classes)
     session.flush()
     return campaigns.read_campaign(session, campaign_id).model_copy(update={"requeued": requeued})

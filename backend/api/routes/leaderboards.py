@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from backend.api.board_bodies import BODIES
 from backend.api.deps import SessionDep
-from backend.schemas.common import MAX_OFFSET, MAX_PAGE_LIMIT
+from backend.schemas.common import MAX_OFFSET, MAX_PAGE_LIMIT, ElementSymbol
 from backend.schemas.leaderboard import CombinedLeaderboardRead, LeaderboardRead
 from backend.services import combined_leaderboard, leaderboard
 from backend.services.leaderboard import BoardQuery
@@ -40,9 +40,8 @@ def board_query(
         None, description="models with this openness code on their card"
     ),
     family: str | None = Query(None, max_length=50, description="adapter family", examples=["emt"]),
-    element: str | None = Query(
+    element: ElementSymbol | None = Query(
         None,
-        max_length=3,
         description="only runs on structures containing this element",
         examples=["Cu"],
     ),
@@ -81,19 +80,24 @@ def read_combined_leaderboard(
     query: BoardQueryDep,
     benchmarks: str = Query(
         max_length=1000,
+        pattern=combined_leaderboard.BENCHMARKS_PATTERN,
         description="comma-separated benchmark keys (newest version of each)",
         examples=["eos,elastic"],
     ),
     weights: str | None = Query(
         None,
         max_length=2000,
+        pattern=combined_leaderboard.WEIGHTS_PATTERN,
         description="comma-separated key:weight (> 0), default 1 each",
         examples=["eos:2,elastic:1"],
     ),
     sort: str | None = Query(
         None,
         max_length=200,
-        description="column, '-' first for descending (default: score)",
+        description="column, '-' first for descending (default: score); parts.<key>.* "
+        "of a listed benchmark",
+        # documented, and checked by the service, which names the columns there are
+        json_schema_extra={"pattern": combined_leaderboard.SORT_PATTERN},
         examples=["score", "-n_benchmarks", "parts.eos.rank"],
     ),
     limit: Limit = 100,
@@ -150,7 +154,9 @@ def read_leaderboard(
         max_length=200,
         description="column, '-' first for descending: rank, score, n_scored, model_name, "
         "failure_rate, n_flagged, metrics.<metric>.mae|mape_percent|n|mean|n_values, ... "
-        "(default: rank, docs/metrics.md)",
+        "(default: rank, docs/metrics.md); a metric column must be one of this board's",
+        # documented, and checked by the service, which names the columns there are
+        json_schema_extra={"pattern": leaderboard.SORT_PATTERN},
         examples=[
             "rank",
             "metrics.bulk_modulus.mape_percent",

@@ -20,6 +20,7 @@ from backend.api.deps import (
     TrainingSetReaderDep,
     model_create_body,
 )
+from backend.api.openapi_schemas import body_ref
 from backend.db.models import ModelStatus, User
 from backend.domain.errors import InvalidInput
 from backend.schemas.common import MAX_OFFSET, MAX_PAGE_LIMIT, Page
@@ -42,8 +43,8 @@ _CARD_BODY = {
         "required": True,
         "description": "A ModelCreate document (its `card` is a ModelCard) as JSON or YAML.",
         "content": {
-            "application/json": {"schema": {"type": "object"}},
-            "application/yaml": {"schema": {"type": "object"}},
+            "application/json": {"schema": body_ref(ModelCreate)},
+            "application/yaml": {"schema": body_ref(ModelCreate)},
         },
     }
 }
