@@ -128,7 +128,7 @@ def run_demo(
         _wait_http(dash_url, children)
         console.print(f"\n[bold green]Dashboard:[/bold green] {dash_url}")
         for path, what in demo_pages(plan):
-            console.print(f"  {dash_url.rstrip('/')}{path:<22} {what}")
+            console.print(f"  {dash_url.rstrip('/')}{path:<26} {what}")
         console.print(
             f"API: {settings.api_url}/docs   Flower: "
             f"http://127.0.0.1:{settings.flower_port}/   logs: {children.log_dir}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterator
 from functools import partial
@@ -23,7 +24,7 @@ from backend.domain.errors import InvalidInput, NotAuthenticated, PayloadTooLarg
 from backend.domain.phases import SpaceGroupReader
 from backend.schemas.models import ModelCreate
 from backend.services import users
-from backend.services.bounded import ParseLimits, run_bounded
+from backend.services.bounded import ParseLimits, run_bounded, warm_up
 from backend.services.structures import ParsedFileData, StructureParser, UploadLimits
 from backend.services.training_sets import TrainingSetReader, TrainingSetSummaryData
 from backend.settings import get_settings
@@ -74,6 +75,7 @@ OptionalUser = Annotated[User | None, Depends(optional_user)]
 
 #: Imported once by the parsers' forkserver (never by the API process), so that each bounded
 #: parse is a fork, not a fresh import of ASE.
+log = logging.getLogger(__name__)
 PARSER_MODULES = ("workers.structure_files", "workers.training_sets")
 
 
@@ -102,6 +104,17 @@ def _parse_limits(*, timeout_s: float, timeout_setting: str) -> ParseLimits:
         max_concurrent=settings.parse_max_concurrent,
         timeout_setting=timeout_setting,
     )
+
+
+def warm_up_parsers() -> None:
+    """Start the upload parsers' forkserver with the default parsers' modules imported (``mlipm
+    api`` calls this in a thread at start-up, so that the first upload does not wait)."""
+    try:
+        seconds = warm_up(("backend.main", *PARSER_MODULES))
+    except Exception:  # the first upload starts it then
+        log.exception("the upload parsers could not be warmed up")
+    else:
+        log.info("upload parsers ready in %.1f s", seconds)
 
 
 def _preload(parser: object) -> tuple[str, ...]:

@@ -55,6 +55,13 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def internal_error(request: Request) -> JSONResponse:
+    """The 500 of an error nothing handled, with the request's id (body and header)."""
+    response = error_response(request, 500, "internal_error", "internal error; see server logs")
+    response.headers["X-Request-ID"] = request_id(request)
+    return response
+
+
 def _too_deep(request: Request) -> JSONResponse:
     return error_response(
         request, 422, "invalid_input", "the request body is nested too deeply", "body"
@@ -137,4 +144,4 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        return error_response(request, 500, "internal_error", "internal error; see server logs")
+        return internal_error(request)

@@ -11,7 +11,7 @@ import re
 import uuid
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.datastructures import URLPath
 from starlette.exceptions import HTTPException
@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Match, Mount, NoMatchFound, Router, com
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.api.deps import current_user, optional_user
+from backend.api.errors import internal_error
 
 #: What a client may send as ``X-Request-ID``; anything else is replaced by a fresh id, so a
 #: header value never reaches logs or responses unchecked.
@@ -77,12 +78,25 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
 
+        started = False
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 message["headers"] = self._headers(scope, message)
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            if started:
+                raise
+            # No handler answered. Starlette's own error middleware sits outside every
+            # middleware and would send its 500 without these headers or the request id:
+            # send the same error body from here, then let the server log the exception.
+            await internal_error(Request(scope))(scope, receive, send_with_headers)
+            raise
 
     def _headers(self, scope: Scope, message: Message) -> list[tuple[bytes, bytes]]:
         headers = list(message.get("headers", []))

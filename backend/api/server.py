@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,7 +133,12 @@ def uvicorn_options(limits: ServerLimits) -> dict[str, Any]:
 
 
 def serve(app: str, *, host: str, port: int, limits: ServerLimits) -> None:
-    """Serve the ASGI app ``app`` (an import string) with uvicorn under ``limits``."""
+    """Serve the ASGI app ``app`` (an import string) with uvicorn under ``limits``; the upload
+    parsers' forkserver starts alongside, in this process, where uvicorn runs the app."""
     import uvicorn
+
+    from backend.api.deps import warm_up_parsers
+
+    threading.Thread(target=warm_up_parsers, name="parser-warm-up", daemon=True).start()
 
     uvicorn.run(app, host=host, port=port, **uvicorn_options(limits))

@@ -150,11 +150,20 @@ def overview(model_id: str, compare: str | None) -> tuple[Any, ...]:
 
 
 def curve_materials(runs: list[RunSummary]) -> list[str]:
-    """The materials with an EOS or dimer run: those with a succeeded EOS first (the first is
-    drawn by default, so a page opens on a curve), then the rest, each group sorted."""
+    """The materials with an EOS or dimer run: those with both a succeeded EOS and a succeeded
+    dimer curve first (the first is drawn by default, so a page opens with both panels
+    drawn), then a succeeded EOS only, then a dimer curve only, then the rest; each group
+    sorted."""
     curved = {r.material for r in runs if r.benchmark_key in ("eos", "diatomics")}
-    drawn = {r.material for r in runs if r.benchmark_key == "eos" and r.status == "succeeded"}
-    return sorted(curved & drawn) + sorted(curved - drawn)
+    drawn = {
+        key: {r.material for r in runs if r.benchmark_key == key and r.status == "succeeded"}
+        for key in ("eos", "diatomics")
+    }
+
+    def order(material: str) -> tuple[int, str]:
+        return (-2 * (material in drawn["eos"]) - (material in drawn["diatomics"]), material)
+
+    return sorted(curved, key=order)
 
 
 def relative_to_minimum(series: SeriesRead) -> SeriesRead:

@@ -5,6 +5,7 @@ bodies, an OpenAPI that says where a token is optional, and the API server's rea
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import re
 import socket
@@ -230,3 +231,54 @@ def test_the_dashboard_runs_under_gunicorn_and_its_csp(tmp_path: Path) -> None:
     finally:
         _stop(proc)
         print((tmp_path / "dash.log").read_text()[-3000:], file=sys.stderr)  # shown on failure
+
+
+def test_an_error_no_handler_answers_is_a_500_with_the_headers_and_request_id() -> None:
+    """An exception that escapes every handler (here a route that fails outright) is answered
+    by the app's outermost middleware, not by Starlette's bare error middleware: the error
+    shape, the security headers and the request id all hold."""
+    from backend.main import create_app
+
+    app = create_app()
+
+    @app.get("/boom-for-the-test")
+    def boom() -> None:
+        raise RuntimeError("a bug")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/boom-for-the-test", headers={"X-Request-ID": "trace-500"})
+    assert response.status_code == 500
+    assert response.json()["error"] == {
+        "code": "internal_error",
+        "message": "internal error; see server logs",
+        "where": None,
+        "request_id": "trace-500",
+    }
+    assert response.headers["x-request-id"] == "trace-500"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    assert "a bug" not in response.text
+
+
+def test_mlipm_api_starts_the_upload_parsers_before_the_first_upload(tmp_path: Path) -> None:
+    """`mlipm api` forks the parsers' forkserver at start-up (with ASE imported in it), so the
+    first upload does not wait for it (1.4 s of that upload measured without, on idle cores)."""
+    import psutil
+
+    port = free_port()
+    proc = _spawn(["-m", "backend.cli", "api"], tmp_path / "api.log", {"MLIPM_API_PORT": str(port)})
+
+    def forkserver() -> list[str] | None:
+        assert proc.poll() is None, (tmp_path / "api.log").read_text()
+        for child in psutil.Process(proc.pid).children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                cmdline = child.cmdline()
+                if any("forkserver" in part for part in cmdline):
+                    return cmdline
+        return None
+
+    try:
+        cmdline = wait_until(forkserver, 120, "the parsers' forkserver")
+        assert "workers.structure_files" in " ".join(cmdline)  # preloaded there, not per upload
+    finally:
+        _stop(proc)

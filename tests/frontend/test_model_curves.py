@@ -34,7 +34,7 @@ def _run(material: str, benchmark: str, status: str) -> RunSummary:
     return RunSummary.model_validate(fields)
 
 
-def test_the_curves_open_on_a_material_whose_eos_succeeded(page: ModuleType) -> None:
+def test_the_curves_open_on_a_material_whose_eos_and_dimer_succeeded(page: ModuleType) -> None:
     runs = [
         _run("Ac", "eos", "failed"),
         _run("Ag", "diatomics", "succeeded"),
@@ -42,7 +42,10 @@ def test_the_curves_open_on_a_material_whose_eos_succeeded(page: ModuleType) -> 
         _run("Ni", "eos", "succeeded"),
         _run("Cu", "nve", "succeeded"),
     ]
-    assert page.curve_materials(runs) == ["Cu", "Ni", "Ac", "Ag"]
+    assert page.curve_materials(runs) == ["Cu", "Ni", "Ag", "Ac"]
+    # a material with both curves comes first, so both panels open drawn
+    runs.append(_run("Ni", "diatomics", "succeeded"))
+    assert page.curve_materials(runs) == ["Ni", "Cu", "Ag", "Ac"]
 
 
 def test_eos_curves_are_shifted_to_their_own_minimum(page: ModuleType) -> None:
