@@ -13,10 +13,19 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import flask
+
 from backend.client import ApiClient as TypedClient
 from backend.client import ApiError
 
-__all__ = ["CONDITIONAL", "ApiClient", "ApiError", "ConditionalCache"]
+__all__ = [
+    "CONDITIONAL",
+    "ApiClient",
+    "ApiError",
+    "ConditionalCache",
+    "admin_api_client",
+    "current_api_client",
+]
 
 T = TypeVar("T")
 
@@ -76,3 +85,28 @@ class ApiClient(TypedClient):
         if etag := response.headers.get("ETag"):
             CONDITIONAL.put(key, etag, value)
         return value
+
+
+#: Where the Flask config of a dashboard holds its API's URL (set by ``frontend.app``).
+API_URL_CONFIG_KEY = "MLIPM_API_URL"
+# A board of hundreds of models with their per-material entries takes seconds on a busy API.
+API_TIMEOUT_S = 30.0
+
+_CLIENTS: dict[str, ApiClient] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def current_api_client() -> ApiClient:
+    """The ApiClient of the app serving the current request (use inside callbacks): one per
+    API URL, so every callback shares its keep-alive connections."""
+    url = flask.current_app.config[API_URL_CONFIG_KEY]
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get(url)
+        if client is None:
+            client = _CLIENTS[url] = ApiClient(url, timeout=API_TIMEOUT_S)
+        return client
+
+
+def admin_api_client(token: str) -> ApiClient:
+    """A client of the current app's API sending ``token`` (close it after use)."""
+    return ApiClient(flask.current_app.config[API_URL_CONFIG_KEY], token, API_TIMEOUT_S)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,16 +12,13 @@ import flask
 from dash import dcc, html
 
 from backend.settings import get_settings
-from frontend.api_client import ApiClient
+from frontend.api_client import API_URL_CONFIG_KEY
 from frontend.downloads import register_downloads
 
 FRONTEND_DIR = Path(__file__).resolve().parent
 PAGES_DIR = FRONTEND_DIR / "pages"
 ASSETS_DIR = FRONTEND_DIR / "assets"
-API_URL_CONFIG_KEY = "MLIPM_API_URL"
 TITLE = "MLIP Metrology"
-# A board of hundreds of models with their per-material entries takes seconds on a busy API.
-API_TIMEOUT_S = 30.0
 
 #: Scripts: the dashboard's own files and the inline scripts Dash writes into the page (the
 #: renderer's start, clientside callbacks), allowed by hash. Styles: Plotly and the dropdowns
@@ -94,26 +90,6 @@ def navbar() -> dbc.NavbarSimple:
     return dbc.NavbarSimple(
         links, id="app-navbar", brand=TITLE, brand_href="/", color="dark", dark=True, fluid=True
     )
-
-
-_CLIENTS: dict[str, ApiClient] = {}
-_CLIENTS_LOCK = threading.Lock()
-
-
-def current_api_client() -> ApiClient:
-    """The ApiClient of the app serving the current request (use inside callbacks): one per
-    API URL, so every callback shares its keep-alive connections."""
-    url = flask.current_app.config[API_URL_CONFIG_KEY]
-    with _CLIENTS_LOCK:
-        client = _CLIENTS.get(url)
-        if client is None:
-            client = _CLIENTS[url] = ApiClient(url, timeout=API_TIMEOUT_S)
-        return client
-
-
-def admin_api_client(token: str) -> ApiClient:
-    """A client of the current app's API sending ``token`` (close it after use)."""
-    return ApiClient(flask.current_app.config[API_URL_CONFIG_KEY], token, API_TIMEOUT_S)
 
 
 def install_security_headers(app: dash.Dash) -> None:

@@ -30,7 +30,7 @@ def register_downloads(server: flask.Flask) -> None:
 
 def download_run_artifact(run_id: str, name: str) -> flask.Response:
     """Relay ``GET /runs/{run_id}/artifacts/{name}`` of the API: the file, or its error."""
-    from frontend.app import current_api_client  # the app module imports this one
+    from frontend.api_client import current_api_client
 
     try:
         upstream = current_api_client().open_run_artifact(run_id, name)

@@ -14,8 +14,7 @@ from typing import Any
 from backend.schemas.leaderboard import CombinedLeaderboardRead, LeaderboardRead
 from backend.schemas.runs import RunSummary
 from backend.settings import get_settings
-from frontend.api_client import ApiClient
-from frontend.app import current_api_client
+from frontend.api_client import ApiClient, current_api_client
 from frontend.cache import cached
 from frontend.overview import requested_level
 

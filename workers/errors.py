@@ -70,12 +70,6 @@ class BenchmarkFailed(BenchmarkError):
     failure_class = FailureClass.NO_CONVERGENCE
 
 
-class EnvironmentMismatch(BenchmarkSetupError):
-    """This worker's packages differ from those pinned on the model version."""
-
-    failure_class = FailureClass.ENVIRONMENT_MISMATCH
-
-
 class RunCancelled(BenchmarkError):
     """Raised by an observer when the run's campaign was cancelled: stop at the next step."""
 

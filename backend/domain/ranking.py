@@ -33,8 +33,6 @@ CONFIDENCE = 0.95
 #: Resamples are drawn from a fixed seed (per number of materials): a board is reproducible.
 SEED = 20261203
 
-LOSSES = ("abs_error", "abs_rel_error", "value")
-
 
 @dataclass(frozen=True, slots=True)
 class RankSpec:

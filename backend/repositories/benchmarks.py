@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from sqlalchemy import func, select
@@ -37,7 +36,3 @@ def list_benchmarks(
 
 def count_benchmarks(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Benchmark)) or 0
-
-
-def get_benchmark_by_id(session: Session, benchmark_id: uuid.UUID) -> Benchmark | None:
-    return session.get(Benchmark, benchmark_id)

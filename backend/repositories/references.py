@@ -58,26 +58,6 @@ def fill_phases(session: Session, rows: Iterable[dict[str, Any]]) -> int:
     return len(changes)
 
 
-def count_references(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Reference)) or 0
-
-
-def references_for(
-    session: Session,
-    materials: Iterable[str],
-    properties: Iterable[str],
-    level_of_theory: str | Iterable[str],
-) -> list[Reference]:
-    """References of these materials and properties at one level of theory (or any of several)."""
-    levels = [level_of_theory] if isinstance(level_of_theory, str) else list(level_of_theory)
-    query = select(Reference).where(
-        Reference.material.in_(list(materials)),
-        Reference.property.in_(list(properties)),
-        Reference.level_of_theory.in_(levels),
-    )
-    return list(session.scalars(query))
-
-
 def get_structure_set_by_name(session: Session, name: str) -> StructureSet | None:
     return session.scalar(select(StructureSet).where(StructureSet.name == name))
 

@@ -21,8 +21,7 @@ from dash.development.base_component import Component
 
 from backend.schemas.leaderboard import LeaderboardRead
 from backend.settings import get_settings
-from frontend.api_client import ApiError
-from frontend.app import current_api_client
+from frontend.api_client import ApiError, current_api_client
 from frontend.components.board_view import board_plots, board_view, error_alert
 from frontend.components.leaderboard_tables import (
     material_columns,

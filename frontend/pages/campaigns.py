@@ -11,8 +11,7 @@ from dash.development.base_component import Component
 
 from backend.schemas.campaigns import CampaignRead
 from backend.settings import get_settings
-from frontend.api_client import ApiError
-from frontend.app import admin_api_client, current_api_client
+from frontend.api_client import ApiError, admin_api_client, current_api_client
 
 dash.register_page(
     __name__, path="/campaigns", name="Campaigns", title="Campaigns · MLIP Metrology"

@@ -14,8 +14,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html, no_update
 from dash.development.base_component import Component
 
-from frontend.api_client import ApiError
-from frontend.app import current_api_client
+from frontend.api_client import ApiError, current_api_client
 from frontend.element_stats import (
     compare_counts_and_errors,
     coverage,

@@ -15,8 +15,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, dcc, html
 
 from backend.schemas.landscapes import PlaneDifference, PlaneSummary, ProjectionRead
-from frontend.api_client import ApiError
-from frontend.app import current_api_client
+from frontend.api_client import ApiError, current_api_client
 from frontend.figures.text import escaped
 
 dash.register_page(

@@ -46,7 +46,6 @@ LEVELS_OF_THEORY = (
     {"label": "dft-pbe", "value": "dft-pbe"},
 )
 OPENNESS = ("OSOD", "OSCD", "CSOD", "CSCD")
-QUERY_KEYS = ("lot", "weights", "training_set", "openness", "element", "structure_set")
 
 
 def _labelled(label: str, control: Any, width: int = 2) -> dbc.Col:

@@ -13,8 +13,7 @@ from dash.development.base_component import Component
 
 from backend.schemas.models import ModelRead
 from backend.schemas.runs import RunSummary, SeriesRead
-from frontend.api_client import ApiClient, ApiError
-from frontend.app import current_api_client
+from frontend.api_client import ApiClient, ApiError, current_api_client
 from frontend.components.grid import RED, data_grid, highlight, number_column, text_column
 from frontend.figures.model import (
     empty_figure,

@@ -14,8 +14,7 @@ from dash import Input, Output, State, dcc, html, no_update
 from dash.development.base_component import Component
 
 from backend.schemas.runs import RunDetail
-from frontend.api_client import ApiError
-from frontend.app import current_api_client
+from frontend.api_client import ApiError, current_api_client
 from frontend.components.run_artifacts import artifacts_table
 from frontend.figures.model import series_overlay
 
