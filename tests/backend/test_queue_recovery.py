@@ -286,7 +286,9 @@ def test_a_run_whose_message_waits_in_the_broker_is_not_sent_again(stack: Stack)
         taken = uuid.UUID(message.decode()[0][0])
         forgotten = next(r for r in runs if r != taken)
         stack.broker.zrem(queue.key("waiting"), str(forgotten))
-        stack.broker.zadd("unacked_index", {message.delivery_tag: time.time() - HOUR})
+        # A minute ago: past the grace period (6 s here), well inside the broker's visibility
+        # timeout (1 h), so that no other test's live worker restores it to the queue first.
+        stack.broker.zadd("unacked_index", {message.delivery_tag: time.time() - 60})
         recovery = _recover()
         assert {d[0] for d in recovery.dispatches} == {taken, forgotten}
         assert recovery.reasons == {"taken, never claimed": 1, "never sent": 1}
@@ -298,6 +300,9 @@ def test_a_run_whose_message_waits_in_the_broker_is_not_sent_again(stack: Stack)
         in_flight = uuid.UUID(message.decode()[0][0])
         stack.broker.delete(*stack.lists())
         _age(stack, HOUR)
+        # taken just now: stamped again here, so a slow machine between the take and the
+        # sweep (the grace period is 6 s here) cannot make it look abandoned
+        stack.broker.zadd("unacked_index", {message.delivery_tag: time.time()})
         recovery = _recover()
         message.ack()
     assert in_flight not in {d[0] for d in recovery.dispatches}
