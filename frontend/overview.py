@@ -52,6 +52,38 @@ def format_weights(weights: Mapping[str, float | None]) -> str:
     return ",".join(f"{k}:{v:g}" for k, v in sorted(weights.items()) if v is not None)
 
 
+def default_weights(boards: Mapping[str, LeaderboardRead]) -> dict[str, float]:
+    """The weights a view without any in its URL starts from: 1 on the benchmarks of the
+    largest block of the models x benchmarks table in which every model is scored on every
+    benchmark (most models x benchmarks, at least two models), 0 on the others.
+
+    All ones ranks only the models scored on every benchmark, which after a partial campaign
+    (the demo: only the cheap baselines run MD, only MLIPs S22) can be none. The candidates
+    are each model's scored set and each pair's intersection; ties go to more benchmarks,
+    then to the first in board order. With fewer than two models scored anywhere, all ones.
+    """
+    keys = list(boards)
+    scored: dict[Any, set[str]] = {}
+    for key, board in boards.items():
+        for row in board.rows:
+            if row.score is not None:
+                scored.setdefault(row.model_id, set()).add(key)
+    sets = list({frozenset(s) for s in scored.values()})
+    candidates = {a & b for a in sets for b in sets} - {frozenset()}
+    best: tuple[tuple[int, int, tuple[int, ...]], frozenset[str]] | None = None
+    for chosen in candidates:
+        n_models = sum(chosen <= s for s in scored.values())
+        if n_models < 2:
+            continue
+        order = tuple(-keys.index(k) for k in sorted(chosen, key=keys.index))
+        merit = (n_models * len(chosen), len(chosen), order)
+        if best is None or merit > best[0]:
+            best = (merit, chosen)
+    if best is None:
+        return dict.fromkeys(keys, 1.0)
+    return {k: 1.0 if k in best[1] else 0.0 for k in keys}
+
+
 @dataclass(frozen=True)
 class Column:
     """A benchmark's pair of columns on the overview: rank and score on its standard board."""

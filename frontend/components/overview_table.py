@@ -116,7 +116,9 @@ def summary(view: View, boards: dict[str, LeaderboardRead], filters: dict[str, s
             "metric (see the benchmark's page), failed, flagged and missing materials counting "
             "as the worst result there; the combined score is the weighted mean of those ranks, "
             "normalized to 0 (best) .. 1 (worst), and only models scored on every benchmark "
-            "weighted are ranked. Run counts and flags are those of the standard boards.",
+            "weighted are ranked. Unless the link names weights, they start at 1 on the "
+            "largest block of models scored on every benchmark in it and 0 elsewhere. Run "
+            "counts and flags are those of the standard boards.",
             html.Br(),
             html.Span(f"API: {view.method}", id="leaderboard-method") if view.method else "",
             html.Br(),

@@ -7,6 +7,7 @@ Query string: ``?model=<id>&metric=<benchmark>:<metric>&compare=<id>``.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import dash
@@ -14,6 +15,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html, no_update
 from dash.development.base_component import Component
 
+from backend.schemas.models import ModelRead
 from frontend.api_client import ApiError, current_api_client
 from frontend.element_stats import (
     compare_counts_and_errors,
@@ -132,7 +134,7 @@ def layout(
     )
 
 
-def options(_init: Any, model: str | None) -> tuple[Any, ...]:
+def options(_init: Any, model: str | None, metric: str | None = None) -> tuple[Any, ...]:
     """Models and benchmark metrics to choose from; the first model if none is chosen."""
     client = current_api_client()
     try:
@@ -152,19 +154,36 @@ def options(_init: Any, model: str | None) -> tuple[Any, ...]:
             color="info",
         )
         return [], metric_options, [], no_update, note
-    chosen = model if model else _model_with_results(client) or str(models[0].id)
+    opening = None if model else _model_with_results(client, metric or DEFAULT_METRIC)
+    chosen = model or opening or str(models[0].id)
     return model_options, metric_options, model_options, chosen, None
 
 
-def _model_with_results(client: Any) -> str | None:
-    """The model with the most succeeded runs among the latest thousand (one request): the
-    page opens on maps with data, not on a model nobody ran."""
+def _model_with_results(client: Any, metric: str = DEFAULT_METRIC) -> str | None:
+    """The model the page opens on, from the latest thousand succeeded runs (one request) and
+    the models (cached): see ``opening_model``."""
     try:
         recent = client.runs(status="succeeded", limit=1000, max_pages=1)
+        models = client.models()
     except ApiError:
         return None
-    counts = Counter(str(run.mlip_model_id) for run in recent)
-    return counts.most_common(1)[0][0] if counts else None
+    return opening_model(recent, models, metric.partition(":")[0])
+
+
+def opening_model(runs: Sequence[Any], models: Sequence[ModelRead], benchmark: str) -> str | None:
+    """Of the models whose training counts are known, the one with the most succeeded
+    ``benchmark`` runs (so the four maps and the error-count scatter all hold data); failing
+    that, the model with the most succeeded runs; None without runs (ties: the newest run)."""
+    counted = {str(m.id) for m in models if training_counts(m)}
+    on_metric = Counter(
+        str(r.mlip_model_id)
+        for r in runs
+        if r.benchmark_key == benchmark and str(r.mlip_model_id) in counted
+    )
+    if on_metric:
+        return on_metric.most_common(1)[0][0]
+    every = Counter(str(r.mlip_model_id) for r in runs)
+    return every.most_common(1)[0][0] if every else None
 
 
 def maps(model_id: str | None, metric: str | None, compare: str | None) -> tuple[Any, ...]:
@@ -341,6 +360,7 @@ def register_callbacks(app: dash.Dash) -> None:
         Output("elements-status", "children", allow_duplicate=True),
         Input("elements-init", "data"),
         State("elements-model", "value"),
+        State("elements-metric", "value"),
         prevent_initial_call="initial_duplicate",
     )(options)
     app.callback(

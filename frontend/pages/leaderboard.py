@@ -30,6 +30,7 @@ from frontend.figures.overview import accuracy_cost_figure
 from frontend.overview import (
     STANDARD_LEVEL,
     build_view,
+    default_weights,
     element_options,
     format_weights,
     parse_weights,
@@ -175,10 +176,11 @@ def refresh(
     """Re-read the API; options and the data stamp change only when the data do. The first
     time, the combined score of the URL's weights is read alongside, ready for the drawing."""
     try:
-        data = data_for(lot, prefetch_weights=(initial or {}) if current is None else None)
+        # the first time, and only when the URL names weights (else they depend on the boards)
+        data = data_for(lot, prefetch_weights=initial if current is None and initial else None)
     except ApiError as exc:
         return no_update, no_update, no_update, no_update, error_alert(exc.message)
-    stamp = fingerprint(data, lot)
+    stamp = fingerprint(data, lot) | {"default_weights": default_weights(data["boards"])}
     if stamp == current:
         return no_update, no_update, no_update, no_update, None
     models: dict[str, ModelRead] = data["models"]
@@ -203,6 +205,7 @@ def weight_inputs(
         return html.Span("No benchmarks are registered yet.", className="text-muted")
     if len(current) == len(keys):
         return no_update
+    start = starting_weights(stamp, initial)
     return dbc.Row(
         [
             dbc.Col(
@@ -215,7 +218,7 @@ def weight_inputs(
                         max=10,
                         step=0.5,
                         size="sm",
-                        value=initial.get(key, 1.0),
+                        value=start[key],
                     ),
                 ],
                 xs=4,
@@ -225,6 +228,16 @@ def weight_inputs(
         ],
         className="g-2",
     )
+
+
+def starting_weights(stamp: dict[str, Any], initial: dict[str, float] | None) -> dict[str, float]:
+    """The URL's weights (1 for a benchmark it does not name) or, when it names none, the
+    default: 1 on the largest block of models all scored on every benchmark in it."""
+    keys: list[str] = stamp["benchmarks"]
+    if initial:
+        return {k: initial.get(k, 1.0) for k in keys}
+    defaults = stamp.get("default_weights") or {}
+    return {k: defaults.get(k, 1.0) for k in keys}
 
 
 def _weights(values: Sequence[Any], ids: Sequence[dict[str, str]]) -> dict[str, float]:
@@ -253,11 +266,8 @@ def render(
     appearing with the values the page was drawn with)."""
     if not stamp or (stamp["benchmarks"] and not weight_ids):
         return (no_update,) * 6  # drawn once the weight inputs exist (they trigger this)
-    keys: list[str] = stamp["benchmarks"]
     weights = (
-        _weights(weight_values, weight_ids)
-        if weight_ids
-        else {k: initial.get(k, 1.0) for k in keys}
+        _weights(weight_values, weight_ids) if weight_ids else starting_weights(stamp, initial)
     )
     filters = {
         k: v

@@ -22,6 +22,7 @@ from frontend.components.overview_table import summary, table_columns
 from frontend.figures.elements import clicked_element, element_map
 from frontend.overview import (
     build_view,
+    default_weights,
     element_options,
     format_weights,
     pareto_front,
@@ -261,3 +262,40 @@ def test_accuracy_vs_cost_falls_back_to_the_benchmark_most_models_share() -> Non
     fig = accuracy_cost_figure(records, costs, cost_label="s/atom", columns=columns)
     assert {t for trace in fig.data for t in trace.text} == {"EMT 1", "CHGNet 1"}
     assert fig.layout.yaxis.title.text.startswith("combined score")
+
+
+def _scored(board: LeaderboardRead, key: str, models: dict[str, Any]) -> LeaderboardRead:
+    """``board`` as benchmark ``key`` with one scored row per (name, model id) in ``models``."""
+    template = board.rows[0]
+    rows = [
+        template.model_copy(update={"model_id": ident, "model_name": name, "score": 1.0})
+        for name, ident in models.items()
+    ]
+    return board.model_copy(update={"benchmark": key, "rows": rows})
+
+
+def test_default_weights_pick_the_largest_block_of_models_scored_on_every_benchmark(
+    board: LeaderboardRead,
+) -> None:
+    """The demo's shape: EMT and LJ ran MD, Morse did not, the MLIPs and ANI-1x ran S22 and
+    the baselines could not. All ones ranks no model; the default weights rank five."""
+    import uuid
+
+    ids = {n: uuid.uuid4() for n in ("EMT", "LJ", "Morse", "CHGNet", "SevenNet", "ANI")}
+    crystals = {n: ids[n] for n in ("EMT", "LJ", "Morse", "CHGNet", "SevenNet")}
+    boards = {
+        "eos": _scored(board, "eos", crystals),
+        "relax": _scored(board, "relax", crystals),
+        "nve": _scored(board, "nve", {n: ids[n] for n in ("EMT", "LJ")}),
+        "s22": _scored(board, "s22", {n: ids[n] for n in ("CHGNet", "SevenNet", "ANI")}),
+        "landscape": _scored(board, "landscape", {}),  # nobody scored: weighted 0
+    }
+    weights = default_weights(boards)
+    assert weights == {"eos": 1.0, "relax": 1.0, "nve": 0.0, "s22": 0.0, "landscape": 0.0}
+
+    # Everyone scored everywhere: all ones, as before.
+    every = {k: _scored(board, k, crystals) for k in ("eos", "relax", "nve")}
+    assert default_weights(every) == dict.fromkeys(every, 1.0)
+    # Fewer than two models scored anywhere: nothing to choose, all ones.
+    alone = {k: _scored(board, k, {"EMT": ids["EMT"]}) for k in ("eos", "nve")}
+    assert default_weights(alone) == {"eos": 1.0, "nve": 1.0}

@@ -38,3 +38,32 @@ def test_a_model_without_runs_says_what_to_run_instead_of_drawing_bare_axes(
         60,
     )
     assert any("mlipm campaigns start -m 'EMT' -b eos" in note for note in notes)
+
+
+def test_the_element_maps_prefer_a_model_with_training_counts_and_runs_of_the_metric() -> None:
+    """After the demo the baselines have the most runs (eos over 63 crystals) but no training
+    counts; the page opens on the MLIP whose card has them and that ran eos, so the training
+    map and the error-count scatter are not empty. Without such a model: the most runs."""
+    import uuid
+    from types import SimpleNamespace
+    from typing import Any
+
+    create_app("http://127.0.0.1:9")  # pages register only once an app exists
+    opening_model = sys.modules["frontend.pages.elements"].opening_model
+
+    emt, chgnet, sevennet = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    counts = {"training_data": [{"name": "MPtrj", "element_counts": {"Cu": 9, "Al": 4}}]}
+    models: Any = [
+        SimpleNamespace(id=emt, training_element_counts=None, card={}),
+        SimpleNamespace(id=chgnet, training_element_counts=None, card=counts),
+        SimpleNamespace(id=sevennet, training_element_counts=None, card=counts),
+    ]
+
+    def run(model: uuid.UUID, key: str) -> SimpleNamespace:
+        return SimpleNamespace(mlip_model_id=model, benchmark_key=key)
+
+    runs = [run(emt, "eos")] * 40 + [run(sevennet, "relax")] * 9 + [run(chgnet, "eos")] * 3
+    assert opening_model(runs, models, "eos") == str(chgnet)  # SevenNet ran no eos
+    assert opening_model(runs, models, "relax") == str(sevennet)
+    assert opening_model(runs, models, "s22") == str(emt)  # nobody counted ran s22
+    assert opening_model([], models, "eos") is None
