@@ -13,6 +13,7 @@ COPY pyproject.toml README.md ./
 COPY backend ./backend
 COPY frontend ./frontend
 COPY workers ./workers
+COPY shared_kernel ./shared_kernel
 COPY migrations ./migrations
 # Editable, so that migrations/ (outside the packages) is found beside the code.
 RUN pip install -e .

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from backend.services import catalog, models
 from workers.adapters.baselines import baseline_models
 from workers.adapters.pretrained import pretrained_models
+from workers.atoms_json import atoms_to_json
 from workers.benchmarks.base import load_all
-from workers.execution import atoms_to_json
 from workers.fingerprints import structure_fingerprint
 from workers.landscape_structures import cluster_structures
 from workers.phases import space_group_of_data

@@ -395,7 +395,6 @@ class ApiClient:
 
 
 #: The CLI's historical name.
-PlatformClient = ApiClient
 
 
 def _validate(schema: type[M], body: Any, path: str) -> M:

@@ -31,7 +31,6 @@ from backend.api.security import (
     StaticPathGuard,
     install_optional_auth_in_openapi,
 )
-from backend.domain.errors import InvalidInput
 from backend.domain.phases import SpaceGroupReader
 from backend.schemas.common import ErrorBody
 from backend.schemas.models import ModelCreate
@@ -39,6 +38,7 @@ from backend.services.exports import StructureWriter
 from backend.services.extxyz import write_extxyz
 from backend.services.structures import ParsedFile, StructureParser, UploadLimits
 from backend.services.training_sets import TrainingSetReader, TrainingSetSummary
+from shared_kernel.errors import InvalidInput
 
 
 def read_training_set(path: Path) -> TrainingSetSummary:

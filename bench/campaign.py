@@ -40,9 +40,10 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from backend import dbadmin
-from backend.client import PlatformClient
-from backend.db.models import CampaignRun, Metric, Role, Run, RunStatus
-from backend.localservices import PostgresCluster, RedisServer, free_port
+from backend.cli.localservices import PostgresCluster, RedisServer, free_port
+from backend.client import ApiClient
+from backend.db.models import CampaignRun, Metric, Run
+from backend.domain.statuses import Role, RunStatus
 from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, ModelRef
 from backend.services import users
 
@@ -114,7 +115,7 @@ def run(
         # Workers of a running platform are up before a campaign starts: their start-up
         # (imports, connections) is not part of any campaign's cost.
         _wait(lambda: all(_ready(root, i) for i in range(n_workers)), 120)
-        client = PlatformClient(api, token)
+        client = ApiClient(api, token)
         spec = CampaignCreate(
             name="bench",
             models=[ModelRef(name=m) for m in MODELS],

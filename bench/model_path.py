@@ -36,11 +36,11 @@ from ase import Atoms
 from ase.build import bulk
 from ase.calculators.calculator import Calculator
 
+from shared_kernel.failures import BenchmarkFailed, UnsupportedElementsError
 from workers.adapters.baselines import BaselineModel, baseline_models
 from workers.adapters.pretrained import pretrained_models
 from workers.adapters.registry import get_adapter, make_calculator
 from workers.benchmarks.eos import EosParams, run_eos
-from workers.errors import BenchmarkFailed, UnsupportedElementsError
 from workers.reference_data import elemental_crystals, experimental_references
 
 MODELS = ("EMT", "CHGNet-0.3.0", "SevenNet-0", "DIEP-r2SCAN")

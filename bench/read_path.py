@@ -38,7 +38,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from backend import dbadmin
-from workers.hashing import params_hash
+from shared_kernel.hashing import params_hash
 
 SERVER = os.environ.get(
     "MLIPM_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from backend.localservices import free_port
+from backend.cli.localservices import free_port
 
 
 def _serve(port: int) -> subprocess.Popen[bytes]:

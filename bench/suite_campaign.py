@@ -30,7 +30,8 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from backend.bootstrap import ELEMENTAL_CRYSTALS, S22
-from backend.client import PlatformClient
+from backend.cli.localservices import PostgresCluster, RedisServer, free_port
+from backend.client import ApiClient
 from backend.db.models import (
     Benchmark,
     CampaignRun,
@@ -40,7 +41,6 @@ from backend.db.models import (
     Run,
     Structure,
 )
-from backend.localservices import PostgresCluster, RedisServer, free_port
 from backend.repositories import references as ref_repo
 from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, ModelRef
 from backend.services import catalog
@@ -153,7 +153,7 @@ def run(
         api = f"http://127.0.0.1:{port}"
         _wait(lambda: _up(api), 120)
         procs.append(_spawn(_worker_args(concurrency), env, root, "worker"))
-        client = PlatformClient(api, token, timeout=120)
+        client = ApiClient(api, token, timeout=120)
         start = time.perf_counter()
         campaigns = [client.create_campaign(spec) for spec, _ in plan]
         ids = [c.id for c in campaigns]
@@ -196,7 +196,7 @@ def _crystal_subset(url: str, name: str, labels: tuple[str, ...]) -> None:
 
 
 def _drive(
-    client: PlatformClient, ids: list[Any], deadline: float, url: str, out: Path, start: float
+    client: ApiClient, ids: list[Any], deadline: float, url: str, out: Path, start: float
 ) -> list[str]:
     """Wait for the campaigns; past the deadline cancel those still open. Refresh the files."""
     last_write = 0.0

@@ -9,20 +9,19 @@ no parsing, and a new result shows at the very next read (no time-to-live to wai
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import flask
 
-from backend.client import ApiClient as TypedClient
-from backend.client import ApiError
+from backend.client import ApiClient, ApiError
+from shared_kernel.lru import LruCache
 
 __all__ = [
     "CONDITIONAL",
-    "ApiClient",
     "ApiError",
     "ConditionalCache",
+    "DashboardClient",
     "admin_api_client",
     "current_api_client",
 ]
@@ -34,39 +33,30 @@ class ConditionalCache:
     """Parsed bodies by request, each with the ETag it came with (least recently used out)."""
 
     def __init__(self, max_entries: int = 512) -> None:
-        self.max_entries = max_entries
-        self._entries: OrderedDict[tuple[Any, ...], tuple[str, Any]] = OrderedDict()
+        self._entries: LruCache[tuple[Any, ...], tuple[str, Any]] = LruCache(max_entries)
         self._lock = threading.Lock()
         self.hits = 0  # 304s answered from here (for tests and the bench)
 
     def get(self, key: tuple[Any, ...]) -> tuple[str, Any] | None:
-        with self._lock:
-            hit = self._entries.get(key)
-            if hit is not None:
-                self._entries.move_to_end(key)
-            return hit
+        return self._entries.get(key)
 
     def put(self, key: tuple[Any, ...], etag: str, value: Any) -> None:
-        with self._lock:
-            self._entries[key] = (etag, value)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+        self._entries.put(key, (etag, value))
 
     def hit(self) -> None:
         with self._lock:
             self.hits += 1
 
     def clear(self) -> None:
+        self._entries.clear()
         with self._lock:
-            self._entries.clear()
             self.hits = 0
 
 
 CONDITIONAL = ConditionalCache()
 
 
-class ApiClient(TypedClient):
+class DashboardClient(ApiClient):
     """The typed client, with boards and combined scores kept and revalidated by ETag."""
 
     def _get_board(self, path: str, params: dict[str, str], parse: Callable[[Any], T]) -> T:
@@ -92,21 +82,21 @@ API_URL_CONFIG_KEY = "MLIPM_API_URL"
 # A board of hundreds of models with their per-material entries takes seconds on a busy API.
 API_TIMEOUT_S = 30.0
 
-_CLIENTS: dict[str, ApiClient] = {}
+_CLIENTS: dict[str, DashboardClient] = {}
 _CLIENTS_LOCK = threading.Lock()
 
 
-def current_api_client() -> ApiClient:
-    """The ApiClient of the app serving the current request (use inside callbacks): one per
+def current_api_client() -> DashboardClient:
+    """The DashboardClient of the app serving the current request (use inside callbacks): one per
     API URL, so every callback shares its keep-alive connections."""
     url = flask.current_app.config[API_URL_CONFIG_KEY]
     with _CLIENTS_LOCK:
         client = _CLIENTS.get(url)
         if client is None:
-            client = _CLIENTS[url] = ApiClient(url, timeout=API_TIMEOUT_S)
+            client = _CLIENTS[url] = DashboardClient(url, timeout=API_TIMEOUT_S)
         return client
 
 
-def admin_api_client(token: str) -> ApiClient:
+def admin_api_client(token: str) -> DashboardClient:
     """A client of the current app's API sending ``token`` (close it after use)."""
-    return ApiClient(flask.current_app.config[API_URL_CONFIG_KEY], token, API_TIMEOUT_S)
+    return DashboardClient(flask.current_app.config[API_URL_CONFIG_KEY], token, API_TIMEOUT_S)

@@ -7,35 +7,30 @@ requests. Entries live ``ttl_s`` seconds, so polling still shows new results.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
+from shared_kernel.lru import LruCache
+
 T = TypeVar("T")
 
-_entries: dict[Hashable, tuple[float, Any]] = {}
-_lock = threading.Lock()
 MAX_ENTRIES = 256
+_entries: LruCache[Hashable, tuple[float, Any]] = LruCache(MAX_ENTRIES)
 
 
 def cached(key: Hashable, ttl_s: float, read: Callable[[], T]) -> T:
     """``read()``, or its value from less than ``ttl_s`` seconds ago under ``key``."""
     now = time.monotonic()
-    with _lock:
-        hit = _entries.get(key)
+    hit = _entries.get(key)
     if hit is not None and now - hit[0] < ttl_s:
         value: T = hit[1]
         return value
     value = read()  # errors propagate and are not cached
-    with _lock:
-        if len(_entries) >= MAX_ENTRIES:
-            _entries.clear()
-        _entries[key] = (now, value)
+    _entries.put(key, (now, value))
     return value
 
 
 def clear() -> None:
     """Forget everything (tests)."""
-    with _lock:
-        _entries.clear()
+    _entries.clear()

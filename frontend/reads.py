@@ -14,7 +14,7 @@ from typing import Any
 from backend.schemas.leaderboard import CombinedLeaderboardRead, LeaderboardRead
 from backend.schemas.runs import RunSummary
 from backend.settings import get_settings
-from frontend.api_client import ApiClient, current_api_client
+from frontend.api_client import DashboardClient, current_api_client
 from frontend.cache import cached
 from frontend.overview import requested_level
 
@@ -26,7 +26,7 @@ def ttl_s() -> float:
     return 0.8 * get_settings().dashboard_poll_ms / 1000
 
 
-def model_runs(model_id: str, client: ApiClient | None = None) -> list[RunSummary]:
+def model_runs(model_id: str, client: DashboardClient | None = None) -> list[RunSummary]:
     """Every run of a model of its benchmark's standard protocol, with its metrics and
     references (``client``: when called outside a request, e.g. in a worker thread). Runs of
     other parameter sets are left out, as on the boards: they are never averaged in."""
@@ -39,7 +39,7 @@ def model_runs(model_id: str, client: ApiClient | None = None) -> list[RunSummar
     return standard_only(client, runs)
 
 
-def standard_only(client: ApiClient, runs: list[RunSummary]) -> list[RunSummary]:
+def standard_only(client: DashboardClient, runs: list[RunSummary]) -> list[RunSummary]:
     """The runs of their benchmark version's standard parameter set (its default board)."""
     standard = cached(
         ("standard-hashes", client.base_url),
@@ -50,7 +50,7 @@ def standard_only(client: ApiClient, runs: list[RunSummary]) -> list[RunSummary]
 
 
 def read_boards(
-    client: ApiClient,
+    client: DashboardClient,
     lot: str,
     filters: dict[str, str],
     prefetch_weights: dict[str, float] | None = None,
@@ -114,7 +114,7 @@ def combined_for(
 
 
 def combined_read(
-    client: ApiClient, lot: str, weights: dict[str, float], filters: dict[str, str]
+    client: DashboardClient, lot: str, weights: dict[str, float], filters: dict[str, str]
 ) -> CombinedLeaderboardRead | None:
     positive = {k: w for k, w in weights.items() if w > 0}
     if not positive:

@@ -18,9 +18,9 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from backend.client import PlatformClient
-from backend.db.models import Role
-from backend.localservices import free_port
+from backend.cli.localservices import free_port
+from backend.client import ApiClient
+from backend.domain.statuses import Role
 from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, CampaignRead, ModelRef
 from backend.services import users
 from tests.factories import crystal_subset
@@ -37,8 +37,8 @@ class LiveStack:
     submitter_token: str
     log_dir: Path
 
-    def client(self, token: str | None = None) -> PlatformClient:
-        return PlatformClient(self.api_url, token)
+    def client(self, token: str | None = None) -> ApiClient:
+        return ApiClient(self.api_url, token)
 
 
 def _spawn(

@@ -18,7 +18,7 @@ import httpx
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from backend.db.models import Role
+from backend.domain.statuses import Role
 from backend.services import users
 from backend.settings import get_settings
 from tests.factories import crystal_subset

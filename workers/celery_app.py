@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from celery import Celery
 
-from backend.services.queue import PRIORITY_SEP, PRIORITY_STEPS
 from backend.settings import get_settings
+from shared_kernel.queues import PRIORITY_SEP, PRIORITY_STEPS
 
 
 def make_celery() -> Celery:

@@ -6,14 +6,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ase import Atoms
 from ase.calculators.calculator import Calculator
-from ase.io.jsonio import decode, encode
 
-from backend.services import artifacts
 from backend.settings import get_settings
+from shared_kernel import artifacts
+from shared_kernel.failures import BenchmarkError, BenchmarkFailed, BenchmarkSetupError
 from workers.adapters.registry import ModelSpec, check_elements, get_adapter, make_calculator
 from workers.adapters.weights import ArchiveLimits, set_archive_limits
+from workers.atoms_json import atoms_from_json
 from workers.benchmarks.base import (
     FrameSet,
     MetricValue,
@@ -22,7 +22,6 @@ from workers.benchmarks.base import (
     SeriesData,
     get_benchmark,
 )
-from workers.errors import BenchmarkError, BenchmarkFailed, BenchmarkSetupError
 
 _CALCULATORS: dict[tuple[str, ...], Calculator] = {}
 
@@ -71,17 +70,6 @@ class Outcome:
     provenance: dict[str, Any] = field(default_factory=dict)
     projections: tuple[ProjectionData, ...] = ()
     frames: tuple[FrameSet, ...] = ()  # stored as artifacts of the run (extended XYZ)
-
-
-def atoms_from_json(data: str) -> Atoms:
-    """Decode a structure stored as ASE JSON."""
-    return Atoms.fromdict(decode(data))
-
-
-def atoms_to_json(atoms: Atoms) -> str:
-    """Encode a structure losslessly as ASE JSON text."""
-    # Deterministic (no timestamps, sorted keys), so equal structures hash equally.
-    return encode(atoms.todict())
 
 
 def apply_archive_limits() -> None:

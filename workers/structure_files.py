@@ -23,7 +23,7 @@ from typing import TypeVar
 import numpy as np
 from ase import Atoms
 
-from workers.execution import atoms_to_json
+from workers.atoms_json import atoms_to_json
 from workers.fingerprints import structure_fingerprint
 from workers.structure_limits import (
     StructureFileError,
@@ -69,7 +69,7 @@ class ParsedStructure:
     n_atoms : int
         Number of atoms.
     data : str
-        ASE JSON (``workers.execution.atoms_to_json``).
+        ASE JSON (``workers.atoms_json.atoms_to_json``).
     content_hash : str
         sha256 of ``data``, the hash the catalog and the training-set leakage check use.
     fingerprint : tuple[str, tuple[float, ...]] | None

@@ -16,7 +16,7 @@ from typing import TextIO
 
 from ase import Atoms
 
-from workers.execution import atoms_to_json
+from workers.atoms_json import atoms_to_json
 from workers.fingerprints import Fingerprint, structure_fingerprint
 from workers.structure_limits import StructureFileError, check_extxyz_comment
 
@@ -40,7 +40,7 @@ class TrainingSetSummary:
     element_counts : dict[str, int]
         For each element, the number of structures that contain it.
     content_hashes : tuple[str, ...]
-        sha256 of each structure's ASE JSON (``workers.execution.atoms_to_json``), the same
+        sha256 of each structure's ASE JSON (``workers.atoms_json.atoms_to_json``), the same
         hash the catalog stores as ``structure.content_hash``; in file order, duplicates kept.
     fingerprints : tuple[Fingerprint | None, ...]
         Each structure's tolerance-robust fingerprint (``workers.fingerprints``), in the

@@ -8,34 +8,23 @@ write has touched its boards since, and can never be stale. Per process, bounded
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
+from shared_kernel.lru import LruCache
 
 #: Bodies kept per API process (each at most ~100 kB for a 1000-row page).
 MAX_BODIES = 64
 
 
 class BodyStore:
-    """A small thread-safe LRU of (body bytes, headers) keyed by ETag."""
+    """(body bytes, headers) keyed by ETag, the least recently used dropped beyond ``size``."""
 
     def __init__(self, size: int = MAX_BODIES) -> None:
-        self._size = size
-        self._items: OrderedDict[str, tuple[bytes, dict[str, str]]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._items: LruCache[str, tuple[bytes, dict[str, str]]] = LruCache(size)
 
     def get(self, etag: str) -> tuple[bytes, dict[str, str]] | None:
-        with self._lock:
-            item = self._items.get(etag)
-            if item is not None:
-                self._items.move_to_end(etag)
-            return item
+        return self._items.get(etag)
 
     def put(self, etag: str, content: bytes, headers: dict[str, str]) -> None:
-        with self._lock:
-            self._items[etag] = (content, dict(headers))
-            self._items.move_to_end(etag)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
+        self._items.put(etag, (content, dict(headers)))
 
 
 BODIES = BodyStore()

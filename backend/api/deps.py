@@ -18,16 +18,17 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from backend.api.body_limit import streams_own
-from backend.db.models import Role, User
+from backend.db.models import User
 from backend.db.session import session_scope
-from backend.domain.errors import InvalidInput, NotAuthenticated, PayloadTooLarge, PermissionDenied
 from backend.domain.phases import SpaceGroupReader
+from backend.domain.statuses import Role
 from backend.schemas.models import ModelCreate
 from backend.services import users
 from backend.services.bounded import ParseLimits, run_bounded, warm_up
 from backend.services.structures import ParsedFileData, StructureParser, UploadLimits
 from backend.services.training_sets import TrainingSetReader, TrainingSetSummaryData
 from backend.settings import get_settings
+from shared_kernel.errors import InvalidInput, NotAuthenticated, PayloadTooLarge, PermissionDenied
 
 
 def get_session() -> Iterator[Session]:

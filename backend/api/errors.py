@@ -11,7 +11,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from backend.domain.errors import (
+from backend.schemas.common import INCONSISTENT
+from shared_kernel.errors import (
     Conflict,
     DomainError,
     Inconsistent,
@@ -21,7 +22,6 @@ from backend.domain.errors import (
     PayloadTooLarge,
     PermissionDenied,
 )
-from backend.schemas.common import INCONSISTENT
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """The states of runs and models and the user roles: plain enums the schemas, the typed client
-and the dashboard share without importing the ORM (backend.db re-exports them)."""
+and the dashboard share without importing the ORM (one place for each: import them from here)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,12 @@ class RunStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+class CampaignStatus(StrEnum):
+    RUNNING = "running"
+    FINISHED = "finished"
     CANCELLED = "cancelled"
 
 

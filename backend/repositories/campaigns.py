@@ -10,7 +10,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from backend.db.models import Campaign, CampaignRun, CampaignStatus, MlipModel, Run, RunStatus
+from backend.db.models import Campaign, CampaignRun, MlipModel, Run
+from backend.domain.statuses import CampaignStatus, RunStatus
 from backend.repositories.runs import Viewer, visible_to
 
 

@@ -10,13 +10,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from backend.db.models import (
-    LeaderboardVersion,
-    MlipModel,
-    ModelStatus,
-    Run,
-    StructureSet,
-)
+from backend.db.models import LeaderboardVersion, MlipModel, Run, StructureSet
+from backend.domain.statuses import ModelStatus
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from backend.db.models import Benchmark, Metric, MlipModel, Reference, Run, Structure
+from backend.domain.filters import MetricFilter
 from backend.repositories.runs import Viewer, visible_to
-
-
-@dataclass(frozen=True, slots=True)
-class MetricFilter:
-    run_id: uuid.UUID | None = None
-    model_id: uuid.UUID | None = None
-    benchmark: str | None = None
-    name: str | None = None
-
 
 COLUMNS = (
     "run_id",

@@ -10,13 +10,8 @@ from sqlalchemy import ColumnElement, delete, exists, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from backend.db.models import (
-    MlipModel,
-    ModelStatus,
-    Structure,
-    StructureSet,
-    TrainingStructureHash,
-)
+from backend.db.models import MlipModel, Structure, StructureSet, TrainingStructureHash
+from backend.domain.statuses import ModelStatus
 
 
 def get_model(session: Session, model_id: uuid.UUID) -> MlipModel | None:

@@ -9,7 +9,8 @@ from sqlalchemy import String, cast, delete, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from backend.db.models import Run, RunAttempt, RunStatus, Series
+from backend.db.models import Run, RunAttempt, Series
+from backend.domain.statuses import RunStatus
 
 _HISTORY = ("run_id", "attempt", "status", "failure_class", "failure_message", "worker",
             "started_at", "finished_at", "wall_s")  # fmt: skip

@@ -36,19 +36,16 @@ from backend.db.models import (
     Benchmark,
     Campaign,
     CampaignRun,
-    CampaignStatus,
     Metric,
     MlipModel,
-    ModelStatus,
     Reference,
-    Role,
     Run,
-    RunStatus,
     Series,
     Structure,
     StructureSet,
     User,
 )
+from backend.domain.statuses import CampaignStatus, ModelStatus, Role, RunStatus
 
 RUN_KEY = ("mlip_model_id", "model_hash", "benchmark_id", "structure_id", "params_hash")
 

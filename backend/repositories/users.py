@@ -7,7 +7,8 @@ import uuid
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from backend.db.models import ApiToken, Role, User
+from backend.db.models import ApiToken, User
+from backend.domain.statuses import Role
 
 
 def get_user_by_name(session: Session, name: str) -> User | None:

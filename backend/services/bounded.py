@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
-from backend.domain.errors import DomainError, InvalidInput, PayloadTooLarge
+from shared_kernel.errors import DomainError, InvalidInput, PayloadTooLarge
 
 log = logging.getLogger(__name__)
 MIB = 1024 * 1024

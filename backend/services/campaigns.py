@@ -10,17 +10,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from backend.db.base import utcnow
-from backend.db.models import (
-    Benchmark,
-    Campaign,
-    CampaignStatus,
-    MlipModel,
-    ModelStatus,
-    RunStatus,
-    Structure,
-    User,
-)
-from backend.domain.errors import InvalidInput, NotFound, NotStored
+from backend.db.models import Benchmark, Campaign, MlipModel, Structure, User
+from backend.domain.statuses import CampaignStatus, ModelStatus, RunStatus
 from backend.repositories import benchmarks as benchmark_repo
 from backend.repositories import campaigns as campaign_repo
 from backend.repositories import models as model_repo
@@ -32,8 +23,9 @@ from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, CampaignRead
 from backend.services import models as model_service
 from backend.services import queue
 from backend.services.runs import TRUSTED
-from workers.errors import FailureClass
-from workers.hashing import params_hash
+from shared_kernel.errors import InvalidInput, NotFound, NotStored
+from shared_kernel.failures import FailureClass
+from shared_kernel.hashing import params_hash
 
 
 @dataclass(frozen=True)

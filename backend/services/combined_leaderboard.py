@@ -20,7 +20,6 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from backend.db.models import Benchmark
-from backend.domain.errors import Inconsistent, InvalidInput, NotFound, NotStored
 from backend.schemas.leaderboard import (
     CombinedLeaderboardRead,
     CombinedPart,
@@ -29,6 +28,7 @@ from backend.schemas.leaderboard import (
 )
 from backend.services import leaderboard
 from backend.services.leaderboard import BoardQuery
+from shared_kernel.errors import Inconsistent, InvalidInput, NotFound, NotStored
 
 METHOD = (
     "score = sum_b w_b * r_b / sum_b w_b over the benchmarks b combined, where r_b = "

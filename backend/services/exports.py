@@ -18,12 +18,13 @@ from typing import Any, Literal
 from sqlalchemy.orm import Session
 
 from backend.db.models import Structure, StructureSet
-from backend.domain.errors import NotFound
+from backend.domain.filters import MetricFilter
 from backend.repositories import metrics as metric_repo
 from backend.repositories import references as ref_repo
 from backend.repositories import runs as run_repo
 from backend.repositories.runs import Viewer
 from backend.schemas.leaderboard import LeaderboardRead
+from shared_kernel.errors import NotFound
 
 TableFormat = Literal["csv", "json", "parquet"]
 MEDIA_TYPES = {
@@ -106,7 +107,7 @@ def leaderboard_rows(board: LeaderboardRead) -> tuple[list[str], list[dict[str, 
 
 def metric_rows(
     session: Session,
-    where: metric_repo.MetricFilter,
+    where: MetricFilter,
     *,
     viewer: Viewer,
     limit: int,
@@ -115,6 +116,20 @@ def metric_rows(
     """Metrics with their run, model, benchmark and reference, of the runs ``viewer`` sees."""
     rows = metric_repo.list_metrics(session, where, viewer=viewer, limit=limit, offset=offset)
     return rows, metric_repo.count_metrics(session, where, viewer=viewer)
+
+
+def metrics_file(
+    session: Session,
+    where: MetricFilter,
+    *,
+    viewer: Viewer,
+    limit: int,
+    offset: int,
+    fmt: TableFormat,
+) -> ExportFile:
+    """The metrics ``metric_rows`` lists, as one file (one row each)."""
+    rows = metric_repo.list_metrics(session, where, viewer=viewer, limit=limit, offset=offset)
+    return table_file(list(metric_repo.COLUMNS), rows, fmt, "metrics")
 
 
 def table_file(

@@ -14,11 +14,11 @@ import uuid
 import numpy as np
 from sqlalchemy.orm import Session
 
-from backend.domain.errors import InvalidInput, NotFound
 from backend.repositories import projections as projection_repo
 from backend.repositories import runs as run_repo
 from backend.repositories.runs import Viewer
 from backend.schemas.landscapes import PlaneDifference, PlaneSummary, ProjectionRead
+from shared_kernel.errors import InvalidInput, NotFound
 
 
 def _require_run(session: Session, run_id: uuid.UUID, viewer: Viewer, where: str) -> None:

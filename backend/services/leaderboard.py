@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from backend.db.models import Benchmark
 from backend.domain import ranking
 from backend.domain.elements import chemical_symbols
-from backend.domain.errors import InvalidInput, NotFound, NotStored
 from backend.repositories import benchmarks as benchmark_repo
 from backend.repositories import boards as boards_repo
 from backend.repositories import leaderboard as repo
@@ -32,7 +31,8 @@ from backend.schemas.leaderboard import (
     RankingInfo,
 )
 from backend.services import board_rows
-from workers import hashing
+from shared_kernel import hashing
+from shared_kernel.errors import InvalidInput, NotFound, NotStored
 
 ROW_COLUMNS = (
     "rank",

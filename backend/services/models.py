@@ -17,19 +17,20 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from backend.db.base import utcnow
-from backend.db.models import MlipModel, ModelStatus, Role, User
+from backend.db.models import MlipModel, User
 from backend.domain.elements import chemical_symbols
-from backend.domain.errors import (
+from backend.domain.statuses import ModelStatus, Role
+from backend.repositories import models as model_repo
+from backend.schemas.model_card import ModelCard
+from backend.schemas.models import ModelCreate, ModelUpdate, ModelVersionCreate
+from shared_kernel.errors import (
     Conflict,
     Inconsistent,
     InvalidInput,
     NotFound,
     PermissionDenied,
 )
-from backend.repositories import models as model_repo
-from backend.schemas.model_card import ModelCard
-from backend.schemas.models import ModelCreate, ModelUpdate, ModelVersionCreate
-from workers.hashing import model_version_hash
+from shared_kernel.hashing import model_version_hash
 
 KNOWN_SYMBOLS = frozenset(chemical_symbols[1:])
 #: Params the platform sets itself: the worker passes the record's ``is_trusted`` as

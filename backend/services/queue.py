@@ -41,6 +41,7 @@ from backend.db.session import after_commit
 from backend.repositories import dispatch as dispatch_repo
 from backend.repositories.dispatch import Candidate, Dispatch
 from backend.settings import get_settings
+from shared_kernel.queues import FRONT_PRIORITY, NORMAL_PRIORITY, PRIORITY_SEP, PRIORITY_STEPS
 
 __all__ = ["Dispatch", "enqueue", "enqueue_after_commit", "message_taken", "runs_to_recover"]
 
@@ -48,10 +49,6 @@ log = logging.getLogger(__name__)
 EXECUTE_RUN = "runs.execute"
 UNSENT_GRACE_S = 10.0  # a queued run this long without a message in the broker: send it
 EPOCH_KEY = "mlipm:broker-epoch"
-#: Redis priorities (0 is popped first): recovered runs jump ahead of launched ones.
-FRONT_PRIORITY, NORMAL_PRIORITY = 0, 6
-PRIORITY_STEPS = (FRONT_PRIORITY, NORMAL_PRIORITY)
-PRIORITY_SEP = "\x06\x16"  # kombu's separator between a queue's name and its priority
 MAX_RESENDS = 5000  # per sweep; the rest are found again by the next one
 BROKER_LOST = "broker lost its data"
 _RELEASE = """

@@ -19,7 +19,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from backend.domain.errors import NotFound, PhaseMismatch
 from backend.domain.phases import (
     SpaceGroupReader,
     describe_phase,
@@ -30,6 +29,7 @@ from backend.domain.phases import (
 from backend.repositories import reference_links as link_repo
 from backend.repositories import references as ref_repo
 from backend.services.runs import REFERENCE_PREFERENCE, choose_references
+from shared_kernel.errors import NotFound, PhaseMismatch
 
 MAX_LISTED = 20
 

@@ -8,11 +8,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.db.models import Metric, Reference
-from backend.domain.errors import Conflict, InvalidInput, NotFound
 from backend.domain.phases import SpaceGroupReader
 from backend.repositories import references as ref_repo
 from backend.schemas.references import ReferenceCreate, ReferenceUpdate
 from backend.services.reference_phases import refuse_other_phase
+from shared_kernel.errors import Conflict, InvalidInput, NotFound
 
 
 def list_references(

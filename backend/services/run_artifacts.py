@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from backend.db.models import RunArtifact
-from backend.domain.errors import NotFound
 from backend.repositories import run_artifacts as artifact_repo
 from backend.repositories import runs as run_repo
 from backend.repositories.runs import Viewer
 from backend.schemas.run_artifacts import RunArtifactIn, RunArtifactRead
-from backend.services import artifacts
 from backend.settings import get_settings
+from shared_kernel import artifacts
+from shared_kernel.errors import NotFound
 
 #: The artifact ``GET /exports/runs/{id}/trajectory`` returns, in this order of preference.
 TRAJECTORY_NAMES = ("trajectory", "nvt_ramp_trajectory", "npt_compression_trajectory", "relaxation")

@@ -14,19 +14,19 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from backend.db.models import ModelStatus, RunStatus
+from backend.domain.statuses import ModelStatus, RunStatus
 from backend.repositories import models as model_repo
 from backend.repositories import run_attempts as attempt_repo
 from backend.repositories import runs as run_repo
 from backend.services import queue
 from backend.services.runs import ClaimedRun
 from backend.settings import get_settings
-from workers.errors import FailureClass
+from shared_kernel.failures import FailureClass
 
 
 @dataclass(frozen=True)
 class Refusal:
-    """Why a claimed run must not execute: a failure class (``workers.errors.FailureClass``)
+    """Why a claimed run must not execute: a failure class (``shared_kernel.failures.FailureClass``)
     and a message."""
 
     failure_class: str

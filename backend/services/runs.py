@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from backend.db.base import utcnow
-from backend.db.models import Metric, Reference, Run, RunStatus, User
-from backend.domain.errors import NotFound
+from backend.db.models import Metric, Reference, Run, User
 from backend.domain.phases import SpaceGroupReader, describes, phase_of
+from backend.domain.statuses import RunStatus
 from backend.repositories import campaigns as campaign_repo
 from backend.repositories import models as model_repo
 from backend.repositories import projections as projection_repo
@@ -35,7 +35,8 @@ from backend.schemas.runs import (
 )
 from backend.services import run_artifacts
 from backend.settings import get_settings
-from workers.hashing import params_hash
+from shared_kernel.errors import NotFound
+from shared_kernel.hashing import params_hash
 
 # When a material has references at several levels of theory, metrics are compared with the
 # first one found in this order.

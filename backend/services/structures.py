@@ -22,8 +22,8 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from backend.db.models import Role, Structure, StructureSet, User
-from backend.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from backend.db.models import Structure, StructureSet, User
+from backend.domain.statuses import Role
 from backend.repositories import structures as structure_repo
 from backend.schemas.structures import (
     DuplicateStructure,
@@ -33,6 +33,7 @@ from backend.schemas.structures import (
     StructureUploadRead,
 )
 from backend.services.models import KNOWN_SYMBOLS
+from shared_kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 
 
 class ParsedStructure(Protocol):

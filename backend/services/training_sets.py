@@ -14,12 +14,13 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from backend.db.models import MlipModel, ModelStatus, Role, User
-from backend.domain.errors import InvalidInput
+from backend.db.models import MlipModel, User
+from backend.domain.statuses import ModelStatus, Role
 from backend.repositories import models as model_repo
 from backend.schemas.models import LeakageRead, LeakedStructure
 from backend.services import models
 from backend.services.models import KNOWN_SYMBOLS
+from shared_kernel.errors import InvalidInput
 
 #: Two structures whose fingerprints (``workers.fingerprints``) have equal keys and differ by
 #: at most this much in every entry (bond lengths and the cube root of the volume per atom,

@@ -1,6 +1,6 @@
 """What a submitter may store, and files nobody records any more.
 
-Uploads are content-addressed (``backend.services.artifacts``): one key per distinct file,
+Uploads are content-addressed (``shared_kernel.artifacts``): one key per distinct file,
 shared by every model version that records it. A submitter's usage is the size of the distinct
 files their models record; an upload may take what is left of ``MLIPM_USER_STORAGE_QUOTA_MB``
 (admins: only the per-file limit). A file that a replacement left unrecorded by any model is
@@ -14,12 +14,13 @@ from collections.abc import Iterable
 
 from sqlalchemy.orm import Session
 
-from backend.db.models import Role, User
+from backend.db.models import User
 from backend.db.session import after_commit
-from backend.domain.errors import PayloadTooLarge
+from backend.domain.statuses import Role
 from backend.repositories import models as model_repo
-from backend.services import artifacts
 from backend.settings import get_settings
+from shared_kernel import artifacts
+from shared_kernel.errors import PayloadTooLarge
 
 log = logging.getLogger(__name__)
 QUOTA_SETTING = "MLIPM_USER_STORAGE_QUOTA_MB"

@@ -136,14 +136,6 @@ def _labelled(label: str, control: Any) -> dbc.Col:
     return dbc.Col([dbc.Label(label, html_for=control.id), control], md=2)
 
 
-@dash.callback(
-    Output("landscape-planes", "data"),
-    Output("landscape-structure", "options"),
-    Output("landscape-structure", "value"),
-    Output("landscape-message", "children"),
-    Output("landscape-figures", "style"),
-    Input("landscape-planes", "id"),
-)
 def load_planes(_: str) -> tuple[list[dict[str, Any]], list[dict[str, str]], str | None, Any, Any]:
     """The runs with a stored plane, and the structures they cover; the figures only if any."""
     hidden = {"display": "none"}
@@ -165,14 +157,6 @@ def load_planes(_: str) -> tuple[list[dict[str, Any]], list[dict[str, str]], str
     )
 
 
-@dash.callback(
-    Output("landscape-run-a", "options"),
-    Output("landscape-run-a", "value"),
-    Output("landscape-run-b", "options"),
-    Output("landscape-run-b", "value"),
-    Input("landscape-structure", "value"),
-    Input("landscape-planes", "data"),
-)
 def choose_runs(structure_id: str | None, planes: list[dict[str, Any]] | None) -> tuple[Any, ...]:
     """Models with a plane on the chosen structure (A: the first, B: the second if any)."""
     runs = [PlaneSummary.model_validate(p) for p in planes or []]
@@ -186,13 +170,6 @@ def choose_runs(structure_id: str | None, planes: list[dict[str, Any]] | None) -
     return options, first, options, second
 
 
-@dash.callback(
-    Output("landscape-plane-a", "figure"),
-    Output("landscape-plane-b", "figure"),
-    Output("landscape-difference", "figure"),
-    Input("landscape-run-a", "value"),
-    Input("landscape-run-b", "value"),
-)
 def draw_planes(run_a: str | None, run_b: str | None) -> tuple[go.Figure, go.Figure, go.Figure]:
     """Contours of both models' planes with the path, and their difference."""
     if not run_a or not run_b:
@@ -208,12 +185,6 @@ def draw_planes(run_a: str | None, run_b: str | None) -> tuple[go.Figure, go.Fig
     return plane_figure(plane_a, "A"), plane_figure(plane_b, "B"), difference_figure(diff)
 
 
-@dash.callback(
-    Output("landscape-map", "figure"),
-    Input("landscape-run-a", "value"),
-    Input("landscape-map-method", "value"),
-    Input("landscape-colour", "value"),
-)
 def draw_map(run_a: str | None, method: str, colour: str) -> go.Figure:
     """The global map of model A's run, coloured by the chosen quantity."""
     if not run_a:
@@ -332,3 +303,36 @@ def _empty(title: str, message: str = "nothing to draw for this choice") -> go.F
     fig.update_yaxes(visible=False)
     fig.update_layout(title=title)
     return fig
+
+
+def register_callbacks(app: dash.Dash) -> None:
+    """Attach this page's callbacks to ``app`` (called by ``frontend.app.create_app``)."""
+    app.callback(
+        Output("landscape-planes", "data"),
+        Output("landscape-structure", "options"),
+        Output("landscape-structure", "value"),
+        Output("landscape-message", "children"),
+        Output("landscape-figures", "style"),
+        Input("landscape-planes", "id"),
+    )(load_planes)
+    app.callback(
+        Output("landscape-run-a", "options"),
+        Output("landscape-run-a", "value"),
+        Output("landscape-run-b", "options"),
+        Output("landscape-run-b", "value"),
+        Input("landscape-structure", "value"),
+        Input("landscape-planes", "data"),
+    )(choose_runs)
+    app.callback(
+        Output("landscape-plane-a", "figure"),
+        Output("landscape-plane-b", "figure"),
+        Output("landscape-difference", "figure"),
+        Input("landscape-run-a", "value"),
+        Input("landscape-run-b", "value"),
+    )(draw_planes)
+    app.callback(
+        Output("landscape-map", "figure"),
+        Input("landscape-run-a", "value"),
+        Input("landscape-map-method", "value"),
+        Input("landscape-colour", "value"),
+    )(draw_map)

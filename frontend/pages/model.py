@@ -13,7 +13,7 @@ from dash.development.base_component import Component
 
 from backend.schemas.models import ModelRead
 from backend.schemas.runs import RunSummary, SeriesRead
-from frontend.api_client import ApiClient, ApiError, current_api_client
+from frontend.api_client import ApiError, DashboardClient, current_api_client
 from frontend.components.grid import RED, data_grid, highlight, number_column, text_column
 from frontend.figures.model import (
     empty_figure,
@@ -271,7 +271,9 @@ def results_table(runs: list[RunSummary], benchmarks: list[dict[str, Any]]) -> C
     return data_grid("model-results-table", filters=False, columnDefs=columns, rowData=records)
 
 
-def _curves(client: ApiClient, subjects: list[str]) -> dict[tuple[str, str], list[RunSummary]]:
+def _curves(
+    client: DashboardClient, subjects: list[str]
+) -> dict[tuple[str, str], list[RunSummary]]:
     """Every (subject, graph)'s runs with their series, read in parallel."""
     jobs = [
         (subject, graph, benchmark, name)

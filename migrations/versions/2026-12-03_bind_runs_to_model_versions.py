@@ -5,7 +5,7 @@ Revises: 0013
 Create Date: 2026-12-03 13:00:00.000000
 
 - ``mlip_model.version_hash``: sha256 of what the model's runs depend on (family, params, file
-  sha256, elements; ``workers.hashing.model_version_hash``). ``sealed_at``: its review's
+  sha256, elements; ``shared_kernel.hashing.model_version_hash``). ``sealed_at``: its review's
   approval or its first campaign, after which those inputs never change (an edit is a new
   version). ``packages``:
   the adapter's package versions, pinned by the first worker that runs the version.
@@ -33,7 +33,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def _version_hash(family: str, params: dict, file_sha256: str | None, elements: list | None) -> str:
-    # Frozen copy of workers.hashing.model_version_hash (a migration must not change later).
+    # Frozen copy of shared_kernel.hashing.model_version_hash (a migration must not change later).
     blob = json.dumps(
         {
             "family": family,

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from backend.db.models import Role
+from backend.domain.statuses import Role
 from backend.services import users
 from backend.settings import get_settings
 
@@ -243,7 +243,8 @@ def test_only_admins_trust_a_model_file(
 def test_leaderboard_entries_carry_the_quality_flags_their_runs_raised(
     client: TestClient, db_session: Session, admin: dict[str, str]
 ) -> None:
-    from backend.db.models import Metric, Run, RunStatus
+    from backend.db.models import Metric, Run
+    from backend.domain.statuses import RunStatus
 
     campaign = client.post("/campaigns", json=CAMPAIGN, headers=admin).json()
     run_id = client.get(f"/campaigns/{campaign['id']}/runs", params={"status": "queued"}).json()[

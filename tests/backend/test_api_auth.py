@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.db.models import ApiToken, Role
+from backend.db.models import ApiToken
+from backend.domain.statuses import Role
 from backend.services import users
 
 
@@ -130,8 +131,8 @@ def test_the_cli_creates_lists_and_revokes_tokens(
 ) -> None:
     from typer.testing import CliRunner
 
-    from backend import cli_tokens
-    from backend.cli import app as cli
+    from backend.cli import tokens as cli_tokens
+    from backend.cli.main import app as cli
     from backend.client import ApiClient
 
     def in_process(token: str) -> ApiClient:  # the CLI's client, wired to the in-process app

@@ -18,7 +18,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from backend.api.docs import ASSETS_URL
-from backend.localservices import free_port
+from backend.cli.localservices import free_port
 from backend.main import create_app
 
 ASSET = re.compile(r"""(?:src|href)="([^"]+)"|url: '([^']+)'""")

@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-from backend.db.models import Role
+from backend.domain.statuses import Role
 from backend.services import users
-from workers.execution import atoms_to_json
+from workers.atoms_json import atoms_to_json
 
 FUZZ = settings(
     max_examples=40,

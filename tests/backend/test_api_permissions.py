@@ -24,7 +24,7 @@ from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from backend.db.models import Role
+from backend.domain.statuses import Role
 from backend.main import create_app
 from backend.services import users
 from backend.settings import get_settings

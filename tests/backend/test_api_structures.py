@@ -23,10 +23,10 @@ from ase.io import write
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from backend.db.models import Role
+from backend.domain.statuses import Role
 from backend.services import users
 from backend.settings import get_settings
-from workers.execution import atoms_from_json, atoms_to_json
+from workers.atoms_json import atoms_from_json, atoms_to_json
 
 
 def _token(session: Session, role: Role) -> dict[str, str]:

@@ -28,11 +28,13 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from backend import dbadmin
-from backend.db.models import Metric, MlipModel, Role, Run, RunStatus
-from backend.domain.errors import PayloadTooLarge
-from backend.localservices import free_port
-from backend.services import artifacts, users
+from backend.cli.localservices import free_port
+from backend.db.models import Metric, MlipModel, Run
+from backend.domain.statuses import Role, RunStatus
+from backend.services import users
 from backend.settings import get_settings
+from shared_kernel import artifacts
+from shared_kernel.errors import PayloadTooLarge
 from tests.conftest import new_database_url
 from tests.factories import crystal_subset
 from tests.live import wait_until, worker_args

@@ -10,20 +10,11 @@ from scipy import stats
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.db.models import (
-    Benchmark,
-    Metric,
-    MlipModel,
-    ModelStatus,
-    Reference,
-    Run,
-    RunStatus,
-    Structure,
-    StructureSet,
-)
+from backend.db.models import Benchmark, Metric, MlipModel, Reference, Run, Structure, StructureSet
 from backend.domain import ranking
+from backend.domain.statuses import ModelStatus, RunStatus
 from backend.services.leaderboard import default_params_hash
-from workers.hashing import params_hash
+from shared_kernel.hashing import params_hash
 
 
 def test_interval_of_two_errors_is_the_hand_computed_one() -> None:

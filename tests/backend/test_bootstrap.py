@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from backend.bootstrap import ELEMENTAL_CRYSTALS, bootstrap
 from backend.db.models import Benchmark, MlipModel, Reference, Structure, StructureSet
 from backend.services.runs import compared_references
-from workers.execution import atoms_from_json
+from workers.atoms_json import atoms_from_json
 
 
 def _counts(session: Session) -> tuple[int, ...]:

@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from backend.db.models import Role
-from backend.demo_plan import MD_BENCHMARKS, demo_pages, demo_plan
+from backend.cli.demo_plan import MD_BENCHMARKS, demo_pages, demo_plan
+from backend.domain.statuses import Role
 from backend.repositories import references as ref_repo
 from backend.services import campaigns, users
 from workers.adapters.baselines import baseline_models

@@ -24,10 +24,11 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from backend import dbadmin
-from backend.client import PlatformClient
-from backend.db.models import CampaignRun, Metric, Role, Run, RunStatus, Series
+from backend.cli.localservices import PostgresCluster, RedisServer, free_port, postgres_bindir
+from backend.client import ApiClient
+from backend.db.models import CampaignRun, Metric, Run, Series
 from backend.db.session import reset_engine_cache
-from backend.localservices import PostgresCluster, RedisServer, free_port, postgres_bindir
+from backend.domain.statuses import Role, RunStatus
 from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, CampaignRead, ModelRef
 from backend.schemas.models import ModelCreate
 from backend.services import models, users
@@ -58,7 +59,7 @@ class FaultStack:
     env: dict[str, str]
     log_dir: Path
     api_url: str
-    admin: PlatformClient
+    admin: ApiClient
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def start_worker(self) -> subprocess.Popen[bytes]:
@@ -175,7 +176,7 @@ def fault_stack(
         api_url = f"http://127.0.0.1:{port}"
         wait_until(lambda: _answers(f"{api_url}/health"), 60, "the API")
         fault_stack = FaultStack(
-            postgres, broker, full_env, root, api_url, PlatformClient(api_url, token)
+            postgres, broker, full_env, root, api_url, ApiClient(api_url, token)
         )
         yield fault_stack
     finally:

@@ -30,11 +30,12 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from backend.db.models import MlipModel, Role, StructureSet
+from backend.db.models import MlipModel, StructureSet
+from backend.domain.statuses import Role
 from backend.services import users
 from backend.settings import get_settings
 from tests.live import _serve_api, _stop
-from workers.execution import atoms_to_json
+from workers.atoms_json import atoms_to_json
 
 CARD = {"authors": ["A. Author"], "license": "MIT"}
 NDARRAY_U = '{"numbers": {"__ndarray__": [[4], "U100000000", ["1", "1", "1", "1"]]}, "positions": [[0,0,0]]}'  # noqa: E501

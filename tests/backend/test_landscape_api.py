@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from backend.db.models import Role
+from backend.domain.statuses import Role
 from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, ModelRef
 from backend.schemas.results import MetricIn, ProjectionIn, RunTimings, SeriesIn
 from backend.services import runs, users
@@ -150,7 +150,7 @@ def test_unknown_runs_and_projections_are_404_with_the_error_shape(
 def test_bench_run_landscape_from_the_cli(bootstrapped: None) -> None:
     from typer.testing import CliRunner
 
-    from backend.cli import app
+    from backend.cli.main import app
 
     args = ["bench", "run", "landscape", "-m", "EMT", "-s", "clusters", "--only", "Cu13"]
     for name, value in (("grid_n", "7"), ("md_steps", "20"), ("map_methods", "[]")):

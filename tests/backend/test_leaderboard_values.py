@@ -12,17 +12,8 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from backend.api.board_bodies import BODIES
-from backend.db.models import (
-    Benchmark,
-    Metric,
-    MlipModel,
-    ModelStatus,
-    Reference,
-    Run,
-    RunStatus,
-    Structure,
-    StructureSet,
-)
+from backend.db.models import Benchmark, Metric, MlipModel, Reference, Run, Structure, StructureSet
+from backend.domain.statuses import ModelStatus, RunStatus
 from backend.services import leaderboard
 
 FAMILY = "lvtest"  # every model here, so a board filtered on it shows only this file's rows

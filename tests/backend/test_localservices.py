@@ -11,7 +11,7 @@ import pytest
 import redis
 from sqlalchemy.engine import make_url
 
-from backend.localservices import (
+from backend.cli.localservices import (
     ensure_services,
     free_port,
     postgres_bindir,

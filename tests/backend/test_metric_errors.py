@@ -13,15 +13,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from backend.bootstrap import S22
-from backend.db.models import (
-    CampaignRun,
-    Metric,
-    MlipModel,
-    Reference,
-    Run,
-    RunStatus,
-    Structure,
-)
+from backend.db.models import CampaignRun, Metric, MlipModel, Reference, Run, Structure
+from backend.domain.statuses import RunStatus
 from backend.repositories import references as ref_repo
 from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, CampaignRead, ModelRef
 from backend.services import catalog

@@ -26,9 +26,11 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from backend.db.models import MlipModel, Role, Run, RunStatus
+from backend.db.models import MlipModel, Run
+from backend.domain.statuses import Role, RunStatus
 from backend.services import users
 from backend.settings import Settings, get_settings
+from shared_kernel.failures import BenchmarkSetupError
 from tests.factories import crystal_subset
 from tests.live import wait_until, worker_args
 from tests.workers.weights_files import write_ani2x_dir
@@ -40,7 +42,6 @@ from workers.adapters.weights import (
     extract_archive,
     locate_directory,
 )
-from workers.errors import BenchmarkSetupError
 
 REPO = Path(__file__).resolve().parents[2]
 GIB = 1 << 30

@@ -23,7 +23,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from backend.db.models import Role, Structure, StructureSet, TrainingStructureHash
+from backend.db.models import Structure, StructureSet, TrainingStructureHash
+from backend.domain.statuses import Role
 from backend.schemas.models import ModelCreate, ModelRead
 from backend.services import users
 from backend.settings import get_settings
@@ -31,7 +32,7 @@ from tests.live import LiveStack
 from workers.adapters.baselines import BaselineModel, baseline_models
 from workers.adapters.pretrained import pretrained_models
 from workers.adapters.torch_support import MPTRJ_ELEMENTS, MPTRJ_N_STRUCTURES
-from workers.execution import atoms_from_json, atoms_to_json
+from workers.atoms_json import atoms_from_json, atoms_to_json
 
 CARD = {
     "authors": ["A. Author", "B. Author"],
@@ -443,7 +444,7 @@ def test_training_set_over_the_limit_is_413(
 def test_cli_submits_a_card_file_and_training_set(
     live_stack: LiveStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from backend.cli import app
+    from backend.cli.main import app
 
     name = f"cli-mlip-{uuid.uuid4().hex[:6]}"
     card = tmp_path / "card.yaml"

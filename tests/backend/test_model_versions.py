@@ -16,11 +16,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from backend.db.models import CampaignRun, MlipModel, Role, Run, RunAttempt, RunStatus
+from backend.db.models import CampaignRun, MlipModel, Run, RunAttempt
+from backend.domain.statuses import Role, RunStatus
 from backend.schemas.runs import RunDetail
 from backend.services import run_attempts, runs, users
 from backend.settings import get_settings
-from workers.hashing import model_version_hash
+from shared_kernel.hashing import model_version_hash
 
 SET = "elemental crystals"
 

@@ -33,8 +33,8 @@ from ase.build import bulk
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from backend.client import PlatformClient
-from backend.db.models import Role
+from backend.client import ApiClient
+from backend.domain.statuses import Role
 from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, ModelRef
 from backend.services import users
 from tests.backend.test_worker_environments import _start_worker, _stop_group
@@ -145,7 +145,7 @@ def test_orb_and_mattersim_run_eos_on_their_own_worker(
                            tmp_path / "orb.log")  # fmt: skip
     api_url, api = _serve_api(tmp_path, env)
     try:
-        client = PlatformClient(api_url, token.token)
+        client = ApiClient(api_url, token.token)
         names = {"orb": f"orb-random-{tag}", "mattersim": f"mattersim-random-{tag}"}
         files = {"orb": orb_file(), "mattersim": MATTERSIM_FILE}
         params: dict[str, dict[str, Any]] = {"orb": {}, "mattersim": {}}

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from backend.db.models import Role
+from backend.domain.statuses import Role
 from backend.schemas.common import MAX_OFFSET, MAX_PAGE_LIMIT
 from backend.services import users
 

@@ -20,20 +20,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.db.models import (
-    Metric,
-    MlipModel,
-    ModelStatus,
-    Projection,
-    Role,
-    Run,
-    RunArtifact,
-    RunStatus,
-    Series,
-)
-from backend.services import artifacts, users
+from backend.db.models import Metric, MlipModel, Projection, Run, RunArtifact, Series
+from backend.domain.statuses import ModelStatus, Role, RunStatus
+from backend.services import users
 from backend.services.runs import redact_paths
 from backend.settings import get_settings
+from shared_kernel import artifacts
 from tests.factories import crystal_subset
 
 ROLES = ("anonymous", "owner", "other", "admin")

@@ -13,10 +13,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.bootstrap import ELEMENTAL_CRYSTALS
-from backend.db.models import Metric, Reference, Role
-from backend.domain.errors import PhaseMismatch
+from backend.db.models import Metric, Reference
+from backend.domain.statuses import Role
 from backend.schemas.results import MetricIn, RunTimings
 from backend.services import catalog, reference_phases, runs, users
+from shared_kernel.errors import PhaseMismatch
 from workers.phases import space_group_of_data
 from workers.reference_data import experimental_references
 from workers.reference_sets import other_phase_references

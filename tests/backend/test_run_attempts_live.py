@@ -24,7 +24,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from backend.db.models import Benchmark, CampaignRun, MlipModel, Role, Run, RunAttempt, RunStatus
+from backend.db.models import Benchmark, CampaignRun, MlipModel, Run, RunAttempt
+from backend.domain.statuses import Role, RunStatus
 from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, ModelRef
 from backend.schemas.models import ModelCreate
 from backend.services import models, users
@@ -129,7 +130,7 @@ def test_queued_runs_keep_their_version_and_a_rejected_one_is_refused_then_rerun
     assert (refused.status, refused.failure_class) == (RunStatus.FAILED, "model_not_approved")
     assert refused.wall_s is None  # nothing ran
     assert httpx.post(f"{stack.api_url}/models/{reviewed.id}/approve", headers=headers).is_success
-    from backend.cli import app
+    from backend.cli.main import app
 
     token = headers["authorization"].removeprefix("Bearer ")
     env = {"MLIPM_API_URL": stack.api_url, "MLIPM_TOKEN": token}

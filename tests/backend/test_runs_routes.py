@@ -8,7 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from backend.db.models import Metric, Role, Run, RunStatus, Series
+from backend.db.models import Metric, Run, Series
+from backend.domain.statuses import Role, RunStatus
 from backend.services import users
 
 CAMPAIGN = {

@@ -33,7 +33,7 @@ from schemathesis.engine import events, from_schema
 from schemathesis.openapi.checks import RejectedPositiveData
 from sqlalchemy.orm import Session
 
-from backend.db.models import Role
+from backend.domain.statuses import Role
 from backend.services import users
 
 EXAMPLES = int(os.environ.get("MLIPM_SCHEMATHESIS_EXAMPLES", "12"))

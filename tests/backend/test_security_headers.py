@@ -20,8 +20,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from backend.db.models import Role
-from backend.localservices import free_port
+from backend.cli.localservices import free_port
+from backend.domain.statuses import Role
 from backend.services import users
 from frontend.app import create_app as create_dashboard
 from tests.live import _spawn, _stop, wait_until

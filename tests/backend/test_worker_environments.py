@@ -25,11 +25,13 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from backend.db.models import CampaignRun, Metric, MlipModel, Role, Run, RunStatus, Series
+from backend.db.models import CampaignRun, Metric, MlipModel, Run, Series
+from backend.domain.statuses import Role, RunStatus
 from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, ModelRef
 from backend.schemas.models import ModelCreate
-from backend.services import artifacts, campaigns, models, users
+from backend.services import campaigns, models, users
 from backend.settings import get_settings
+from shared_kernel import artifacts
 from tests.factories import EOS_CORE_METRICS, crystal_subset
 from tests.live import wait_until, worker_args
 

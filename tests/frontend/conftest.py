@@ -229,7 +229,7 @@ def seeded_api() -> Iterator[SeededApi]:
 
     from backend import dbadmin
     from backend.bootstrap import bootstrap
-    from backend.db.models import Role
+    from backend.domain.statuses import Role
     from backend.services import users
     from tests.conftest import new_database_url
     from tests.live import _serve_api, _stop

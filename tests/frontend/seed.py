@@ -26,18 +26,16 @@ from backend.db.models import (
     Benchmark,
     Campaign,
     CampaignRun,
-    CampaignStatus,
     Metric,
     MlipModel,
-    ModelStatus,
     Reference,
     Run,
-    RunStatus,
     Series,
 )
+from backend.domain.statuses import CampaignStatus, ModelStatus, RunStatus
 from backend.repositories import references as ref_repo
 from backend.services import catalog
-from workers.hashing import model_version_hash, params_hash
+from shared_kernel.hashing import model_version_hash, params_hash
 
 SEED_SET = "dashboard seed metals"
 MATERIALS = ("Cu", "Al", "Ag", "Ni", "Pt")

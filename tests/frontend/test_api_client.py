@@ -1,4 +1,4 @@
-"""ApiClient against an in-process httpx.MockTransport (no network)."""
+"""DashboardClient against an in-process httpx.MockTransport (no network)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import httpx
 import pytest
 
 from backend.schemas.leaderboard import LeaderboardRead
-from frontend.api_client import ApiClient, ApiError
+from frontend.api_client import ApiError, DashboardClient
 
 
-def _client(handler: httpx.MockTransport) -> ApiClient:
-    return ApiClient("http://api.test/", timeout=2, transport=handler)
+def _client(handler: httpx.MockTransport) -> DashboardClient:
+    return DashboardClient("http://api.test/", timeout=2, transport=handler)
 
 
 def test_leaderboard_is_validated(board: LeaderboardRead):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import create_engine, text
 
-from frontend.api_client import CONDITIONAL, ApiClient
+from frontend.api_client import CONDITIONAL, DashboardClient
 from tests.frontend.conftest import SeededApi
 
 
@@ -29,18 +29,18 @@ def _bump(database_url: str, benchmark: str) -> None:
 
 
 def test_unchanged_board_is_a_304_served_from_the_cache(seeded_api: SeededApi):
-    client = ApiClient(seeded_api.url)
+    client = DashboardClient(seeded_api.url)
     first = client.leaderboard("eos", filters={"family": "emt"})
     hits = CONDITIONAL.hits
 
-    again = ApiClient(seeded_api.url).leaderboard("eos", filters={"family": "emt"})
+    again = DashboardClient(seeded_api.url).leaderboard("eos", filters={"family": "emt"})
 
     assert again is first
     assert CONDITIONAL.hits == hits + 1
 
 
 def test_a_changed_board_is_read_again_at_once(seeded_api: SeededApi):
-    client = ApiClient(seeded_api.url)
+    client = DashboardClient(seeded_api.url)
     first = client.leaderboard("relax", include_entries=False)
     hits = CONDITIONAL.hits
 
@@ -54,7 +54,7 @@ def test_a_changed_board_is_read_again_at_once(seeded_api: SeededApi):
 
 
 def test_requests_with_other_parameters_are_cached_apart(seeded_api: SeededApi):
-    client = ApiClient(seeded_api.url)
+    client = DashboardClient(seeded_api.url)
     rows_only = client.leaderboard("cohesive", include_entries=False)
     with_entries = client.leaderboard("cohesive", include_entries=True)
 
@@ -64,7 +64,7 @@ def test_requests_with_other_parameters_are_cached_apart(seeded_api: SeededApi):
 
 
 def test_combined_board_is_cached_by_etag_too(seeded_api: SeededApi):
-    client = ApiClient(seeded_api.url)
+    client = DashboardClient(seeded_api.url)
     first = client.combined(["eos", "relax"], {"eos": 1.0, "relax": 2.0})
     hits = CONDITIONAL.hits
 

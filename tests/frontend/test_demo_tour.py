@@ -26,7 +26,7 @@ import pytest
 from selenium import webdriver
 
 from backend import dbadmin
-from backend.localservices import free_port
+from backend.cli.localservices import free_port
 from tests.conftest import new_database_url
 from tests.frontend.tour import tour
 

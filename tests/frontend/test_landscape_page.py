@@ -121,8 +121,8 @@ def _landscape_runs(session: Any, models: list[str]) -> None:
     from backend.repositories import runs as run_repo
     from backend.schemas.results import MetricIn, ProjectionIn, RunTimings, SeriesIn
     from backend.services import runs
+    from shared_kernel.hashing import params_hash
     from workers.execution import execute_claimed
-    from workers.hashing import params_hash
 
     params = {"grid_n": 9, "md_steps": 40, "md_stride": 4, "map_methods": ["pca"]}
     benchmark = benchmark_repo.get_benchmark(session, "landscape")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from frontend.api_client import ApiClient
+from frontend.api_client import DashboardClient
 from frontend.app import create_app
 from frontend.reads import model_runs
 from tests.frontend.conftest import SeededApi
@@ -12,7 +12,7 @@ from tests.frontend.conftest import SeededApi
 
 def test_model_runs_leave_out_other_parameter_sets(seeded_api: SeededApi) -> None:
     seeded = seeded_api.seeded
-    client = ApiClient(seeded_api.url)
+    client = DashboardClient(seeded_api.url)
     model_id = str(seeded.model_ids[-1])  # one of the models with a second eos protocol
     every = client.runs(model_id=model_id, include_metrics="true")
     assert seeded.alt_eos_hash in {r.params_hash for r in every}
@@ -29,7 +29,7 @@ def test_model_page_curves_come_from_the_standard_protocol(seeded_api: SeededApi
     create_app(seeded_api.url)  # pages register only once an app exists
     curves_of = sys.modules["frontend.pages.model"]._curves
     seeded = seeded_api.seeded
-    client = ApiClient(seeded_api.url)
+    client = DashboardClient(seeded_api.url)
     model_id = str(seeded.model_ids[-1])
     every = client.runs(model_id=model_id, benchmark="eos", status="succeeded")
     assert seeded.alt_eos_hash in {r.params_hash for r in every}

@@ -16,7 +16,7 @@ from pathlib import Path
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
-from frontend.api_client import ApiClient
+from frontend.api_client import DashboardClient
 from tests.frontend.browser import page_text, severe_console_errors, wait_for
 
 #: Finite values a ``dcc.Graph`` draws: the non-null entries of each trace's z (heatmaps,
@@ -80,7 +80,7 @@ def tour(
     timeout: float = 90,
 ) -> list[Visit]:
     """Visit every page; raise AssertionError naming the first panel without data."""
-    api = ApiClient(api_url)
+    api = DashboardClient(api_url)
     boards = sorted(
         b["key"]
         for b in api.benchmarks()

@@ -12,11 +12,11 @@ from ase import Atoms, units
 from ase.build import bulk
 from ase.data import chemical_symbols
 
+from shared_kernel.failures import BenchmarkSetupError, UnsupportedElementsError
 from workers.adapters.baselines import BaselineModel, baseline_models
 from workers.adapters.pretrained import pretrained_models
 from workers.adapters.registry import ADAPTERS, check_elements, load_all, make_calculator
 from workers.benchmarks.eos import EosParams, run_eos
-from workers.errors import BenchmarkSetupError, UnsupportedElementsError
 from workers.reference_data import elemental_crystals, experimental_references, reference_lookup
 
 load_all()

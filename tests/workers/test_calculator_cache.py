@@ -10,9 +10,10 @@ import pytest
 from ase.build import bulk
 from ase.calculators.emt import EMT
 
+from shared_kernel.hashing import params_hash
 from workers.adapters.registry import ModelSpec
-from workers.execution import _CALCULATORS, atoms_to_json, cached_calculator, execute_claimed
-from workers.hashing import params_hash
+from workers.atoms_json import atoms_to_json
+from workers.execution import _CALCULATORS, cached_calculator, execute_claimed
 
 
 class _Job:

@@ -9,6 +9,7 @@ from ase.build import bulk, fcc111
 from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.emt import EMT
 
+from shared_kernel.failures import BenchmarkFailed, FailureClass
 from workers.benchmarks._checks import (
     NET_FORCE_TOLERANCE_EV_A,
     SYMMETRY_TOLERANCE_EV_A,
@@ -19,7 +20,6 @@ from workers.benchmarks._checks import (
     symmetry_force_deviation,
     worst,
 )
-from workers.errors import BenchmarkFailed, FailureClass
 
 
 class PerturbedEMT(Calculator):

@@ -9,12 +9,12 @@ from ase.calculators.emt import EMT, parameters
 from ase.data import atomic_numbers
 from ase.data.cohesive_energies import cohesive_energy
 
+from shared_kernel.failures import BenchmarkFailed, BenchmarkSetupError, FailureClass
 from tests.workers.controls import NaNCalculator
 from workers.adapters.baselines import baseline_models
 from workers.adapters.registry import load_all, make_calculator
 from workers.benchmarks.base import BENCHMARKS
 from workers.benchmarks.cohesive import CohesiveParams, run_cohesive
-from workers.errors import BenchmarkFailed, BenchmarkSetupError, FailureClass
 
 load_all()
 

@@ -11,6 +11,7 @@ from ase.calculators.emt import EMT
 from ase.calculators.lj import LennardJones
 from scipy import stats
 
+from shared_kernel.failures import BenchmarkFailed, BenchmarkSetupError, FailureClass
 from tests.workers.controls import DimerTerm, NoisyEMT, WrappedEMT
 from workers.adapters.registry import ModelSpec, make_calculator
 from workers.benchmarks._curves import energy_discontinuity, repulsion_spearman
@@ -21,7 +22,6 @@ from workers.benchmarks.diatomics import (
     distance_grid,
     run_diatomics,
 )
-from workers.errors import BenchmarkFailed, BenchmarkSetupError, FailureClass
 
 SIGMA, EPSILON, RC = 2.0, 0.5, 10.0  # Å, eV, Å: the minimum 2^(1/6) sigma lies inside Ar's scan
 NOISE_EV_A = 0.05

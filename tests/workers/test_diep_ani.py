@@ -11,10 +11,10 @@ import pytest
 from ase.build import bulk, molecule
 from ase.optimize import BFGS
 
+from shared_kernel.failures import BenchmarkSetupError, UnsupportedElementsError
 from workers.adapters.pretrained import N_PARAMETERS, pretrained_models
 from workers.adapters.registry import ADAPTERS, ModelSpec, check_elements, load_all, make_calculator
 from workers.benchmarks.eos import EosParams, run_eos
-from workers.errors import BenchmarkSetupError, UnsupportedElementsError
 
 load_all()
 

@@ -23,10 +23,10 @@ from ase import Atoms
 from ase.build import bulk, molecule
 from ase.calculators.calculator import Calculator
 
+from shared_kernel.failures import BenchmarkSetupError, FailureClass, UnsupportedElementsError
 from tests.workers.weights_files import write_ani2x_dir, write_m3gnet_dir
 from workers.adapters.ani2x import ANI2X_SPECIES, CONSTANTS_FILE, SAE_FILE
 from workers.adapters.registry import ADAPTERS, ModelSpec, check_elements, load_all, make_calculator
-from workers.errors import BenchmarkSetupError, FailureClass, UnsupportedElementsError
 
 load_all()
 

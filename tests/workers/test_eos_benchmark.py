@@ -11,11 +11,11 @@ from ase.calculators.emt import EMT
 from ase.calculators.lj import LennardJones
 from ase.eos import birchmurnaghan
 
+from shared_kernel.failures import BenchmarkFailed, FailureClass
 from tests.workers.controls import NaNCalculator, RippledEMT
 from workers.benchmarks._eos_fit import fit_eos
 from workers.benchmarks.base import get_benchmark
 from workers.benchmarks.eos import EosParams, EosResult, run_eos
-from workers.errors import BenchmarkFailed, FailureClass
 
 # Lattice sums of the fcc lattice in units of the nearest-neighbour distance
 # (Lennard-Jones, Proc. R. Soc. A 107, 463 (1925); Kittel ch. 3).

@@ -16,8 +16,8 @@ from ase import Atoms
 from ase.build import bulk
 from ase.calculators.calculator import Calculator
 
+from shared_kernel.failures import BenchmarkSetupError, UnsupportedElementsError
 from workers.adapters.registry import ADAPTERS, ModelSpec, check_elements, load_all, make_calculator
-from workers.errors import BenchmarkSetupError, UnsupportedElementsError
 
 load_all()
 

@@ -11,6 +11,8 @@ from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.emt import EMT
 from ase.cluster import Icosahedron
 
+from shared_kernel.failures import BenchmarkFailed, BenchmarkSetupError
+from workers.atoms_json import atoms_from_json, atoms_to_json
 from workers.benchmarks._plane import PLANE_INFO_KEY, align, define_plane, principal_plane
 from workers.benchmarks._surface import grid_minima
 from workers.benchmarks.base import get_benchmark
@@ -19,8 +21,6 @@ from workers.benchmarks.landscape import (
     compare_landscapes,
     run_landscape,
 )
-from workers.errors import BenchmarkFailed, BenchmarkSetupError
-from workers.execution import atoms_from_json, atoms_to_json
 
 # Spring constants (eV/Å²) of the separable test potential along u = x1 - x0 - D, v = y1 - y0
 # and w = z1 - z0. With unit masses the mass-weighted Hessian has eigenvalues 2k: the relative

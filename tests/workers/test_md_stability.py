@@ -12,10 +12,10 @@ from ase.build import bulk
 from ase.calculators.emt import EMT
 from ase.calculators.morse import MorsePotential
 
+from shared_kernel.failures import BenchmarkSetupError, RunCancelled
 from tests.workers.controls import NaNAfter
 from workers.benchmarks.base import get_benchmark
 from workers.benchmarks.md_stability import MdStabilityParams, run_md_stability
-from workers.errors import BenchmarkSetupError, RunCancelled
 
 SHORT = MdStabilityParams(nvt_ramp_ps=0.5, npt_ramp_ps=0.3, timestep_fs=2.0)
 

@@ -17,11 +17,11 @@ from ase import Atoms
 from ase.build import bulk
 from ase.calculators.calculator import Calculator
 
+from shared_kernel.failures import BenchmarkSetupError
 from workers.adapters.pretrained import N_PARAMETERS, pretrained_models
 from workers.adapters.registry import ADAPTERS, ModelSpec, load_all, make_calculator
 from workers.adapters.torch_support import MPTRJ_ELEMENTS
 from workers.benchmarks.eos import EosParams, run_eos
-from workers.errors import BenchmarkSetupError
 
 load_all()
 

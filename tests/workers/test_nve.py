@@ -9,10 +9,10 @@ from ase.build import bulk
 from ase.calculators.emt import EMT
 from ase.data import atomic_masses, atomic_numbers
 
+from shared_kernel.failures import BenchmarkFailed, FailureClass
 from tests.workers.controls import NaNAfter, NoisyEMT
 from workers.benchmarks.base import get_benchmark
 from workers.benchmarks.nve import NveParams, run_nve
-from workers.errors import BenchmarkFailed, FailureClass
 
 SHORT = {"duration_ps": 0.4, "min_atoms": 27}
 

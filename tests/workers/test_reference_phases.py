@@ -8,7 +8,7 @@ from ase.build import bulk, fcc111, molecule
 
 from backend.domain.phases import describes, parse_phase, phase_of
 from workers import phases
-from workers.execution import atoms_to_json
+from workers.atoms_json import atoms_to_json
 from workers.reference_data import elemental_crystals, experimental_references
 from workers.reference_phases import standard_state_phase
 from workers.reference_sets import (

@@ -9,13 +9,13 @@ from ase.build import bulk
 from ase.calculators.calculator import Calculator
 from ase.calculators.emt import EMT
 
+from shared_kernel.failures import BenchmarkFailed, BenchmarkSetupError, FailureClass
 from tests.workers.controls import ConstantForceEMT, NaNCalculator, NoisyEMT, TwistedEMT
 from workers.adapters.baselines import baseline_models
 from workers.adapters.registry import load_all, make_calculator
 from workers.benchmarks._checks import SYMMETRY_TOLERANCE_EV_A
 from workers.benchmarks.base import BENCHMARKS
 from workers.benchmarks.relax import RelaxParams, run_relax
-from workers.errors import BenchmarkFailed, BenchmarkSetupError, FailureClass
 
 load_all()
 

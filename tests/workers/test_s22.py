@@ -11,9 +11,9 @@ from ase.calculators.lj import LennardJones
 from ase.neighborlist import build_neighbor_list, natural_cutoffs
 from scipy.sparse.csgraph import connected_components
 
+from shared_kernel.failures import BenchmarkFailed, BenchmarkSetupError, FailureClass
 from workers.benchmarks.base import get_benchmark
 from workers.benchmarks.s22 import S22Params, run_s22
-from workers.errors import BenchmarkFailed, BenchmarkSetupError, FailureClass
 from workers.reference_data import s22_references
 from workers.reference_s22 import s22_structures
 

@@ -12,9 +12,9 @@ from ase.build import bulk, molecule
 from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.emt import EMT
 
+from shared_kernel.failures import BenchmarkFailed, BenchmarkSetupError, FailureClass, RunCancelled
 from workers.benchmarks.base import get_benchmark
 from workers.benchmarks.speed import SpeedParams, SpeedResult, build_supercells, run_speed
-from workers.errors import BenchmarkFailed, BenchmarkSetupError, FailureClass, RunCancelled
 
 
 class PairLoop(Calculator):

@@ -9,9 +9,9 @@ from ase.calculators.calculator import Calculator
 from ase.calculators.emt import EMT
 from ase.calculators.lj import LennardJones
 
+from shared_kernel.failures import BenchmarkFailed, BenchmarkSetupError, FailureClass
 from workers.benchmarks.base import get_benchmark
 from workers.benchmarks.thermal_expansion import ThermalExpansionParams, run_thermal_expansion
-from workers.errors import BenchmarkFailed, BenchmarkSetupError, FailureClass
 
 # 8 atoms, 4 fs steps (Cu's highest phonon period is ~140 fs) and fast Berendsen coupling keep
 # this at a few seconds; the default protocol (1.1) differs only in 0.2 ps per temperature.

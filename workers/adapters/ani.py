@@ -14,9 +14,9 @@ from pathlib import Path
 
 from ase.calculators.calculator import Calculator
 
+from shared_kernel.failures import BenchmarkSetupError
 from workers.adapters.registry import ModelSpec, register
 from workers.adapters.torch_support import check_params, import_or_setup_error, torch_globals_kept
-from workers.errors import BenchmarkSetupError
 
 ANI1X_ELEMENTS = frozenset({"H", "C", "N", "O"})
 ENSEMBLE_SIZE = 8
@@ -66,25 +66,54 @@ def make_ani1x(spec: ModelSpec) -> Calculator:
         files are missing.
     """
     check_params(spec, set())
-    directory = resource_dir()
+    return neurochem_ensemble(resource_dir(), CONSTANTS_FILE, family="ani1x")
+
+
+def neurochem_ensemble(
+    directory: Path,
+    constants_file: str,
+    *,
+    family: str,
+    model: str | None = None,
+    species: tuple[str, ...] | None = None,
+) -> Calculator:
+    """The ASE calculator of the ANI ensemble in a NeuroChem ``directory`` (constants file,
+    ``sae_linfit.dat``, ``train0..7``), on CPU in float64.
+
+    With ``species`` (files a user provided, for ``model``): unreadable files, or constants
+    listing other species, are a BenchmarkSetupError naming them.
+    """
     with torch_globals_kept():
         import torch
 
-        models = import_or_setup_error("torchani.models", family="ani1x")
-        neurochem = import_or_setup_error("torchani.neurochem", family="ani1x")
-        consts = neurochem.Constants(str(directory / CONSTANTS_FILE))
-        energy_shifter, sae_dict = neurochem.load_sae(str(directory / SAE_FILE), return_dict=True)
-        networks = neurochem.load_model_ensemble(
-            consts.species, str(directory / "train"), ENSEMBLE_SIZE
-        )
+        models = import_or_setup_error("torchani.models", family=family)
+        neurochem = import_or_setup_error("torchani.neurochem", family=family)
+        try:
+            consts = neurochem.Constants(str(directory / constants_file))
+            shifter, sae = neurochem.load_sae(str(directory / SAE_FILE), return_dict=True)
+            networks = neurochem.load_model_ensemble(
+                consts.species, str(directory / "train"), ENSEMBLE_SIZE
+            )
+        except Exception as exc:  # lark, struct and bz2 each raise their own on a bad file
+            if species is None:
+                raise
+            raise BenchmarkSetupError(
+                f"model {model!r} ({family}): the NeuroChem files in {directory} cannot be "
+                f"read: {exc.__class__.__name__}: {str(exc)[:200]}"
+            ) from exc
+        if species is not None and tuple(consts.species) != species:
+            raise BenchmarkSetupError(
+                f"model {model!r} ({family}): {constants_file} lists species "
+                f"{list(consts.species)}, not {list(species)}"
+            )
         ensemble = models.BuiltinEnsemble(
             models.SpeciesConverter(consts.species),
             models.AEVComputer(**consts),
             networks,
-            energy_shifter,
+            shifter,
             consts.species_to_tensor,
             consts,
-            sae_dict,
+            sae,
             periodic_table_index=True,
         ).to(torch.float64)
         calc: Calculator = ensemble.ase()

@@ -18,10 +18,11 @@ from pathlib import Path
 
 from ase.calculators.calculator import Calculator
 
+from shared_kernel.failures import BenchmarkSetupError
+from workers.adapters.ani import neurochem_ensemble
 from workers.adapters.registry import ModelSpec, register
-from workers.adapters.torch_support import check_params, import_or_setup_error, torch_globals_kept
+from workers.adapters.torch_support import check_params, import_or_setup_error
 from workers.adapters.weights import WEIGHTS_PARAM, locate_directory
-from workers.errors import BenchmarkSetupError
 
 #: Species of ANI-2x, in its network order.
 ANI2X_SPECIES = ("H", "C", "N", "O", "S", "F", "Cl")
@@ -86,37 +87,6 @@ def make_ani2x(spec: ModelSpec) -> Calculator:
         If torchani is not installed, the NeuroChem files are not on disk (the message names
         them), or they do not describe ANI-2x's seven species.
     """
-    directory = resource_dir(spec)
-    with torch_globals_kept():
-        import torch
-
-        models = import_or_setup_error("torchani.models", family="ani2x")
-        neurochem = import_or_setup_error("torchani.neurochem", family="ani2x")
-        try:
-            consts = neurochem.Constants(str(directory / CONSTANTS_FILE))
-            shifter, sae = neurochem.load_sae(str(directory / SAE_FILE), return_dict=True)
-            networks = neurochem.load_model_ensemble(
-                consts.species, str(directory / "train"), ENSEMBLE_SIZE
-            )
-        except Exception as exc:  # lark, struct and bz2 each raise their own on a bad file
-            raise BenchmarkSetupError(
-                f"model {spec.name!r} (ani2x): the NeuroChem files in {directory} cannot be "
-                f"read: {exc.__class__.__name__}: {str(exc)[:200]}"
-            ) from exc
-        if tuple(consts.species) != ANI2X_SPECIES:
-            raise BenchmarkSetupError(
-                f"model {spec.name!r} (ani2x): {CONSTANTS_FILE} lists species "
-                f"{list(consts.species)}, not ANI-2x's {list(ANI2X_SPECIES)}"
-            )
-        ensemble = models.BuiltinEnsemble(
-            models.SpeciesConverter(consts.species),
-            models.AEVComputer(**consts),
-            networks,
-            shifter,
-            consts.species_to_tensor,
-            consts,
-            sae,
-            periodic_table_index=True,
-        ).to(torch.float64)
-        calc: Calculator = ensemble.ase()
-    return calc
+    return neurochem_ensemble(
+        resource_dir(spec), CONSTANTS_FILE, family="ani2x", model=spec.name, species=ANI2X_SPECIES
+    )

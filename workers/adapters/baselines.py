@@ -16,6 +16,7 @@ from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
 from ase.data import chemical_symbols
 
+from shared_kernel.failures import BenchmarkSetupError, UnsupportedElementsError
 from workers.adapters.pair_fit import (
     LJ_RC_SIGMA,
     LJ_RO_FRACTION,
@@ -24,7 +25,6 @@ from workers.adapters.pair_fit import (
     fit_pair_potentials,
 )
 from workers.adapters.registry import ModelSpec, register
-from workers.errors import BenchmarkSetupError, UnsupportedElementsError
 
 #: EMT's parametrised metals; its H, C, N and O parameters are crude and are not offered.
 EMT_ELEMENTS = frozenset({"Al", "Cu", "Ag", "Au", "Ni", "Pd", "Pt"})

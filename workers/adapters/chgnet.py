@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ase.calculators.calculator import Calculator
 
+from shared_kernel.failures import BenchmarkSetupError
 from workers.adapters.registry import ModelSpec, register
 from workers.adapters.torch_support import (
     MPTRJ_ELEMENTS,
@@ -15,7 +16,6 @@ from workers.adapters.torch_support import (
     import_or_setup_error,
     torch_globals_kept,
 )
-from workers.errors import BenchmarkSetupError
 
 #: Checkpoints inside the chgnet 0.4.2 wheel (``chgnet/pretrained/<name>/``), and what each was
 #: trained on. ``r2scan`` is transfer-learned from 0.3.0 on MP-r2SCAN.

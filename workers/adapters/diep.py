@@ -10,9 +10,9 @@ from __future__ import annotations
 from ase.calculators.calculator import Calculator
 from ase.data import chemical_symbols
 
+from shared_kernel.failures import BenchmarkSetupError
 from workers.adapters.registry import ModelSpec, register
 from workers.adapters.torch_support import check_params, import_or_setup_error, torch_globals_kept
-from workers.errors import BenchmarkSetupError
 
 #: The bundled export and its training data.
 DEFAULT_MODEL = "diep_fold1"

@@ -22,11 +22,11 @@ from typing import Any
 
 from ase.calculators.calculator import Calculator
 
+from shared_kernel.failures import BenchmarkSetupError
 from workers.adapters.model_files import TRUSTED_PARAM
 from workers.adapters.registry import ModelSpec, register
 from workers.adapters.torch_support import check_params, import_or_setup_error, torch_globals_kept
 from workers.adapters.weights import WEIGHTS_PARAM, locate_directory, offline
-from workers.errors import BenchmarkSetupError
 
 MODEL_FILES = ("model.json", "model.pt", "state.pt")
 DEFAULT_MODEL = "M3GNet-MatPES-PBE-v2025.1-PES"

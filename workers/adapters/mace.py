@@ -16,10 +16,10 @@ import importlib
 
 from ase.calculators.calculator import Calculator
 
+from shared_kernel.failures import BenchmarkSetupError
 from workers.adapters.model_files import TRUSTED_PARAM, artifact_file, load_weights_only
 from workers.adapters.registry import ModelSpec, register
 from workers.adapters.torch_support import check_params, torch_globals_kept
-from workers.errors import BenchmarkSetupError
 
 MACE_ENV_HINT = (
     "the 'mace' family needs the mace-torch package, which conflicts with sevenn (e3nn "

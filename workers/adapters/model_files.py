@@ -17,9 +17,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from shared_kernel.failures import BenchmarkSetupError
 from workers.adapters.registry import ModelSpec
 from workers.adapters.torch_support import import_or_setup_error
-from workers.errors import BenchmarkSetupError
 
 #: The params key the worker sets from the model record's ``is_trusted`` flag.
 TRUSTED_PARAM = "trusted"

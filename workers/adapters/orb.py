@@ -31,6 +31,7 @@ from typing import Any
 from ase.calculators.calculator import Calculator
 from ase.data import chemical_symbols
 
+from shared_kernel.failures import BenchmarkSetupError
 from workers.adapters.model_files import TRUSTED_PARAM, load_weights_only
 from workers.adapters.registry import ModelSpec, register
 from workers.adapters.torch_support import (
@@ -40,7 +41,6 @@ from workers.adapters.torch_support import (
     torch_globals_kept,
 )
 from workers.adapters.weights import WEIGHTS_PARAM, locate_file
-from workers.errors import BenchmarkSetupError
 
 ORB_DEFAULT_MODEL = "orb-v3-conservative-inf-mpa"
 #: Published checkpoint file of each ORB model offered by default (orb-models 0.5.5).

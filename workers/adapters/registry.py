@@ -6,6 +6,7 @@ package versions). Heavy packages are imported inside the factory that needs the
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -14,7 +15,7 @@ from typing import Any
 
 from ase.calculators.calculator import Calculator
 
-from workers.errors import BenchmarkSetupError, UnsupportedElementsError
+from shared_kernel.failures import BenchmarkSetupError, UnsupportedElementsError
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,26 +95,30 @@ def register(
     return add
 
 
+#: The built-in adapter modules, each registering its families when imported.
+BUILTIN_MODULES = (
+    "ani",
+    "ani2x",
+    "baselines",
+    "chgnet",
+    "diep",
+    "m3gnet",
+    "mace",
+    "orb",
+    "sevennet",
+    "sevennet_checkpoint",
+    "torchscript",
+)
+
+
 def load_all() -> dict[str, Adapter]:
     """Import the built-in adapter modules so that they register themselves.
 
     The MLIP families import their packages only when a calculator is built, so this works
     without the ``mlip`` extra.
     """
-    from workers.adapters import (  # noqa: F401
-        ani,
-        ani2x,
-        baselines,
-        chgnet,
-        diep,
-        m3gnet,
-        mace,
-        orb,
-        sevennet,
-        sevennet_checkpoint,
-        torchscript,
-    )
-
+    for name in BUILTIN_MODULES:  # by name: each imports this module to register itself
+        importlib.import_module(f"workers.adapters.{name}")
     _load_plugins()
     return ADAPTERS
 

@@ -13,13 +13,13 @@ from pathlib import Path
 from ase.calculators.calculator import Calculator
 from ase.data import chemical_symbols
 
+from shared_kernel.failures import BenchmarkSetupError
 from workers.adapters.registry import ModelSpec, register
 from workers.adapters.torch_support import (
     check_params,
     import_or_setup_error,
     torch_globals_kept,
 )
-from workers.errors import BenchmarkSetupError
 
 #: Canonical model name -> checkpoint file under sevenn's ``pretrained_potentials/`` (sevenn
 #: 0.13.0 ``_const``). The first four ship in the wheel; the others are downloads in sevenn.

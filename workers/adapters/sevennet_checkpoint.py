@@ -16,10 +16,10 @@ from typing import Any
 from ase.calculators.calculator import Calculator
 from ase.data import chemical_symbols
 
+from shared_kernel.failures import BenchmarkSetupError
 from workers.adapters.model_files import TRUSTED_PARAM, artifact_file, load_weights_only
 from workers.adapters.registry import ModelSpec, register
 from workers.adapters.torch_support import check_params, import_or_setup_error, torch_globals_kept
-from workers.errors import BenchmarkSetupError
 
 
 def _checkpoint(spec: ModelSpec) -> Any:

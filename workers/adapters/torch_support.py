@@ -13,8 +13,8 @@ from types import ModuleType
 
 from ase.data import chemical_symbols
 
+from shared_kernel.failures import BenchmarkSetupError
 from workers.adapters.registry import ModelSpec
-from workers.errors import BenchmarkSetupError
 
 #: The extra that installs the pretrained universal MLIPs (torch CPU build first).
 MLIP_EXTRA_HINT = "pip install torch==2.13.0 && pip install 'mlip-metrology[mlip]'"

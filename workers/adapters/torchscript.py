@@ -26,10 +26,10 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 
+from shared_kernel.failures import BenchmarkSetupError
 from workers.adapters.model_files import TRUSTED_PARAM, artifact_file
 from workers.adapters.registry import ModelSpec, register
 from workers.adapters.torch_support import check_params, import_or_setup_error
-from workers.errors import BenchmarkSetupError
 
 DTYPES = ("float64", "float32")
 ARGUMENTS = ("positions", "numbers", "cell", "pbc")

@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Literal
 
+from shared_kernel.failures import BenchmarkSetupError
 from workers.adapters.registry import ModelSpec
-from workers.errors import BenchmarkSetupError
 
 WEIGHTS_PARAM = "weights_path"
 MIB = 1024 * 1024
@@ -265,6 +265,20 @@ def _find_in(root: Path, required: Sequence[str]) -> Path | None:
     return None
 
 
+def _candidates(spec: ModelSpec, fallback: Path | None) -> list[tuple[str, Path]]:
+    """Where a model's weights may be, in order, each with how the message names it:
+    ``params["weights_path"]``, the uploaded model file, the package's cache (``fallback``)."""
+    candidates: list[tuple[str, Path]] = []
+    given = spec.params.get(WEIGHTS_PARAM)
+    if given:
+        candidates.append((f"params['{WEIGHTS_PARAM}']", Path(str(given))))
+    if spec.artifact_path is not None:
+        candidates.append(("the uploaded model file", Path(spec.artifact_path)))
+    if fallback is not None:
+        candidates.append(("the package's download cache", fallback))
+    return candidates
+
+
 def locate_directory(
     spec: ModelSpec,
     *,
@@ -294,16 +308,8 @@ def locate_directory(
     BenchmarkSetupError
         Naming the missing files and where to put them, if no candidate holds them all.
     """
-    candidates: list[tuple[str, Path]] = []
-    given = spec.params.get(WEIGHTS_PARAM)
-    if given:
-        candidates.append((f"params['{WEIGHTS_PARAM}']", Path(str(given))))
-    if spec.artifact_path is not None:
-        candidates.append(("the uploaded model file", Path(spec.artifact_path)))
-    if fallback is not None:
-        candidates.append(("the package's download cache", fallback))
     tried = []
-    for label, path in candidates:
+    for label, path in _candidates(spec, fallback):
         if path.is_file() and archive_format(path) is not None:
             found = _find_in(_extract(path), required)
         elif path.is_dir():
@@ -334,16 +340,8 @@ def locate_file(spec: ModelSpec, *, filename: str, fallback: Path | None, what: 
     BenchmarkSetupError
         Naming ``filename`` and where to put it, if it is nowhere.
     """
-    candidates: list[tuple[str, Path]] = []
-    given = spec.params.get(WEIGHTS_PARAM)
-    if given:
-        candidates.append((f"params['{WEIGHTS_PARAM}']", Path(str(given))))
-    if spec.artifact_path is not None:
-        candidates.append(("the uploaded model file", Path(spec.artifact_path)))
-    if fallback is not None:
-        candidates.append(("the package's download cache", fallback))
     tried = []
-    for label, path in candidates:
+    for label, path in _candidates(spec, fallback):
         if path.is_dir():
             path = path / filename
         if path.is_file() and path.stat().st_size > 0:

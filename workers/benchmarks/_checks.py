@@ -37,8 +37,8 @@ import spglib
 from ase import Atoms
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError
 
+from shared_kernel.failures import BenchmarkFailed, FailureClass
 from workers.benchmarks.base import MetricValue
-from workers.errors import BenchmarkFailed, FailureClass
 
 #: Net force per atom (eV/Å) above which momentum conservation is flagged as violated.
 NET_FORCE_TOLERANCE_EV_A = 1e-3

@@ -22,8 +22,8 @@ from ase.calculators.calculator import Calculator
 from ase.eos import EquationOfState
 from scipy.optimize import OptimizeWarning, curve_fit
 
+from shared_kernel.failures import BenchmarkFailed, FailureClass
 from workers.benchmarks.base import SeriesData
-from workers.errors import BenchmarkFailed, FailureClass
 
 
 @dataclass(frozen=True, slots=True)

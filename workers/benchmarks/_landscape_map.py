@@ -16,9 +16,9 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator
 
+from shared_kernel.failures import BenchmarkSetupError
 from workers.adapters.embeddings import atom_embeddings, embedding_source
 from workers.benchmarks.base import Observer, notify
-from workers.errors import BenchmarkSetupError
 
 MAP_METHODS = ("pca", "umap", "phate")
 

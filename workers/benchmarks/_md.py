@@ -30,7 +30,7 @@ from ase.md.nptberendsen import NPTBerendsen
 from ase.md.velocitydistribution import Stationary
 from ase.neighborlist import neighbor_list
 
-from workers.errors import BenchmarkError, BenchmarkSetupError, FailureClass
+from shared_kernel.failures import BenchmarkError, BenchmarkSetupError, FailureClass
 
 COMPLETED = "completed"
 TIMEOUT = FailureClass.TIMEOUT.value

@@ -24,9 +24,9 @@ from ase.md.velocitydistribution import ZeroRotation
 from ase.md.verlet import VelocityVerlet
 from ase.optimize import BFGS, FIRE
 
+from shared_kernel.failures import BenchmarkFailed, FailureClass
 from workers.benchmarks._md import seed_velocities
 from workers.benchmarks.base import Observer, notify
-from workers.errors import BenchmarkFailed, FailureClass
 
 #: Key of ``atoms.info`` under which a structure carries its stored plane.
 PLANE_INFO_KEY = "landscape_plane"

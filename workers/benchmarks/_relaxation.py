@@ -13,9 +13,9 @@ from ase.filters import FrechetCellFilter
 from ase.optimize import FIRE
 from threadpoolctl import threadpool_limits
 
+from shared_kernel.failures import BenchmarkFailed, BenchmarkSetupError, FailureClass
 from workers.benchmarks._frames import FrameRecorder
 from workers.benchmarks.base import Observer, SeriesData, notify
-from workers.errors import BenchmarkFailed, BenchmarkSetupError, FailureClass
 
 #: Tolerance (Å) at which the ideal input crystal's space group is determined.
 REFERENCE_SYMPREC = 1e-5

@@ -96,7 +96,7 @@ class BenchmarkResult(Protocol):
 
 
 class Observer(Protocol):
-    """Called by a benchmark as it progresses; may raise ``workers.errors.RunCancelled``."""
+    """Called by a benchmark as it progresses; may raise ``shared_kernel.failures.RunCancelled``."""
 
     def __call__(self, stage: str, fraction: float) -> None: ...
 

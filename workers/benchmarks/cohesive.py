@@ -30,6 +30,7 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator
 
+from shared_kernel.failures import BenchmarkFailed, BenchmarkSetupError, FailureClass
 from workers.benchmarks._relaxation import minimize
 from workers.benchmarks.base import (
     Headline,
@@ -40,7 +41,6 @@ from workers.benchmarks.base import (
     notify,
     register_benchmark,
 )
-from workers.errors import BenchmarkFailed, BenchmarkSetupError, FailureClass
 
 
 @dataclass(frozen=True, slots=True)

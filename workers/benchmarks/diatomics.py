@@ -32,6 +32,7 @@ from ase.calculators.calculator import Calculator
 from ase.data import atomic_numbers, covalent_radii, vdw_alvarez, vdw_radii
 from scipy.interpolate import CubicSpline
 
+from shared_kernel.failures import BenchmarkFailed, BenchmarkSetupError, FailureClass
 from workers.benchmarks._curves import (
     dissociation_residual,
     energy_diff_flips,
@@ -51,7 +52,6 @@ from workers.benchmarks.base import (
     notify,
     register_benchmark,
 )
-from workers.errors import BenchmarkFailed, BenchmarkSetupError, FailureClass
 
 #: Shortest upper end of the scan (Å); also where no van der Waals radius is tabulated.
 R_MAX_FLOOR_A = 6.0

@@ -31,6 +31,7 @@ import spglib
 from ase import Atoms, units
 from ase.calculators.calculator import Calculator
 
+from shared_kernel.failures import BenchmarkFailed, BenchmarkSetupError, FailureClass
 from workers.benchmarks._checks import ForceChecks, check_forces, check_structures, worst
 from workers.benchmarks._eos_fit import curvature_bulk_modulus
 from workers.benchmarks._relaxation import REFERENCE_SYMPREC, minimize
@@ -43,7 +44,6 @@ from workers.benchmarks.base import (
     notify,
     register_benchmark,
 )
-from workers.errors import BenchmarkFailed, BenchmarkSetupError, FailureClass
 
 VOIGT = ("xx", "yy", "zz", "yz", "xz", "xy")
 _PAIRS = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))

@@ -41,6 +41,7 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator
 
+from shared_kernel.failures import BenchmarkFailed, BenchmarkSetupError, FailureClass
 from workers.benchmarks._checks import ForceChecks, check_forces
 from workers.benchmarks._curves import single_well
 from workers.benchmarks._eos_fit import energy_volume_series, fit_eos, inner_bulk_modulus
@@ -56,7 +57,6 @@ from workers.benchmarks.base import (
     notify,
     register_benchmark,
 )
-from workers.errors import BenchmarkFailed, BenchmarkSetupError, FailureClass
 
 #: ase.eos forms whose fitted parameters are (E0, B0, B0', V0).
 EOS_FORMS = ("birchmurnaghan", "birch", "murnaghan", "pouriertarantola", "vinet", "anton-schmidt")

@@ -22,6 +22,7 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator
 
+from shared_kernel.failures import BenchmarkFailed, BenchmarkSetupError, FailureClass
 from workers.benchmarks._landscape_map import (
     MAP_METHODS,
     MapCoordinates,
@@ -48,7 +49,6 @@ from workers.benchmarks.base import (
     notify,
     register_benchmark,
 )
-from workers.errors import BenchmarkFailed, BenchmarkSetupError, FailureClass
 
 CURVATURE_UNIT = "eV/(Å²·amu)"
 

@@ -37,6 +37,7 @@ from ase import Atoms, units
 from ase.calculators.calculator import Calculator
 from ase.md.verlet import VelocityVerlet
 
+from shared_kernel.failures import BenchmarkFailed, FailureClass
 from workers.benchmarks._frames import FrameRecorder
 from workers.benchmarks._md import Trace, Watch, build_supercell, run_watched, seed_velocities
 from workers.benchmarks.base import (
@@ -49,7 +50,6 @@ from workers.benchmarks.base import (
     notify,
     register_benchmark,
 )
-from workers.errors import BenchmarkFailed, FailureClass
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator
 
+from shared_kernel.failures import BenchmarkFailed, BenchmarkSetupError, FailureClass
 from workers.benchmarks._checks import (
     ForceChecks,
     check_forces,
@@ -62,7 +63,6 @@ from workers.benchmarks.base import (
     finite,
     register_benchmark,
 )
-from workers.errors import BenchmarkFailed, BenchmarkSetupError, FailureClass
 
 
 @dataclass(frozen=True, slots=True)

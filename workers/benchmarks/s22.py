@@ -21,6 +21,7 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator
 
+from shared_kernel.failures import BenchmarkFailed, BenchmarkSetupError, FailureClass
 from workers.benchmarks.base import (
     Headline,
     MetricValue,
@@ -30,7 +31,6 @@ from workers.benchmarks.base import (
     notify,
     register_benchmark,
 )
-from workers.errors import BenchmarkFailed, BenchmarkSetupError, FailureClass
 
 
 @dataclass(frozen=True, slots=True)

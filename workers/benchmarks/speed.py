@@ -25,6 +25,7 @@ from ase import Atoms
 from ase.build import find_optimal_cell_shape, make_supercell
 from ase.calculators.calculator import Calculator
 
+from shared_kernel.failures import BenchmarkFailed, BenchmarkSetupError, FailureClass
 from workers.benchmarks._hardware import HardwareInfo, hardware_info, peak_rss_mib
 from workers.benchmarks.base import (
     Headline,
@@ -35,7 +36,6 @@ from workers.benchmarks.base import (
     notify,
     register_benchmark,
 )
-from workers.errors import BenchmarkFailed, BenchmarkSetupError, FailureClass
 
 #: Displacement of every coordinate before each call (Å): a new configuration, same structure.
 DISPLACEMENT_A = 1e-3

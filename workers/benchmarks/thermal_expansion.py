@@ -35,6 +35,7 @@ import numpy as np
 from ase import Atoms, units
 from ase.calculators.calculator import Calculator
 
+from shared_kernel.failures import BenchmarkFailed, FailureClass
 from workers.benchmarks._frames import FrameRecorder
 from workers.benchmarks._md import (
     RateLimitedNPTBerendsen,
@@ -55,7 +56,6 @@ from workers.benchmarks.base import (
     notify,
     register_benchmark,
 )
-from workers.errors import BenchmarkFailed, FailureClass
 
 
 @dataclass(frozen=True, slots=True)

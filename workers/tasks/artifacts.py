@@ -34,8 +34,9 @@ from sqlalchemy.orm import Session
 from backend.db.session import session_scope
 from backend.repositories import dispatch as dispatch_repo
 from backend.schemas.run_artifacts import EXTXYZ_MEDIA_TYPE, RunArtifactIn
-from backend.services import artifacts, run_artifacts
+from backend.services import run_artifacts
 from backend.settings import get_settings
+from shared_kernel import artifacts
 from workers.benchmarks.base import FrameSet
 
 log = logging.getLogger(__name__)

@@ -28,15 +28,20 @@ from sqlalchemy import Engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from backend.db.models import RunStatus
 from backend.db.session import reset_engine_cache, session_scope
+from backend.domain.statuses import RunStatus
 from backend.schemas.results import MetricIn, ProjectionIn, RunTimings, SeriesIn
 from backend.services import queue, run_attempts, runs
 from backend.settings import get_settings
+from shared_kernel.failures import (
+    BenchmarkError,
+    FailureClass,
+    RunCancelled,
+    UnsupportedElementsError,
+)
 from workers.adapters.registry import get_adapter
 from workers.benchmarks.base import load_all
 from workers.celery_app import celery_app
-from workers.errors import BenchmarkError, FailureClass, RunCancelled, UnsupportedElementsError
 from workers.execution import Outcome, execute_claimed
 from workers.phases import space_group_of_data
 from workers.tasks.artifacts import record_frames, store_frames

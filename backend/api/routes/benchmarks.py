@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 from backend.api.deps import SessionDep
 from backend.schemas.common import MAX_OFFSET, MAX_PAGE_LIMIT, Page
 from backend.services import catalog
-from workers.hashing import params_hash
+from shared_kernel.hashing import params_hash
 
 router = APIRouter(prefix="/benchmarks", tags=["benchmarks"])
 

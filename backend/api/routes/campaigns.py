@@ -6,14 +6,14 @@ from enum import StrEnum
 from fastapi import APIRouter, Query
 
 from backend.api.deps import AdminUser, OptionalUser, SessionDep
-from backend.db.models import RunStatus
-from backend.domain.errors import InvalidInput
+from backend.domain.statuses import RunStatus
 from backend.schemas.campaigns import CampaignCreate, CampaignRead
 from backend.schemas.common import MAX_OFFSET, MAX_PAGE_LIMIT, Page
 from backend.schemas.runs import RunRead
 from backend.services import campaigns, runs
 from backend.services.campaigns import RERUNNABLE
-from workers.errors import FailureClass
+from shared_kernel.errors import InvalidInput
+from shared_kernel.failures import FailureClass
 
 router = APIRouter(prefix="/campaigns", tags=["campaigns"])
 

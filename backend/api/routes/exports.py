@@ -8,9 +8,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from backend.api.deps import OptionalUser, SessionDep
-from backend.api.routes.leaderboards import BoardQueryDep, Offset
-from backend.api.routes.runs import artifact_response
-from backend.repositories.metrics import COLUMNS, MetricFilter
+from backend.api.query import BoardQueryDep, Offset
+from backend.api.responses import artifact_response
+from backend.domain.filters import MetricFilter
 from backend.schemas.common import MAX_PAGE_LIMIT, Page
 from backend.schemas.metrics import MetricRow
 from backend.services import exports, leaderboard, run_artifacts, runs
@@ -97,8 +97,9 @@ def export_metrics(
 ) -> Response:
     """The metrics ``GET /metrics`` lists, as a CSV, JSON or Parquet file (one row each)."""
     viewer = runs.viewer_of(user)
-    rows, _ = exports.metric_rows(session, where, viewer=viewer, limit=limit, offset=offset)
-    return _file(exports.table_file(list(COLUMNS), rows, format, "metrics"))
+    return _file(
+        exports.metrics_file(session, where, viewer=viewer, limit=limit, offset=offset, fmt=format)
+    )
 
 
 @router.get(

@@ -21,8 +21,8 @@ from backend.api.deps import (
     model_create_body,
 )
 from backend.api.openapi_schemas import body_ref
-from backend.db.models import ModelStatus, User
-from backend.domain.errors import InvalidInput
+from backend.db.models import User
+from backend.domain.statuses import ModelStatus
 from backend.schemas.common import MAX_OFFSET, MAX_PAGE_LIMIT, Page
 from backend.schemas.model_card import ModelCard
 from backend.schemas.models import (
@@ -33,8 +33,10 @@ from backend.schemas.models import (
     ModelUpdate,
     ModelVersionCreate,
 )
-from backend.services import artifacts, models, training_sets, uploads
+from backend.services import models, training_sets, uploads
 from backend.settings import get_settings
+from shared_kernel import artifacts
+from shared_kernel.errors import InvalidInput
 
 router = APIRouter(prefix="/models", tags=["models"])
 

@@ -6,7 +6,8 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import StreamingResponse
 
 from backend.api.deps import OptionalUser, SessionDep
-from backend.db.models.run import RunStatus
+from backend.api.responses import artifact_response
+from backend.domain.statuses import RunStatus
 from backend.schemas.common import MAX_OFFSET, MAX_PAGE_LIMIT, Page
 from backend.schemas.run_artifacts import EXTXYZ_MEDIA_TYPE, RunArtifactRead
 from backend.schemas.runs import MetricRead, RunDetail, RunSummary, SeriesRead
@@ -109,14 +110,3 @@ def download_run_artifact(
     """One file of the run (extended XYZ for structures), streamed from the artifact store."""
     opened = run_artifacts.open_run_artifact(session, run_id, name, viewer=runs.viewer_of(user))
     return artifact_response(opened)
-
-
-def artifact_response(opened: run_artifacts.ArtifactStream) -> StreamingResponse:
-    """Stream an opened artifact with its type, length, filename and sha256."""
-    artifact = opened.artifact
-    headers = {
-        "Content-Disposition": f'attachment; filename="{artifact.filename}"',
-        "Content-Length": str(artifact.size_bytes),
-        "X-Content-SHA256": artifact.sha256,
-    }
-    return StreamingResponse(opened.chunks, media_type=artifact.media_type, headers=headers)

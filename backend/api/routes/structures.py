@@ -15,7 +15,6 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.api.body_limit import streams_own_body
 from backend.api.deps import CurrentUser, SessionDep, StructureParserDep
-from backend.domain.errors import InvalidInput, PayloadTooLarge
 from backend.schemas.common import MAX_OFFSET, MAX_PAGE_LIMIT, Page
 from backend.schemas.structures import (
     StructureDetail,
@@ -26,6 +25,7 @@ from backend.schemas.structures import (
 )
 from backend.services import structures
 from backend.settings import get_settings
+from shared_kernel.errors import InvalidInput, PayloadTooLarge
 
 router = APIRouter(tags=["structures"])
 MIB = 1024 * 1024

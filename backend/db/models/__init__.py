@@ -1,7 +1,7 @@
 """ORM models, one module per aggregate; importing this package registers them all."""
 
 from backend.db.models.benchmark import Benchmark
-from backend.db.models.campaign import Campaign, CampaignRun, CampaignStatus
+from backend.db.models.campaign import Campaign, CampaignRun
 from backend.db.models.leaderboard import (
     LeaderboardFlagSummary,
     LeaderboardMetricSummary,
@@ -9,21 +9,20 @@ from backend.db.models.leaderboard import (
     LeaderboardValueSummary,
     LeaderboardVersion,
 )
-from backend.db.models.mlip_model import MlipModel, ModelStatus, TrainingStructureHash
+from backend.db.models.mlip_model import MlipModel, TrainingStructureHash
 from backend.db.models.projection import Projection
 from backend.db.models.reference import Reference
-from backend.db.models.run import Metric, Run, RunAttempt, RunStatus, Series
+from backend.db.models.run import Metric, Run, RunAttempt, Series
 from backend.db.models.run_artifact import RunArtifact
 from backend.db.models.structure import Structure, StructureSet
 from backend.db.models.system_state import SystemState
-from backend.db.models.user import ApiToken, Role, User
+from backend.db.models.user import ApiToken, User
 
 __all__ = [
     "ApiToken",
     "Benchmark",
     "Campaign",
     "CampaignRun",
-    "CampaignStatus",
     "LeaderboardFlagSummary",
     "LeaderboardMetricSummary",
     "LeaderboardRunSummary",
@@ -31,14 +30,11 @@ __all__ = [
     "LeaderboardVersion",
     "Metric",
     "MlipModel",
-    "ModelStatus",
     "Projection",
     "Reference",
-    "Role",
     "Run",
     "RunArtifact",
     "RunAttempt",
-    "RunStatus",
     "Series",
     "Structure",
     "StructureSet",

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Enum, ForeignKey, String
@@ -10,12 +9,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.db.base import Base, TimestampMixin, UuidPk
-
-
-class CampaignStatus(StrEnum):
-    RUNNING = "running"
-    FINISHED = "finished"
-    CANCELLED = "cancelled"
+from backend.domain.statuses import CampaignStatus
 
 
 class Campaign(UuidPk, TimestampMixin, Base):

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.db.base import Base, TimestampMixin, UuidPk
 from backend.domain.statuses import ModelStatus
-from workers.hashing import model_version_hash
+from shared_kernel.hashing import model_version_hash
 
 
 class MlipModel(UuidPk, TimestampMixin, Base):
@@ -32,11 +32,11 @@ class MlipModel(UuidPk, TimestampMixin, Base):
     card: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     # None: the family decides at run time; a list: runs outside it are skipped up front.
     elements: Mapped[list[str] | None] = mapped_column(ARRAY(String(3)))
-    # Store-relative key of the uploaded file (backend.services.artifacts), never a host path.
+    # Store-relative key of the uploaded file (shared_kernel.artifacts), never a host path.
     artifact_key: Mapped[str | None] = mapped_column(String(500))
     artifact_sha256: Mapped[str | None] = mapped_column(String(64))
     is_baseline: Mapped[bool] = mapped_column(default=False)
-    # workers.hashing.model_version_hash of family, params, artifact_sha256 and elements.
+    # shared_kernel.hashing.model_version_hash of family, params, artifact_sha256 and elements.
     version_hash: Mapped[str] = mapped_column(String(64), default=lambda ctx: _inserted_hash(ctx))
     # From its review's approval or its first campaign on, the inputs above never change.
     sealed_at: Mapped[datetime | None]

@@ -34,17 +34,17 @@ from rich.progress import (
 from rich.table import Table
 
 from backend import dbadmin
-from backend.client import PlatformClient
-from backend.db.models import Role
-from backend.db.session import reset_engine_cache, session_scope
-from backend.demo_plan import (
+from backend.cli.demo_plan import (
     DEMO_MLIP_FAMILIES,
     LANDSCAPE_PACKAGES,
     MOLECULE_FAMILIES,
     demo_pages,
     demo_plan,
 )
-from backend.localservices import LocalServices, ensure_services, free_port
+from backend.cli.localservices import LocalServices, ensure_services, free_port
+from backend.client import ApiClient
+from backend.db.session import reset_engine_cache, session_scope
+from backend.domain.statuses import Role
 from backend.schemas.campaigns import CampaignCreate, CampaignRead
 from backend.schemas.leaderboard import LeaderboardRead
 from backend.settings import Settings, get_settings
@@ -122,7 +122,7 @@ def run_demo(
         children.start("dashboard", "dashboard")
         children.start("flower", "flower")
         _wait_http(f"{settings.api_url}/health", children)
-        client = PlatformClient(settings.api_url, token)
+        client = ApiClient(settings.api_url, token)
         plan = _launch_and_watch(console, client, children, with_mlips=with_mlips, quick=quick)
         dash_url = f"http://{settings.dash_host}:{settings.dash_port}/"
         _wait_http(dash_url, children)
@@ -194,7 +194,7 @@ def _admin_token() -> str:
 
 
 def _launch_and_watch(
-    console: Console, client: PlatformClient, children: Children, *, with_mlips: bool, quick: bool
+    console: Console, client: ApiClient, children: Children, *, with_mlips: bool, quick: bool
 ) -> list[CampaignCreate]:
     families = _installed_families() if with_mlips else set()
     landscape = _installed(LANDSCAPE_PACKAGES)
@@ -274,7 +274,7 @@ def _print_results(console: Console, board: LeaderboardRead) -> None:
 
 def watch_campaigns(
     console: Console,
-    client: PlatformClient,
+    client: ApiClient,
     campaign_ids: list[uuid.UUID],
     *,
     check: Callable[[], None] = lambda: None,
@@ -313,7 +313,7 @@ def watch_campaigns(
             time.sleep(poll_s)
 
 
-def _print_runs(console: Console, client: PlatformClient, campaigns: list[CampaignRead]) -> None:
+def _print_runs(console: Console, client: ApiClient, campaigns: list[CampaignRead]) -> None:
     """Runs per benchmark: by outcome, with their summed wall time (s)."""
     table = Table(title="what the demo ran")
     for header in ("benchmark", "models", "runs", "ok", "failed", "skipped", "wall s"):

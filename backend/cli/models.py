@@ -18,7 +18,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from backend.client import ApiError, PlatformClient
+from backend.client import ApiClient, ApiError
 from backend.schemas.models import ModelRead
 from backend.settings import get_settings
 
@@ -39,7 +39,7 @@ def models_submit(
     for path in (card, file, training_set):
         if path is not None and not path.is_file():
             raise typer.BadParameter(f"no such file: {path}")
-    client = PlatformClient(get_settings().api_url, token or None, timeout=120.0)
+    client = ApiClient(get_settings().api_url, token or None, timeout=120.0)
     try:
         model = client.create_model_yaml(card.read_text())
         console.print(f"model {model.id}: {model.name} {model.version}, {model.status}")

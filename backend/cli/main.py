@@ -21,12 +21,12 @@ from rich.progress import (
 )
 
 from backend.api.server import DEFAULT_LIMITS, ServerLimits
-from backend.cli_local import bench_app, runs_app
-from backend.cli_models import models_app
-from backend.cli_tokens import tokens_app
-from backend.client import ApiError, PlatformClient
-from backend.db.models import Role
+from backend.cli.local import bench_app, runs_app
+from backend.cli.models import models_app
+from backend.cli.tokens import tokens_app
+from backend.client import ApiClient, ApiError
 from backend.db.session import session_scope
+from backend.domain.statuses import Role
 from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, CampaignRead, ModelRef
 from backend.settings import get_settings
 
@@ -140,8 +140,8 @@ def users_enable(name: str) -> None:
 
 
 def _set_disabled(name: str, *, disabled: bool) -> None:
-    from backend.domain.errors import NotFound
     from backend.services import users
+    from shared_kernel.errors import NotFound
 
     try:
         with session_scope() as session:
@@ -235,7 +235,7 @@ def campaigns_start(
         )
     else:
         raise typer.BadParameter("give a spec file or at least one --model")
-    client = PlatformClient(get_settings().api_url, token or None)
+    client = ApiClient(get_settings().api_url, token or None)
     campaign = client.create_campaign(spec)
     reused = ", ".join(f"{n} {status}" for status, n in (campaign.reused or {}).items())
     console.print(
@@ -261,7 +261,7 @@ def campaigns_rerun(
     watch: Annotated[bool, typer.Option(help="show progress until it finishes")] = False,
 ) -> None:
     """Run a campaign's failed (or cancelled) runs again; earlier attempts stay in history."""
-    client = PlatformClient(get_settings().api_url, token or None)
+    client = ApiClient(get_settings().api_url, token or None)
     campaign = client.rerun_campaign(campaign_id, status or ["failed"], failure_class)
     console.print(f"campaign {campaign.id}: {campaign.requeued} run(s) queued again")
     if watch:
@@ -274,19 +274,17 @@ def campaigns_cancel(
     token: Annotated[str, typer.Option(envvar="MLIPM_TOKEN", help="admin API token")] = "",
 ) -> None:
     """Cancel a campaign: queued runs now, running ones at their next step."""
-    campaign = PlatformClient(get_settings().api_url, token or None).cancel_campaign(campaign_id)
+    campaign = ApiClient(get_settings().api_url, token or None).cancel_campaign(campaign_id)
     console.print(f"campaign {campaign.id}: {campaign.status}, {campaign.progress}")
 
 
 @campaigns_app.command("watch")
 def campaigns_watch(campaign_id: uuid.UUID) -> None:
     """Show a campaign's progress until it finishes."""
-    watch_campaign(PlatformClient(get_settings().api_url), campaign_id)
+    watch_campaign(ApiClient(get_settings().api_url), campaign_id)
 
 
-def watch_campaign(
-    client: PlatformClient, campaign_id: uuid.UUID, poll_s: float = 1.0
-) -> CampaignRead:
+def watch_campaign(client: ApiClient, campaign_id: uuid.UUID, poll_s: float = 1.0) -> CampaignRead:
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -328,7 +326,7 @@ def demo(
     ] = False,
 ) -> None:
     """Start services, API, worker, dashboard and Flower; run the demo campaigns; Ctrl-C stops."""
-    from backend.demo import run_demo
+    from backend.cli.demo import run_demo
 
     sys.exit(run_demo(console, exit_when_done=exit_when_done, with_mlips=mlips, quick=quick))
 

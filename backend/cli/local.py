@@ -70,8 +70,8 @@ def bench_run(
 ) -> None:
     """Run a benchmark here on a stored model and structure set; prints metrics, stores nothing."""
     from backend.services import runs as run_service
+    from shared_kernel.failures import BenchmarkError
     from workers.benchmarks.base import get_benchmark
-    from workers.errors import BenchmarkError
     from workers.execution import execute_claimed
 
     spec = get_benchmark(benchmark)

@@ -34,7 +34,7 @@ from typing import Any
 from anyio import to_thread
 from fsspec.core import url_to_fs
 
-from backend.domain.errors import PayloadTooLarge
+from shared_kernel.errors import PayloadTooLarge
 
 log = logging.getLogger(__name__)
 
