@@ -85,7 +85,7 @@ install-test-plugins: $(PLUGINS_STAMP)
 demo: install install-mlip
 	$(BIN)/mlipm demo
 
-## Lint, type-check, layer contracts, then the whole test suite.
+## Lint, type-check, layer contracts, dead code (vulture), then the whole test suite.
 test: install install-mlip install-mace install-orb install-test-plugins lint pytest
 
 lint: install
@@ -93,6 +93,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/vulture
 
 pytest: install
 	$(BIN)/pytest

@@ -262,20 +262,6 @@ class ApiClient:
             raise _error_from_response(response, f"GET {path}")
         return response
 
-    def run_artifact(self, run_id: uuid.UUID | str, name: str, target: Path) -> Path:
-        """GET /runs/{id}/artifacts/{name}, streamed into the file ``target``."""
-        response = self.open_run_artifact(run_id, name)
-        try:
-            with target.open("wb") as out:
-                for chunk in response.iter_bytes():
-                    out.write(chunk)
-        except httpx.HTTPError as exc:
-            message = f"Cannot download {name} of run {run_id} from {self.base_url}: {exc}"
-            raise ApiError(message) from exc
-        finally:
-            response.close()
-        return target
-
     def runs(self, *, limit: int = 1000, max_pages: int = 20, **filters: str) -> list[RunSummary]:
         """GET /runs with filters (model_id, benchmark, status, campaign_id, structure_set,
         element, series, include_metrics), following pages up to ``max_pages``."""
@@ -338,11 +324,6 @@ class ApiClient:
     def revoke_user_token(self, user_id: uuid.UUID | str, token_id: uuid.UUID | str) -> None:
         """DELETE /users/{id}/tokens/{token_id}: the token gives 401 from then on (admins)."""
         self._send("DELETE", f"/users/{user_id}/tokens/{token_id}")
-
-    def set_user_disabled(self, user_id: uuid.UUID | str, *, disabled: bool) -> UserRead:
-        """POST /users/{id}/disable or /enable (admins): a disabled user's tokens give 401."""
-        path = f"/users/{user_id}/{'disable' if disabled else 'enable'}"
-        return _validate(UserRead, self._request("POST", path), path)
 
     def _items_raw(self, path: str, params: dict[str, str]) -> list[Any]:
         body = self._request("GET", path, params=params)

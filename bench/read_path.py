@@ -112,83 +112,11 @@ def seed(url: str, *, n_models: int, n_runs: int) -> dict[str, Any]:
     """Models, structures, references, runs and metrics, bulk-loaded; returns the counts."""
     start = time.perf_counter()
     with psycopg.connect(_libpq(url)) as conn:
-        benchmarks = {
-            key: (bid, [m["name"] for m in headline], params_hash(key, version, defaults))
-            for key, bid, headline, version, defaults in conn.execute(
-                "SELECT DISTINCT ON (key) key, id, headline_metrics, version, default_params "
-                "FROM benchmark WHERE key = ANY(%s) ORDER BY key, created_at DESC",
-                (list(BENCHMARKS),),
-            )
-        }
-        template = conn.execute("SELECT data FROM structure LIMIT 1").fetchone()
-        assert template is not None, "bootstrap first"
+        benchmarks = _benchmarks(conn)
         n_structures = max(1, n_runs // (n_models * len(benchmarks)))
-        set_id = uuid.uuid4()
-        conn.execute(
-            "INSERT INTO structure_set (id, name, description, source) VALUES (%s, %s, '', '')",
-            (set_id, "read-path bench"),
-        )
-        structures = []
-        with conn.cursor().copy(
-            "COPY structure (id, structure_set_id, label, material, formula, elements, n_atoms, "
-            "content_hash, data) FROM STDIN"
-        ) as copy:
-            for i in range(n_structures):
-                sid, element = uuid.uuid4(), ELEMENTS[i % len(ELEMENTS)]
-                structures.append((sid, f"bench-{i:03d}"))
-                copy.write_row(
-                    (
-                        sid,
-                        set_id,
-                        f"bench-{i:03d}",
-                        f"bench-{i:03d}",
-                        element,
-                        [element],
-                        1,
-                        uuid.uuid4().hex,
-                        template[0],
-                    )
-                )
-        references: dict[tuple[str, str], tuple[uuid.UUID, float]] = {}
-        with conn.cursor().copy(
-            "COPY reference (id, material, property, value, unit, level_of_theory, conditions, "
-            "source, dataset) FROM STDIN"
-        ) as copy:
-            names = sorted({n for _, headline, _ in benchmarks.values() for n in headline})
-            for _, material in structures:
-                for name in names:
-                    rid = uuid.uuid4()
-                    value = 10.0 + zlib.crc32(f"{material}/{name}".encode()) % 1000 / 10
-                    references[(material, name)] = (rid, value)
-                    copy.write_row(
-                        (rid, material, name, value, "1", "experiment", "{}", "bench", "bench")
-                    )
-        models = []
-        with conn.cursor().copy(
-            "COPY mlip_model (id, name, version, family, params, card, status, is_baseline) "
-            "FROM STDIN"
-        ) as copy:
-            for i in range(n_models):
-                mid = uuid.uuid4()
-                models.append(mid)
-                card = {
-                    "openness": ("OSOD", "OSCD", "CSOD", "CSCD")[i % 4],
-                    "training_data": [
-                        {"name": ("MPtrj", "OMat24", "Alex")[i % 3], "level_of_theory": "PBE"}
-                    ],
-                }
-                copy.write_row(
-                    (
-                        mid,
-                        f"bench-model-{i:03d}",
-                        "1",
-                        "emt",
-                        "{}",
-                        json.dumps(card),
-                        "approved",
-                        False,
-                    )
-                )
+        structures = _copy_structures(conn, n_structures)
+        references = _copy_references(conn, structures, benchmarks)
+        models = _copy_models(conn, n_models)
         run_rows = _runs(models, benchmarks, structures)
         with conn.cursor().copy(
             "COPY run (id, mlip_model_id, benchmark_id, structure_id, params, params_hash, "
@@ -208,6 +136,100 @@ def seed(url: str, *, n_models: int, n_runs: int) -> dict[str, Any]:
         "metric_rows": n_metrics,
         "seed_s": round(time.perf_counter() - start, 1),
     }
+
+
+def _benchmarks(conn: psycopg.Connection[Any]) -> dict[str, tuple[uuid.UUID, list[str], str]]:
+    """Each bootstrapped benchmark of BENCHMARKS (newest version): its id, headline metric
+    names and the hash of its default parameters."""
+    return {
+        key: (bid, [m["name"] for m in headline], params_hash(key, version, defaults))
+        for key, bid, headline, version, defaults in conn.execute(
+            "SELECT DISTINCT ON (key) key, id, headline_metrics, version, default_params "
+            "FROM benchmark WHERE key = ANY(%s) ORDER BY key, created_at DESC",
+            (list(BENCHMARKS),),
+        )
+    }
+
+
+def _copy_structures(
+    conn: psycopg.Connection[Any], n_structures: int
+) -> list[tuple[uuid.UUID, str]]:
+    """A structure set of ``n_structures`` one-element structures (the data of a bootstrapped
+    one), each its own material; returns (id, material) per structure."""
+    template = conn.execute("SELECT data FROM structure LIMIT 1").fetchone()
+    assert template is not None, "bootstrap first"
+    set_id = uuid.uuid4()
+    conn.execute(
+        "INSERT INTO structure_set (id, name, description, source) VALUES (%s, %s, '', '')",
+        (set_id, "read-path bench"),
+    )
+    structures = []
+    with conn.cursor().copy(
+        "COPY structure (id, structure_set_id, label, material, formula, elements, n_atoms, "
+        "content_hash, data) FROM STDIN"
+    ) as copy:
+        for i in range(n_structures):
+            sid, element = uuid.uuid4(), ELEMENTS[i % len(ELEMENTS)]
+            structures.append((sid, f"bench-{i:03d}"))
+            copy.write_row(
+                (
+                    sid,
+                    set_id,
+                    f"bench-{i:03d}",
+                    f"bench-{i:03d}",
+                    element,
+                    [element],
+                    1,
+                    uuid.uuid4().hex,
+                    template[0],
+                )
+            )
+    return structures
+
+
+def _copy_references(
+    conn: psycopg.Connection[Any],
+    structures: list[tuple[uuid.UUID, str]],
+    benchmarks: dict[str, tuple[uuid.UUID, list[str], str]],
+) -> dict[tuple[str, str], tuple[uuid.UUID, float]]:
+    """One experimental reference per (material, headline metric), its value a deterministic
+    function of the pair; returns (id, value) by (material, metric name)."""
+    references: dict[tuple[str, str], tuple[uuid.UUID, float]] = {}
+    with conn.cursor().copy(
+        "COPY reference (id, material, property, value, unit, level_of_theory, conditions, "
+        "source, dataset) FROM STDIN"
+    ) as copy:
+        names = sorted({n for _, headline, _ in benchmarks.values() for n in headline})
+        for _, material in structures:
+            for name in names:
+                rid = uuid.uuid4()
+                value = 10.0 + zlib.crc32(f"{material}/{name}".encode()) % 1000 / 10
+                references[(material, name)] = (rid, value)
+                copy.write_row(
+                    (rid, material, name, value, "1", "experiment", "{}", "bench", "bench")
+                )
+    return references
+
+
+def _copy_models(conn: psycopg.Connection[Any], n_models: int) -> list[uuid.UUID]:
+    """``n_models`` approved EMT model versions, cycling openness and training set."""
+    models = []
+    with conn.cursor().copy(
+        "COPY mlip_model (id, name, version, family, params, card, status, is_baseline) FROM STDIN"
+    ) as copy:
+        for i in range(n_models):
+            mid = uuid.uuid4()
+            models.append(mid)
+            card = {
+                "openness": ("OSOD", "OSCD", "CSOD", "CSCD")[i % 4],
+                "training_data": [
+                    {"name": ("MPtrj", "OMat24", "Alex")[i % 3], "level_of_theory": "PBE"}
+                ],
+            }
+            copy.write_row(
+                (mid, f"bench-model-{i:03d}", "1", "emt", "{}", json.dumps(card), "approved", False)
+            )
+    return models
 
 
 def _runs(

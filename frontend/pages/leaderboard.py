@@ -63,7 +63,60 @@ def layout(
     **_query: Any,
 ) -> Component:
     """The controls, set from the query string; every number is read by the callbacks."""
-    filters = dbc.Row(
+    filters = _filters(
+        lot=lot,
+        training_set=training_set,
+        openness=openness,
+        element=element,
+        structure_set=structure_set,
+    )
+    return html.Div(
+        [
+            html.H2("Leaderboard", className="mt-3"),
+            html.P(
+                "One row per model version, in the order of the combined rank. Per benchmark: "
+                "the model's rank and score on the benchmark's standard board (each board, "
+                "linked below, shows its protocols, intervals and per-material numbers). "
+                "Click a model for its page; sort by any column header.",
+                className="text-muted",
+            ),
+            dcc.Interval(id="leaderboard-interval", interval=get_settings().dashboard_poll_ms),
+            dcc.Store(id="leaderboard-data"),
+            dcc.Store(id="leaderboard-initial-weights", data=parse_weights(weights)),
+            dcc.Store(id="leaderboard-search"),
+            dcc.Store(id="leaderboard-rendered"),
+            html.Div(id="leaderboard-url-sink", hidden=True),
+            dbc.Card(dbc.CardBody(filters), className="mb-2"),
+            _weights_card(),
+            html.Div(id="leaderboard-status"),
+            dcc.Loading(html.Div(id="leaderboard-summary"), type="dot", delay_show=300),
+            html.Div(
+                [
+                    dbc.Button(
+                        "Download CSV of this view",
+                        id="leaderboard-export",
+                        color="secondary",
+                        size="sm",
+                        className="mb-2",
+                    ),
+                ]
+            ),
+            overview_table("leaderboard-table"),
+            dcc.Loading(
+                dcc.Graph(id="leaderboard-pareto", config={"displaylogo": False}),
+                type="dot",
+                delay_show=300,
+            ),
+        ]
+    )
+
+
+def _filters(
+    *, lot: str, training_set: str, openness: str, element: str, structure_set: str
+) -> dbc.Row:
+    """The filter dropdowns; each list of options holds only the URL's value until the
+    callbacks read the real ones."""
+    return dbc.Row(
         [
             _labelled(
                 "Reference (level of theory)",
@@ -115,55 +168,21 @@ def layout(
         ],
         className="g-2",
     )
-    return html.Div(
-        [
-            html.H2("Leaderboard", className="mt-3"),
-            html.P(
-                "One row per model version, in the order of the combined rank. Per benchmark: "
-                "the model's rank and score on the benchmark's standard board (each board, "
-                "linked below, shows its protocols, intervals and per-material numbers). "
-                "Click a model for its page; sort by any column header.",
-                className="text-muted",
-            ),
-            dcc.Interval(id="leaderboard-interval", interval=get_settings().dashboard_poll_ms),
-            dcc.Store(id="leaderboard-data"),
-            dcc.Store(id="leaderboard-initial-weights", data=parse_weights(weights)),
-            dcc.Store(id="leaderboard-search"),
-            dcc.Store(id="leaderboard-rendered"),
-            html.Div(id="leaderboard-url-sink", hidden=True),
-            dbc.Card(dbc.CardBody(filters), className="mb-2"),
-            dbc.Card(
-                dbc.CardBody(
-                    [
-                        html.H6("Combined score weights", className="card-title"),
-                        html.Div(
-                            id="leaderboard-weights",
-                            children=html.Span("Reading benchmarks…", className="text-muted"),
-                        ),
-                    ]
+
+
+def _weights_card() -> dbc.Card:
+    """The card the weight inputs are drawn into once the benchmarks are read."""
+    return dbc.Card(
+        dbc.CardBody(
+            [
+                html.H6("Combined score weights", className="card-title"),
+                html.Div(
+                    id="leaderboard-weights",
+                    children=html.Span("Reading benchmarks…", className="text-muted"),
                 ),
-                className="mb-2",
-            ),
-            html.Div(id="leaderboard-status"),
-            dcc.Loading(html.Div(id="leaderboard-summary"), type="dot", delay_show=300),
-            html.Div(
-                [
-                    dbc.Button(
-                        "Download CSV of this view",
-                        id="leaderboard-export",
-                        color="secondary",
-                        size="sm",
-                        className="mb-2",
-                    ),
-                ]
-            ),
-            overview_table("leaderboard-table"),
-            dcc.Loading(
-                dcc.Graph(id="leaderboard-pareto", config={"displaylogo": False}),
-                type="dot",
-                delay_show=300,
-            ),
-        ]
+            ]
+        ),
+        className="mb-2",
     )
 
 

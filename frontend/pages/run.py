@@ -82,10 +82,30 @@ def render(run_id: str) -> tuple[Component, list[Component]]:
 
 def run_view(run: RunDetail) -> Component:
     """Header, status, metrics table, series plots, parameters and provenance, downloads."""
+    return html.Div(
+        [
+            _header(run),
+            _failure(run),
+            _timings(run),
+            html.H5("Metrics"),
+            _metrics_table(run),
+            _flags(run),
+            html.H5("Series"),
+            _series_plots(run),
+            html.H5("Artifacts"),
+            artifacts_table(str(run.id), run.artifacts),
+            _attempts(run),
+            _params_and_provenance(run),
+        ]
+    )
+
+
+def _header(run: RunDetail) -> html.Div:
+    """Title with the status badge, and the model, protocol, structure and worker line."""
     color = {"succeeded": "success", "failed": "danger", "running": "primary"}.get(
         run.status, "secondary"
     )
-    header = html.Div(
+    return html.Div(
         [
             html.H2(
                 [
@@ -110,116 +130,104 @@ def run_view(run: RunDetail) -> Component:
         ],
         className="mt-3",
     )
-    failure = (
-        dbc.Alert(
-            [
-                html.Strong(f"Failure: {run.failure_class or 'unclassified'}. "),
-                run.failure_message or "",
-            ],
-            color="danger",
-            id="run-failure",
-        )
-        if run.status == "failed"
-        else None
+
+
+def _failure(run: RunDetail) -> dbc.Alert | None:
+    """The failure class and message of a failed run."""
+    if run.status != "failed":
+        return None
+    return dbc.Alert(
+        [
+            html.Strong(f"Failure: {run.failure_class or 'unclassified'}. "),
+            run.failure_message or "",
+        ],
+        color="danger",
+        id="run-failure",
     )
-    timings = html.P(
+
+
+def _timings(run: RunDetail) -> html.P:
+    return html.P(
         f"wall {_num(run.wall_s, 's')} · cpu {_num(run.cpu_s, 's')} · peak memory "
         f"{_num(run.peak_memory_mb, 'MB')} · started {run.started_at or 'n/a'} · finished "
         f"{run.finished_at or 'n/a'}",
         className="small",
     )
+
+
+def _metrics_table(run: RunDetail) -> Component:
+    """One row per metric (quality flags excluded), with its reference and error."""
     metrics = [m for m in run.metrics if not m.name.startswith("flag_")]
+    if not metrics:
+        return html.P("No metrics (the run did not succeed).", className="text-muted")
+    head = ("Metric", "Value", "Unit", "Reference", "Error", "Source")
+    rows = [
+        html.Tr(
+            [
+                html.Td(m.name),
+                html.Td(f"{m.value:.6g}"),
+                html.Td(m.unit),
+                html.Td(f"{m.reference_value:.6g}" if m.reference_value is not None else ""),
+                html.Td(f"{m.error:+.4g}" if m.error is not None else ""),
+                html.Td(m.reference_source or "", className="small"),
+            ]
+        )
+        for m in metrics
+    ]
+    return dbc.Table(
+        [html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)],
+        size="sm",
+        striped=True,
+        id="run-metrics",
+    )
+
+
+def _flags(run: RunDetail) -> html.P | None:
+    """The quality flags the run raised (metrics named ``flag_*`` above 0.5)."""
     flags = [
         m.name.removeprefix("flag_")
         for m in run.metrics
         if m.name.startswith("flag_") and m.value > 0.5
     ]
-    table = (
-        dbc.Table(
-            [
-                html.Thead(
-                    html.Tr(
-                        [
-                            html.Th(h)
-                            for h in ("Metric", "Value", "Unit", "Reference", "Error", "Source")
-                        ]
-                    )
-                ),
-                html.Tbody(
-                    [
-                        html.Tr(
-                            [
-                                html.Td(m.name),
-                                html.Td(f"{m.value:.6g}"),
-                                html.Td(m.unit),
-                                html.Td(
-                                    f"{m.reference_value:.6g}"
-                                    if m.reference_value is not None
-                                    else ""
-                                ),
-                                html.Td(f"{m.error:+.4g}" if m.error is not None else ""),
-                                html.Td(m.reference_source or "", className="small"),
-                            ]
-                        )
-                        for m in metrics
-                    ]
-                ),
-            ],
-            size="sm",
-            striped=True,
-            id="run-metrics",
-        )
-        if metrics
-        else html.P("No metrics (the run did not succeed).", className="text-muted")
-    )
-    plots = (
-        dbc.Row(
-            [
-                dbc.Col(
-                    dcc.Graph(
-                        figure=series_overlay([(s.name, s)], title=s.name),
-                        config={"displaylogo": False},
-                    ),
-                    lg=6,
-                )
-                for s in run.series
-            ]
-        )
-        if run.series
-        else html.P("No series stored for this run.", className="text-muted")
-    )
-    return html.Div(
+    if not flags:
+        return None
+    return html.P(["Quality flags raised: ", ", ".join(flags)], className="text-warning")
+
+
+def _series_plots(run: RunDetail) -> Component:
+    """One plot per stored series, two to a row on large screens."""
+    if not run.series:
+        return html.P("No series stored for this run.", className="text-muted")
+    return dbc.Row(
         [
-            header,
-            failure,
-            timings,
-            html.H5("Metrics"),
-            table,
-            html.P(["Quality flags raised: ", ", ".join(flags)], className="text-warning")
-            if flags
-            else None,
-            html.H5("Series"),
-            plots,
-            html.H5("Artifacts"),
-            artifacts_table(str(run.id), run.artifacts),
-            _attempts(run),
-            dbc.Row(
+            dbc.Col(
+                dcc.Graph(
+                    figure=series_overlay([(s.name, s)], title=s.name),
+                    config={"displaylogo": False},
+                ),
+                lg=6,
+            )
+            for s in run.series
+        ]
+    )
+
+
+def _params_and_provenance(run: RunDetail) -> dbc.Row:
+    """The run's parameters with their hashes, beside its provenance record."""
+    return dbc.Row(
+        [
+            dbc.Col(
                 [
-                    dbc.Col(
-                        [
-                            html.H5("Parameters"),
-                            _pre(run.params),
-                            html.P(
-                                f"params hash {run.params_hash} · model version hash "
-                                f"{run.model_hash}",
-                                className="small text-muted",
-                            ),
-                        ],
-                        lg=6,
+                    html.H5("Parameters"),
+                    _pre(run.params),
+                    html.P(
+                        f"params hash {run.params_hash} · model version hash {run.model_hash}",
+                        className="small text-muted",
                     ),
-                    dbc.Col([html.H5("Provenance"), _pre(run.provenance)], lg=6),
-                ]
+                ],
+                lg=6,
             ),
+            dbc.Col([html.H5("Provenance"), _pre(run.provenance)], lg=6),
         ]
     )
 

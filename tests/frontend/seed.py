@@ -76,11 +76,6 @@ def materials_of(key: str) -> tuple[str, ...]:
     return S22_MATERIALS if key == "s22" else MATERIALS
 
 
-def level_of(key: str) -> str:
-    """The level of theory of the references the seeded runs of a benchmark are scored on."""
-    return S22_LEVEL if key == "s22" else "experiment"
-
-
 def is_flagged(model: int, material: int) -> bool:
     """A succeeded run raises a quality flag (and is then penalised on the boards)."""
     return (model + material) % 5 == 0

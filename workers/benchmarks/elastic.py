@@ -240,6 +240,43 @@ def run_elastic(
     relax_ions = params.relax_ions == "always" or (params.relax_ions == "auto" and n_primitive > 1)
     b_eos = curvature_bulk_modulus(cell, calc, params.eos_volume_range)
     sigma0 = _stress(cell)
+    scan = _strain_scan(cell, calc, params, sigma0=sigma0, relax_ions=relax_ions, observer=observer)
+    return ElasticResult(
+        c_gpa=tuple(tuple(float(x) for x in row) for row in scan.c_gpa),
+        space_group=number,
+        eos_bulk_modulus_gpa=b_eos,
+        ionic_max_force=scan.ionic_max_force,
+        ionic_converged=scan.ionic_converged,
+        strains=(-params.strain, 0.0, params.strain),
+        stresses_gpa=scan.stresses_gpa,
+        force_checks=checks,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _StrainScan:
+    """The six Voigt strains at -+ the amplitude: symmetrized C (GPa), (sigma_j(-e), sigma_j(0),
+    sigma_j(+e)) for each j (GPa), and the ionic relaxations' worst force (eV/Å, 0 without
+    ionic relaxation) and whether all converged."""
+
+    c_gpa: np.ndarray
+    stresses_gpa: tuple[tuple[float, float, float], ...]
+    ionic_max_force: float
+    ionic_converged: bool
+
+
+def _strain_scan(
+    cell: Atoms,
+    calc: Calculator,
+    params: ElasticParams,
+    *,
+    sigma0: np.ndarray,
+    relax_ions: bool,
+    observer: Observer | None,
+) -> _StrainScan:
+    """C_ij = d sigma_i / d e_j by central differences on the relaxed ``cell``; ions relaxed
+    at fixed cell in each strained copy when ``relax_ions``. Non-finite stress raises
+    BenchmarkFailed (``nan_or_inf``). ``sigma0`` is the unstrained cell's Voigt stress (GPa)."""
     c = np.zeros((6, 6))
     stresses, forces, converged = [], [0.0], True
     for j in range(6):
@@ -256,16 +293,11 @@ def run_elastic(
         c[:, j] = (pair[1] - pair[0]) / (2 * params.strain)
         stresses.append((float(pair[0][j]), float(sigma0[j]), float(pair[1][j])))
         notify(observer, "elastic", 0.3 + 0.7 * (j + 1) / 6)
-    c = (c + c.T) / 2
-    return ElasticResult(
-        c_gpa=tuple(tuple(float(x) for x in row) for row in c),
-        space_group=number,
-        eos_bulk_modulus_gpa=b_eos,
+    return _StrainScan(
+        c_gpa=(c + c.T) / 2,
+        stresses_gpa=tuple(stresses),
         ionic_max_force=float(max(forces)),
         ionic_converged=bool(converged),
-        strains=(-params.strain, 0.0, params.strain),
-        stresses_gpa=tuple(stresses),
-        force_checks=checks,
     )
 
 

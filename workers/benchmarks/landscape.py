@@ -338,26 +338,8 @@ def run_landscape(
             f"landscape needs at least 2 atoms (got {len(atoms)}): a single atom has no internal "
             "coordinates once translation is removed"
         )
-    stored = atoms.info.get(PLANE_INFO_KEY)
-    work = Atoms(
-        atoms.get_chemical_symbols(), positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc
-    )
-    work.set_masses(atoms.get_masses())
-    if not atoms.pbc.any():
-        # Models that build a periodic graph (CHGNet, SevenNet) need a cell: a fixed box with
-        # vacuum_a Å around the cluster, the same box for every configuration.
-        span = float(np.ptp(atoms.positions, axis=0).max())
-        work.cell = [span + 2 * params.vacuum_a] * 3
-    if stored is not None and params.plane_source == "stored":
-        try:
-            plane, source = Plane.from_info(work, stored), "stored"
-        except (KeyError, ValueError) as exc:
-            raise BenchmarkSetupError(
-                f"stored landscape plane does not fit the structure: {exc}"
-            ) from exc
-    else:
-        plane = define_plane(work, calc, params.sampling(), reference="self", observer=observer)
-        source = "self"
+    work = _work_atoms(atoms, vacuum_a=params.vacuum_a)
+    plane, source = _plane_for(work, atoms.info.get(PLANE_INFO_KEY), calc, params, observer)
     work.calc = calc
     work.positions = plane.minimum
     origin = float(work.get_potential_energy())  # a model raising here fails the run
@@ -374,19 +356,7 @@ def run_landscape(
     minima = tuple(
         (float(a_values[j]), float(a_values[i]), float(grid[i, j])) for i, j in grid_minima(grid)
     )
-    maps = (
-        configuration_maps(
-            plane.frames,
-            work,
-            methods=params.map_methods,
-            soap=params.soap(),
-            seed=params.seed,
-            embedding_map=params.embedding_map,
-            observer=observer,
-        )
-        if params.map_methods
-        else {}
-    )
+    maps = _global_maps(plane, work, params, observer)
     return LandscapeResult(
         n_atoms=len(atoms),
         plane_hash=plane.plane_hash,
@@ -403,6 +373,65 @@ def run_landscape(
         curvature=curv,
         minima=minima,
         maps=maps,
+    )
+
+
+def _work_atoms(atoms: Atoms, *, vacuum_a: float) -> Atoms:
+    """A bare copy of ``atoms`` (symbols, positions, cell, masses); a cluster gets a cubic box
+    with ``vacuum_a`` Å of vacuum around it."""
+    work = Atoms(
+        atoms.get_chemical_symbols(), positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc
+    )
+    work.set_masses(atoms.get_masses())
+    if not atoms.pbc.any():
+        # Models that build a periodic graph (CHGNet, SevenNet) need a cell: a fixed box with
+        # vacuum_a Å around the cluster, the same box for every configuration.
+        span = float(np.ptp(atoms.positions, axis=0).max())
+        work.cell = [span + 2 * vacuum_a] * 3
+    return work
+
+
+def _plane_for(
+    work: Atoms,
+    stored: Any,
+    calc: Calculator,
+    params: LandscapeParams,
+    observer: Observer | None,
+) -> tuple[Plane, str]:
+    """The stored plane (when there is one and ``params`` asks for it), else one sampled with
+    ``calc``; with its source, ``"stored"`` or ``"self"``.
+
+    Raises
+    ------
+    BenchmarkSetupError
+        A stored plane that does not fit the structure.
+    """
+    if stored is not None and params.plane_source == "stored":
+        try:
+            return Plane.from_info(work, stored), "stored"
+        except (KeyError, ValueError) as exc:
+            raise BenchmarkSetupError(
+                f"stored landscape plane does not fit the structure: {exc}"
+            ) from exc
+    plane = define_plane(work, calc, params.sampling(), reference="self", observer=observer)
+    return plane, "self"
+
+
+def _global_maps(
+    plane: Plane, work: Atoms, params: LandscapeParams, observer: Observer | None
+) -> dict[str, MapCoordinates]:
+    """One 2-D map of the plane's sampled configurations per method in ``params.map_methods``
+    (none when it is empty)."""
+    if not params.map_methods:
+        return {}
+    return configuration_maps(
+        plane.frames,
+        work,
+        methods=params.map_methods,
+        soap=params.soap(),
+        seed=params.seed,
+        embedding_map=params.embedding_map,
+        observer=observer,
     )
 
 
