@@ -8,6 +8,7 @@ from sqlalchemy import create_engine
 import backend.db.models  # noqa: F401  (registers every table on Base.metadata)
 from backend.db.base import Base
 from backend.settings import get_settings
+from migrations.revision_ids import remap_old_revision_id
 
 config = context.config
 target_metadata = Base.metadata
@@ -28,6 +29,8 @@ def run_migrations_online() -> None:
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata)
         with context.begin_transaction():
+            # A database stamped before the ids followed the chain (migrations/revision_ids.py).
+            remap_old_revision_id(connection)
             context.run_migrations()
     engine.dispose()
 

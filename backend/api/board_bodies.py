@@ -1,9 +1,10 @@
 """Rendered leaderboard bodies, reused while their ETag is still the board's.
 
 A board's ETag is derived from its benchmarks' change counters (bumped by triggers in the
-transaction of every write a board shows, migration 0011) and the request, and is read
-before the board is built; so a body stored under an ETag is served again only while no
-write has touched its boards since, and can never be stale. Per process, bounded (LRU).
+transaction of every write a board shows, migration 0011_add_run_status_summary) and the
+request, and is read before the board is built; so a body stored under an ETag is served again
+only while no write has touched its boards since, and can never be stale. Per process, bounded
+(LRU).
 """
 
 from __future__ import annotations

@@ -67,7 +67,7 @@ def _strings(value: Any) -> tuple[str, ...]:
 
 
 def board_versions(session: Session, benchmark_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
-    """The change counter of each benchmark (bumped by triggers, migration 0011)."""
+    """The change counter of each benchmark (bumped by triggers; migrations/leaderboard_sql.py)."""
     v = LeaderboardVersion
     query = select(v.benchmark_id, v.version).where(v.benchmark_id.in_(benchmark_ids))
     return {row[0]: int(row[1]) for row in session.execute(query)}

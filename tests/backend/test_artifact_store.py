@@ -145,13 +145,14 @@ def test_a_store_served_over_http_by_another_process(tmp_path: Path) -> None:
 
 
 def test_migration_turns_host_paths_into_store_keys() -> None:
-    """Records from before 0010 held absolute host paths; content-addressed ones become keys."""
+    """Records from before 0006 held absolute host paths; content-addressed ones become keys."""
     from alembic.script import ScriptDirectory
 
     url = new_database_url("mlipm_keys")
     dbadmin.ensure_database(url)
     engine = create_engine(url)
-    before = ScriptDirectory.from_config(dbadmin.alembic_config(url)).get_revision("0010")
+    keys_revision = "0006_store_artifact_keys"
+    before = ScriptDirectory.from_config(dbadmin.alembic_config(url)).get_revision(keys_revision)
     sha, other = "ab" * 32, "cd" * 32
     rows = {  # name: (artifact_path, artifact_sha256, training_set_path, training_set_sha256)
         "stored": (f"/srv/api/.mlipm/artifacts/ab/{sha}", sha, f"/x/cd/{other}", other),
@@ -171,7 +172,7 @@ def test_migration_turns_host_paths_into_store_keys() -> None:
                     ),
                     dict(zip(("n", "a", "s", "t", "ts"), (name, *values), strict=True)),
                 )
-        dbadmin.upgrade(url, "0010")
+        dbadmin.upgrade(url, keys_revision)
         query = "SELECT name, artifact_key, training_set_key FROM mlip_model"
         with engine.connect() as conn:
             keys = {name: (a, t) for name, a, t in conn.execute(text(query))}

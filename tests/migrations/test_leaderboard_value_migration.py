@@ -64,7 +64,7 @@ def _value_rows(session: Session) -> list[tuple[str, int, float]]:
 
 
 def test_the_migration_fills_the_sums_and_goes_down_and_up(empty_database: str) -> None:
-    dbadmin.upgrade(empty_database, "0011")
+    dbadmin.upgrade(empty_database, "0011_add_run_status_summary")
     engine = create_engine(empty_database)
     try:
         with Session(engine) as session:
@@ -80,7 +80,7 @@ def test_the_migration_fills_the_sums_and_goes_down_and_up(empty_database: str) 
                 for r, v in zip(runs, (1.0, 2.0), strict=True)
             )
             session.commit()
-            dbadmin.upgrade(empty_database, "0012")
+            dbadmin.upgrade(empty_database, "0012_add_value_summary")
             assert _value_rows(session) == [("x", 2, 3.0)]  # metrics written before it
             session.add(Metric(run_id=runs[0], name="y", value=4.5, unit="1"))
             session.commit()
@@ -89,7 +89,7 @@ def test_the_migration_fills_the_sums_and_goes_down_and_up(empty_database: str) 
             session.commit()
             assert _value_rows(session) == [("x", 2, 6.0), ("y", 1, 4.5)]
             session.commit()  # no open transaction blocks the migrations
-            dbadmin.downgrade(empty_database, "0011")
+            dbadmin.downgrade(empty_database, "0011_add_run_status_summary")
             assert "leaderboard_value_summary" not in inspect(engine).get_table_names()
             session.add(Metric(run_id=runs[1], name="y", value=1.0, unit="1"))
             session.execute(text("DELETE FROM metric WHERE name = 'x' AND value = 5"))

@@ -1,4 +1,5 @@
-"""Leaderboard summary tables and change counters, kept up to date by triggers (migration 0007).
+"""Leaderboard summary tables and change counters, kept up to date by triggers (their SQL:
+migrations/leaderboard_sql.py).
 
 Every metric insert adds its absolute and relative error to one row per
 (benchmark, level of theory, metric, model, structure set), in the same transaction, whatever
@@ -46,8 +47,9 @@ class LeaderboardMetricSummary(Base):
 class LeaderboardValueSummary(Base):
     """Values of one model's metric, with or without a reference, summed over a structure set.
 
-    Kept by the same triggers as the error sums (migration 0012), so a board shows the mean
-    value of metrics that have no reference (NVE drift, speed) without reading the metrics.
+    Kept by the same triggers as the error sums (migration 0012_add_value_summary), so a board
+    shows the mean value of metrics that have no reference (NVE drift, speed) without reading
+    the metrics.
     """
 
     __tablename__ = "leaderboard_value_summary"
@@ -84,7 +86,8 @@ class LeaderboardFlagSummary(Base):
 
 
 class LeaderboardRunSummary(Base):
-    """Runs of one model on one benchmark and structure set in one status (migration 0011).
+    """Runs of one model on one benchmark and structure set in one status (migration
+    0011_add_run_status_summary).
 
     Kept by statement triggers on run (insert, update of status/model/benchmark/structure,
     delete) in the writer's transaction; rows may reach n = 0 and stay.
@@ -116,9 +119,9 @@ class LeaderboardRunSummary(Base):
 class LeaderboardVersion(Base):
     """A counter per benchmark, set from a sequence whenever its boards may have changed.
 
-    Bumped by triggers (migration 0011) on run and metric writes of the benchmark, and on any
-    write to models, references, structures, structure sets or metric edits (every
-    benchmark); boards derive their ETag from it without building themselves.
+    Bumped by triggers (migration 0011_add_run_status_summary) on run and metric writes of the
+    benchmark, and on any write to models, references, structures, structure sets or metric
+    edits (every benchmark); boards derive their ETag from it without building themselves.
     """
 
     __tablename__ = "leaderboard_version"

@@ -27,8 +27,8 @@ class Run(UuidPk, TimestampMixin, Base):
             "params_hash",
             name="uq_run_key",
         ),
-        # Leaderboard reads (migration 0007): status counts per model of one benchmark as an
-        # index-only scan, and the newest result of a benchmark.
+        # Leaderboard reads (migration 0005_add_leaderboard_summaries): status counts per model
+        # of one benchmark as an index-only scan, and the newest result of a benchmark.
         Index(
             "ix_run_benchmark_id_mlip_model_id_status", "benchmark_id", "mlip_model_id", "status"
         ),

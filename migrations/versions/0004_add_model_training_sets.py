@@ -1,7 +1,7 @@
 """add model training sets and their structure hashes
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0004_add_model_training_sets
+Revises: 0003_add_mlip_model_is_trusted
 Create Date: 2026-11-26 10:00:00.000000
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = '0004'
-down_revision: str | None = '0003'
+revision: str = "0004_add_model_training_sets"
+down_revision: str | None = "0003_add_mlip_model_is_trusted"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

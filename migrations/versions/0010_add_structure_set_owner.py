@@ -1,7 +1,7 @@
 """add the owner of an uploaded structure set
 
-Revision ID: 0006
-Revises: 0009
+Revision ID: 0010_add_structure_set_owner
+Revises: 0009_add_structure_fingerprints
 Create Date: 2026-11-25 17:10:00.000000
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006"
-down_revision: str | None = "0009"
+revision: str = "0010_add_structure_set_owner"
+down_revision: str | None = "0009_add_structure_fingerprints"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -4,8 +4,8 @@
 with the metric, so that no reader recomputes it. Existing rows are filled from their
 reference; a metric without a reference, or whose reference is 0, keeps NULL.
 
-Revision ID: 0005
-Revises: 0010
+Revision ID: 0007_store_relative_error
+Revises: 0006_store_artifact_keys
 Create Date: 2026-11-25 17:30:00.000000
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0005'
-down_revision: str | None = '0010'
+revision: str = "0007_store_relative_error"
+down_revision: str | None = "0006_store_artifact_keys"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

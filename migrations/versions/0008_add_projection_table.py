@@ -1,7 +1,7 @@
 """add projection table (landscape planes and maps of a run)
 
-Revision ID: 0008
-Revises: 0005
+Revision ID: 0008_add_projection_table
+Revises: 0007_store_relative_error
 Create Date: 2026-11-25 17:15:00.000000
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = '0008'
-down_revision: str | None = '0005'
+revision: str = "0008_add_projection_table"
+down_revision: str | None = "0007_store_relative_error"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

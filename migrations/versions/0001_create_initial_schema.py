@@ -1,6 +1,6 @@
 """create initial schema
 
-Revision ID: 0001
+Revision ID: 0001_create_initial_schema
 Revises:
 Create Date: 2026-11-25 13:39:27.764062
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = '0001'
+revision: str = "0001_create_initial_schema"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,7 +1,7 @@
 """bind runs to immutable model versions; keep the history of run attempts
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0014_bind_runs_to_model_versions
+Revises: 0013_add_run_artifact_table
 Create Date: 2026-12-03 13:00:00.000000
 
 - ``mlip_model.version_hash``: sha256 of what the model's runs depend on (family, params, file
@@ -26,8 +26,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0014"
-down_revision: str | None = "0013"
+revision: str = "0014_bind_runs_to_model_versions"
+down_revision: str | None = "0013_add_run_artifact_table"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """add structure fingerprints for leakage matching within a tolerance
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0009_add_structure_fingerprints
+Revises: 0008_add_projection_table
 Create Date: 2026-11-25 17:00:00.000000
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = '0009'
-down_revision: str | None = '0008'
+revision: str = "0009_add_structure_fingerprints"
+down_revision: str | None = "0008_add_projection_table"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """add run leases cancellation and time limits
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0002_add_run_leases_and_limits
+Revises: 0001_create_initial_schema
 Create Date: 2026-11-25 13:57:54.535300
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = '0002'
-down_revision: str | None = '0001'
+revision: str = "0002_add_run_leases_and_limits"
+down_revision: str | None = "0001_create_initial_schema"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

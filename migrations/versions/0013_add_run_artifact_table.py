@@ -1,7 +1,7 @@
 """add run_artifact table (files a run produced, such as trajectories, in the artifact store)
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0013_add_run_artifact_table
+Revises: 0012_add_value_summary
 Create Date: 2026-11-26 10:00:00.000000
 
 One row per (run, name); the file lives in the artifact store under ``key`` (store-relative),
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013"
-down_revision: str | None = "0012"
+revision: str = "0013_add_run_artifact_table"
+down_revision: str | None = "0012_add_value_summary"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

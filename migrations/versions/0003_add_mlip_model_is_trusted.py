@@ -1,7 +1,7 @@
 """add mlip_model is_trusted
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0003_add_mlip_model_is_trusted
+Revises: 0002_add_run_leases_and_limits
 Create Date: 2026-11-25 10:00:00.000000
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = '0003'
-down_revision: str | None = '0002'
+revision: str = "0003_add_mlip_model_is_trusted"
+down_revision: str | None = "0002_add_run_leases_and_limits"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

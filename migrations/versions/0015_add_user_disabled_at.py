@@ -1,7 +1,7 @@
 """add user.disabled_at: an admin disables a user, whose tokens stop at once
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0015_add_user_disabled_at
+Revises: 0014_bind_runs_to_model_versions
 Create Date: 2026-12-04 10:00:00.000000
 
 - ``user.disabled_at``: when an admin disabled the user (null: enabled). Authentication refuses
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0015"
-down_revision: str | None = "0014"
+revision: str = "0015_add_user_disabled_at"
+down_revision: str | None = "0014_bind_runs_to_model_versions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

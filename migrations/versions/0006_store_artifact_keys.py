@@ -8,8 +8,8 @@ MLIPM_ARTIFACT_URL. Existing content-addressed paths become their keys (the defa
 is kept as it was, and a run of that model fails with setup_error naming it until the file is
 uploaded again. Downgrading keeps the relative keys (the host directory is not known here).
 
-Revision ID: 0010
-Revises: 0007
+Revision ID: 0006_store_artifact_keys
+Revises: 0005_add_leaderboard_summaries
 Create Date: 2026-11-25 17:00:00.000000
 """
 
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0010'
-down_revision: str | None = '0007'
+revision: str = "0006_store_artifact_keys"
+down_revision: str | None = "0005_add_leaderboard_summaries"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
