@@ -158,8 +158,6 @@ def _child_env(settings: Settings, services: LocalServices) -> dict[str, str]:
         MLIPM_DASH_PORT=str(dash_port),
         MLIPM_FLOWER_PORT=str(_port_or_free(settings.flower_port)),
         PYTHONUNBUFFERED="1",
-        # two pool processes on a small machine: one math thread each, not two fighting
-        OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"),
     )
     return env
 

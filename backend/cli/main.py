@@ -6,6 +6,7 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Annotated
 
@@ -187,10 +188,26 @@ def worker(
     ] = None,
 ) -> None:
     """Run a Celery worker (default queue: MLIPM_CELERY_QUEUE; extra options go to celery)."""
+    one_math_thread_per_process(os.environ)
     from workers.celery_app import celery_app
 
     queues = queue or get_settings().celery_queue
     celery_app.worker_main(["worker", "-Q", queues, "--loglevel", "INFO", *ctx.args])
+
+
+#: Math libraries' thread pools, each sized to the machine unless told otherwise.
+MATH_THREADS = ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def one_math_thread_per_process(environ: MutableMapping[str, str]) -> None:
+    """One math thread per pool process, unless the environment sets a count: the pool's
+    processes are the parallelism. Set before torch or numba is imported (pool children
+    inherit it). Without it numba (UMAP and PHATE in the landscape benchmark) starts an
+    OpenMP team as large as the machine, whose threads then spin on a barrier in every torch
+    kernel of the same process: CHGNet's diatomics on Cu took 12.5 CPU-s after one landscape
+    run in the process instead of 1.5 (docs/performance.md, "Math threads in workers")."""
+    for name in MATH_THREADS:
+        environ.setdefault(name, "1")
 
 
 @app.command("dashboard")
