@@ -1,15 +1,9 @@
 from __future__ import annotations
 
-import functools
-import tempfile
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from backend.api.body_limit import streams_own_body
 from backend.api.deps import (
@@ -21,7 +15,6 @@ from backend.api.deps import (
     model_create_body,
 )
 from backend.api.openapi_schemas import body_ref
-from backend.db.models import User
 from backend.domain.statuses import ModelStatus
 from backend.schemas.common import MAX_OFFSET, MAX_PAGE_LIMIT, Page
 from backend.schemas.model_card import ModelCard
@@ -33,10 +26,7 @@ from backend.schemas.models import (
     ModelUpdate,
     ModelVersionCreate,
 )
-from backend.services import models, training_sets, uploads
-from backend.settings import get_settings
-from shared_kernel import artifacts
-from shared_kernel.errors import InvalidInput
+from backend.services import model_uploads, models, training_sets
 
 router = APIRouter(prefix="/models", tags=["models"])
 
@@ -163,27 +153,13 @@ async def upload_model_file(
     review, or used by a campaign) cannot change (409): upload it to a new version
     (``POST /models/{model_id}/versions``).
     """
-    settings = get_settings()
-    model = await run_in_threadpool(models.model_for_file_upload, session, model_id, user=user)
-    replaced = model.artifact_key
-    max_bytes, setting = await _upload_limit(
-        session, user, settings.max_model_file_mb, "MLIPM_MAX_MODEL_FILE_MB", replaced
+    model = await model_uploads.upload_model_file(
+        session,
+        model_id,
+        request.stream(),
+        declared_length=request.headers.get("content-length", ""),
+        user=user,
     )
-    stored = await _store_body(request, max_bytes=max_bytes, what="model file", setting=setting)
-    try:
-        model = await run_in_threadpool(
-            models.attach_model_file,
-            session,
-            model_id,
-            key=stored.key,
-            sha256=stored.sha256,
-            user=user,
-        )
-    except BaseException:
-        artifacts.discard(stored)
-        raise
-    if replaced != stored.key:
-        uploads.remove_unrecorded_after_commit(session, [replaced])
     return ModelRead.model_validate(model)
 
 
@@ -215,80 +191,15 @@ async def upload_training_set(
     platform: structure count, per-element counts and per-structure content hashes (for the
     leakage check) come from the data. A file that cannot be read is 422 and leaves nothing.
     """
-    settings = get_settings()
-    model = await run_in_threadpool(models.model_for_upload, session, model_id, user=user)
-    replaced = model.training_set_key
-    max_bytes, setting = await _upload_limit(
-        session, user, settings.max_training_set_mb, "MLIPM_MAX_TRAINING_SET_MB", replaced
+    model = await model_uploads.upload_training_set(
+        session,
+        model_id,
+        request.stream(),
+        declared_length=request.headers.get("content-length", ""),
+        user=user,
+        reader=reader,
     )
-    stored = await _store_body(request, max_bytes=max_bytes, what="training set", setting=setting)
-    try:
-        summary = await run_in_threadpool(_read_stored, reader, stored)
-        model = await run_in_threadpool(
-            training_sets.attach_training_set,
-            session,
-            model_id,
-            key=stored.key,
-            sha256=stored.sha256,
-            summary=summary,
-            user=user,
-        )
-    except BaseException:
-        artifacts.discard(stored)
-        raise
-    if replaced != stored.key:
-        uploads.remove_unrecorded_after_commit(session, [replaced])
     return ModelRead.model_validate(model)
-
-
-async def _upload_limit(
-    session: Session, user: User, per_file_mb: float, per_file_setting: str, replaces: str | None
-) -> tuple[int, str]:
-    """The largest upload ``user`` may send now (per-file limit and storage quota), and the
-    setting that limits it (``uploads.upload_limit``)."""
-    return await run_in_threadpool(
-        functools.partial(
-            uploads.upload_limit,
-            session,
-            user,
-            per_file_bytes=int(per_file_mb * artifacts.MIB),
-            per_file_setting=per_file_setting,
-            replaces=replaces,
-            store_url=get_settings().artifact_url,
-        )
-    )
-
-
-def _read_stored(
-    reader: training_sets.TrainingSetReader, stored: artifacts.StoredArtifact
-) -> training_sets.TrainingSetSummary:
-    """Read a stored training set from a temporary local copy (the store may be remote)."""
-    with tempfile.TemporaryDirectory(prefix="mlipm-read-") as tmp:
-        local = artifacts.local_copy(
-            stored.key, stored.sha256, store_url=stored.store_url, cache_dir=Path(tmp)
-        )
-        return reader(local)
-
-
-async def _store_body(
-    request: Request, *, max_bytes: int, what: str, setting: str = "MLIPM_MAX_MODEL_FILE_MB"
-) -> artifacts.StoredArtifact:
-    """Stream the raw body into the artifact store; 413 past ``max_bytes``, 422 when empty."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise artifacts.too_large(max_bytes, what=what, setting=setting)
-    chunks: AsyncIterator[bytes] = request.stream()
-    stored = await artifacts.store_stream(
-        chunks,
-        store_url=get_settings().artifact_url,
-        max_bytes=max_bytes,
-        what=what,
-        setting=setting,
-    )
-    if stored.size_bytes == 0:
-        artifacts.discard(stored)
-        raise InvalidInput(f"the request body is empty; send the {what}", where="body")
-    return stored
 
 
 @router.post("/{model_id}/trust", operation_id="models-trust_model")

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 import uuid
-from pathlib import Path
 from typing import Literal
 
-from anyio import to_thread
 from fastapi import APIRouter, Query, Request
-from starlette.concurrency import run_in_threadpool
 
 from backend.api.body_limit import streams_own_body
 from backend.api.deps import CurrentUser, SessionDep, StructureParserDep
@@ -23,12 +17,9 @@ from backend.schemas.structures import (
     StructureSetRead,
     StructureUploadRead,
 )
-from backend.services import structures
-from backend.settings import get_settings
-from shared_kernel.errors import InvalidInput, PayloadTooLarge
+from backend.services import structure_uploads, structures
 
 router = APIRouter(tags=["structures"])
-MIB = 1024 * 1024
 
 
 @router.post("/structure-sets", status_code=201, operation_id="structures-create_structure_set")
@@ -128,45 +119,13 @@ async def upload_structures(
     empty or unreadable files. Structures already in the set
     (same content hash) are skipped and listed; ones stored in other sets are listed too.
     """
-    settings = get_settings()
-    await run_in_threadpool(structures.set_for_upload, session, set_id, user=user)
-    path = await _spool(request, max_bytes=int(settings.max_structure_file_mb * MIB))
-    try:
-        limits = structures.UploadLimits(
-            max_atoms=settings.max_structure_atoms,
-            max_structures=settings.max_structures_per_upload,
-        )
-        parsed = await run_in_threadpool(parser, path, format, filename, limits)
-        return await run_in_threadpool(
-            structures.add_structures, session, set_id, parsed, user=user
-        )
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-
-
-async def _spool(request: Request, *, max_bytes: int) -> Path:
-    """Stream the body into a private temporary file; 413 past ``max_bytes``, 422 if empty."""
-    too_large = PayloadTooLarge(
-        f"the structure file is larger than the limit of {max_bytes / MIB:g} MiB "
-        "(setting MLIPM_MAX_STRUCTURE_FILE_MB)",
-        where="body",
+    return await structure_uploads.upload_structures(
+        session,
+        set_id,
+        request.stream(),
+        declared_length=request.headers.get("content-length", ""),
+        user=user,
+        parser=parser,
+        fmt=format,
+        filename=filename,
     )
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise too_large
-    fd, name = tempfile.mkstemp(prefix="mlipm-structures-")
-    path, size = Path(name), 0
-    try:
-        with os.fdopen(fd, "wb") as out:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > max_bytes:
-                    raise too_large
-                await to_thread.run_sync(out.write, chunk)
-        if size == 0:
-            raise InvalidInput("the request body is empty; send the structure file", where="body")
-    except BaseException:
-        path.unlink()
-        raise
-    return path
