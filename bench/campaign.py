@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 from backend import dbadmin
 from backend.cli.localservices import PostgresCluster, RedisServer, free_port
 from backend.client import ApiClient
-from backend.db.models import CampaignRun, Metric, Run
+from backend.db.tables import CampaignRun, Metric, Run
 from backend.domain.statuses import Role, RunStatus
 from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, ModelRef
 from backend.services import users

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from backend import dbadmin
 from backend.bootstrap import bootstrap
-from backend.db.models import Benchmark, Run
+from backend.db.tables import Benchmark, Run
 from tests.conftest import new_database_url
 from tests.frontend.browser import chromium_driver, serve_dash, wait_for
 from tests.frontend.seed import seed_dashboard

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from backend.bootstrap import ELEMENTAL_CRYSTALS, S22
 from backend.cli.localservices import PostgresCluster, RedisServer, free_port
 from backend.client import ApiClient
-from backend.db.models import (
+from backend.db.tables import (
     Benchmark,
     CampaignRun,
     Metric,

@@ -26,8 +26,8 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from backend import dbadmin
-from backend.db.models import Benchmark, Metric, MlipModel, Structure
 from backend.db.session import reset_engine_cache, session_scope
+from backend.db.tables import Benchmark, Metric, MlipModel, Structure
 from backend.repositories import runs as run_repo
 from backend.schemas.results import MetricIn, RunTimings, SeriesIn
 from backend.services import runs

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-import backend.db.models  # noqa: F401  (registers every table on Base.metadata)
+import backend.db.tables  # noqa: F401  (registers every table on Base.metadata)
 from backend.db.base import Base
 from backend.settings import get_settings
 from migrations.revision_ids import remap_old_revision_id

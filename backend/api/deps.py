@@ -18,8 +18,8 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from backend.api.body_limit import streams_own
-from backend.db.models import User
 from backend.db.session import session_scope
+from backend.db.tables import User
 from backend.domain.phases import SpaceGroupReader
 from backend.domain.statuses import Role
 from backend.schemas.models import ModelCreate

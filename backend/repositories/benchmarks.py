@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from backend.db.models import Benchmark
+from backend.db.tables import Benchmark
 
 
 def insert_benchmark(session: Session, **fields: Any) -> bool:

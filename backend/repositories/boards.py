@@ -15,7 +15,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
-from backend.db.models import Metric, Reference, Run, Structure
+from backend.db.tables import Metric, Reference, Run, Structure
 from backend.domain.statuses import RunStatus
 from backend.repositories.leaderboard import BoardFilter
 

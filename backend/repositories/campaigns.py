@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from backend.db.models import Campaign, CampaignRun, MlipModel, Run
+from backend.db.tables import Campaign, CampaignRun, MlipModel, Run
 from backend.domain.statuses import CampaignStatus, RunStatus
 from backend.repositories.runs import Viewer, visible_to
 

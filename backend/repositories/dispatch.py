@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from backend.db.models import Benchmark, MlipModel, Run, RunArtifact
+from backend.db.tables import Benchmark, MlipModel, Run, RunArtifact
 from backend.domain.statuses import RunStatus
 
 Dispatch = tuple[uuid.UUID, int, int, str]  # run id, soft and hard time limit (s), family

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from backend.db.models import LeaderboardVersion, MlipModel, Run, StructureSet
+from backend.db.tables import LeaderboardVersion, MlipModel, Run, StructureSet
 from backend.domain.statuses import ModelStatus
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from backend.db.models import Benchmark, Metric, MlipModel, Reference, Run, Structure
+from backend.db.tables import Benchmark, Metric, MlipModel, Reference, Run, Structure
 from backend.domain.filters import MetricFilter
 from backend.repositories.runs import Viewer, visible_to
 

@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, delete, exists, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from backend.db.models import MlipModel, Structure, StructureSet, TrainingStructureHash
+from backend.db.tables import MlipModel, Structure, StructureSet, TrainingStructureHash
 from backend.domain.statuses import ModelStatus
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import Row, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from backend.db.models import MlipModel, Projection, Run, Structure
+from backend.db.tables import MlipModel, Projection, Run, Structure
 from backend.repositories.runs import Viewer, visible_to
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import Float, Row, Uuid, bindparam, case, column, func, select, 
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from backend.db.models import Metric, Reference, Run, Structure, StructureSet
+from backend.db.tables import Metric, Reference, Run, Structure, StructureSet
 
 
 @dataclass(frozen=True, slots=True)

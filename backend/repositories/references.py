@@ -10,7 +10,7 @@ from sqlalchemy import Row, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from backend.db.models import Reference, Structure, StructureSet
+from backend.db.tables import Reference, Structure, StructureSet
 
 
 def insert_references(session: Session, rows: Iterable[dict[str, Any]]) -> int:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from backend.db.models import RunArtifact
+from backend.db.tables import RunArtifact
 
 _UPDATED = ("media_type", "key", "sha256", "size_bytes", "n_frames")
 

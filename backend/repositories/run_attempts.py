@@ -9,7 +9,7 @@ from sqlalchemy import String, cast, delete, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from backend.db.models import Run, RunAttempt, Series
+from backend.db.tables import Run, RunAttempt, Series
 from backend.domain.statuses import RunStatus
 
 _HISTORY = ("run_id", "attempt", "status", "failure_class", "failure_message", "worker",

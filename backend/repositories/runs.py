@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.orm import Session
 
-from backend.db.models import (
+from backend.db.tables import (
     Benchmark,
     Campaign,
     CampaignRun,

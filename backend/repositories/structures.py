@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Select, func, insert, select
 from sqlalchemy.orm import Session
 
-from backend.db.models import Structure, StructureSet
+from backend.db.tables import Structure, StructureSet
 
 
 def add_structure_set(

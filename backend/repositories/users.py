@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from backend.db.models import ApiToken, User
+from backend.db.tables import ApiToken, User
 from backend.domain.statuses import Role
 
 

@@ -31,7 +31,7 @@ class RunTimings(BaseModel):
 
 
 class ProjectionIn(BaseModel):
-    """A landscape plane or a 2-D map of configurations (see ``backend.db.models.projection``)."""
+    """A landscape plane or a 2-D map of configurations (see ``backend.db.tables.projection``)."""
 
     name: str
     kind: str

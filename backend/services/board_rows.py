@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from backend.db.models import Benchmark
+from backend.db.tables import Benchmark
 from backend.domain import ranking
 from backend.repositories import boards as repo
 from backend.repositories import leaderboard as model_repo

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from backend.db.base import utcnow
-from backend.db.models import Benchmark, Campaign, MlipModel, Structure, User
+from backend.db.tables import Benchmark, Campaign, MlipModel, Structure, User
 from backend.domain.statuses import CampaignStatus, ModelStatus, RunStatus
 from backend.repositories import benchmarks as benchmark_repo
 from backend.repositories import campaigns as campaign_repo

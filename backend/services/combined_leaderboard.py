@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from backend.db.models import Benchmark
+from backend.db.tables import Benchmark
 from backend.schemas.leaderboard import (
     CombinedLeaderboardRead,
     CombinedPart,

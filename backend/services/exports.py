@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
-from backend.db.models import Structure, StructureSet
+from backend.db.tables import Structure, StructureSet
 from backend.domain.filters import MetricFilter
 from backend.repositories import metrics as metric_repo
 from backend.repositories import references as ref_repo

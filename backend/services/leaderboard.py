@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from backend.db.models import Benchmark
+from backend.db.tables import Benchmark
 from backend.domain import ranking
 from backend.domain.elements import chemical_symbols
 from backend.repositories import benchmarks as benchmark_repo

@@ -14,7 +14,7 @@ from typing import TypeVar
 from anyio import to_thread
 from sqlalchemy.orm import Session
 
-from backend.db.models import MlipModel, User
+from backend.db.tables import MlipModel, User
 from backend.services import models, training_sets, uploads
 from backend.settings import get_settings
 from shared_kernel import artifacts

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from backend.db.base import utcnow
-from backend.db.models import MlipModel, User
+from backend.db.tables import MlipModel, User
 from backend.domain.elements import chemical_symbols
 from backend.domain.statuses import ModelStatus, Role
 from backend.repositories import models as model_repo

@@ -36,8 +36,8 @@ import redis
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from backend.db.models import SystemState
 from backend.db.session import after_commit
+from backend.db.tables import SystemState
 from backend.repositories import dispatch as dispatch_repo
 from backend.repositories.dispatch import Candidate, Dispatch
 from backend.settings import get_settings

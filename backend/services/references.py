@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from backend.db.models import Metric, Reference
+from backend.db.tables import Metric, Reference
 from backend.domain.phases import SpaceGroupReader
 from backend.repositories import references as ref_repo
 from backend.schemas.references import ReferenceCreate, ReferenceUpdate

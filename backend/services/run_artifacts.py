@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from backend.db.models import RunArtifact
+from backend.db.tables import RunArtifact
 from backend.repositories import run_artifacts as artifact_repo
 from backend.repositories import runs as run_repo
 from backend.repositories.runs import Viewer

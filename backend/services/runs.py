@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from backend.db.base import utcnow
-from backend.db.models import Metric, Reference, Run, User
+from backend.db.tables import Metric, Reference, Run, User
 from backend.domain.phases import SpaceGroupReader, describes, phase_of
 from backend.domain.statuses import RunStatus
 from backend.repositories import campaigns as campaign_repo

@@ -15,7 +15,7 @@ from pathlib import Path
 from anyio import to_thread
 from sqlalchemy.orm import Session
 
-from backend.db.models import User
+from backend.db.tables import User
 from backend.schemas.structures import StructureUploadRead
 from backend.services import structures
 from backend.settings import get_settings

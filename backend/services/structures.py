@@ -22,7 +22,7 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from backend.db.models import Structure, StructureSet, User
+from backend.db.tables import Structure, StructureSet, User
 from backend.domain.statuses import Role
 from backend.repositories import structures as structure_repo
 from backend.schemas.structures import (

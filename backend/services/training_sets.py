@@ -14,7 +14,7 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from backend.db.models import MlipModel, User
+from backend.db.tables import MlipModel, User
 from backend.domain.statuses import ModelStatus, Role
 from backend.repositories import models as model_repo
 from backend.schemas.models import LeakageRead, LeakedStructure

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 
 from sqlalchemy.orm import Session
 
-from backend.db.models import User
 from backend.db.session import after_commit
+from backend.db.tables import User
 from backend.domain.statuses import Role
 from backend.repositories import models as model_repo
 from backend.settings import get_settings

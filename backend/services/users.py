@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from backend.auth.security import hash_token, new_token
 from backend.db.base import utcnow
-from backend.db.models import ApiToken, User
+from backend.db.tables import ApiToken, User
 from backend.domain.statuses import Role
 from backend.repositories import users as user_repo
 from shared_kernel.errors import Conflict, NotAuthenticated, NotFound

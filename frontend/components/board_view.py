@@ -10,7 +10,7 @@ from dash.development.base_component import Component
 
 from backend.schemas.leaderboard import LeaderboardRead
 from backend.settings import get_settings
-from frontend.figures.leaderboard import highlighted, mae_figure, parity_figure, score_figure
+from frontend.figures.board import highlighted, mae_figure, parity_figure, score_figure
 
 
 def error_alert(message: str, *, stale: bool = False) -> dbc.Alert:

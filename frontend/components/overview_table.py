@@ -1,5 +1,5 @@
 """The all-benchmark leaderboard's table (with its CSV export), summary line and empty state
-(pure: data -> components), used by the leaderboard page (``frontend/pages/leaderboard.py``)."""
+(pure: data -> components), used by the leaderboard page (``frontend/pages/overview.py``)."""
 
 from __future__ import annotations
 

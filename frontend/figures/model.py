@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from backend.schemas.runs import RunSummary, SeriesRead
-from frontend.figures.leaderboard import PALETTE, TEMPLATE, with_unit
+from frontend.figures.board import PALETTE, TEMPLATE, with_unit
 from frontend.figures.text import escaped, plain
 
 # (benchmark, metric, label, unit) compared with experiment on the model page

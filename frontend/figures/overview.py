@@ -7,7 +7,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from frontend.figures.leaderboard import TEMPLATE
+from frontend.figures.board import TEMPLATE
 from frontend.figures.text import escaped
 from frontend.overview import Column, pareto_front
 

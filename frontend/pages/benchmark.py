@@ -22,8 +22,7 @@ from dash.development.base_component import Component
 from backend.schemas.leaderboard import LeaderboardRead
 from backend.settings import get_settings
 from frontend.api_client import ApiError, current_api_client
-from frontend.components.board_view import board_plots, board_view, error_alert
-from frontend.components.leaderboard_tables import (
+from frontend.components.board_tables import (
     material_columns,
     material_records,
     materials_table,
@@ -32,8 +31,9 @@ from frontend.components.leaderboard_tables import (
     summary_records,
     summary_table,
 )
+from frontend.components.board_view import board_plots, board_view, error_alert
 from frontend.components.paged_table import rows_response
-from frontend.figures.leaderboard import (
+from frontend.figures.board import (
     LEVELS_OF_THEORY,
     MAX_HIGHLIGHTED,
     highlight_placeholder,

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from backend.cli.main import app as cli
-from backend.db.models import User
 from backend.db.session import session_scope
+from backend.db.tables import User
 from backend.domain.statuses import Role
 from backend.repositories import users as user_repo
 from backend.services import users

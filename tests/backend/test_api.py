@@ -243,7 +243,7 @@ def test_only_admins_trust_a_model_file(
 def test_leaderboard_entries_carry_the_quality_flags_their_runs_raised(
     client: TestClient, db_session: Session, admin: dict[str, str]
 ) -> None:
-    from backend.db.models import Metric, Run
+    from backend.db.tables import Metric, Run
     from backend.domain.statuses import RunStatus
 
     campaign = client.post("/campaigns", json=CAMPAIGN, headers=admin).json()

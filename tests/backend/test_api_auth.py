@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.db.models import ApiToken
+from backend.db.tables import ApiToken
 from backend.domain.statuses import Role
 from backend.services import users
 

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from backend.db.models import Metric, Reference
+from backend.db.tables import Metric, Reference
 from backend.domain.statuses import Role
 from backend.services import users
 

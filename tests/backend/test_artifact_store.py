@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from backend import dbadmin
 from backend.cli.localservices import free_port
-from backend.db.models import Metric, MlipModel, Run
+from backend.db.tables import Metric, MlipModel, Run
 from backend.domain.statuses import Role, RunStatus
 from backend.services import users
 from backend.settings import get_settings

@@ -7,7 +7,7 @@ import uuid
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from backend.db.models import Metric, Run
+from backend.db.tables import Metric, Run
 from backend.domain.statuses import Role, RunStatus
 from backend.repositories import benchmarks as benchmark_repo
 from backend.services import catalog, users

@@ -10,7 +10,7 @@ from scipy import stats
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.db.models import Benchmark, Metric, MlipModel, Reference, Run, Structure, StructureSet
+from backend.db.tables import Benchmark, Metric, MlipModel, Reference, Run, Structure, StructureSet
 from backend.domain import ranking
 from backend.domain.statuses import ModelStatus, RunStatus
 from backend.services.leaderboard import default_params_hash

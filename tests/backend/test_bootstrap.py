@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.bootstrap import ELEMENTAL_CRYSTALS, bootstrap
-from backend.db.models import Benchmark, MlipModel, Reference, Structure, StructureSet
+from backend.db.tables import Benchmark, MlipModel, Reference, Structure, StructureSet
 from backend.services.runs import compared_references
 from workers.atoms_json import atoms_from_json
 

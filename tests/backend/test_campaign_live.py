@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from backend.db.models import CampaignRun, Metric, Run
+from backend.db.tables import CampaignRun, Metric, Run
 from backend.domain.statuses import RunStatus
 from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, CampaignRead, ModelRef
 from backend.services import queue

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.db.models import Run, Structure, StructureSet
+from backend.db.tables import Run, Structure, StructureSet
 from tests.backend.test_leaderboard_api import seeded  # noqa: F401  (fixture)
 
 

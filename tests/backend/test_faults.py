@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session
 from backend import dbadmin
 from backend.cli.localservices import PostgresCluster, RedisServer, free_port, postgres_bindir
 from backend.client import ApiClient
-from backend.db.models import CampaignRun, Metric, Run, Series
 from backend.db.session import reset_engine_cache
+from backend.db.tables import CampaignRun, Metric, Run, Series
 from backend.domain.statuses import Role, RunStatus
 from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, CampaignRead, ModelRef
 from backend.schemas.models import ModelCreate

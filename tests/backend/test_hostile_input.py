@@ -30,7 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from backend.db.models import MlipModel, StructureSet
+from backend.db.tables import MlipModel, StructureSet
 from backend.domain.statuses import Role
 from backend.services import users
 from backend.settings import get_settings

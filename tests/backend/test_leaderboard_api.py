@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from backend.db.models import Benchmark, Metric, MlipModel, Reference, Run, Structure, StructureSet
+from backend.db.tables import Benchmark, Metric, MlipModel, Reference, Run, Structure, StructureSet
 from backend.domain.statuses import ModelStatus, RunStatus
 from backend.services.leaderboard import default_params_hash
 

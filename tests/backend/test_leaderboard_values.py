@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from backend.api.board_bodies import BODIES
-from backend.db.models import Benchmark, Metric, MlipModel, Reference, Run, Structure, StructureSet
+from backend.db.tables import Benchmark, Metric, MlipModel, Reference, Run, Structure, StructureSet
 from backend.domain.statuses import ModelStatus, RunStatus
 from backend.services import leaderboard
 

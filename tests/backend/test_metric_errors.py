@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from backend.bootstrap import S22
-from backend.db.models import CampaignRun, Metric, MlipModel, Reference, Run, Structure
+from backend.db.tables import CampaignRun, Metric, MlipModel, Reference, Run, Structure
 from backend.domain.statuses import RunStatus
 from backend.repositories import references as ref_repo
 from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, CampaignRead, ModelRef

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from backend.db.models import MlipModel, Run
+from backend.db.tables import MlipModel, Run
 from backend.domain.statuses import Role, RunStatus
 from backend.services import users
 from backend.settings import Settings, get_settings

@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from backend.db.models import Structure, StructureSet, TrainingStructureHash
+from backend.db.tables import Structure, StructureSet, TrainingStructureHash
 from backend.domain.statuses import Role
 from backend.schemas.models import ModelCreate, ModelRead
 from backend.services import users

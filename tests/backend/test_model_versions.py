@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from backend.db.models import CampaignRun, MlipModel, Run, RunAttempt
+from backend.db.tables import CampaignRun, MlipModel, Run, RunAttempt
 from backend.domain.statuses import Role, RunStatus
 from backend.schemas.runs import RunDetail
 from backend.services import run_attempts, runs, users

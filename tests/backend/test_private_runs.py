@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.db.models import Metric, MlipModel, Projection, Run, RunArtifact, Series
+from backend.db.tables import Metric, MlipModel, Projection, Run, RunArtifact, Series
 from backend.domain.statuses import ModelStatus, Role, RunStatus
 from backend.services import users
 from backend.services.runs import redact_paths

@@ -23,8 +23,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from backend import dbadmin
-from backend.db.models import Campaign, CampaignRun, Run, User
 from backend.db.session import reset_engine_cache, session_scope
+from backend.db.tables import Campaign, CampaignRun, Run, User
 from backend.domain.statuses import Role, RunStatus
 from backend.repositories import dispatch as dispatch_repo
 from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, ModelRef

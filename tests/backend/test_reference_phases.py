@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.bootstrap import ELEMENTAL_CRYSTALS
-from backend.db.models import Metric, Reference
+from backend.db.tables import Metric, Reference
 from backend.domain.statuses import Role
 from backend.schemas.results import MetricIn, RunTimings
 from backend.services import catalog, reference_phases, runs, users

@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from backend.db.models import Run, RunArtifact
+from backend.db.tables import Run, RunArtifact
 from backend.domain.statuses import RunStatus
 from backend.repositories import dispatch as dispatch_repo
 from backend.services import queue

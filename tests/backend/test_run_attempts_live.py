@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from backend.db.models import Benchmark, CampaignRun, MlipModel, Run, RunAttempt
+from backend.db.tables import Benchmark, CampaignRun, MlipModel, Run, RunAttempt
 from backend.domain.statuses import Role, RunStatus
 from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, ModelRef
 from backend.schemas.models import ModelCreate

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from backend.db.models import Metric, Run, Series
+from backend.db.tables import Metric, Run, Series
 from backend.domain.statuses import Role, RunStatus
 from backend.services import users
 
@@ -117,7 +117,7 @@ def test_unknown_run_metrics_and_series_are_404(client: TestClient) -> None:
 def test_runs_list_includes_metrics_with_reference_citation_and_named_series(
     client: TestClient, db_session: Session, campaign: dict[str, object]
 ) -> None:
-    from backend.db.models import Reference
+    from backend.db.tables import Reference
 
     cu = client.get("/runs", params={"campaign_id": campaign["id"], "element": "Cu"}).json()
     run_id = cu["items"][0]["id"]

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from backend.db.models import CampaignRun, Metric, MlipModel, Run, Series
+from backend.db.tables import CampaignRun, Metric, MlipModel, Run, Series
 from backend.domain.statuses import Role, RunStatus
 from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, ModelRef
 from backend.schemas.models import ModelCreate

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from backend.bootstrap import ELEMENTAL_CRYSTALS, S22
 from backend.db.base import utcnow
-from backend.db.models import (
+from backend.db.tables import (
     Benchmark,
     Campaign,
     CampaignRun,

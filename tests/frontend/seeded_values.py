@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from backend.db.models import Benchmark, Reference
+from backend.db.tables import Benchmark, Reference
 from backend.domain.ranking import RANK_SPECS
 from tests.frontend.seed import (
     OPENNESS,

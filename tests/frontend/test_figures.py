@@ -10,7 +10,7 @@ import pytest
 
 from backend.schemas.leaderboard import LeaderboardRead
 from frontend.app import create_app
-from frontend.figures.leaderboard import (
+from frontend.figures.board import (
     IDENTITY_LINE_NAME,
     MAX_HIGHLIGHTED,
     PALETTE,

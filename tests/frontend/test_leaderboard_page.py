@@ -13,14 +13,14 @@ from dash import no_update
 
 from backend.schemas.leaderboard import LeaderboardRead
 from frontend.app import create_app
-from frontend.components.grid import headers, leaf_columns
-from frontend.components.leaderboard_tables import (
+from frontend.components.board_tables import (
     SUMMARY_ROW_STYLE,
     material_columns,
     material_records,
     summary_columns,
     summary_records,
 )
+from frontend.components.grid import headers, leaf_columns
 from tests.frontend.conftest import OTHER_HASH, STANDARD_HASH
 
 EN_DASH = "\u2013"

@@ -76,7 +76,7 @@ def test_page_registry_has_every_page_and_the_navbar_links_landscape() -> None:
 
 def test_csv_export_writes_the_rows_and_columns_as_shown() -> None:
     create_app("http://127.0.0.1:9")
-    page = sys.modules["frontend.pages.leaderboard"]
+    page = sys.modules["frontend.pages.overview"]
     table = _find(page.layout(), "leaderboard-table")
     # the grid writes the CSV itself: the rows after its sort and filter, the columns shown,
     # one header line of the two header rows, numbers unformatted, a link as its text

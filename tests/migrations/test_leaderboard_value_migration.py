@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.orm import Session
 
 from backend import dbadmin
-from backend.db.models import Benchmark, Metric
+from backend.db.tables import Benchmark, Metric
 from tests.backend.test_leaderboard_values import add_structure
 from tests.conftest import new_database_url
 

@@ -7,7 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-import backend.db.models  # noqa: F401
+import backend.db.tables  # noqa: F401
 from backend import dbadmin
 from backend.db.base import Base
 from tests.conftest import new_database_url

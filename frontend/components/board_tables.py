@@ -24,7 +24,7 @@ from frontend.components.grid import (
     number_column,
     text_column,
 )
-from frontend.figures.leaderboard import model_labels, reference_label, with_unit
+from frontend.figures.board import model_labels, reference_label, with_unit
 
 Record = dict[str, Any]
 
