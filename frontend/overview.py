@@ -138,9 +138,12 @@ def build_view(
     """
     columns = [_column(key, board) for key, board in boards.items()]
     records: dict[str, dict[str, Any]] = {}
+    finished: dict[str, set[str]] = {}  # model id -> boards on which a run of it finished
     for column, board in zip(columns, boards.values(), strict=True):
         for row in board.rows:
             record = records.setdefault(str(row.model_id), _base_record(models, row))
+            if row.n_succeeded + row.n_failed:
+                finished.setdefault(str(row.model_id), set()).add(column.benchmark)
             for counter in ("n_runs", "n_succeeded", "n_failed", "n_flagged"):
                 record[counter] += getattr(row, counter)
             record[column.rank_id] = row.rank
@@ -149,7 +152,7 @@ def build_view(
     for model_id, record in records.items():
         done = record["n_succeeded"] + record["n_failed"]
         record["failure_rate"] = record["n_failed"] / done if done else None
-        _combine(record, combined_rows.get(model_id), columns)
+        _combine(record, combined_rows.get(model_id), columns, finished.get(model_id, set()))
     place = {model_id: i for i, model_id in enumerate(combined_rows)}
     ordered = sorted(
         records.values(), key=lambda r: (place.get(r["model_id"], len(place)), r["model"])
@@ -163,8 +166,11 @@ def build_view(
     )
 
 
-def _combine(record: dict[str, Any], row: CombinedRow | None, columns: list[Column]) -> None:
-    """The combined rank and score, or why the model is not ranked."""
+def _combine(
+    record: dict[str, Any], row: CombinedRow | None, columns: list[Column], finished: set[str]
+) -> None:
+    """The combined rank and score, or why the model is not ranked: a benchmark it never
+    finished a run of, or one whose every result was flagged or failed (nothing scored)."""
     if row is None:
         record["rank"] = record["score"] = None
         record["n_benchmarks"] = sum(record.get(c.score_id) is not None for c in columns)
@@ -176,7 +182,12 @@ def _combine(record: dict[str, Any], row: CombinedRow | None, columns: list[Colu
     if row.score is not None:
         record["missing"] = ""
     elif row.missing:
-        record["missing"] = "not ranked: missing " + ", ".join(row.missing)
+        unscored = [k for k in row.missing if k in finished]
+        never = [k for k in row.missing if k not in finished]
+        why = [f"missing {', '.join(never)}"] if never else []
+        if unscored:
+            why.append(f"nothing scored on {', '.join(unscored)} (every result flagged or failed)")
+        record["missing"] = "not ranked: " + "; ".join(why)
     else:
         record["missing"] = "not ranked"
 

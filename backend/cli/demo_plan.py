@@ -19,6 +19,9 @@ from workers.adapters.pretrained import pretrained_models
 BASELINE_FAMILIES = ("emt", "lj", "morse")
 # Universal MLIPs for crystals whose weights ship in their wheels.
 DEMO_MLIP_FAMILIES = ("chgnet", "sevennet", "diep")
+# Its card carries MPtrj's per-element counts: it runs eos over every elemental crystal, so the
+# element maps (which open on it) set its error against its training counts, element by element.
+ELEMENT_MAP_FAMILY = "chgnet"
 # ANI-1x covers H, C, N and O only: the demo runs it on S22 and nowhere else.
 MOLECULE_FAMILIES = ("ani1x",)
 # MD on the demo's budget: ASE's Morse is pure Python, about 2x EMT per call on 128 atoms.
@@ -59,7 +62,8 @@ def demo_plan(
     """
     mlips = tuple(f for f in DEMO_MLIP_FAMILIES if f in families)
     every = BASELINE_FAMILIES + mlips
-    eos_all = _Group("eos over the elemental crystals", BASELINE_FAMILIES, ("eos",))
+    mapped = tuple(f for f in mlips if f == ELEMENT_MAP_FAMILY)
+    eos_all = _Group("eos over the elemental crystals", BASELINE_FAMILIES + mapped, ("eos",))
     if quick:
         return _specs([dataclasses.replace(eos_all, families=every)])
     on = ", ".join(DEMO_CRYSTALS)
@@ -74,7 +78,12 @@ def demo_plan(
             ("s22",),
             S22,
         ),
-        _Group(f"MLIPs, eos on {on}", mlips, ("eos",), materials=DEMO_CRYSTALS),
+        _Group(
+            f"MLIPs, eos on {on}",
+            tuple(f for f in mlips if f not in mapped),
+            ("eos",),
+            materials=DEMO_CRYSTALS,
+        ),
         eos_all,
     ]
     return _specs([g for g in groups if landscape or g.benchmarks != ("landscape",)])
@@ -120,7 +129,11 @@ def demo_pages(plan: list[CampaignCreate]) -> list[tuple[str, str]]:
             if (others := keys - set(_BOARD_PAGES))
             else []
         ),
-        ("/elements", "errors per element (eos of the baselines over the elemental crystals)"),
+        (
+            "/elements",
+            "errors per element (eos over the elemental crystals)"
+            + (", against CHGNet's MPtrj training counts" if _maps_chgnet(plan) else ""),
+        ),
         ("/models/<id>", "a model's card, E(V) and dimer curves, MD traces"),
         (
             "/landscape",
@@ -131,6 +144,16 @@ def demo_pages(plan: list[CampaignCreate]) -> list[tuple[str, str]]:
         ("/campaigns", "the demo's campaigns, their runs and failures"),
     ]
     return pages
+
+
+def _maps_chgnet(plan: list[CampaignCreate]) -> bool:
+    """Whether the plan runs CHGNet's eos over every elemental crystal (the element maps)."""
+    return any(
+        spec.materials is None
+        and any(b.key == "eos" for b in spec.benchmarks)
+        and any((m.name or "").startswith("CHGNet") for m in spec.models)
+        for spec in plan
+    )
 
 
 _BOARD_PAGES = {

@@ -171,10 +171,12 @@ def _model_with_results(client: Any, metric: str = DEFAULT_METRIC) -> str | None
 
 
 def opening_model(runs: Sequence[Any], models: Sequence[ModelRead], benchmark: str) -> str | None:
-    """Of the models whose training counts are known, the one with the most succeeded
-    ``benchmark`` runs (so the four maps and the error-count scatter all hold data); failing
-    that, the model with the most succeeded runs; None without runs (ties: the newest run)."""
-    counted = {str(m.id) for m in models if training_counts(m)}
+    """Of the models whose training counts are known and vary between elements, the one with
+    the most succeeded ``benchmark`` runs (so the four maps and the error-count scatter all
+    hold data); failing that, the model with the most succeeded runs; None without runs
+    (ties: the newest run)."""
+    # counts that vary: a fit to one structure per element (the baselines) plots one column
+    counted = {str(m.id) for m in models if len(set(training_counts(m).values())) > 1}
     on_metric = Counter(
         str(r.mlip_model_id)
         for r in runs

@@ -40,6 +40,14 @@ def test_every_benchmark_runs_mlips_only_static_and_md_only_cheap_models() -> No
     assert {name for name, key in pairs if key == "relax"} == BASELINES | MLIPS - {"ANI-1x"}
     assert {name for name, _ in pairs if name == "ANI-1x"} == {"ANI-1x"}
     assert {key for name, key in pairs if name == "ANI-1x"} == {"s22"}
+    # CHGNet (MPtrj counts on its card) runs eos over every elemental crystal, for the element
+    # maps; the other MLIPs on the demo's three crystals
+    eos = {m.name: spec.materials for spec in demo_plan(FAMILIES) for m in spec.models
+           if [b.key for b in spec.benchmarks] == ["eos"]}  # fmt: skip
+    assert eos["CHGNet-0.3.0"] is None
+    assert eos["SevenNet-0"] == ["Cu", "Al", "Ni"]
+    assert "MPtrj" in dict(demo_pages(demo_plan(FAMILIES)))["/elements"]
+    assert "MPtrj" not in dict(demo_pages(demo_plan(frozenset())))["/elements"]
 
 
 def test_mlips_left_out_when_not_installed_and_quick_is_the_eos_campaign() -> None:

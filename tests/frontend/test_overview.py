@@ -215,7 +215,19 @@ def test_overview_follows_the_combined_ranking_and_says_why_a_model_is_not_ranke
     lj, emt = view.records  # the API's order: ranked models first
     assert (lj["model"], lj["rank"], lj["score"], lj["missing"]) == ("LJ-exp-fit", 1, 0.0, "")
     assert (emt["model"], emt["rank"], emt["score"]) == ("EMT", None, None)
-    assert emt["missing"] == "not ranked: missing speed"
+    # EMT's speed runs finished, but none was scored (the demo's DIEP on relax: all flagged)
+    assert emt["missing"] == "not ranked: nothing scored on speed (every result flagged or failed)"
+    # With no finished speed run it is missing speed.
+    speed = boards["speed"]
+    never_ran = speed.rows[0].model_copy(update={"n_runs": 0, "n_succeeded": 0, "n_failed": 0})
+    boards_never = {
+        **boards,
+        "speed": speed.model_copy(update={"rows": [never_ran, *speed.rows[1:]]}),
+    }
+    emt_never = next(
+        r for r in build_view(boards_never, {}, _combined(board)).records if r["model"] == "EMT"
+    )
+    assert emt_never["missing"] == "not ranked: missing speed"
     assert emt["n_benchmarks"] == 1
     assert view.method == "score = weighted mean of normalized ranks"
 

@@ -41,9 +41,10 @@ def test_a_model_without_runs_says_what_to_run_instead_of_drawing_bare_axes(
 
 
 def test_the_element_maps_prefer_a_model_with_training_counts_and_runs_of_the_metric() -> None:
-    """After the demo the baselines have the most runs (eos over 63 crystals) but no training
-    counts; the page opens on the MLIP whose card has them and that ran eos, so the training
-    map and the error-count scatter are not empty. Without such a model: the most runs."""
+    """After the demo the baselines have the most runs (eos over 63 crystals) but training
+    counts that are all 1 (fitted to one crystal per element); the page opens on the MLIP whose
+    card has varying counts and that ran eos, so the training map and the error-count scatter
+    show something. Without such a model: the most runs."""
     import uuid
     from types import SimpleNamespace
     from typing import Any
@@ -53,8 +54,10 @@ def test_the_element_maps_prefer_a_model_with_training_counts_and_runs_of_the_me
 
     emt, chgnet, sevennet = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     counts = {"training_data": [{"name": "MPtrj", "element_counts": {"Cu": 9, "Al": 4}}]}
+    # a fit to one crystal per element: counts, but all equal (no scatter to draw)
+    fitted = {"training_data": [{"name": "crystals", "element_counts": {"Cu": 1, "Al": 1}}]}
     models: Any = [
-        SimpleNamespace(id=emt, training_element_counts=None, card={}),
+        SimpleNamespace(id=emt, training_element_counts=None, card=fitted),
         SimpleNamespace(id=chgnet, training_element_counts=None, card=counts),
         SimpleNamespace(id=sevennet, training_element_counts=None, card=counts),
     ]
