@@ -24,6 +24,7 @@ from backend.repositories import references as ref_repo
 from backend.repositories import runs as run_repo
 from backend.repositories.runs import Viewer
 from backend.schemas.leaderboard import LeaderboardRead
+from backend.services.leaderboard import SUMMARY_FIELDS
 from shared_kernel.errors import NotFound
 
 TableFormat = Literal["csv", "json", "parquet"]
@@ -81,7 +82,8 @@ def leaderboard_rows(board: LeaderboardRead) -> tuple[list[str], list[dict[str, 
         "n_flagged",
         "fitted_to",
     ]
-    fields = ("mae", "mae_low", "mae_high", "mape_percent", "n", "mean", "n_values")
+    # the board's own summary fields, the MAE's interval beside it
+    fields = ("mae", "mae_low", "mae_high", *(f for f in SUMMARY_FIELDS if f != "mae"))
     metric_cols = [f"{c.name}.{f}" for c in board.columns for f in fields]
     records = []
     for row in board.rows:
@@ -96,7 +98,7 @@ def leaderboard_rows(board: LeaderboardRead) -> tuple[list[str], list[dict[str, 
         record["fitted_to"] = ";".join(row.fitted_to)
         for column in board.columns:
             summary = row.metrics[column.name]
-            for field in ("mae", "mape_percent", "n", "mean", "n_values"):
+            for field in SUMMARY_FIELDS:
                 record[f"{column.name}.{field}"] = getattr(summary, field)
             ci = summary.mae_interval
             record[f"{column.name}.mae_low"] = ci.low if ci else None
