@@ -23,6 +23,7 @@ ENSEMBLE_SIZE = 8
 #: Files of the ensemble, relative to ``torchani/resources/ani-1x_8x``.
 CONSTANTS_FILE = "rHCNO-5.2R_16-3.5A_a4-8.params"
 SAE_FILE = "sae_linfit.dat"
+ENSEMBLE_NAMES = {"ani1x": "ANI-1x", "ani2x": "ANI-2x"}
 
 
 def supported_elements(spec: ModelSpec) -> frozenset[str]:
@@ -104,7 +105,7 @@ def neurochem_ensemble(
         if species is not None and tuple(consts.species) != species:
             raise BenchmarkSetupError(
                 f"model {model!r} ({family}): {constants_file} lists species "
-                f"{list(consts.species)}, not {list(species)}"
+                f"{list(consts.species)}, not {ENSEMBLE_NAMES[family]}'s {list(species)}"
             )
         ensemble = models.BuiltinEnsemble(
             models.SpeciesConverter(consts.species),
