@@ -30,9 +30,15 @@ from workers.reference_data import (
 from workers.reference_phases import copied_conditions
 from workers.reference_s22 import s22_structures
 from workers.reference_sets import elemental_crystal_references, other_phase_references
+from workers.reference_sol58 import (
+    LATTICE_SOURCE,
+    sol58_compound_references,
+    sol58_compounds,
+)
 
 ELEMENTAL_CRYSTALS = "elemental crystals"
 S22 = "S22"
+COMPOUNDS = "binary compounds"
 CLUSTERS = "clusters"
 
 
@@ -54,6 +60,7 @@ def load_reference_data(session: Session) -> BootstrapReport:
     for structure_set, records in (
         (ELEMENTAL_CRYSTALS, elemental_crystal_references()),
         (S22, s22_references()),
+        (COMPOUNDS, sol58_compound_references()),
     ):
         report.references_added += catalog.load_references(
             session,
@@ -68,7 +75,8 @@ def load_reference_data(session: Session) -> BootstrapReport:
 
 
 def load_structure_sets(session: Session) -> int:
-    """The elemental crystals, the S22 complexes and the clusters; returns how many were new."""
+    """The elemental crystals, the S22 complexes, the binary compounds and the clusters;
+    returns how many were new."""
     added = catalog.load_structure_set(
         session,
         name=ELEMENTAL_CRYSTALS,
@@ -84,6 +92,16 @@ def load_structure_sets(session: Session) -> int:
         "first; sizes in info), with CCSD(T)/CBS interaction energies as references.",
         source="ase.data.s22 (Jurecka et al. 2006; Takatani et al. 2010)",
         structures=[_structure_in(s) for s in s22_structures()],
+    )
+    added += catalog.load_structure_set(
+        session,
+        name=COMPOUNDS,
+        description="The 31 cubic binary compounds of the Sol58 set (rocksalt halides, oxides, "
+        "carbides and nitrides; zincblende III-V and IV-IV semiconductors; B2 aluminides) in "
+        "their prototype at the experimental lattice constant corrected for zero-point "
+        "expansion, primitive cells; each checked against its prototype's space group.",
+        source=LATTICE_SOURCE,
+        structures=[_structure_in(s) for s in sol58_compounds()],
     )
     added += catalog.load_structure_set(
         session,

@@ -21,7 +21,7 @@ from typing import Any
 from ase import Atoms
 
 from workers import phases
-from workers.reference_data import ReferenceRecord
+from workers.reference_data import ReferenceRecord, StructureRecord
 
 DATASET = "sol58"
 DATA_FILE = "sol58-experimental-solids.json"
@@ -100,6 +100,119 @@ def sol58_references(symbols: tuple[str, ...]) -> list[ReferenceRecord]:
                 source=source,
                 dataset=DATASET,
                 conditions={**conditions, "phase": dict(conditions["phase"])},
+            )
+            for prop, value, unit, source in values
+        )
+    return records
+
+
+#: The binary prototypes of the file and the space group a correct build of each must have:
+#: rocksalt (B1) Fm-3m, zincblende (B3) F-43m, cesium chloride (B2) Pm-3m.
+COMPOUND_PROTOTYPES = {"rocksalt": 225, "zincblende": 216, "cesiumchloride": 221}
+DEBYE_SOURCE = (
+    "P. Hao, Y. Fang, J. Sun, G. I. Csonka, P. H. T. Philipsen and J. P. Perdew, Phys. Rev. B "
+    "85, 014111 (2012): experimental Debye temperature (Sol58 set)"
+)
+
+
+@cache
+def _compounds() -> dict[str, dict[str, Any]]:
+    """The binary compounds of the file, by formula."""
+    text = resources.files("workers").joinpath("data", DATA_FILE).read_text(encoding="utf-8")
+    return {s["formula"]: s for s in json.loads(text)["solids"] if len(Atoms(s["formula"])) == 2}
+
+
+def sol58_compound(formula: str) -> Atoms:
+    """The primitive cell (2 atoms) of binary compound ``formula`` in its prototype at the
+    Sol58 lattice constant (Å, the conventional cubic cell's), with the file's initial
+    magnetic moments where it gives them.
+
+    Raises
+    ------
+    KeyError
+        If the file has no binary compound ``formula``.
+    ValueError
+        If the built cell does not have its prototype's space group (``check_prototype``).
+    """
+    from ase.build import bulk
+
+    solid = _compounds()[formula]
+    atoms = bulk(formula, solid["structure"], a=solid["a_angstrom"])
+    if solid.get("magmom_per_atom") is not None:
+        atoms.set_initial_magnetic_moments([solid["magmom_per_atom"]] * len(atoms))
+    check_prototype(atoms, solid["structure"])
+    return atoms
+
+
+def check_prototype(atoms: Atoms, prototype_name: str) -> None:
+    """Raise ValueError unless ``atoms`` has the space group of ``prototype_name``."""
+    expected = COMPOUND_PROTOTYPES[prototype_name]
+    found = phases.space_group(atoms)
+    if found != expected:
+        raise ValueError(
+            f"{atoms.get_chemical_formula()} built as {prototype_name} has space group {found}, "
+            f"not {expected}: its reference values would describe another structure"
+        )
+
+
+def sol58_compounds() -> list[StructureRecord]:
+    """The 31 binary compounds as structures (label and material: the formula)."""
+    records = []
+    for formula, solid in _compounds().items():
+        atoms = sol58_compound(formula)
+        atoms.info.update(
+            {
+                "label": formula,
+                "source": LATTICE_SOURCE,
+                "dataset": DATASET,
+                "crystal_structure": solid["structure"],
+                "lattice_constant_a": float(solid["a_angstrom"]),
+            }
+        )
+        records.append(
+            StructureRecord(
+                label=formula,
+                material=formula,
+                atoms=atoms,
+                source=LATTICE_SOURCE,
+                crystal_structure=solid["structure"],
+            )
+        )
+    return records
+
+
+def sol58_compound_references() -> list[ReferenceRecord]:
+    """Volume per atom (Å³/atom, at the zero-point corrected lattice constant), bulk modulus
+    (GPa) and Debye temperature (K) of the binary compounds, where the file gives them; level
+    ``experiment``, dataset ``"sol58"``, conditions at 0 K with the compound's phase.
+
+    The file's cohesive energies are left out: the data README credits them to Kittel, whose
+    tables hold elements, so for compounds their source cannot be named.
+    """
+    records: list[ReferenceRecord] = []
+    for formula, solid in _compounds().items():
+        atoms = sol58_compound(formula)
+        phase = phases.phase(atoms, name=solid["structure"])
+        conditions = {
+            "temperature_k": 0,
+            "zero_point_corrected": True,
+            "lattice_constant_a_angstrom": solid["a_angstrom"],
+        }
+        values = [("volume_per_atom", atoms.get_volume() / len(atoms), "Å³/atom", LATTICE_SOURCE)]
+        if solid.get("bulk_modulus_gpa") is not None:
+            values.append(("bulk_modulus", solid["bulk_modulus_gpa"], "GPa", BULK_MODULUS_SOURCE))
+        if solid.get("debye_temperature_k") is not None:
+            values.append(("debye_temperature", solid["debye_temperature_k"], "K", DEBYE_SOURCE))
+        records.extend(
+            ReferenceRecord(
+                material=formula,
+                property=prop,
+                value=float(value),
+                unit=unit,
+                level_of_theory="experiment",
+                source=source,
+                dataset=DATASET,
+                conditions={**conditions, "phase": dict(phase)},
             )
             for prop, value, unit, source in values
         )
