@@ -19,6 +19,8 @@ class FailureClass(StrEnum):
     TEMPERATURE_RUNAWAY = "temperature_runaway"
     CELL_COLLAPSE = "cell_collapse"
     NO_CONVERGENCE = "no_convergence"
+    # imaginary phonon modes of a crystal that is stable in reality
+    DYNAMICALLY_UNSTABLE = "dynamically_unstable"
     TIMEOUT = "timeout"
     UNSUPPORTED_ELEMENTS = "unsupported_elements"
     SETUP_ERROR = "setup_error"

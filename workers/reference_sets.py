@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from workers.reference_data import ReferenceRecord, experimental_references
 from workers.reference_pymatgen import pymatgen_references
-from workers.reference_sol58 import sol58_references
+from workers.reference_sol58 import sol58_debye_references, sol58_references
 
 #: (dataset, element) -> why its values do not describe the 'elemental crystals' structure.
 OTHER_PHASE: dict[tuple[str, str], str] = {
@@ -33,12 +33,13 @@ def elemental_crystal_references() -> list[ReferenceRecord]:
     -------
     list[ReferenceRecord]
         dcdft, Ashcroft & Mermin, Kittel and pymatgen records except ``OTHER_PHASE``, plus
-        Sol58's volume and bulk modulus of ``SOL58_ELEMENTS``. Elements outside the set are
+        Sol58's volume and bulk modulus of ``SOL58_ELEMENTS`` and its Debye temperatures of
+        the cubic elements. Elements outside the set are
         included too (a set of their own structures would be checked against them).
     """
     bundled = [*experimental_references(), *pymatgen_references()]
     kept = [r for r in bundled if (r.dataset, r.material) not in OTHER_PHASE]
-    return [*kept, *sol58_references(SOL58_ELEMENTS)]
+    return [*kept, *sol58_references(SOL58_ELEMENTS), *sol58_debye_references()]
 
 
 def other_phase_references() -> list[ReferenceRecord]:

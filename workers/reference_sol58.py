@@ -217,3 +217,26 @@ def sol58_compound_references() -> list[ReferenceRecord]:
             for prop, value, unit, source in values
         )
     return records
+
+
+def sol58_debye_references() -> list[ReferenceRecord]:
+    """Experimental Debye temperatures (K) of the cubic elemental solids (Hao et al. 2012),
+    each with the phase of its Sol58 structure (the phonons benchmark's reference)."""
+    records = []
+    for symbol, solid in _solids().items():
+        if solid.get("debye_temperature_k") is None:
+            continue
+        atoms = sol58_structure(symbol)
+        records.append(
+            ReferenceRecord(
+                material=symbol,
+                property="debye_temperature",
+                value=float(solid["debye_temperature_k"]),
+                unit="K",
+                level_of_theory="experiment",
+                source=DEBYE_SOURCE,
+                dataset=DATASET,
+                conditions={"phase": phases.phase(atoms)},
+            )
+        )
+    return records

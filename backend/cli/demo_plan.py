@@ -31,7 +31,7 @@ DEMO_CRYSTALS = ("Cu", "Al", "Ni")
 MD_CRYSTALS = ("Cu",)
 SPEED_CRYSTALS = ("Cu",)
 CLUSTER = "Cu13"
-STATIC_BENCHMARKS = ("relax", "cohesive", "elastic", "diatomics")
+STATIC_BENCHMARKS = ("relax", "cohesive", "elastic", "diatomics", "phonons")
 MD_BENCHMARKS = ("nve", "md_stability", "thermal_expansion")
 # The landscape benchmark's global map (the `landscape` extra); without it the runs would fail.
 LANDSCAPE_PACKAGES = ("dscribe", "umap", "phate")

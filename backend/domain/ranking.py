@@ -67,6 +67,7 @@ RANK_SPECS: dict[str, RankSpec] = {
     "md_stability": RankSpec("nvt_ramp_survival_fraction", "value", higher_is_better=True),
     "speed": RankSpec("time_per_atom_step", "value"),
     "landscape": RankSpec("path_rmse_vs_reference", "value"),
+    "phonons": RankSpec("debye_temperature", "abs_rel_error"),
 }
 
 

@@ -19,7 +19,17 @@ from workers.benchmarks.base import load_all
 FAMILIES = frozenset({"chgnet", "sevennet", "diep", "ani1x"})
 BASELINES = {r.name for r in baseline_models()}
 MLIPS = {r.name for r in pretrained_models()}
-STATIC = {"eos", "relax", "cohesive", "elastic", "diatomics", "s22", "speed", "landscape"}
+STATIC = {
+    "eos",
+    "relax",
+    "cohesive",
+    "elastic",
+    "diatomics",
+    "phonons",
+    "s22",
+    "speed",
+    "landscape",
+}
 
 
 def _pairs(families: frozenset[str], **options: bool) -> set[tuple[str, str]]:
