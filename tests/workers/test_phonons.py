@@ -129,3 +129,15 @@ def test_a_structure_that_is_not_a_crystal_is_a_setup_error() -> None:
 
     with pytest.raises(BenchmarkSetupError):
         run_phonons(Atoms("Cu2", positions=[[0, 0, 0], [0, 0, 2.5]]), EMT(), PhononsParams())
+
+
+def test_every_series_fits_the_stored_columns() -> None:
+    """Names and labels are stored in 100-character columns, units in 40 (``series``)."""
+    result = run_phonons(bulk("Cu"), EMT(), PhononsParams())
+    for series in result.series():
+        assert len(series.name) <= 100
+        assert max(len(series.x_label), len(series.y_label)) <= 100, series.x_label
+        assert max(len(series.x_unit), len(series.y_unit)) <= 40
+    points = next(s for s in result.series() if s.name == "phonon_special_points")
+    assert points.x_label.startswith("q (G,X,")
+    assert len(points.x) == len(result.special_points)

@@ -133,15 +133,24 @@ class PhononsResult:
         )
 
     def series(self) -> tuple[SeriesData, ...]:
-        labels = " ".join(f"{name}@{x:.4f}" for name, x in self.special_points)
+        """The DOS, one series per band along the path, and the path's special points (their
+        positions as x, their labels, in order, in the x label)."""
+        path = ",".join(name for name, _ in self.special_points)
         dos = SeriesData("phonon_dos", self.dos[0], self.dos[1], "frequency", "THz", "DOS", "1/THz")
         bands = tuple(
-            SeriesData(
-                f"phonon_band_{i}", self.band_x, band, f"q path ({labels})", "1/Å", "nu", "THz"
-            )
+            SeriesData(f"phonon_band_{i}", self.band_x, band, "q", "1/Å", "nu", "THz")
             for i, band in enumerate(self.bands_thz)
         )
-        return (dos, *bands)
+        points = SeriesData(
+            "phonon_special_points",
+            tuple(x for _, x in self.special_points),
+            tuple(float(i) for i in range(len(self.special_points))),
+            f"q ({path})"[:100],  # the column holds 100 characters
+            "1/Å",
+            "index",
+            "1",
+        )
+        return (dos, *bands, points)
 
 
 def _phonopy_atoms(atoms: Atoms) -> Any:
