@@ -37,10 +37,17 @@ BULK_MODULUS_SOURCE = (
 
 
 @cache
+def _by_atoms(n_atoms: int) -> dict[str, dict[str, Any]]:
+    """The solids of the file whose formula unit has ``n_atoms`` atoms, by formula (read once
+    per size)."""
+    text = resources.files("workers").joinpath("data", DATA_FILE).read_text(encoding="utf-8")
+    solids = json.loads(text)["solids"]
+    return {s["formula"]: s for s in solids if len(Atoms(s["formula"])) == n_atoms}
+
+
 def _solids() -> dict[str, dict[str, Any]]:
     """The elemental solids of the file, by symbol."""
-    text = resources.files("workers").joinpath("data", DATA_FILE).read_text(encoding="utf-8")
-    return {s["formula"]: s for s in json.loads(text)["solids"] if len(Atoms(s["formula"])) == 1}
+    return _by_atoms(1)
 
 
 def sol58_structure(symbol: str) -> Atoms:
@@ -115,11 +122,9 @@ DEBYE_SOURCE = (
 )
 
 
-@cache
 def _compounds() -> dict[str, dict[str, Any]]:
     """The binary compounds of the file, by formula."""
-    text = resources.files("workers").joinpath("data", DATA_FILE).read_text(encoding="utf-8")
-    return {s["formula"]: s for s in json.loads(text)["solids"] if len(Atoms(s["formula"])) == 2}
+    return _by_atoms(2)
 
 
 def sol58_compound(formula: str) -> Atoms:
