@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from backend.db.tables import Run, RunAttempt, Series
 from backend.domain.statuses import RunStatus
+from shared_kernel.failures import FailureClass
 
 _HISTORY = ("run_id", "attempt", "status", "failure_class", "failure_message", "worker",
             "started_at", "finished_at", "wall_s")  # fmt: skip
@@ -32,6 +33,58 @@ def _archive(
         Run.wall_s,
     ).where(where, Run.attempt > 0)
     session.execute(insert(RunAttempt).from_select(list(_HISTORY), rows).on_conflict_do_nothing())
+
+
+LOST_CLASS = FailureClass.WORKER_LOST.value
+
+
+def lost_attempt_archive(run_id: Any) -> Any:
+    """A CTE that copies the run's current attempt into the history when that attempt lost its
+    lease (its worker stopped renewing it: died, paused or cut off), for the claim that takes the
+    run over to carry: a takeover leaves the lost attempt on record. Its worker, should it come
+    back, may say better why (``restate_lost``)."""
+    expired = (Run.id == run_id) & (Run.status == RunStatus.RUNNING)
+    expired = expired & (Run.lease_expires_at < func.now())
+    message = func.concat(
+        "its lease expired at ",
+        cast(Run.lease_expires_at, String),
+        ": its worker stopped renewing it (died, was paused or cut off), and another attempt "
+        "took the run over",
+    )
+    rows = select(
+        Run.id,
+        Run.attempt,
+        literal("retried"),
+        literal(LOST_CLASS),
+        message,
+        Run.worker,
+        Run.started_at,
+        func.now(),
+        Run.wall_s,
+        func.gen_random_uuid(),  # the table's Python-side defaults do not run inside a CTE
+        func.now(),
+    ).where(expired, Run.attempt > 0)
+    columns = [*_HISTORY, "id", "created_at"]
+    archive = insert(RunAttempt).from_select(columns, rows).on_conflict_do_nothing()
+    return archive.cte("lost_attempt")
+
+
+def restate_lost(
+    session: Session, run_id: uuid.UUID, *, attempt: int, failure_class: str, message: str
+) -> bool:
+    """Give a lost attempt's history row the cause its own worker found (e.g. it stalled);
+    False when the attempt was not recorded as lost."""
+    stmt = (
+        update(RunAttempt)
+        .where(
+            RunAttempt.run_id == run_id,
+            RunAttempt.attempt == attempt,
+            RunAttempt.failure_class == LOST_CLASS,
+        )
+        .values(failure_class=failure_class, failure_message=message[:4000])
+        .returning(RunAttempt.id)
+    )
+    return session.execute(stmt).first() is not None
 
 
 def release(

@@ -46,6 +46,7 @@ from backend.db.tables import (
     User,
 )
 from backend.domain.statuses import CampaignStatus, ModelStatus, Role, RunStatus
+from backend.repositories.run_attempts import lost_attempt_archive
 
 RUN_KEY = ("mlip_model_id", "model_hash", "benchmark_id", "structure_id", "params_hash")
 
@@ -191,7 +192,7 @@ _CLAIM = _job_query(
     .returning(*(getattr(Run, name) for name in _RUN_INPUTS))
     .cte("claimed")
     .c
-)
+).add_cte(lost_attempt_archive(bindparam("claim_id")))
 
 
 def renew_lease(session: Session, run_id: uuid.UUID, *, attempt: int, lease_s: float) -> bool:

@@ -87,12 +87,18 @@ def pin_packages(session: Session, job: ClaimedRun, packages: dict[str, str]) ->
 
 def release_attempt(session: Session, job: ClaimedRun, *, failure_class: str, message: str) -> bool:
     """Give the run back to the queue for another attempt (its worker stalled); the attempt
-    stays in the history. False when this attempt no longer owns the run."""
+    stays in the history. False when this attempt no longer owns the run: when another attempt
+    took it over on the expired lease, the history's ``worker_lost`` for this attempt becomes
+    the cause given here."""
     released = attempt_repo.release(
         session, job.run_id, attempt=job.attempt, failure_class=failure_class, message=message
     )
     if released:
         queue.enqueue_after_commit(session, [job.run_id])
+    else:
+        attempt_repo.restate_lost(
+            session, job.run_id, attempt=job.attempt, failure_class=failure_class, message=message
+        )
     return released
 
 

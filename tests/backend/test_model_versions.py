@@ -9,11 +9,12 @@ reruns keep the history of earlier attempts; a re-posted spec says what it reuse
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from backend.db.tables import CampaignRun, MlipModel, Run, RunAttempt
@@ -219,6 +220,45 @@ def test_the_claim_refuses_an_unapproved_or_changed_version_and_spent_attempts(
     refusal = run_attempts.refusal(db_session, job)
     assert refusal is not None
     assert refusal.failure_class == "worker_stalled"
+
+
+def test_a_takeover_on_an_expired_lease_keeps_the_lost_attempt_in_the_history(
+    client: TestClient, admin: dict[str, str], db_session: Session
+) -> None:
+    # CI once saw a paused worker's run finish on attempt 2 with no history: the sweeper had
+    # sent it again on the expired lease and the claim overwrote attempt 1 without a trace.
+    model = _model(client, admin)
+    campaign = _campaign(client, admin, model["id"], 9)
+    run_id = _runs_of(db_session, campaign["id"])[0].id
+    lost = _claim(db_session, run_id)
+    stmt = select(RunAttempt).where(RunAttempt.run_id == run_id)
+    db_session.execute(
+        update(Run)
+        .where(Run.id == run_id)
+        .values(lease_expires_at=func.now() - timedelta(seconds=1))
+    )
+    taker = _claim(db_session, run_id)
+    assert (lost.attempt, taker.attempt) == (1, 2)
+    [row] = db_session.scalars(stmt)
+    assert (row.attempt, row.status, row.failure_class) == (1, "retried", "worker_lost")
+    assert row.worker == "test#1"
+    assert "lease expired" in (row.failure_message or "")
+    # The lost attempt's worker comes back and finds it stalled: it cannot give the run back
+    # (attempt 2 owns it) but its cause replaces the guess.
+    assert not run_attempts.release_attempt(
+        db_session, lost, failure_class="worker_stalled", message="heartbeats missed for 14 s"
+    )
+    db_session.refresh(row)
+    assert (row.failure_class, row.failure_message) == (
+        "worker_stalled",
+        "heartbeats missed for 14 s",
+    )
+    run = db_session.get(Run, run_id)
+    assert run is not None
+    assert (run.status, run.attempt) == (RunStatus.RUNNING, 2)
+    # A live lease is not taken over, and leaves no history
+    assert isinstance(runs.claim_run(db_session, run_id, worker="test#2"), runs.Busy)
+    assert len(db_session.scalars(stmt).all()) == 1
 
 
 def test_packages_are_pinned_by_the_first_worker(

@@ -6,8 +6,9 @@ Celery workers running the control models of tests/plugins/faulty_models.
 - a worker whose packages differ from the version's pinned ones refuses its runs;
 - a model that ignores the soft time limit is killed by the hard one a capped number of times
   and fails as ``timeout``;
-- a healthy run on a worker paused past its soft limit is given back as ``worker_stalled`` and
-  succeeds on its next attempt.
+- a healthy run on a worker paused past its soft limit is given back as ``worker_stalled`` (or,
+  when the sweeper takes it over on its expired lease first, kept in the history as
+  ``worker_lost``) and succeeds on its next attempt.
 """
 
 from __future__ import annotations
@@ -218,7 +219,11 @@ def test_a_paused_worker_gives_its_run_back_as_stalled_not_as_the_models_timeout
     assert run.status == RunStatus.SUCCEEDED, (run.failure_class, run.failure_message)
     history = _history(stack, run.id)
     assert history, f"no attempt given back; the run took {run.wall_s} s in attempt {run.attempt}"
-    assert history[0][1:] == ("retried", "worker_stalled")
+    # The worker gives the run back itself (worker_stalled) when its soft limit fires first;
+    # when the sweeper sent it again on the expired lease first, the takeover records attempt 1
+    # as worker_lost (lease expired), restated as worker_stalled if its worker says so in time.
+    # Never the model's timeout.
+    assert history[0][1:] in {("retried", "worker_stalled"), ("retried", "worker_lost")}, history
     assert run.attempt == len(history) + 1
     assert "#" in (run.worker or "")  # the worker's node name and its process's incarnation
     assert run.provenance["worker_incarnation"] in (run.worker or "")
