@@ -28,6 +28,7 @@ from backend.schemas.metrics import MetricRow
 from backend.schemas.models import LeakageRead, ModelRead
 from backend.schemas.run_artifacts import RunArtifactRead
 from backend.schemas.runs import RunDetail, RunRead, RunSummary
+from backend.schemas.structures import PrototypeRead
 
 DEFAULT_TIMEOUT_S = 30.0
 CHUNK_BYTES = 1024 * 1024
@@ -199,6 +200,13 @@ class ApiClient:
     def leakage(self, model_id: uuid.UUID) -> LeakageRead:
         path = f"/models/{model_id}/leakage"
         return _validate(LeakageRead, self._request("GET", path), path)
+
+    def prototypes(self) -> list[PrototypeRead]:
+        """The crystal prototypes of the stored structures (the boards' prototype filter)."""
+        body = self._request("GET", "/prototypes")
+        if not isinstance(body, list):
+            raise ApiError(f"GET /prototypes on {self.base_url} did not return a list")
+        return [_validate(PrototypeRead, item, "/prototypes") for item in body]
 
     # -- campaigns and runs ---------------------------------------------------------------
     def create_campaign(self, spec: CampaignCreate) -> CampaignRead:

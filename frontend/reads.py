@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from backend.schemas.leaderboard import CombinedLeaderboardRead, LeaderboardRead
-from backend.schemas.runs import RunSummary
+from backend.schemas.runs import RunSummary, SeriesRead
 from backend.settings import get_settings
 from frontend.api_client import DashboardClient, current_api_client
 from frontend.cache import cached
@@ -47,6 +47,31 @@ def standard_only(client: DashboardClient, runs: list[RunSummary]) -> list[RunSu
         lambda: {b["default_params_hash"] for b in client.benchmarks()},
     )
     return [r for r in runs if r.params_hash in standard]
+
+
+def has_phonon_spectra(run: RunSummary) -> bool:
+    """A phonons run whose DOS and bands are stored: it succeeded, or it failed as dynamically
+    unstable (the benchmark keeps them for inspection)."""
+    return run.benchmark_key == "phonons" and (
+        run.status == "succeeded"
+        or (run.status == "failed" and run.failure_class == "dynamically_unstable")
+    )
+
+
+def phonon_runs(
+    client: DashboardClient, model_ids: list[str], material: str
+) -> list[tuple[RunSummary, list[SeriesRead]]]:
+    """Each model's standard phonons run on ``material`` that has spectra, with its series (the
+    newest, if a model has several), in the order of ``model_ids``; models without one are
+    left out. Read in parallel."""
+
+    def read(model_id: str) -> tuple[RunSummary, list[SeriesRead]] | None:
+        runs = model_runs(model_id, client)
+        run = next((r for r in runs if r.material == material and has_phonon_spectra(r)), None)
+        return None if run is None else (run, client.run(run.id).series)
+
+    with ThreadPoolExecutor(max_workers=PARALLEL_READS) as pool:
+        return [found for found in pool.map(read, model_ids) if found is not None]
 
 
 def read_boards(
@@ -86,6 +111,12 @@ def read_boards(
                 {s for c in client.campaigns(200) for s in c.spec.get("structure_sets", [])}
             ),
         )
+        prototypes = pool.submit(
+            cached,
+            ("prototypes", client.base_url),
+            ttl_s(),
+            lambda: [p.prototype for p in client.prototypes()],
+        )
         level = requested_level(lot)
         read = pool.map(
             lambda key: client.leaderboard(
@@ -94,7 +125,12 @@ def read_boards(
             keys,
         )
         boards: dict[str, LeaderboardRead] = dict(zip(keys, read, strict=True))
-        return {"boards": boards, "models": models.result(), "structure_sets": sets.result()}
+        return {
+            "boards": boards,
+            "models": models.result(),
+            "structure_sets": sets.result(),
+            "prototypes": prototypes.result(),
+        }
 
 
 def data_for(
@@ -102,7 +138,8 @@ def data_for(
     filters: dict[str, str] | None = None,
     prefetch_weights: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    """The boards (each a 304 while unchanged), the models and the structure sets."""
+    """The boards (each a 304 while unchanged), the models, the structure sets and the
+    prototypes."""
     return read_boards(current_api_client(), lot, filters or {}, prefetch_weights)
 
 

@@ -39,6 +39,12 @@ def board_query(
         description="only runs on this structure set (by name)",
         examples=["elemental crystals"],
     ),
+    prototype: str | None = Query(
+        None,
+        max_length=50,
+        description="only runs on structures of this crystal prototype (GET /prototypes)",
+        examples=["rocksalt", "zincblende", "fcc"],
+    ),
 ) -> BoardQuery:
     """The filters shared by every board and export."""
     return BoardQuery(
@@ -48,6 +54,7 @@ def board_query(
         family=family,
         element=element,
         structure_set=structure_set,
+        prototype=prototype,
     )
 
 

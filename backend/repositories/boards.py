@@ -68,6 +68,8 @@ def _scoped(query: Any, benchmark_id: uuid.UUID, params_hash: str, where: BoardF
         query = query.where(Structure.elements.contains([where.element]))
     if where.structure_set_id is not None:
         query = query.where(Structure.structure_set_id == where.structure_set_id)
+    if where.prototype is not None:
+        query = query.where(Structure.prototype == where.prototype)
     return query
 
 

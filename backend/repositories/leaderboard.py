@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from backend.db.tables import LeaderboardVersion, MlipModel, Run, StructureSet
+from backend.db.tables import LeaderboardVersion, MlipModel, Run, Structure, StructureSet
 from backend.domain.statuses import ModelStatus
 
 
@@ -23,6 +23,7 @@ class BoardFilter:
     family: str | None = None
     element: str | None = None
     structure_set_id: uuid.UUID | None = None
+    prototype: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,12 @@ class ModelInfo:
 
 def structure_set_id(session: Session, name: str) -> uuid.UUID | None:
     return session.scalar(select(StructureSet.id).where(StructureSet.name == name))
+
+
+def prototype_stored(session: Session, prototype: str) -> bool:
+    """Whether some structure carries the prototype."""
+    query = select(Structure.id).where(Structure.prototype == prototype).limit(1)
+    return session.scalar(query) is not None
 
 
 def approved_models(session: Session, where: BoardFilter) -> dict[uuid.UUID, ModelInfo]:

@@ -52,6 +52,17 @@ def list_structure_sets(
     return rows, total
 
 
+def prototypes(session: Session) -> list[tuple[str, int]]:
+    """(prototype, number of structures) of every prototype stored, by name."""
+    query = (
+        select(Structure.prototype, func.count())
+        .where(Structure.prototype.is_not(None))
+        .group_by(Structure.prototype)
+        .order_by(Structure.prototype)
+    )
+    return [(str(p), int(n)) for p, n in session.execute(query)]
+
+
 def count_structures(session: Session, set_id: uuid.UUID) -> int:
     query = select(func.count()).where(Structure.structure_set_id == set_id)
     return session.scalar(query) or 0

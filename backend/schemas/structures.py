@@ -44,7 +44,20 @@ class StructureRead(BaseModel):
     elements: list[str]
     n_atoms: int
     content_hash: str = Field(description="sha256 of the stored ASE JSON")
+    prototype: str | None = Field(
+        None,
+        description="crystal prototype named by the structure's info (crystal_structure); "
+        "boards can be filtered to it",
+        examples=["rocksalt"],
+    )
     created_at: datetime
+
+
+class PrototypeRead(BaseModel):
+    """A crystal prototype the stored structures carry, and how many carry it."""
+
+    prototype: str = Field(examples=["zincblende"])
+    n_structures: int
 
 
 class StructureDetail(StructureRead):

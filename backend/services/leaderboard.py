@@ -73,9 +73,10 @@ class BoardQuery:
     family: str | None = None
     element: str | None = None
     structure_set: str | None = None
+    prototype: str | None = None
 
     def filters(self) -> dict[str, str]:
-        names = ("training_set", "openness", "family", "element", "structure_set")
+        names = ("training_set", "openness", "family", "element", "structure_set", "prototype")
         return {n: v for n in names if (v := getattr(self, n)) is not None}
 
 
@@ -102,7 +103,8 @@ def board_etag(
 
 
 def board_filter(session: Session, query: BoardQuery) -> BoardFilter:
-    """Resolve names to ids; an unknown element or structure set is 422 naming the field."""
+    """Resolve names to ids; an unknown element, structure set or prototype is 4xx naming the
+    field."""
     if query.element is not None and query.element not in chemical_symbols[1:]:
         raise InvalidInput(f"unknown element symbol {query.element!r}", where="query.element")
     set_id = None
@@ -112,12 +114,19 @@ def board_filter(session: Session, query: BoardQuery) -> BoardFilter:
             raise NotStored(
                 f"no structure set named {query.structure_set!r}", where="query.structure_set"
             )
+    if query.prototype is not None and not repo.prototype_stored(session, query.prototype):
+        raise NotStored(
+            f"no stored structure has the prototype {query.prototype!r} (GET /prototypes lists "
+            "those stored)",
+            where="query.prototype",
+        )
     return BoardFilter(
         training_set=query.training_set,
         openness=query.openness,
         family=query.family,
         element=query.element,
         structure_set_id=set_id,
+        prototype=query.prototype,
     )
 
 

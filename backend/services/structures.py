@@ -27,6 +27,7 @@ from backend.domain.statuses import Role
 from backend.repositories import structures as structure_repo
 from backend.schemas.structures import (
     DuplicateStructure,
+    PrototypeRead,
     StructureRead,
     StructureSetCreate,
     StructureSetRead,
@@ -161,6 +162,13 @@ def list_structure_sets(
 ) -> tuple[list[StructureSetRead], int]:
     rows, total = structure_repo.list_structure_sets(session, limit=limit, offset=offset)
     return [_set_read(s, n) for s, n in rows], total
+
+
+def prototypes(session: Session) -> list[PrototypeRead]:
+    """The crystal prototypes the stored structures carry, with how many carry each."""
+    return [
+        PrototypeRead(prototype=p, n_structures=n) for p, n in structure_repo.prototypes(session)
+    ]
 
 
 def list_structures(

@@ -60,6 +60,7 @@ def layout(
     openness: str = "",
     element: str = "",
     structure_set: str = "",
+    prototype: str = "",
     **_query: Any,
 ) -> Component:
     """The controls, set from the query string; every number is read by the callbacks."""
@@ -69,6 +70,7 @@ def layout(
         openness=openness,
         element=element,
         structure_set=structure_set,
+        prototype=prototype,
     )
     return html.Div(
         [
@@ -112,7 +114,13 @@ def layout(
 
 
 def _filters(
-    *, lot: str, training_set: str, openness: str, element: str, structure_set: str
+    *,
+    lot: str,
+    training_set: str,
+    openness: str,
+    element: str,
+    structure_set: str,
+    prototype: str,
 ) -> dbc.Row:
     """The filter dropdowns; each list of options holds only the URL's value until the
     callbacks read the real ones."""
@@ -135,7 +143,6 @@ def _filters(
                     value=training_set or None,
                     placeholder="any",
                 ),
-                3,
             ),
             _labelled(
                 "Openness",
@@ -163,7 +170,15 @@ def _filters(
                     value=structure_set or None,
                     placeholder="any",
                 ),
-                3,
+            ),
+            _labelled(
+                "Prototype",
+                dcc.Dropdown(
+                    id="leaderboard-prototype",
+                    options=[prototype] if prototype else [],
+                    value=prototype or None,
+                    placeholder="any",
+                ),
             ),
         ],
         className="g-2",
@@ -198,10 +213,10 @@ def refresh(
         # the first time, and only when the URL names weights (else they depend on the boards)
         data = data_for(lot, prefetch_weights=initial if current is None and initial else None)
     except ApiError as exc:
-        return no_update, no_update, no_update, no_update, error_alert(exc.message)
+        return no_update, no_update, no_update, no_update, no_update, error_alert(exc.message)
     stamp = fingerprint(data, lot) | {"default_weights": default_weights(data["boards"])}
     if stamp == current:
-        return no_update, no_update, no_update, no_update, None
+        return no_update, no_update, no_update, no_update, no_update, None
     models: dict[str, ModelRead] = data["models"]
     train = sorted({t for m in models.values() for t in training_sets(m)})
     return (
@@ -209,6 +224,7 @@ def refresh(
         train,
         element_options(data["boards"].values()),
         data["structure_sets"],
+        data["prototypes"],
         None,
     )
 
@@ -276,6 +292,7 @@ def render(
     openness: str | None,
     element: str | None,
     structure_set: str | None,
+    prototype: str | None,
     weight_ids: Sequence[dict[str, str]],
     initial: dict[str, float],
     rendered: list[Any] | None = None,
@@ -295,6 +312,7 @@ def render(
             "openness": openness,
             "element": element,
             "structure_set": structure_set,
+            "prototype": prototype,
         }.items()
         if v
     }
@@ -337,6 +355,7 @@ def register_callbacks(app: dash.Dash) -> None:
         Output("leaderboard-training-set", "options"),
         Output("leaderboard-element", "options"),
         Output("leaderboard-structure-set", "options"),
+        Output("leaderboard-prototype", "options"),
         Output("leaderboard-status", "children"),
         Input("leaderboard-interval", "n_intervals"),
         Input("leaderboard-lot", "value"),
@@ -362,6 +381,7 @@ def register_callbacks(app: dash.Dash) -> None:
         Input("leaderboard-openness", "value"),
         Input("leaderboard-element", "value"),
         Input("leaderboard-structure-set", "value"),
+        Input("leaderboard-prototype", "value"),
         State({"type": "leaderboard-weight", "benchmark": ALL}, "id"),
         State("leaderboard-initial-weights", "data"),
         State("leaderboard-rendered", "data"),

@@ -183,10 +183,60 @@ def test_filters_select_models_and_inputs(client: TestClient, seeded: dict) -> N
     assert {r["model_name"] for r in by_set} == {"lb-good", "lb-bad"}
 
 
+def test_the_prototype_filter_keeps_the_runs_on_structures_of_that_prototype(
+    client: TestClient, seeded: dict, db_session: Session
+) -> None:
+    """Along the user's path: the prototypes GET /prototypes lists are those the structures
+    were built as (the Sol58 file's 16 rocksalt, 12 zincblende and 3 CsCl compounds; Cu, Al,
+    Ni and Ag are fcc), and each board filtered to one counts only its runs."""
+    eos = db_session.scalars(select(Benchmark).where(Benchmark.key == "eos")).one()
+    model = seeded["lb-good"]
+    compounds = {
+        s.label: s
+        for s in db_session.scalars(
+            select(Structure)
+            .join(StructureSet, StructureSet.id == Structure.structure_set_id)
+            .where(StructureSet.name == "binary compounds")
+        )
+    }
+    for label in ("NaCl", "MgO", "GaAs"):
+        db_session.add(
+            Run(
+                mlip_model_id=model.id,
+                model_hash=model.version_hash,
+                benchmark_id=eos.id,
+                structure_id=compounds[label].id,
+                params=dict(eos.default_params),
+                params_hash=default_params_hash(eos),
+                status=RunStatus.FAILED,
+                failure_class="exception",
+            )
+        )
+    db_session.flush()
+    listed = {p["prototype"]: p["n_structures"] for p in client.get("/prototypes").json()}
+    assert (listed["rocksalt"], listed["zincblende"], listed["cesiumchloride"]) == (16, 12, 3)
+    assert {"fcc", "bcc", "hcp", "diamond"} <= set(listed)
+    runs = {
+        prototype: {r["model_name"]: r["n_runs"] for r in _rows(client, prototype=prototype)}
+        for prototype in ("rocksalt", "zincblende", "fcc")
+    }
+    assert runs["rocksalt"] == {"lb-good": 2}  # NaCl and MgO
+    assert runs["zincblende"] == {"lb-good": 1}  # GaAs
+    assert runs["fcc"] == {"lb-good": 2, "lb-bad": 4}  # Cu, Al; and Ni, Ag
+    assert {r["model_name"]: r["n_runs"] for r in _rows(client)}["lb-good"] == 5
+    exported = client.get(
+        "/exports/leaderboards/eos", params={"prototype": "zincblende", "format": "json"}
+    )
+    assert exported.status_code == 200, exported.text
+    records = [r for r in exported.json() if str(r["model_name"]).startswith("lb-")]
+    assert [(r["model_name"], r["n_runs"]) for r in records] == [("lb-good", 1)]
+
+
 def test_bad_filters_and_sort_columns_are_422_naming_them(client: TestClient) -> None:
     for params, where in (
         ({"element": "Xx"}, "query.element"),
         ({"structure_set": "no such set"}, "query.structure_set"),
+        ({"prototype": "perovskite"}, "query.prototype"),
         ({"sort": "metrics.nope.mae"}, "query.sort"),
         ({"openness": "open"}, "query.openness"),
         ({"limit": "100000"}, "query.limit"),

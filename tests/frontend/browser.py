@@ -117,6 +117,8 @@ def set_dropdown(driver: webdriver.Chrome, dropdown_id: str, text: str) -> None:
             None,
         ),
     )
+    # in a long list the option can sit under the list's sticky search box: centre it first
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", option)
     option.click()
 
 

@@ -73,6 +73,14 @@ def test_leaderboard_ranks_filters_sorts_and_keeps_weights_in_the_url(
     wait_for(chromium, lambda d: set(_table_models(d)) == {model_name(0), model_name(4)})
     wait_for(chromium, lambda d: "openness=OSOD" in d.current_url)
 
+    # Prototype filter, from a shared link: the seeded metals are all fcc, no run is on a
+    # rocksalt structure; choosing fcc brings every model back.
+    chromium.get(seeded_dash + "/?prototype=rocksalt")
+    wait_for(chromium, lambda d: "No model matches these filters." in page_text(d))
+    set_dropdown(chromium, "leaderboard-prototype", "fcc")
+    wait_for(chromium, lambda d: len(set(_table_models(d))) == N_SEEDED_MODELS)
+    wait_for(chromium, lambda d: "prototype=fcc" in d.current_url)
+
     # Weights: only one benchmark counts -> its own ranking, and the URL carries the weights.
     chromium.get(seeded_dash + "/")
     before = _wait_table(chromium)

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from backend import dbadmin
 from backend.db.tables import Benchmark, Metric
-from tests.backend.test_leaderboard_values import add_structure
 from tests.conftest import new_database_url
 
 
@@ -36,6 +35,27 @@ def _add_model(session: Session, name: str) -> uuid.UUID:
         {"id": model_id, "name": name},
     )
     return model_id
+
+
+def _add_structure(session: Session) -> uuid.UUID:
+    """A structure (and its set) in the schema of revision 0011."""
+    set_id, structure_id = uuid.uuid4(), uuid.uuid4()
+    session.execute(
+        text(
+            "INSERT INTO structure_set (id, name, description, source, created_at) "
+            "VALUES (:id, 's', '', '', now())"
+        ),
+        {"id": set_id},
+    )
+    session.execute(
+        text(
+            "INSERT INTO structure (id, structure_set_id, label, material, formula, elements, "
+            "n_atoms, content_hash, data, created_at) VALUES (:id, :set, 'Cu', 'Cu', 'Cu', "
+            "'{Cu}', 1, :h, '{}', now())"
+        ),
+        {"id": structure_id, "set": set_id, "h": uuid.uuid4().hex},
+    )
+    return structure_id
 
 
 def _add_run(
@@ -70,10 +90,10 @@ def test_the_migration_fills_the_sums_and_goes_down_and_up(empty_database: str) 
         with Session(engine) as session:
             benchmark = Benchmark(key="b", version="1")
             session.add(benchmark)
-            structure = add_structure(session, "s", "Cu", ("Cu",))
+            structure_id = _add_structure(session)
             model_id = _add_model(session, "m")
             runs = [
-                _add_run(session, model_id, benchmark.id, structure.id, f"p{i}") for i in range(2)
+                _add_run(session, model_id, benchmark.id, structure_id, f"p{i}") for i in range(2)
             ]
             session.add_all(
                 Metric(run_id=r, name="x", value=v, unit="1")

@@ -11,6 +11,7 @@ from backend.api.body_limit import streams_own_body
 from backend.api.deps import CurrentUser, SessionDep, StructureParserDep
 from backend.schemas.common import MAX_OFFSET, MAX_PAGE_LIMIT, Page
 from backend.schemas.structures import (
+    PrototypeRead,
     StructureDetail,
     StructureRead,
     StructureSetCreate,
@@ -39,6 +40,13 @@ def list_structure_sets(
     """Structure sets by name, with how many structures each holds."""
     items, total = structures.list_structure_sets(session, limit=limit, offset=offset)
     return Page(items=items, limit=limit, offset=offset, total=total)
+
+
+@router.get("/prototypes", operation_id="structures-list_prototypes")
+def list_prototypes(session: SessionDep) -> list[PrototypeRead]:
+    """The crystal prototypes of the stored structures (what boards' ``prototype`` filter
+    takes), with how many structures carry each; a few dozen at most."""
+    return structures.prototypes(session)
 
 
 @router.get("/structure-sets/{set_id}", operation_id="structures-read_structure_set")
