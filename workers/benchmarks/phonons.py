@@ -262,20 +262,20 @@ def run_phonons(
 def _spectra(relaxed: Atoms, phonon: Any, params: PhononsParams) -> PhononsResult:
     """Mesh frequencies, DOS, bands and the Debye temperature of a phonopy model."""
     phonon.run_mesh([params.mesh] * 3, is_gamma_center=True)
-    mesh = phonon.get_mesh_dict()
-    frequencies = np.array(mesh["frequencies"])  # (n_q, 3 n_atoms), THz
-    gamma = np.all(np.isclose(mesh["qpoints"], 0.0), axis=1)
+    mesh = phonon.mesh
+    frequencies = np.array(mesh.frequencies)  # (n_q, 3 n_atoms), THz
+    gamma = np.all(np.isclose(mesh.qpoints, 0.0), axis=1)
     # the three acoustic modes at Γ are zero by the sum rule: not instabilities
     acoustic = np.zeros_like(frequencies, dtype=bool)
     acoustic[gamma, :3] = True
     n_imaginary = int(np.sum((frequencies < -params.imaginary_tolerance_thz) & ~acoustic))
     top = max(float(frequencies.max()), 1e-3) * 1.05
     phonon.run_total_dos(freq_min=0.0, freq_max=top, freq_pitch=top / (params.dos_points - 1))
-    total = phonon.get_total_dos_dict()
-    nu, dos = np.array(total["frequency_points"]), np.array(total["total_dos"])
+    total = phonon.total_dos
+    nu, dos = np.array(total.frequency_points), np.array(total.dos)
     path = relaxed.cell.bandpath(npoints=params.band_points)
     phonon.run_band_structure([path.kpts])
-    bands = np.array(phonon.get_band_structure_dict()["frequencies"][0])  # (n_q, n_bands)
+    bands = np.array(phonon.band_structure.frequencies[0])  # (n_q, n_bands)
     x, special_x, labels = path.get_linear_kpoint_axis()
     return PhononsResult(
         n_atoms_supercell=len(phonon.supercell),
