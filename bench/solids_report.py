@@ -123,7 +123,8 @@ def mae_table(runs: list[dict[str, Any]], models: list[str]) -> list[dict[str, A
                 else None,
                 "mape_percent": 100 * statistics.fmean(rel) if rel else None,
                 "n_flagged_excluded": flagged[key],
-                "fitted": (model, q.metric) in fitted,
+                # the baselines' parameters are fitted per element: on compounds they predict
+                "fitted": group == "elements" and (model, q.metric) in fitted,
                 "materials": sorted(v["material"] for v in values),
             }
         )

@@ -125,7 +125,8 @@ def test_other_quantities_and_empty_cells(report: dict[str, Any]) -> None:
     assert _mae(report, "θ_D (phonons)", "elements")["mae"] == pytest.approx(43.0)
     empty = _mae(report, "E_coh (cohesive)", "compounds")
     assert (empty["n"], empty["mae"], empty["mae_interval"]) == (0, None, None)
-    assert empty["fitted"]  # M's card: fitted to cohesive_energy
+    assert not empty["fitted"]  # M's card: fitted to cohesive_energy, of its elements only
+    assert _mae(report, "E_coh (cohesive)", "elements")["fitted"]
     assert not b0["fitted"]
 
 
