@@ -21,7 +21,14 @@ from frontend.figures.model import (
     parity_grid,
     series_overlay,
 )
-from frontend.reads import PARALLEL_READS, model_runs, standard_only
+from frontend.figures.phonons import UNSTABLE, PhononSpectrum, phonon_figure
+from frontend.reads import (
+    PARALLEL_READS,
+    has_phonon_spectra,
+    model_runs,
+    phonon_runs,
+    standard_only,
+)
 
 dash.register_page(
     __name__,
@@ -37,7 +44,7 @@ CURVES = {  # graph -> (benchmark, series names, log axes)
     "survival": ("md_stability", ("nvt_ramp_survival", "npt_compression_survival"), False),
     "speed": ("speed", ("time_per_atom_step",), True),
 }
-NO_MATERIAL = ""  # the material choice of a model without an EOS or dimer run
+NO_MATERIAL = ""  # the material choice of a model without an EOS, dimer or phonons run
 NUMBER = ".4g"  # d3 format of a mean or an MAE
 
 
@@ -99,6 +106,7 @@ def layout(model_id: str = "", compare: str = "", **_q: Any) -> Component:
                 className="g-2 mt-3",
             ),
             dbc.Row([_graph("eos"), _graph("diatomics")], className="g-2"),
+            dbc.Row([_graph("phonons", 12)], className="g-2"),
             dbc.Row([_graph("survival"), _graph("speed")], className="g-2"),
             dbc.Row([_graph("failures", 12)], className="g-2"),
             dbc.Row([_graph("parity", 12)], className="g-2"),
@@ -149,18 +157,20 @@ def overview(model_id: str, compare: str | None) -> tuple[Any, ...]:
 
 
 def curve_materials(runs: list[RunSummary]) -> list[str]:
-    """The materials with an EOS or dimer run: those with both a succeeded EOS and a succeeded
-    dimer curve first (the first is drawn by default, so a page opens with both panels
-    drawn), then a succeeded EOS only, then a dimer curve only, then the rest; each group
-    sorted."""
-    curved = {r.material for r in runs if r.benchmark_key in ("eos", "diatomics")}
+    """The materials with an EOS, dimer or phonons run: those with both a succeeded EOS and a
+    succeeded dimer curve first (the first is drawn by default, so a page opens with both
+    panels drawn), then a succeeded EOS only, then a dimer curve only, then the rest; within
+    each, those with phonon spectra first; each group sorted."""
+    curved = {r.material for r in runs if r.benchmark_key in ("eos", "diatomics", "phonons")}
     drawn = {
         key: {r.material for r in runs if r.benchmark_key == key and r.status == "succeeded"}
         for key in ("eos", "diatomics")
     }
+    phonons = {r.material for r in runs if has_phonon_spectra(r)}
 
     def order(material: str) -> tuple[int, str]:
-        return (-2 * (material in drawn["eos"]) - (material in drawn["diatomics"]), material)
+        score = 4 * (material in drawn["eos"]) + 2 * (material in drawn["diatomics"])
+        return (-score - (material in phonons), material)
 
     return sorted(curved, key=order)
 
@@ -313,11 +323,7 @@ def curves(
             overlay = []
             per_material = graph in ("eos", "diatomics")
             if per_material and material == NO_MATERIAL:  # say what to run, not bare axes
-                hint = (
-                    f"No {benchmark} curve of this model yet: an admin runs it with a campaign,"
-                    f" e.g. mlipm campaigns start -m '{model.name}' -b {benchmark}"
-                )
-                figs.append(empty_figure(_title(graph, None), hint))
+                figs.append(empty_figure(_title(graph, None), run_hint(model.name, benchmark)))
                 continue
             for subject, subject_id in subjects if per_material else subjects[:1]:
                 for run in runs.get((subject_id, graph), []):
@@ -332,6 +338,38 @@ def curves(
     except ApiError as exc:
         return *(no_update,) * 4, error_alert(exc.message)
     return *figs, None
+
+
+def run_hint(model_name: str, benchmark: str, what: str = "curve") -> str:
+    """What to run for an empty panel."""
+    return (
+        f"No {benchmark} {what} of this model yet: an admin runs it with a campaign,"
+        f" e.g. mlipm campaigns start -m '{model_name}' -b {benchmark}"
+    )
+
+
+def phonons(model_id: str, compare: str | None, material: str | None) -> Any:
+    """Phonon bands and DOS of the model on the material, with the comparison model's overlaid
+    (a dynamically unstable run is drawn too, and says so)."""
+    if material is None:  # not chosen yet: the overview callback picks one
+        return no_update
+    title = f"Phonons ({material or 'no material'})"
+    client = current_api_client()
+    subjects = [model_id] + ([compare] if compare else [])
+    try:
+        found = phonon_runs(client, subjects, material) if material != NO_MATERIAL else []
+        hint = "" if found else run_hint(client.model(model_id).name, "phonons", "spectrum")
+    except ApiError as exc:
+        return empty_figure(title, f"Could not read from the API: {exc.message}", height=420)
+    spectra = [
+        PhononSpectrum(
+            f"{run.model_name} {run.model_version}",
+            series,
+            unstable=run.failure_class == UNSTABLE,
+        )
+        for run, series in found
+    ]
+    return phonon_figure(spectra, title=title, hint=hint)
 
 
 def _title(graph: str, material: str | None) -> str:
@@ -385,6 +423,12 @@ def register_callbacks(app: dash.Dash) -> None:
         Input("model-material", "value"),
         Input("model-energy-zero", "value"),
     )(curves)
+    app.callback(
+        Output("model-phonons", "figure"),
+        Input("model-id", "data"),
+        Input("model-compare", "value"),
+        Input("model-material", "value"),
+    )(phonons)
     app.callback(
         Output("model-failures", "figure"),
         Output("model-parity", "figure"),
