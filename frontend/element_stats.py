@@ -89,42 +89,87 @@ def compare_counts_and_errors(
     return CountErrorComparison(tuple(symbols), tuple(n), tuple(err), rho, p_value)
 
 
-def coverage(runs: Iterable[RunSummary]) -> tuple[dict[str, int], dict[str, str]]:
-    """Succeeded runs per element, and a hover line per element (succeeded, failed, benchmarks)."""
+#: The structures whose runs feed the per-element numbers (the element page's "structures"
+#: control): value -> (label of the choice, what a hover or title calls one, and several).
+STRUCTURE_KINDS: dict[str, tuple[str, str, str]] = {
+    "all": ("all structures", "structure", "structures"),
+    "elements": ("elemental crystals (one element)", "elemental structure", "elemental structures"),
+    "compounds": ("compounds (two or more elements)", "compound", "compounds"),
+}
+ALL_STRUCTURES = "all"
+
+
+def structure_kind(value: str | None) -> str:
+    """``value`` if it is one of ``STRUCTURE_KINDS``, else ``"all"`` (e.g. from a bad URL)."""
+    return value if value in STRUCTURE_KINDS else ALL_STRUCTURES
+
+
+def of_kind(runs: Iterable[RunSummary], kind: str) -> list[RunSummary]:
+    """The runs on structures of ``kind``, told by the number of distinct elements in the
+    run's structure: ``"elements"`` one, ``"compounds"`` two or more, ``"all"`` any."""
+    if kind == "elements":
+        return [r for r in runs if len(set(r.elements)) == 1]
+    if kind == "compounds":
+        return [r for r in runs if len(set(r.elements)) >= 2]
+    return list(runs)
+
+
+def counted(n: int, kind: str) -> str:
+    """``n`` structures of ``kind`` in words: "1 compound", "3 elemental structures"."""
+    _, one, several = STRUCTURE_KINDS[structure_kind(kind)]
+    return f"{n} {one if n == 1 else several}"
+
+
+def over(kind: str) -> str:
+    """What the numbers are over, for a title: "" for every structure, else " over compounds"."""
+    kind = structure_kind(kind)
+    return "" if kind == ALL_STRUCTURES else f" over {STRUCTURE_KINDS[kind][2]}"
+
+
+def coverage(
+    runs: Iterable[RunSummary], kind: str = ALL_STRUCTURES
+) -> tuple[dict[str, int], dict[str, str]]:
+    """Succeeded runs per element on structures of ``kind``, and a hover line per element
+    (succeeded, failed, benchmarks)."""
     ok: dict[str, int] = defaultdict(int)
     failed: dict[str, int] = defaultdict(int)
     benchmarks: dict[str, set[str]] = defaultdict(set)
-    for run in runs:
-        for symbol in run.elements:
+    for run in of_kind(runs, kind):
+        for symbol in set(run.elements):
             benchmarks[symbol].add(run.benchmark_key)
             if run.status == "succeeded":
                 ok[symbol] += 1
             elif run.status == "failed":
                 failed[symbol] += 1
+    on = "" if structure_kind(kind) == ALL_STRUCTURES else f" on {STRUCTURE_KINDS[kind][2]}"
     details = {
-        s: f"succeeded {ok[s]}, failed {failed[s]}<br>benchmarks: {', '.join(sorted(b))}"
+        s: f"succeeded {ok[s]}, failed {failed[s]}{on}<br>benchmarks: {', '.join(sorted(b))}"
         for s, b in benchmarks.items()
     }
     return {s: ok[s] for s in benchmarks}, details
 
 
 def element_errors(
-    runs: Iterable[RunSummary], benchmark: str, metric: str
+    runs: Iterable[RunSummary], benchmark: str, metric: str, kind: str = ALL_STRUCTURES
 ) -> tuple[dict[str, float], dict[str, str], str]:
-    """Mean |model - reference| of ``metric`` per element over the runs of ``benchmark`` whose
-    structure holds the element; hover lines; and the metric's unit."""
+    """Mean |model - reference| of ``metric`` per element over the runs of ``benchmark`` on
+    structures of ``kind`` (see ``of_kind``) that hold the element; hover lines ("mean over
+    2 compounds containing O"); and the metric's unit.
+
+    A structure's error counts once for each element it holds, so a compound's error is
+    averaged into every one of its elements."""
     errors: dict[str, list[float]] = defaultdict(list)
     unit = ""
-    for run in runs:
+    for run in of_kind(runs, kind):
         if run.benchmark_key != benchmark or run.metrics is None:
             continue
         for m in run.metrics:
             if m.name == metric and m.error is not None:
                 unit = m.unit
-                for symbol in run.elements:
+                for symbol in set(run.elements):
                     errors[symbol].append(abs(m.error))
     means = {s: sum(v) / len(v) for s, v in errors.items()}
-    details = {s: f"mean over {len(v)} structure(s)" for s, v in errors.items()}
+    details = {s: f"mean over {counted(len(v), kind)} containing {s}" for s, v in errors.items()}
     return means, details, unit
 
 

@@ -1,7 +1,9 @@
 """Element maps ("/elements"): where a model was trained and evaluated, its error per element,
 and the two compared (per-element error against training count, the question of Miret et al.).
 
-Query string: ``?model=<id>&metric=<benchmark>:<metric>&compare=<id>``.
+Query string: ``?model=<id>&metric=<benchmark>:<metric>&compare=<id>&structures=<kind>``, kept
+up to date as the controls change (``structures``: which runs feed the maps, by the structures
+they ran on: ``all``, ``elements`` (one element) or ``compounds``; see ``of_kind``).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlencode
 
 import dash
 import dash_bootstrap_components as dbc
@@ -18,11 +21,16 @@ from dash.development.base_component import Component
 from backend.schemas.models import ModelRead
 from frontend.api_client import ApiError, current_api_client
 from frontend.element_stats import (
+    ALL_STRUCTURES,
+    STRUCTURE_KINDS,
     compare_counts_and_errors,
     coverage,
     difference,
     element_errors,
     listed_elements,
+    of_kind,
+    over,
+    structure_kind,
     training_counts,
     training_sources,
 )
@@ -42,6 +50,8 @@ PAPER = (
     'Miret et al., "Energy & Force Regression on DFT Trajectories is Not Enough for '
     'Universal MLIPs"'
 )
+#: The structure set to run for a choice of structures that has no runs yet.
+SET_TO_RUN = {"elements": "elemental crystals", "compounds": "binary compounds"}
 
 
 def _graph(name: str, *, lg: int = 6) -> dbc.Col:
@@ -61,8 +71,32 @@ def _keep(value: str) -> list[str]:
     return [value] if value else []
 
 
+def _structures_control(kind: str) -> dbc.Col:
+    """Which runs feed the maps and the scatter, by the structures they ran on."""
+    return dbc.Col(
+        [
+            dbc.Label("Structures (coverage, error and difference maps, scatter)"),
+            dbc.RadioItems(
+                id="elements-structures",
+                options=[{"label": v[0], "value": k} for k, v in STRUCTURE_KINDS.items()],
+                value=structure_kind(kind),
+                inline=True,
+            ),
+            dbc.FormText(
+                "A structure's error counts for every element it holds: a compound's error is "
+                "averaged into each of its elements."
+            ),
+        ],
+        md=12,
+    )
+
+
 def layout(
-    model: str = "", metric: str = DEFAULT_METRIC, compare: str = "", **_q: Any
+    model: str = "",
+    metric: str = DEFAULT_METRIC,
+    compare: str = "",
+    structures: str = ALL_STRUCTURES,
+    **_q: Any,
 ) -> Component:
     """Controls, four maps and the error-count scatter; numbers are read by the callbacks."""
     controls = dbc.Row(
@@ -101,6 +135,7 @@ def layout(
                 ],
                 md=4,
             ),
+            _structures_control(structures),
         ],
         className="g-2",
     )
@@ -114,6 +149,8 @@ def layout(
                 className="text-muted",
             ),
             dcc.Store(id="elements-init"),
+            dcc.Store(id="elements-search"),
+            html.Div(id="elements-url-sink", hidden=True),
             dbc.Card(dbc.CardBody(controls), className="mb-2"),
             html.Div(id="elements-status"),
             dbc.Row([_graph(name) for name in MAPS], className="g-2"),
@@ -188,74 +225,125 @@ def opening_model(runs: Sequence[Any], models: Sequence[ModelRead], benchmark: s
     return every.most_common(1)[0][0] if every else None
 
 
-def maps(model_id: str | None, metric: str | None, compare: str | None) -> tuple[Any, ...]:
-    """The four maps of the chosen model (and comparison model), and its error against count."""
+def maps(
+    model_id: str | None, metric: str | None, compare: str | None, structures: str | None = None
+) -> tuple[Any, ...]:
+    """The four maps of the chosen model (and comparison model) and its error against count,
+    from its runs on the chosen structures; the status line; the query string."""
     if not model_id or not metric:
-        return (*(no_update for _ in VIEWS), None)
+        return (*(no_update for _ in VIEWS), None, no_update)
+    kind = structure_kind(structures)
     benchmark, _, name = metric.partition(":")
     client = current_api_client()
     try:
         model = client.model(model_id)
-        runs = model_runs(model_id)
+        every_run = model_runs(model_id)
         other = client.model(compare) if compare else None
         other_runs = model_runs(compare) if compare else []
     except ApiError as exc:
-        return (*(no_update for _ in VIEWS), error_alert(exc.message))
+        return (*(no_update for _ in VIEWS), error_alert(exc.message), no_update)
     label = f"{model.name} {model.version}"
+    runs = of_kind(every_run, kind)
     counts = training_counts(model)
     listed, list_sources = listed_elements(model)
-    covered, cover_details = coverage(runs)
-    errors, error_details, unit = element_errors(runs, benchmark, name)
-    training = _training_map(label, counts, listed, list_sources)
+    covered, cover_details = coverage(runs, kind)
+    errors, error_details, unit = element_errors(runs, benchmark, name, kind)
+    # a choice without runs says on the maps fed by runs what to run (the status line too)
+    no_runs = _no_runs_of_kind(kind, "") if every_run and not runs else ()
+    missing = bool(every_run) and not any(r.benchmark_key == benchmark for r in runs)
+    no_benchmark = _no_runs_of_kind(kind, benchmark) if missing else ()
     evaluated = element_map(
         {k: float(v) for k, v in covered.items()},
-        title=f"Benchmark coverage: {label}",
+        title=f"Benchmark coverage{over(kind)}: {label}",
         label="succeeded runs",
         unit="",
         details=cover_details,
+        empty_message=no_runs[0] if no_runs else None,
+        notes=no_runs[1:],
     )
     error = element_map(
         errors,
-        title=f"|error| of {benchmark} {name}: {label}",
+        title=f"|error| of {benchmark} {name}{over(kind)}: {label}",
         label=f"mean |{name} error|",
         unit=unit,
         details=error_details,
+        empty_message=no_benchmark[0] if no_benchmark else None,
+        notes=no_benchmark[1:],
     )
+    their_errors = element_errors(of_kind(other_runs, kind), benchmark, name, kind)[0]
+    diff = _difference_map(other, errors, their_errors, name, kind, label, unit)
+    scatter = count_error_scatter(
+        compare_counts_and_errors(counts, errors),
+        title=f"|error| of {benchmark} {name}{over(kind)} against training count: {label}",
+        metric=name,
+        unit=unit,
+        why_empty=_why_no_scatter(
+            counts, errors, listed, list_sources, f"{benchmark} {name}", kind=kind
+        ),
+    )
+    notes = _notes(model, counts, listed, list_sources)
+    if not every_run:
+        notes.append("This model has no runs yet: start a campaign that includes it.")
+    elif no_benchmark:
+        to_run = SET_TO_RUN[kind]
+        command = f"mlipm campaigns start -m '{model.name}' -b {benchmark} -s '{to_run}'"
+        notes.append(f"{no_benchmark[0]}: {no_benchmark[1]}, e.g. {command}.")
+    status = dbc.Alert(" ".join(notes), color="info") if notes else None
+    query = {"model": model_id, "metric": metric, "compare": compare or "", "structures": kind}
+    search = "?" + urlencode({k: v for k, v in query.items() if v})
+    training = _training_map(label, counts, listed, list_sources)
+    return training, evaluated, error, diff, scatter, status, search
+
+
+def _no_runs_of_kind(kind: str, benchmark: str) -> tuple[str, ...]:
+    """What a choice of structures without runs (of ``benchmark``; "": of any) says, and what
+    to run; nothing for "all" (the model has runs, just not of that benchmark)."""
+    if kind not in SET_TO_RUN:
+        return ()
+    return (
+        f"This model has no {benchmark + ' ' if benchmark else ''}runs on "
+        f"{STRUCTURE_KINDS[kind][2]} yet",
+        f'run the "{SET_TO_RUN[kind]}" structure set on it',
+    )
+
+
+def _difference_map(
+    other: ModelRead | None,
+    mine: dict[str, float],
+    theirs: dict[str, float],
+    metric: str,
+    kind: str,
+    label: str,
+    unit: str,
+) -> Any:
+    """Per-element error of the model minus the comparison model's, both over the structures
+    of ``kind`` (none chosen: say so)."""
     if other is None:
-        diff = element_map(
+        return element_map(
             {},
             title="Difference between two models",
             label="",
             unit="",
             empty_message="Choose a second model above to map the difference of their errors",
         )
-    else:
-        theirs, _, _ = element_errors(other_runs, benchmark, name)
-        diff = element_map(
-            difference(errors, theirs),
-            title=f"|error| {label} minus {other.name} {other.version}",
-            label=f"Δ mean |{name} error|",
-            unit=unit,
-            diverging=True,
-        )
-    scatter = count_error_scatter(
-        compare_counts_and_errors(counts, errors),
-        title=f"|error| of {benchmark} {name} against training count: {label}",
-        metric=name,
+    return element_map(
+        difference(mine, theirs),
+        title=f"|error| {label} minus {other.name} {other.version}{over(kind)}",
+        label=f"Δ mean |{metric} error|",
         unit=unit,
-        why_empty=_why_no_scatter(counts, errors, listed, list_sources, f"{benchmark} {name}"),
+        diverging=True,
     )
-    notes = []
+
+
+def _notes(
+    model: ModelRead, counts: dict[str, int], listed: list[str], sources: list[str]
+) -> list[str]:
+    """Where the training counts come from, for the status line."""
     if counts:
-        notes.append("Training counts: " + "; ".join(training_sources(model)) + ".")
-    elif listed:
-        notes.append(f"Training data: {LIST_ONLY}; source: " + "; ".join(list_sources) + ".")
-    else:
-        notes.append("This model's card has no training-set element counts.")
-    if not runs:
-        notes.append("This model has no runs yet: start a campaign that includes it.")
-    status = dbc.Alert(" ".join(notes), color="info") if notes else None
-    return training, evaluated, error, diff, scatter, status
+        return ["Training counts: " + "; ".join(training_sources(model)) + "."]
+    if listed:
+        return [f"Training data: {LIST_ONLY}; source: " + "; ".join(sources) + "."]
+    return ["This model's card has no training-set element counts."]
 
 
 def _training_map(label: str, counts: dict[str, int], listed: list[str], sources: list[str]) -> Any:
@@ -286,8 +374,10 @@ def _why_no_scatter(
     listed: list[str],
     sources: list[str],
     metric: str,
+    *,
+    kind: str = ALL_STRUCTURES,
 ) -> list[str]:
-    """The lines the scatter shows when it has no point."""
+    """The lines the scatter shows when it has no point (``kind``: the structures chosen)."""
     if not counts and listed:
         return [
             f"Training data: {LIST_ONLY}",
@@ -299,6 +389,12 @@ def _why_no_scatter(
             "This model's card has no training-set element counts",
             "so there is nothing to rank the per-element errors against",
         ]
+    if not errors and kind in SET_TO_RUN:
+        return [
+            f"No per-element errors of {metric}{over(kind)} for this model yet",
+            f'run that benchmark on the "{SET_TO_RUN[kind]}" structure set (or choose other '
+            "structures or another metric above)",
+        ]
     if not errors:
         return [
             f"No per-element errors of {metric} for this model yet",
@@ -308,19 +404,22 @@ def _why_no_scatter(
 
 
 def runs_of_element(*args: Any) -> Any:
-    """Links to the runs of the chosen model on structures holding the clicked element."""
-    *_clicks, model_id = args
+    """Links to the runs of the chosen model on structures of the chosen kind holding the
+    clicked element."""
+    *_clicks, model_id, structures = args
+    kind = structure_kind(structures)
     symbol = next(
         (s for c in (dash.ctx.triggered or []) if (s := clicked_element(c["value"]))), None
     )
     if symbol is None or not model_id:
         return no_update
     try:
-        runs = [r for r in model_runs(model_id) if symbol in r.elements]
+        runs = [r for r in of_kind(model_runs(model_id), kind) if symbol in r.elements]
     except ApiError as exc:
         return error_alert(exc.message)
+    noun = STRUCTURE_KINDS[kind][2]
     if not runs:
-        return html.P(f"No runs on structures with {symbol}.", className="text-muted")
+        return html.P(f"No runs on {noun} with {symbol}.", className="text-muted")
     rows = [
         html.Tr(
             [
@@ -338,7 +437,10 @@ def runs_of_element(*args: Any) -> Any:
     )
     return html.Div(
         [
-            html.P(f"{len(runs)} runs on structures containing {symbol}", id="elements-runs-title"),
+            html.P(
+                f"{len(runs)} run{'s' * (len(runs) != 1)} on {noun} containing {symbol}",
+                id="elements-runs-title",
+            ),
             dbc.Table([head, html.Tbody(rows)], size="sm", striped=True, hover=True),
         ]
     )
@@ -350,6 +452,18 @@ def error_alert(message: str) -> dbc.Alert:
         [html.Strong("Could not read from the API. "), html.Span(message, id="elements-api-error")],
         color="danger",
     )
+
+
+#: Writes the controls' query string into the address bar (no reload, no history entry), so
+#: the address shares what is shown.
+URL_SCRIPT = """
+function(search) {
+    if (search && window.location.search !== search) {
+        window.history.replaceState(null, "", window.location.pathname + search);
+    }
+    return "";
+}
+"""
 
 
 def register_callbacks(app: dash.Dash) -> None:
@@ -368,13 +482,19 @@ def register_callbacks(app: dash.Dash) -> None:
     app.callback(
         *(Output(f"elements-{name}", "figure") for name in VIEWS),
         Output("elements-status", "children"),
+        Output("elements-search", "data"),
         Input("elements-model", "value"),
         Input("elements-metric", "value"),
         Input("elements-compare", "value"),
+        Input("elements-structures", "value"),
     )(maps)
     app.callback(
         Output("elements-runs", "children"),
         *(Input(f"elements-{name}", "clickData") for name in VIEWS),
         State("elements-model", "value"),
+        State("elements-structures", "value"),
         prevent_initial_call=True,
     )(runs_of_element)
+    app.clientside_callback(
+        URL_SCRIPT, Output("elements-url-sink", "children"), Input("elements-search", "data")
+    )

@@ -14,7 +14,7 @@ from selenium import webdriver
 
 from backend.schemas.leaderboard import LeaderboardRead
 from tests.frontend.browser import chromium_driver, serve_dash
-from tests.frontend.seed import Seeded, seed_dashboard
+from tests.frontend.seed import Seeded, seed_compound_runs, seed_dashboard
 
 MODEL_IDS = {name: uuid.UUID(int=i + 1) for i, name in enumerate(("EMT", "LJ-exp-fit"))}
 # (model, material): model (V0 Å³/atom, B0 GPa), experiment (V0, B0)
@@ -223,7 +223,8 @@ N_SEEDED_MODELS = 6
 @pytest.fixture(scope="session")
 def seeded_api() -> Iterator[SeededApi]:
     """A real API on its own database: bootstrapped, then ``N_SEEDED_MODELS`` seeded models on
-    every benchmark (see ``tests/frontend/seed.py``) and a campaign still running."""
+    every benchmark (see ``tests/frontend/seed.py``), a campaign still running, and a few eos
+    runs on binary compounds (``seed_compound_runs``)."""
     from sqlalchemy import create_engine
     from sqlalchemy.orm import Session
 
@@ -241,6 +242,7 @@ def seeded_api() -> Iterator[SeededApi]:
     with Session(engine) as session:
         bootstrap(session)
         seeded = seed_dashboard(session, N_SEEDED_MODELS)
+        seed_compound_runs(session, seeded)
         token = users.ensure_user_with_token(session, name="dash-admin", role=Role.ADMIN).token
         session.commit()
     engine.dispose()

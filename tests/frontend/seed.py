@@ -8,13 +8,21 @@ Runs use each benchmark's standard parameter set (its default board), on five me
 runs on five S22 complexes (references at CCSD(T)/CBS). The last ``N_ALT_PROTOCOL_MODELS``
 models also ran ``eos`` with a second parameter set (``ALT_EOS_PARAMS``), and the campaign still
 running is one more parameter set of the first benchmark: boards with two protocols.
+
+``phonons`` runs store the benchmark's own series: ASE's EMT phonons of the metal (computed
+once per metal by ``workers.benchmarks.phonons``), frequencies and path scaled per model; a
+failed phonons run on ``UNSTABLE_PHONONS_MATERIAL`` failed as ``dynamically_unstable`` and
+keeps its series, its lowest band dipping to ``SOFT_MODE_THZ`` at X.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import math
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -36,6 +44,7 @@ from backend.domain.statuses import CampaignStatus, ModelStatus, RunStatus
 from backend.repositories import references as ref_repo
 from backend.services import catalog
 from shared_kernel.hashing import model_version_hash, params_hash
+from workers.benchmarks.phonons import PhononsResult
 
 SEED_SET = "dashboard seed metals"
 MATERIALS = ("Cu", "Al", "Ag", "Ni", "Pt")
@@ -56,6 +65,12 @@ FITTED_TO = {3: ["bulk_modulus"]}
 OPENNESS = ("OSOD", "OSCD", "CSOD", "CSCD")
 TRAINING_SETS = ("MPtrj", "OMat24", "Alexandria")
 FAILURE_CLASSES = ("nan_or_inf", "atoms_too_close", "temperature_runaway", "no_convergence")
+#: A failed phonons run on this metal failed as dynamically unstable (on the others, with one of
+#: ``FAILURE_CLASSES``); with six models, model 2's run on Ag.
+UNSTABLE_PHONONS_MATERIAL = "Ag"
+UNSTABLE = "dynamically_unstable"
+#: The frequency (THz) of the lowest band at X of a dynamically unstable run: imaginary.
+SOFT_MODE_THZ = -1.0
 ELEMENTS_PER_SET = {
     "MPtrj": {"Cu": 5000, "Al": 12000, "Ag": 800, "Ni": 9000, "Pt": 300, "O": 60000},
     "OMat24": {"Cu": 90000, "Al": 150000, "Ag": 40000, "Ni": 120000, "Pt": 30000},
@@ -186,20 +201,88 @@ def _value(ref: Reference | None, model: int, material: int, metric: int, bench:
     return 1.0 + 0.1 * model + 0.05 * material + 0.01 * metric
 
 
+def is_unstable(key: str, model: int, material: int, benchmark: int) -> bool:
+    """A failed run that failed as dynamically unstable (and keeps its phonon series)."""
+    on = MATERIALS[material] == UNSTABLE_PHONONS_MATERIAL
+    return key == "phonons" and on and is_failed(model, material, benchmark)
+
+
+@functools.cache
+def emt_phonons(metal: str) -> PhononsResult:
+    """The phonons benchmark's result for ASE's EMT on the metal's primitive cell (the seeded
+    structure), at its standard parameters."""
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+
+    from workers.benchmarks.phonons import PhononsParams, run_phonons
+
+    return run_phonons(bulk(metal), EMT(), PhononsParams())
+
+
+def phonon_result(model: int, material: int, *, unstable: bool = False) -> PhononsResult:
+    """EMT's phonons of a seeded metal with frequencies scaled by ``1 + relative_error(model,
+    material, 0)`` and path distances by ``1 + relative_error(model, material, 1)`` (each model
+    its own lattice); ``unstable``: the lowest band is pulled below zero around the path's
+    first X, to ``SOFT_MODE_THZ`` at X."""
+    base = emt_phonons(MATERIALS[material])
+    nu = 1 + relative_error(model, material, 0)
+    q = 1 + relative_error(model, material, 1)
+    x = tuple(v * q for v in base.band_x)
+    bands = [tuple(f * nu for f in band) for band in base.bands_thz]
+    if unstable:
+        at_x = next(p * q for name, p in base.special_points if name == "X")
+        k = min(range(len(x)), key=lambda i: abs(x[i] - at_x))
+        depth = bands[0][k] - SOFT_MODE_THZ
+        bands[0] = tuple(
+            f - depth * math.exp(-(((v - at_x) / (0.08 * x[-1])) ** 2))
+            for v, f in zip(x, bands[0], strict=True)
+        )
+    return dataclasses.replace(
+        base,
+        band_x=x,
+        bands_thz=tuple(bands),
+        dos=(tuple(v * nu for v in base.dos[0]), tuple(g / nu for g in base.dos[1])),
+        special_points=tuple((name, p * q) for name, p in base.special_points),
+    )
+
+
+def _row(
+    run_id: uuid.UUID,
+    name: str,
+    x: list[float],
+    y: list[float],
+    xl: str,
+    xu: str,
+    yl: str,
+    yu: str,
+) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "name": name,
+        "x": x,
+        "y": y,
+        "x_label": xl,
+        "x_unit": xu,
+        "y_label": yl,
+        "y_unit": yu,
+    }
+
+
+def phonon_series(
+    run_id: uuid.UUID, model: int, material: int, *, unstable: bool = False
+) -> list[dict[str, Any]]:
+    """The series rows the phonons benchmark stores, of ``phonon_result``."""
+    return [
+        _row(run_id, s.name, list(s.x), list(s.y), s.x_label, s.x_unit, s.y_label, s.y_unit)
+        for s in phonon_result(model, material, unstable=unstable).series()
+    ]
+
+
 def _series(key: str, run_id: uuid.UUID, model: int, material: int) -> list[dict[str, Any]]:
     def row(
         name: str, x: list[float], y: list[float], xl: str, xu: str, yl: str, yu: str
     ) -> dict[str, Any]:
-        return {
-            "run_id": run_id,
-            "name": name,
-            "x": x,
-            "y": y,
-            "x_label": xl,
-            "x_unit": xu,
-            "y_label": yl,
-            "y_unit": yu,
-        }
+        return _row(run_id, name, x, y, xl, xu, yl, yu)
 
     shift = 1 + relative_error(model, material, 0)
     if key == "eos":
@@ -214,6 +297,8 @@ def _series(key: str, run_id: uuid.UUID, model: int, material: int) -> list[dict
         t = [0.5 * k for k in range(21)]
         alive = [max(0.0, 1 - 0.02 * (model % 5) * k) for k in range(21)]
         return [row("nvt_ramp_survival", t, alive, "time", "ps", "fraction alive", "1")]
+    if key == "phonons":
+        return phonon_series(run_id, model, material)
     if key == "speed":
         n = [16.0, 32.0, 64.0, 128.0]
         return [
@@ -243,21 +328,7 @@ def seed_dashboard(session: Session, n_models: int, *, running_campaign: bool = 
             )
         )
     }
-    models: list[dict[str, Any]] = [
-        {
-            "id": uuid.uuid4(),
-            "name": model_name(i),
-            "version": "1",
-            "family": "emt",
-            "params": {},
-            "card": _card(i),
-            "status": ModelStatus.APPROVED,
-            "elements": None,
-            "version_hash": SEEDED_MODEL_HASH,
-            "training_element_counts": ELEMENTS_PER_SET[TRAINING_SETS[i % len(TRAINING_SETS)]],
-        }
-        for i in range(n_models)
-    ]
+    models = _models(n_models)
     session.execute(insert(MlipModel), models)
     seeded = Seeded(
         model_ids=[m["id"] for m in models],
@@ -276,8 +347,10 @@ def seed_dashboard(session: Session, n_models: int, *, running_campaign: bool = 
                 run_id = uuid.uuid4()
                 seeded.run_ids[(i, bench.key, material)] = run_id
                 failed = is_failed(i, j, b)
+                unstable = is_unstable(bench.key, i, j, b)
                 runs.append(
                     {
+                        **_run_outcome(i, j, now, failed=failed, unstable=unstable),
                         "id": run_id,
                         "mlip_model_id": model["id"],
                         "model_hash": SEEDED_MODEL_HASH,
@@ -285,19 +358,10 @@ def seed_dashboard(session: Session, n_models: int, *, running_campaign: bool = 
                         "structure_id": structure.id,
                         "params": dict(bench.default_params),
                         "params_hash": seeded.standard_hashes[bench.key],
-                        "status": RunStatus.FAILED if failed else RunStatus.SUCCEEDED,
-                        "attempt": 1,
-                        "failure_class": FAILURE_CLASSES[(i + j) % 4] if failed else None,
-                        "failure_message": "seeded failure" if failed else None,
-                        "worker": "seed@host",
-                        "started_at": now - timedelta(seconds=30),
-                        "finished_at": now - timedelta(seconds=i + j),
-                        "wall_s": 1.0 + i + 0.1 * j,
-                        "cpu_s": 1.0 + i,
-                        "peak_memory_mb": 200.0 + i,
-                        "provenance": {"seeded": True, "versions": {"ase": "3.x"}},
                     }
                 )
+                if unstable:  # its DOS and bands are kept
+                    series += phonon_series(run_id, i, j, unstable=True)
                 if failed:
                     continue
                 for k, headline in enumerate(bench.headline_metrics):
@@ -329,6 +393,44 @@ def seed_dashboard(session: Session, n_models: int, *, running_campaign: bool = 
         )
     session.flush()
     return seeded
+
+
+def _models(n_models: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": uuid.uuid4(),
+            "name": model_name(i),
+            "version": "1",
+            "family": "emt",
+            "params": {},
+            "card": _card(i),
+            "status": ModelStatus.APPROVED,
+            "elements": None,
+            "version_hash": SEEDED_MODEL_HASH,
+            "training_element_counts": ELEMENTS_PER_SET[TRAINING_SETS[i % len(TRAINING_SETS)]],
+        }
+        for i in range(n_models)
+    ]
+
+
+def _run_outcome(
+    model: int, material: int, now: datetime, *, failed: bool, unstable: bool
+) -> dict[str, Any]:
+    """Status, failure, worker, timings and provenance of a seeded run."""
+    failure = UNSTABLE if unstable else FAILURE_CLASSES[(model + material) % 4]
+    return {
+        "status": RunStatus.FAILED if failed else RunStatus.SUCCEEDED,
+        "attempt": 1,
+        "failure_class": failure if failed else None,
+        "failure_message": "seeded failure" if failed else None,
+        "worker": "seed@host",
+        "started_at": now - timedelta(seconds=30),
+        "finished_at": now - timedelta(seconds=model + material),
+        "wall_s": 1.0 + model + 0.1 * material,
+        "cpu_s": 1.0 + model,
+        "peak_memory_mb": 200.0 + model,
+        "provenance": {"seeded": True, "versions": {"ase": "3.x"}},
+    }
 
 
 def _metric(
@@ -443,3 +545,78 @@ def _running_campaign(
         [r["id"] for r in rows],
         CampaignStatus.RUNNING,
     )
+
+
+# --- compound runs (the element page's choice of structures) ---------------------------------
+# Called by the browser tests' fixture after ``seed_dashboard`` (not by bench/dashboard.py).
+
+#: Model index -> the binary compounds (Sol58) it also ran eos on, standard protocol: GaAs
+#: (zincblende), whose elements no seeded metal has, and NiAl (B2), whose elements both are seed
+#: metals. No rocksalt compound: the leaderboard tests expect no run on a rocksalt structure.
+COMPOUND_RUNS: dict[int, tuple[str, ...]] = {1: ("GaAs", "NiAl")}
+#: (value - reference) / reference of every eos metric of a compound run (all succeeded, none
+#: flagged); a metric without a reference has the value 1.
+COMPOUND_RELATIVE_ERROR = {"GaAs": -0.2, "NiAl": 0.1}
+
+
+def compound_value(material: str, reference: float | None) -> float:
+    """The seeded value of a compound run's metric with this reference value."""
+    if reference is None:
+        return 1.0
+    return reference * (1 + COMPOUND_RELATIVE_ERROR[material])
+
+
+def seed_compound_runs(session: Session, seeded: Seeded) -> list[uuid.UUID]:
+    """The ``COMPOUND_RUNS``: succeeded eos runs of the seeded models on binary compounds, each
+    metric off its experimental reference by ``COMPOUND_RELATIVE_ERROR``, in no campaign, added
+    to ``seeded.run_ids``; their ids. Not committed."""
+    from backend.bootstrap import COMPOUNDS
+
+    eos = session.scalar(select(Benchmark).where(Benchmark.key == "eos"))
+    compounds = ref_repo.get_structure_set_by_name(session, COMPOUNDS)
+    assert eos is not None, "bootstrap the database first"
+    assert compounds is not None, "bootstrap the database first"
+    wanted = {m for materials in COMPOUND_RUNS.values() for m in materials}
+    structures = {
+        s.material: s
+        for s in ref_repo.list_structures(session, compounds.id)
+        if s.material in wanted
+    }
+    refs = {
+        (r.material, r.property): r
+        for r in session.scalars(
+            select(Reference).where(
+                Reference.material.in_(wanted) & (Reference.level_of_theory == "experiment")
+            )
+        )
+    }
+    runs: list[dict[str, Any]] = []
+    metrics: list[dict[str, Any]] = []
+    for index, materials in COMPOUND_RUNS.items():
+        for material in materials:
+            run_id = uuid.uuid4()
+            seeded.run_ids[(index, "eos", material)] = run_id
+            runs.append(
+                {
+                    "id": run_id,
+                    "mlip_model_id": seeded.model_ids[index],
+                    "model_hash": SEEDED_MODEL_HASH,
+                    "benchmark_id": eos.id,
+                    "structure_id": structures[material].id,
+                    "params": dict(eos.default_params),
+                    "params_hash": seeded.standard_hashes["eos"],
+                    "status": RunStatus.SUCCEEDED,
+                    "attempt": 1,
+                    "worker": "seed@host",
+                    "finished_at": utcnow(),
+                    "provenance": {"seeded": True},
+                }
+            )
+            for headline in eos.headline_metrics:
+                ref = refs.get((material, headline["name"]))
+                value = compound_value(material, ref.value if ref else None)
+                metrics.append(_metric(run_id, headline["name"], headline["unit"], value, ref))
+    session.execute(insert(Run), runs)
+    session.execute(insert(Metric), metrics)
+    session.flush()
+    return [r["id"] for r in runs]

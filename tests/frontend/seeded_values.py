@@ -17,9 +17,11 @@ from sqlalchemy.orm import Session
 from backend.db.tables import Benchmark, Reference
 from backend.domain.ranking import RANK_SPECS
 from tests.frontend.seed import (
+    COMPOUND_RUNS,
     OPENNESS,
     S22_LEVEL,
     TRAINING_SETS,
+    compound_value,
     is_failed,
     is_flagged,
     materials_of,
@@ -110,12 +112,30 @@ def _loss(inputs: SeedInputs, model: int, key: str, material: str) -> float | No
     return abs(error) if spec.loss == "abs_error" else 100 * abs(error) / abs(reference)
 
 
+def _compound_losses(inputs: SeedInputs, key: str, model: int) -> dict[str, float]:
+    """The losses of the model's runs on binary compounds (``COMPOUND_RUNS``: eos runs, all
+    scored), by material."""
+    if key != "eos":
+        return {}
+    spec = RANK_SPECS[key]
+    losses = {}
+    for material in COMPOUND_RUNS.get(model, ()):
+        reference = inputs.references.get((material, spec.metric))
+        if reference is not None:
+            error = compound_value(material, reference) - reference
+            relative = 100 * abs(error) / abs(reference)
+            losses[material] = abs(error) if spec.loss == "abs_error" else relative
+    return losses
+
+
 def board_scores(inputs: SeedInputs, key: str, n_models: int) -> list[float | None]:
     """Each model's score on the benchmark's standard board: the mean over the materials any
     model scored of its loss, a material it did not score counted with the worst loss scored
-    there; None for a model that scored nothing."""
+    there; None for a model that scored nothing. The compound runs (scored by one model only)
+    add the same loss to every model's sum, so they move the eos scores, not the ranks."""
     losses = [
         {j: x for j in materials_of(key) if (x := _loss(inputs, m, key, j)) is not None}
+        | _compound_losses(inputs, key, m)
         for m in range(n_models)
     ]
     materials = sorted({j for per in losses for j in per})
@@ -158,9 +178,11 @@ def combined_scores(inputs: SeedInputs, n_models: int) -> list[tuple[float | Non
 def run_counts(inputs: SeedInputs, model: int) -> dict[str, float]:
     """Runs, failed runs, failure rate (failed / finished) and flagged runs of a model on the
     standard boards (every benchmark x material; a succeeded run is flagged where
-    ``is_flagged``). The campaign still running is of another parameter set: not counted."""
+    ``is_flagged``), and its runs on binary compounds (``COMPOUND_RUNS``: succeeded, none
+    flagged). The campaign still running is of another parameter set: not counted."""
     cells = [(b, j) for b in range(len(inputs.benchmarks)) for j in range(5)]
-    runs, failed = len(cells), sum(is_failed(model, j, b) for b, j in cells)
+    runs = len(cells) + len(COMPOUND_RUNS.get(model, ()))
+    failed = sum(is_failed(model, j, b) for b, j in cells)
     flagged = sum(not is_failed(model, j, b) and is_flagged(model, j) for b, j in cells)
     return {
         "n_runs": runs,

@@ -23,6 +23,7 @@ from tests.frontend.conftest import N_SEEDED_MODELS, SeededApi
 from tests.frontend.grid import all_pages, filter_box, page_rows, shown_number, sort_by
 from tests.frontend.seed import (
     ALT_EOS_PARAMS,
+    COMPOUND_RUNS,
     FAILURE_CLASSES,
     MATERIALS,
     N_ALT_PROTOCOL_MODELS,
@@ -92,6 +93,7 @@ def test_materials_table_pages_filters_and_sorts_every_run(
 ) -> None:
     b = _key_index(seeded_api, "eos")
     every = {(material, model_name(m)) for m in range(N_SEEDED_MODELS) for material in MATERIALS}
+    every |= {(c, model_name(m)) for m, compounds in COMPOUND_RUNS.items() for c in compounds}
     failed = {
         (material, model_name(m))
         for m in range(N_SEEDED_MODELS)
@@ -221,7 +223,8 @@ def test_protocol_chooser_lists_both_parameter_sets_and_switches_the_board(
     options = _dropdown_options(chromium, "board-protocol")
     (key, value), *_ = ALT_EOS_PARAMS.items()
     alt_label = f"{key}={value} ({N_ALT_PROTOCOL_MODELS * len(MATERIALS)} runs)"
-    assert options == [f"standard ({N_SEEDED_MODELS * len(MATERIALS)} runs)", alt_label]
+    n_standard = N_SEEDED_MODELS * len(MATERIALS) + sum(map(len, COMPOUND_RUNS.values()))
+    assert options == [f"standard ({n_standard} runs)", alt_label]
 
     set_dropdown(chromium, "board-protocol", alt_label)
     alt = {model_name(m) for m in alt_protocol_models(N_SEEDED_MODELS)}
