@@ -345,6 +345,7 @@ NO_RUN_DATA = {
     "/models/card-schema": "a JSON schema",
     "/models/{model_id}": "a model record: its own rule (404 for others' unapproved models)",
     "/models/{model_id}/leakage": "training-set overlap: the model record's rule",
+    "/prototypes": "crystal prototypes of the input structures, with their counts",
     "/references": "reference values",
     "/references/{reference_id}": "a reference value",
     "/structure-sets": "input structures",

@@ -5,6 +5,12 @@
   features after the last interaction block (64 per atom for 0.3.0).
 - SevenNet: the node features ``"x"`` the model's forward pass leaves in its output (those the
   energy readout reads).
+- ANI (torchani): each atom's AEV (atomic environment vector) from the model's own
+  ``aev_computer``, after its species converter: the invariant descriptor its per-element
+  networks read (384 per atom for ANI-1x).
+- DIEP: the node features after the last graph block (``gc_<n_blocks>``), those its
+  atom-wise readout reads (64 per atom for diep_fold1), from the model's
+  ``predict_structure(..., return_features=True)`` on the calculator's own graph converter.
 
 Every other model returns None: classical potentials (EMT, LJ, Morse) have no embedding.
 """
@@ -52,14 +58,66 @@ def atom_embeddings(calc: Calculator, atoms: Atoms) -> np.ndarray | None:
         data.to(calc.device)  # type: ignore[attr-defined]
         output = calc.model(data)  # type: ignore[attr-defined]
         return np.asarray(output["x"].detach().cpu().numpy(), dtype=float)
+    if kind == "DIEPCalculator":
+        return _diep_node_features(calc, atoms)
+    if type(calc).__module__ == "torchani.ase":
+        return _ani_aevs(calc, atoms)
     return None
+
+
+def _ani_aevs(calc: Any, atoms: Atoms) -> np.ndarray:
+    """AEVs (N, D) of ``atoms`` under a torchani calculator, built as its ``calculate`` does."""
+    import torch
+
+    model = calc.model
+    if calc.periodic_table_index:
+        species = torch.tensor(atoms.get_atomic_numbers(), dtype=torch.long)
+    else:
+        species = calc.species_to_tensor(atoms.get_chemical_symbols())
+    species = species.unsqueeze(0).to(calc.device)
+    coordinates = torch.tensor(atoms.get_positions(), dtype=calc.dtype, device=calc.device)
+    pbc = torch.tensor(atoms.get_pbc(), dtype=torch.bool, device=calc.device)
+    with torch.no_grad():
+        if bool(pbc.any()):
+            import torchani
+
+            cell = torch.tensor(atoms.get_cell(complete=True).array, dtype=calc.dtype)
+            cell = cell.to(calc.device)
+            coordinates = torchani.utils.map2central(cell, coordinates, pbc)
+            converted = model.species_converter((species, coordinates.unsqueeze(0)))
+            aevs = model.aev_computer(converted, cell=cell, pbc=pbc).aevs
+        else:
+            converted = model.species_converter((species, coordinates.unsqueeze(0)))
+            aevs = model.aev_computer(converted).aevs
+    return np.asarray(aevs[0].cpu().numpy(), dtype=float)
+
+
+def _diep_node_features(calc: Any, atoms: Atoms) -> np.ndarray:
+    """DIEP's node features (N, D) after its last graph block, on the calculator's graph."""
+    import torch
+
+    model = calc.potential.model
+    layer = f"gc_{model.n_blocks}"
+    wrapped = atoms.copy()
+    wrapped.wrap()  # as DIEPCalculator.calculate does (exact under periodic boundaries)
+    with torch.no_grad():
+        found = model.predict_structure(
+            wrapped,
+            graph_converter=calc.graph_converter,
+            output_layers=[layer],
+            return_features=True,
+        )
+    return np.asarray(found[layer]["node_feat"].detach().cpu().numpy(), dtype=float)
 
 
 def embedding_source(calc: Calculator) -> str:
     """Where :func:`atom_embeddings` reads the features of ``calc`` (for the map's settings)."""
     if callable(getattr(calc, "get_descriptors", None)):
         return "get_descriptors(invariants_only=True)"
+    if type(calc).__module__ == "torchani.ase":
+        return "ANI AEVs (aev_computer)"
     return {
         "CHGNetCalculator": "CHGNet atom_fea (return_atom_feas=True)",
         "SevenNetCalculator": "SevenNet node features 'x'",
+        "DIEPCalculator": "DIEP node features after the last graph block",
     }.get(type(calc).__name__, "none")
