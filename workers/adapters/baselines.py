@@ -62,10 +62,9 @@ class PerElementPairCalculator(Calculator):
 
     Raises
     ------
-    BenchmarkSetupError
-        On calculation, for a structure with more than one element (no mixing rules here).
     UnsupportedElementsError
-        On calculation, for an element without parameters.
+        On calculation, for a structure with more than one element (no mixing rules here) or
+        an element without parameters: the run is skipped.
     """
 
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]  # noqa: RUF012
@@ -91,8 +90,8 @@ class PerElementPairCalculator(Calculator):
         self.results = dict(inner.results)
 
     def _calculator_for(self, symbols: list[str]) -> Calculator:
-        if len(symbols) != 1:
-            raise BenchmarkSetupError(
+        if len(symbols) != 1:  # a structure the model does not cover: skipped, like an element
+            raise UnsupportedElementsError(
                 f"{self.family} baseline: structure contains {symbols}; only single-element "
                 "structures are supported (no mixing rules are defined)"
             )
