@@ -21,6 +21,8 @@ class FailureClass(StrEnum):
     NO_CONVERGENCE = "no_convergence"
     # imaginary phonon modes of a crystal that is stable in reality
     DYNAMICALLY_UNSTABLE = "dynamically_unstable"
+    # the model exerts no force between the atoms (e.g. every neighbour beyond its cutoff)
+    NO_INTERACTION = "no_interaction"
     TIMEOUT = "timeout"
     UNSUPPORTED_ELEMENTS = "unsupported_elements"
     SETUP_ERROR = "setup_error"

@@ -36,6 +36,7 @@ import numpy as np
 import spglib
 from ase import Atoms
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError
+from ase.neighborlist import neighbor_list
 
 from shared_kernel.failures import BenchmarkFailed, FailureClass
 from workers.benchmarks.base import MetricValue
@@ -307,3 +308,16 @@ def _forces(atoms: Atoms, calc: Calculator) -> np.ndarray:
             "non-finite force in the force checks", failure_class=FailureClass.NAN_OR_INF
         )
     return forces
+
+
+def no_interaction(atoms: Atoms, what: str) -> BenchmarkFailed:
+    """The failure of a model that exerts no force between the atoms of ``atoms`` (a zero
+    force-constant or elastic matrix, ``what``): typically every neighbour lies beyond the
+    model's cutoff (bcc Cs, 5.24 Å apart, under SevenNet-0's and DIEP's 5 Å)."""
+    distances = neighbor_list("d", atoms, 12.0)
+    apart = f"{distances.min():.2f} Å apart" if len(distances) else "over 12 Å apart"
+    return BenchmarkFailed(
+        f"{what}: the model exerts no force between these atoms, whose nearest neighbours are "
+        f"{apart} (beyond its cutoff?)",
+        failure_class=FailureClass.NO_INTERACTION,
+    )

@@ -32,7 +32,13 @@ from ase import Atoms, units
 from ase.calculators.calculator import Calculator
 
 from shared_kernel.failures import BenchmarkFailed, BenchmarkSetupError, FailureClass
-from workers.benchmarks._checks import ForceChecks, check_forces, check_structures, worst
+from workers.benchmarks._checks import (
+    ForceChecks,
+    check_forces,
+    check_structures,
+    no_interaction,
+    worst,
+)
 from workers.benchmarks._eos_fit import curvature_bulk_modulus
 from workers.benchmarks._relaxation import REFERENCE_SYMPREC, minimize
 from workers.benchmarks.base import (
@@ -241,6 +247,8 @@ def run_elastic(
     b_eos = curvature_bulk_modulus(cell, calc, params.eos_volume_range)
     sigma0 = _stress(cell)
     scan = _strain_scan(cell, calc, params, sigma0=sigma0, relax_ions=relax_ions, observer=observer)
+    if not np.any(np.abs(scan.c_gpa) > 1e-6):
+        raise no_interaction(cell, "every elastic constant is zero")
     return ElasticResult(
         c_gpa=tuple(tuple(float(x) for x in row) for row in scan.c_gpa),
         space_group=number,

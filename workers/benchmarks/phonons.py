@@ -33,6 +33,7 @@ from ase import Atoms, units
 from ase.calculators.calculator import Calculator
 
 from shared_kernel.failures import BenchmarkFailed, BenchmarkSetupError, FailureClass
+from workers.benchmarks._checks import no_interaction
 from workers.benchmarks._relaxation import minimize
 from workers.benchmarks.base import (
     Headline,
@@ -246,6 +247,8 @@ def run_phonons(
     relaxed.calc = None
     notify(observer, "phonons", 0.3)
     phonon = force_constants_model(relaxed, calc, params)
+    if not np.any(np.abs(phonon.force_constants) > 1e-8):
+        raise no_interaction(relaxed, "every force constant is zero")
     notify(observer, "phonons", 0.8)
     result = _spectra(relaxed, phonon, params)
     if result.n_imaginary:
