@@ -14,7 +14,8 @@ from selenium import webdriver
 
 from backend.schemas.leaderboard import LeaderboardRead
 from tests.frontend.browser import chromium_driver, serve_dash
-from tests.frontend.seed import Seeded, seed_compound_runs, seed_dashboard
+from tests.frontend.seed import Seeded, seed_dashboard
+from tests.frontend.seed_compounds import seed_compound_runs
 
 MODEL_IDS = {name: uuid.UUID(int=i + 1) for i, name in enumerate(("EMT", "LJ-exp-fit"))}
 # (model, material): model (V0 Å³/atom, B0 GPa), experiment (V0, B0)

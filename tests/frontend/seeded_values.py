@@ -17,11 +17,9 @@ from sqlalchemy.orm import Session
 from backend.db.tables import Benchmark, Reference
 from backend.domain.ranking import RANK_SPECS
 from tests.frontend.seed import (
-    COMPOUND_RUNS,
     OPENNESS,
     S22_LEVEL,
     TRAINING_SETS,
-    compound_value,
     is_failed,
     is_flagged,
     materials_of,
@@ -29,6 +27,7 @@ from tests.frontend.seed import (
     relative_error,
     speed_us,
 )
+from tests.frontend.seed_compounds import COMPOUND_RUNS, compound_value
 
 TIME_METRIC = "time_per_atom_step"
 
