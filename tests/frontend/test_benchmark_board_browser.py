@@ -23,7 +23,6 @@ from tests.frontend.conftest import N_SEEDED_MODELS, SeededApi
 from tests.frontend.grid import all_pages, filter_box, page_rows, shown_number, sort_by
 from tests.frontend.seed import (
     ALT_EOS_PARAMS,
-    COMPOUND_RUNS,
     FAILURE_CLASSES,
     MATERIALS,
     N_ALT_PROTOCOL_MODELS,
@@ -32,6 +31,7 @@ from tests.frontend.seed import (
     is_failed,
     model_name,
 )
+from tests.frontend.seed_compounds import COMPOUND_RUNS
 
 pytestmark = pytest.mark.browser
 
