@@ -247,7 +247,8 @@ def record_failure(
         finished_at=utcnow(),
         series=_finite_series(series),
         failure_class=failure_class,
-        failure_message=message[:4000],
+        # Postgres text cannot hold NUL, which a model's own error message may carry.
+        failure_message=message.replace("\x00", "\\x00")[:4000],
         provenance=provenance,
         **(timings.model_dump() if timings else {}),
     )

@@ -25,7 +25,7 @@ from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.signals import worker_init, worker_process_init
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy import Engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from backend.db.session import reset_engine_cache, session_scope
@@ -142,6 +142,31 @@ def execute_run(self: Any, run_id: str) -> str:
     outcome, error, timings = _execute(job)
     if error is not None and _stalled_timeout(job, error, timings):
         return "released (worker stalled)"
+    try:
+        return _record(job, outcome, error, timings)
+    except (DataError, IntegrityError) as exc:
+        # The result itself cannot be stored (e.g. JSON Postgres refuses): a retry would fail
+        # the same way, so the run fails once, with the reason, instead of being retried until
+        # its lease runs out and it is declared lost.
+        log.exception("run %s attempt %d: result could not be stored", job.run_id, job.attempt)
+        return _record(job, None, UnstorableResult(exc), timings)
+
+
+class UnstorableResult(BenchmarkError):
+    """The database refused a run's result (its rows were rolled back): ``exception``."""
+
+    def __init__(self, error: DataError | IntegrityError) -> None:
+        first = str(error.orig or error).strip().splitlines()[0]
+        super().__init__(f"the result could not be stored ({type(error.orig).__name__}: {first})")
+
+
+def _record(
+    job: runs.ClaimedRun,
+    outcome: Outcome | None,
+    error: BaseException | None,
+    timings: RunTimings,
+) -> str:
+    """Write the attempt's result (or failure) and say what became of the run."""
     stored = store_frames(job.run_id, job.attempt, outcome.frames if outcome else ())
     # A result with projections or artifacts takes several statements, which commit together.
     several = outcome is not None and bool(outcome.projections or stored.rows)

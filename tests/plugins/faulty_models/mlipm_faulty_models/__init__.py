@@ -2,6 +2,8 @@
 
 - ``nan_model``: EMT whose energy turns NaN after ``params["after_calls"]`` calls;
 - ``raising_model``: raises RuntimeError on every call;
+- ``nul_raising_model``: raises RuntimeError whose message holds a NUL character (which
+  Postgres text cannot store);
 - ``hanging_model``: never returns (sleeps), to exercise time limits;
 - ``stubborn_model``: never returns and swallows every exception, the soft time limit's
   included, so only the hard time limit stops it;
@@ -42,6 +44,8 @@ class _Faulty(EMT):
         self.calls += 1
         if self.mode == "raise":
             raise RuntimeError("raising_model always raises")
+        if self.mode == "nul":
+            raise RuntimeError("nul_raising_model says \x00 here")
         if self.mode == "hang":
             time.sleep(10_000)
         while self.mode == "stubborn":
@@ -65,6 +69,7 @@ def _factory(mode: str) -> Callable[[ModelSpec], Calculator]:
 for _family, _mode in (
     ("nan_model", "nan"),
     ("raising_model", "raise"),
+    ("nul_raising_model", "nul"),
     ("hanging_model", "hang"),
     ("stubborn_model", "stubborn"),
     ("slow_emt", "slow"),
