@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import Depends, FastAPI
 
+from backend.api.board_fast_path import BoardFastPath
 from backend.api.body_limit import BodyLimitMiddleware
 from backend.api.deps import json_without_nul
 from backend.api.docs import DOCS_PATHS, install_docs
@@ -120,6 +121,9 @@ def create_app(
     app.state.structure_parser = structure_parser
     app.state.space_group_reader = space_group_reader
     install_error_handlers(app)
+    # innermost of ours: a board's repeat read or revalidation is answered before routing,
+    # with the request id and security headers the outer ones add
+    app.add_middleware(BoardFastPath)
     # outermost: an oversized body is refused before anything reads it
     app.add_middleware(BodyLimitMiddleware, router=app.router)
     # outside the body limit, so its 413 carries a checked request id and the headers too

@@ -38,7 +38,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from backend import dbadmin
-from shared_kernel.hashing import params_hash
+from shared_kernel.hashing import model_version_hash, params_hash
 
 SERVER = os.environ.get(
     "MLIPM_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -46,6 +46,8 @@ SERVER = os.environ.get(
 BENCHMARKS = ("eos", "elastic", "cohesive", "relax", "thermal_expansion")
 ELEMENTS = ("Cu", "Al", "Ni", "Ag", "Au", "Pd", "Pt", "Fe", "Si", "Mo")
 METRICS_PER_RUN = 10
+#: Every bench model is EMT without parameters, file or element list: one version hash.
+EMT_HASH = model_version_hash("emt", {}, None, None)
 
 
 def main() -> None:
@@ -120,10 +122,10 @@ def seed(url: str, *, n_models: int, n_runs: int) -> dict[str, Any]:
         run_rows = _runs(models, benchmarks, structures)
         with conn.cursor().copy(
             "COPY run (id, mlip_model_id, benchmark_id, structure_id, params, params_hash, "
-            "status, attempt, finished_at, provenance) FROM STDIN"
+            "status, attempt, finished_at, provenance, model_hash) FROM STDIN"
         ) as copy:
             for row in run_rows:
-                copy.write_row(row[:10])
+                copy.write_row((*row[:10], EMT_HASH))
         n_metrics = _metrics(conn, run_rows, benchmarks, references)
         conn.commit()
     with psycopg.connect(_libpq(url), autocommit=True) as conn:
@@ -215,7 +217,8 @@ def _copy_models(conn: psycopg.Connection[Any], n_models: int) -> list[uuid.UUID
     """``n_models`` approved EMT model versions, cycling openness and training set."""
     models = []
     with conn.cursor().copy(
-        "COPY mlip_model (id, name, version, family, params, card, status, is_baseline) FROM STDIN"
+        "COPY mlip_model (id, name, version, family, params, card, status, is_baseline, "
+        "version_hash) FROM STDIN"
     ) as copy:
         for i in range(n_models):
             mid = uuid.uuid4()
@@ -227,8 +230,9 @@ def _copy_models(conn: psycopg.Connection[Any], n_models: int) -> list[uuid.UUID
                 ],
             }
             copy.write_row(
-                (mid, f"bench-model-{i:03d}", "1", "emt", "{}", json.dumps(card), "approved", False)
-            )
+                (mid, f"bench-model-{i:03d}", "1", "emt", "{}", json.dumps(card), "approved", False,
+                 EMT_HASH)
+            )  # fmt: skip
     return models
 
 

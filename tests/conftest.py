@@ -3,6 +3,7 @@ and (for integration and browser tests) the real API and a real Celery worker on
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from collections.abc import Iterator
@@ -90,6 +91,7 @@ def client(db_session: Session) -> Iterator[TestClient]:
     """The API in-process, its request sessions joined to the test's rolled-back transaction."""
     from backend.api.deps import get_session
     from backend.main import create_app
+    from backend.services import leaderboard
 
     app = create_app()
 
@@ -98,6 +100,10 @@ def client(db_session: Session) -> Iterator[TestClient]:
         db_session.flush()
 
     app.dependency_overrides[get_session] = _session
+    # the boards' fast path reads change counters on the test's transaction too
+    app.state.board_etag_reader = functools.partial(
+        leaderboard.current_etag, connection=db_session.connection()
+    )
     with TestClient(app) as test_client:
         yield test_client
 

@@ -83,13 +83,6 @@ def malformed_body(request: Request, exc: StarletteHTTPException) -> JSONRespons
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def _request_id(request: Request, call_next):  # type: ignore[no-untyped-def]
-        request.state.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
-        response = await call_next(request)
-        response.headers["X-Request-ID"] = request.state.request_id
-        return response
-
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
         status = next((s for t, s in STATUS.items() if isinstance(exc, t)), 400)

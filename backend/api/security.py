@@ -52,19 +52,32 @@ def valid_request_id(value: str | None) -> str:
 
 
 class RequestIdMiddleware:
-    """Replace a missing or unsafe ``X-Request-ID`` in the request before anything reads it."""
+    """Replace a missing or unsafe ``X-Request-ID`` in the request before anything reads it,
+    keep it in ``request.state.request_id`` (error bodies name it) and send it back with
+    every response that does not carry one already."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            headers = [(k, v) for k, v in scope.get("headers", []) if k != b"x-request-id"]
-            sent = [v for k, v in scope.get("headers", []) if k == b"x-request-id"]
-            rid = valid_request_id(sent[0].decode("latin-1") if len(sent) == 1 else None)
-            # in place: the error handler outside every middleware reads the same scope
-            scope["headers"] = [*headers, (b"x-request-id", rid.encode())]
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = [(k, v) for k, v in scope.get("headers", []) if k != b"x-request-id"]
+        sent = [v for k, v in scope.get("headers", []) if k == b"x-request-id"]
+        rid = valid_request_id(sent[0].decode("latin-1") if len(sent) == 1 else None).encode()
+        # in place: the error handler outside every middleware reads the same scope
+        scope["headers"] = [*headers, (b"x-request-id", rid)]
+        scope.setdefault("state", {})["request_id"] = rid.decode()
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                out = list(message.get("headers", []))
+                if not any(k.lower() == b"x-request-id" for k, _ in out):
+                    message = {**message, "headers": [*out, (b"x-request-id", rid)]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
 
 
 class SecurityHeadersMiddleware:

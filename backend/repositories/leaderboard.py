@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select, text
 from sqlalchemy.orm import Session
 
 from backend.db.tables import LeaderboardVersion, MlipModel, Run, Structure, StructureSet
@@ -78,6 +78,25 @@ def board_versions(session: Session, benchmark_ids: list[uuid.UUID]) -> dict[uui
     v = LeaderboardVersion
     query = select(v.benchmark_id, v.version).where(v.benchmark_id.in_(benchmark_ids))
     return {row[0]: int(row[1]) for row in session.execute(query)}
+
+
+#: The newest (or the given) version of each key with its change counter, in one statement.
+_COUNTERS = text(
+    "SELECT b.key, b.id, v.version FROM ("
+    " SELECT DISTINCT ON (key) key, id FROM benchmark"
+    " WHERE key = ANY(:keys) AND (CAST(:version AS text) IS NULL OR version = :version)"
+    " ORDER BY key, created_at DESC) b"
+    " LEFT JOIN leaderboard_version v ON v.benchmark_id = b.id"
+)
+
+
+def counters_by_key(
+    conn: Connection, keys: list[str], version: str | None
+) -> dict[str, tuple[uuid.UUID, int | None]]:
+    """Each stored key's benchmark id (newest version, or ``version``) and change counter,
+    read on a bare connection (no ORM): the boards' fast path revalidates with it."""
+    rows = conn.execute(_COUNTERS, {"keys": keys, "version": version})
+    return {key: (bid, None if n is None else int(n)) for key, bid, n in rows}
 
 
 def newest_result(session: Session, benchmark_ids: list[uuid.UUID]) -> datetime | None:

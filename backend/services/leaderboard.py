@@ -15,8 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
+from backend.db.session import get_engine
 from backend.db.tables import Benchmark
 from backend.domain import ranking
 from backend.domain.elements import chemical_symbols
@@ -96,10 +98,43 @@ def board_etag(
     never tagged older than it is; None when a counter is missing (the body is hashed then).
     """
     versions = repo.board_versions(session, benchmark_ids)
-    if any(b not in versions for b in benchmark_ids):
+    return etag_of([(b, versions.get(b)) for b in benchmark_ids], request)
+
+
+def etag_of(
+    counters: list[tuple[uuid.UUID, int | None]], request: list[tuple[str, str]]
+) -> str | None:
+    """The ETag of a board over these (benchmark id, change counter) pairs, in the board's
+    order, for this request; None when a counter is missing."""
+    if any(n is None for _, n in counters):
         return None
-    key = repr((ETAG_FORMAT, [(str(b), versions[b]) for b in benchmark_ids], sorted(request)))
+    key = repr((ETAG_FORMAT, [(str(b), n) for b, n in counters], sorted(request)))
     return f'"{hashlib.sha256(key.encode()).hexdigest()[:32]}"'
+
+
+def current_etag(
+    keys: list[str],
+    version: str | None,
+    request: list[tuple[str, str]],
+    *,
+    connection: Connection | None = None,
+) -> str | None:
+    """The ETag a board of ``keys`` (newest versions, or ``version`` of the one key) has now,
+    from one statement on a pooled connection (or ``connection``); None when a key or a
+    counter is missing.
+
+    The same value ``board_etag`` gives the route for the same benchmarks and request, read
+    without an ORM session (the boards' fast path, ``backend.api.board_fast_path``).
+    """
+    if connection is not None:
+        found = repo.counters_by_key(connection, keys, version)
+    else:
+        with get_engine().connect() as conn:
+            found = repo.counters_by_key(conn, keys, version)
+            conn.rollback()
+    if any(k not in found for k in keys):
+        return None
+    return etag_of([found[k] for k in keys], request)
 
 
 def board_filter(session: Session, query: BoardQuery) -> BoardFilter:
