@@ -4,7 +4,7 @@ Seeds a throwaway database (migrated and bootstrapped like a real one) with 200 
 models, 5 benchmarks x 100 structures with experimental references, 10^5 runs (96 %
 succeeded, 3 % failed, 1 % queued) and about 10^6 metric rows, written with COPY (so the
 leaderboard summaries are filled by the same triggers as in production). Then it starts the
-API (uvicorn, 2 workers) on loopback and drives it with a bounded asyncio load generator
+API (`mlipm api --workers 2`) on loopback and drives it with a bounded asyncio load generator
 (20 clients, each sending its next request as soon as the previous answer arrives, one
 keep-alive connection each), and reports p50/p95/p99 per endpoint:
 
@@ -14,7 +14,11 @@ keep-alive connection each), and reports p50/p95/p99 per endpoint:
 - both boards with a query that differs per request (``nonce``), so each one is built
   (the ETag of a board, and the body stored under it, change with every write it shows).
 
-    python -m bench.read_path [--clients 20] [--requests 2000] [--runs 100000]
+    python -m bench.read_path [--clients 20] [--requests 2000] [--runs 100000] [--workers 2]
+
+The API is started as it ships (``mlipm api --workers N``, no access log) on a free port, on
+a private Postgres cluster started here (``--shared-postgres``: MLIPM_BENCH_POSTGRES instead);
+the result names the ports and the connections each API process held.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 import zlib
@@ -38,6 +43,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from backend import dbadmin
+from backend.cli.localservices import PostgresCluster
 from shared_kernel.hashing import model_version_hash, params_hash
 
 SERVER = os.environ.get(
@@ -62,9 +68,28 @@ def main() -> None:
     parser.add_argument(
         "--build-only", action="store_true", help="in-process build times only, no HTTP load"
     )
+    parser.add_argument(
+        "--shared-postgres",
+        action="store_true",
+        help="use MLIPM_BENCH_POSTGRES (default: a private cluster started here, as shipped)",
+    )
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="mlipm-read-path-") as scratch:
+        Path(scratch).chmod(0o755)  # the private cluster runs as the postgres user
+        cluster = None if args.shared_postgres else PostgresCluster(Path(scratch) / "pg")
+        if cluster is not None:
+            cluster.start()
+        server = SERVER if cluster is None else cluster.url("postgres")
+        try:
+            _measure_on(server, args)
+        finally:
+            if cluster is not None:
+                cluster.stop()
+
+
+def _measure_on(server: str, args: argparse.Namespace) -> None:
     url = (
-        make_url(SERVER)
+        make_url(server)
         .set(database=f"mlipm_bench_read_{uuid.uuid4().hex[:8]}")
         .render_as_string(hide_password=False)
     )
@@ -83,6 +108,7 @@ def main() -> None:
                     url, clients=args.clients, requests=args.requests, workers=args.workers
                 )
             ),
+            "postgres": f"{'shared' if args.shared_postgres else 'private'} ({make_url(url).port})",
             "machine": f"{platform.node()} ({os.cpu_count()} CPUs, {platform.processor()})",
             "python": platform.python_version(),
         }
@@ -357,26 +383,18 @@ def _free_port() -> int:
 
 
 def serve_and_measure(url: str, *, clients: int, requests: int, workers: int) -> dict[str, Any]:
+    """Start ``mlipm api`` as it ships (``--workers``, no access log) on a free port and load
+    it; also how the clients' connections spread over its processes."""
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": url, "MLIPM_LOG_LEVEL": "warning"}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "backend.main:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        env=env,
-    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "MLIPM_LOG_LEVEL": "warning",
+        "MLIPM_API_HOST": "127.0.0.1",
+        "MLIPM_API_PORT": str(port),
+    }
+    command = [sys.executable, "-m", "backend.cli", "api", "--workers", str(workers)]
+    server = subprocess.Popen(command, env=env)
     try:
         _wait_up(port)
         combined = "/leaderboards?benchmarks=" + ",".join(BENCHMARKS)
@@ -384,7 +402,8 @@ def serve_and_measure(url: str, *, clients: int, requests: int, workers: int) ->
         etag = asyncio.run(_etag(port, board))
         results: dict[str, Any] = {
             "clients": clients,
-            "uvicorn_workers": workers,
+            "api_command": " ".join(["mlipm", *command[3:]]),
+            "api_port": port,
             # other work on the machine inflates every figure: keep its measure beside them
             "load_average_1min_before": round(os.getloadavg()[0], 2),
             "uptime_before": _uptime(),
@@ -399,7 +418,9 @@ def serve_and_measure(url: str, *, clients: int, requests: int, workers: int) ->
             ("leaderboard_combined_built", combined + "&nonce={i}", {}),
         ):
             asyncio.run(_load(port, path, headers, clients=clients, total=min(200, requests)))
-            results[name] = asyncio.run(_load(port, path, headers, clients=clients, total=requests))
+            results[name] = asyncio.run(
+                _load(port, path, headers, clients=clients, total=requests, server=server.pid)
+            )
             results[name]["path"] = path
             results[name]["single_client_p50_ms"] = asyncio.run(
                 _load(port, path, headers, clients=1, total=100)
@@ -410,6 +431,22 @@ def serve_and_measure(url: str, *, clients: int, requests: int, workers: int) ->
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def _connections_per_process(server: int, port: int) -> list[int]:
+    """Established connections on ``port`` held by each of the server's processes (busiest
+    first)."""
+    import psutil
+
+    counts = []
+    for proc in [psutil.Process(server), *psutil.Process(server).children(recursive=True)]:
+        try:
+            held = [c for c in proc.net_connections("tcp") if c.laddr and c.laddr.port == port]
+        except psutil.Error:
+            continue
+        if proc.pid != server or held:
+            counts.append(sum(1 for c in held if c.status == psutil.CONN_ESTABLISHED))
+    return sorted((c for c in counts if c), reverse=True)
 
 
 def _wait_up(port: int) -> None:
@@ -449,8 +486,16 @@ async def _etag(port: int, path: str) -> str:
 
 
 async def _load(
-    port: int, path: str, headers: dict[str, str], *, clients: int, total: int
+    port: int,
+    path: str,
+    headers: dict[str, str],
+    *,
+    clients: int,
+    total: int,
+    server: int | None = None,
 ) -> dict[str, Any]:
+    """``total`` requests from ``clients`` kept-alive connections, each sending its next
+    request when its answer arrives; ``server``: also count each API process' connections."""
     latencies: list[float] = []
     sizes: set[int] = set()
     statuses: dict[int, int] = {}
@@ -469,8 +514,12 @@ async def _load(
             sizes.add(len(body))
         writer.close()
 
+    async def spread() -> list[int]:
+        await asyncio.sleep(0.5)  # every client connected and busy
+        return [] if server is None else _connections_per_process(server, port)
+
     start = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(clients)))
+    *_, per_process = await asyncio.gather(*(client() for _ in range(clients)), spread())
     wall = time.perf_counter() - start
     q = statistics.quantiles(latencies, n=100, method="inclusive")
     return {
@@ -482,6 +531,7 @@ async def _load(
         "p99_ms": round(q[98], 2),
         "max_ms": round(max(latencies), 2),
         "throughput_rps": round(len(latencies) / wall, 1),
+        **({"connections_per_process": per_process} if server is not None else {}),
     }
 
 

@@ -166,6 +166,10 @@ def serve_api(
     limit_concurrency: Annotated[
         int, typer.Option(min=1, help="connections + requests in progress before 503s")
     ] = DEFAULT_LIMITS.limit_concurrency,
+    workers: Annotated[
+        int, typer.Option(min=1, help="API processes, each with its own socket on the port")
+    ] = 2,
+    access_log: Annotated[bool, typer.Option(help="log a line per request")] = False,
 ) -> None:
     """Serve the REST API with uvicorn, with deadlines on slow clients."""
     from backend.api.server import serve
@@ -177,7 +181,14 @@ def serve_api(
         keep_alive_s=keep_alive,
         limit_concurrency=limit_concurrency,
     )
-    serve("backend.main:app", host=settings.api_host, port=settings.api_port, limits=limits)
+    serve(
+        "backend.main:app",
+        host=settings.api_host,
+        port=settings.api_port,
+        limits=limits,
+        workers=workers,
+        access_log=access_log,
+    )
 
 
 @app.command("worker", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
