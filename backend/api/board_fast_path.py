@@ -15,16 +15,18 @@ route unchanged, which builds the board, checks every parameter and stores the b
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from typing import Any
 from urllib.parse import parse_qsl
 
 from anyio import to_thread
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backend.api.board_bodies import BODIES
+from backend.api.board_bodies import BODIES, MAX_BODIES
 from backend.services import leaderboard
+from shared_kernel.lru import LruCache
 
 log = logging.getLogger(__name__)
 PREFIX = "/leaderboards"
@@ -32,11 +34,19 @@ PREFIX = "/leaderboards"
 ANSWERED: Counter[int] = Counter()
 
 
+_Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
+
+
 class BoardFastPath:
-    """Answer a board's revalidation or repeat read from its counters and stored body."""
+    """Answer a board's revalidation or repeat read from its counters and stored body; while
+    this process builds a board after a write, other readers of it get the previous body."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        #: request key -> the ETag of the newest body this process built for it
+        self.latest: LruCache[str, str] = LruCache(MAX_BODIES)
+        #: request keys whose board this process is building, set when the build is done
+        self.building: dict[str, asyncio.Event] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET":
@@ -55,13 +65,46 @@ class BoardFastPath:
             log.debug("board fast path: counters unavailable", exc_info=True)
             etag = None
         answer = None if etag is None else _answer(scope, etag)
+        rkey = repr(sorted(request_key))
+        if answer is None and etag is not None and rkey in self.building:
+            answer = await self._meanwhile(scope, rkey, etag)
         if answer is None:
-            await self.app(scope, receive, send)
+            await self._build(scope, receive, send, rkey)
             return
         status, headers, body = answer
         ANSWERED[status] += 1
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+    async def _meanwhile(self, scope: Scope, rkey: str, etag: str) -> _Answer | None:
+        """While another request builds this board: its previous body, marked as such (a
+        reader never waits for a rebuild); with none, the new one once built."""
+        previous = self.latest.get(rkey)
+        stale = None if previous is None else _answer(scope, previous)
+        if stale is not None:
+            status, headers, body = stale
+            return status, [*headers, (b"x-board-rebuilding", b"1")], body
+        await self.building[rkey].wait()
+        return _answer(scope, etag)
+
+    async def _build(self, scope: Scope, receive: Receive, send: Send, rkey: str) -> None:
+        """Let the route build the board; remember the ETag of what it sent."""
+        mine = rkey not in self.building  # else another request builds it too, unmarked
+        done = self.building.setdefault(rkey, asyncio.Event())
+
+        async def send_and_note(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 200:
+                for name, value in message.get("headers", []):
+                    if name.lower() == b"etag":
+                        self.latest.put(rkey, value.decode("latin-1"))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            if mine:
+                del self.building[rkey]
+                done.set()
 
 
 def _board_of(scope: Scope) -> tuple[list[str], str | None, list[tuple[str, str]]] | None:
@@ -88,7 +131,7 @@ def _board_of(scope: Scope) -> tuple[list[str], str | None, list[tuple[str, str]
     return keys, version, [("", path), *query]
 
 
-def _answer(scope: Scope, etag: str) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+def _answer(scope: Scope, etag: str) -> _Answer | None:
     cache = [(b"etag", etag.encode()), (b"cache-control", b"no-cache")]
     if _client_has(scope, etag):
         return 304, cache, b""
