@@ -28,11 +28,13 @@ import asyncio
 import json
 import os
 import platform
+import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 import zlib
@@ -69,11 +71,19 @@ def main() -> None:
         "--build-only", action="store_true", help="in-process build times only, no HTTP load"
     )
     parser.add_argument(
+        "--writes-per-s",
+        type=float,
+        default=2.0,
+        help="results landing per second while the stored boards are read (0: none)",
+    )
+    parser.add_argument(
         "--shared-postgres",
         action="store_true",
         help="use MLIPM_BENCH_POSTGRES (default: a private cluster started here, as shipped)",
     )
     args = parser.parse_args()
+    # stopped (timeout, kill): unwind, so the API and the private cluster stop too
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="mlipm-read-path-") as scratch:
         Path(scratch).chmod(0o755)  # the private cluster runs as the postgres user
         cluster = None if args.shared_postgres else PostgresCluster(Path(scratch) / "pg")
@@ -105,7 +115,11 @@ def _measure_on(server: str, args: argparse.Namespace) -> None:
                 {}
                 if args.build_only
                 else serve_and_measure(
-                    url, clients=args.clients, requests=args.requests, workers=args.workers
+                    url,
+                    clients=args.clients,
+                    requests=args.requests,
+                    workers=args.workers,
+                    writes_per_s=args.writes_per_s,
                 )
             ),
             "postgres": f"{'shared' if args.shared_postgres else 'private'} ({make_url(url).port})",
@@ -382,7 +396,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve_and_measure(url: str, *, clients: int, requests: int, workers: int) -> dict[str, Any]:
+def serve_and_measure(
+    url: str, *, clients: int, requests: int, workers: int, writes_per_s: float = 0.0
+) -> dict[str, Any]:
     """Start ``mlipm api`` as it ships (``--workers``, no access log) on a free port and load
     it; also how the clients' connections spread over its processes."""
     port = _free_port()
@@ -402,6 +418,7 @@ def serve_and_measure(url: str, *, clients: int, requests: int, workers: int) ->
         etag = asyncio.run(_etag(port, board))
         results: dict[str, Any] = {
             "clients": clients,
+            "results_landing_per_s": writes_per_s,
             "api_command": " ".join(["mlipm", *command[3:]]),
             "api_port": port,
             # other work on the machine inflates every figure: keep its measure beside them
@@ -417,13 +434,18 @@ def serve_and_measure(url: str, *, clients: int, requests: int, workers: int) ->
             ("leaderboard_eos_built", board + "?nonce={i}", {}),
             ("leaderboard_combined_built", combined + "&nonce={i}", {}),
         ):
-            asyncio.run(_load(port, path, headers, clients=clients, total=min(200, requests)))
-            results[name] = asyncio.run(
-                _load(port, path, headers, clients=clients, total=requests, server=server.pid)
-            )
+            warm = min(requests, 3 * clients if "built" in name else 200)
+            asyncio.run(_load(port, path, headers, clients=clients, total=warm))
+            with ResultWriter(url, writes_per_s if "built" not in name else 0.0) as writer:
+                # a build takes ~1.5 s of CPU at 10^6 rows: fewer of those
+                total = min(requests, 3 * clients) if "built" in name else requests
+                results[name] = asyncio.run(
+                    _load(port, path, headers, clients=clients, total=total, server=server.pid)
+                )
+            results[name]["results_written"] = writer.written
             results[name]["path"] = path
             results[name]["single_client_p50_ms"] = asyncio.run(
-                _load(port, path, headers, clients=1, total=100)
+                _load(port, path, headers, clients=1, total=10 if "built" in name else 100)
             )["p50_ms"]
         results["load_average_1min_after"] = round(os.getloadavg()[0], 2)
         results["uptime_after"] = _uptime()
@@ -431,6 +453,45 @@ def serve_and_measure(url: str, *, clients: int, requests: int, workers: int) ->
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+class ResultWriter:
+    """Results landing while the boards are read, as during a campaign: every ``1/rate`` s
+    one metric row on a succeeded run of each benchmark (each write changes every board's
+    ETag, so the next read of each board is a rebuild)."""
+
+    def __init__(self, url: str, rate_per_s: float) -> None:
+        self.url, self.rate, self.written = url, rate_per_s, 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="result-writer", daemon=True)
+
+    def __enter__(self) -> ResultWriter:
+        if self.rate > 0:
+            self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        if self.thread.is_alive():
+            self.thread.join(10)
+
+    def _run(self) -> None:
+        with psycopg.connect(_libpq(self.url), autocommit=True) as conn:
+            runs = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT DISTINCT ON (benchmark_id) id FROM run WHERE status = 'succeeded'"
+                )
+            ]
+            while not self.stop.wait(1.0 / self.rate):
+                with conn.transaction():
+                    for run_id in runs:
+                        conn.execute(
+                            "INSERT INTO metric (id, run_id, name, value, unit) "
+                            "VALUES (%s, %s, %s, 1.0, '1')",
+                            (uuid.uuid4(), run_id, f"written_{uuid.uuid4().hex[:12]}"),
+                        )
+                self.written += 1
 
 
 def _connections_per_process(server: int, port: int) -> list[int]:

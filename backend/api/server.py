@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -218,6 +219,7 @@ def _serve_one(
     if not reuse_port:
         uvicorn.run(app, host=host, port=port, **options)
         return
+    _stop_with_supervisor()
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -226,3 +228,16 @@ def _serve_one(
     sock.set_inheritable(True)
     config = uvicorn.Config(app, host=host, port=port, **options)
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _stop_with_supervisor() -> None:
+    """On Linux, have the kernel send this process SIGTERM when its supervisor dies, even by
+    SIGKILL, so no API process outlives it holding the port."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() == 1:  # it died before the call
+        raise SystemExit(0)

@@ -3,7 +3,7 @@
 - both processes answer: over many fresh connections, each process serves some;
 - a process that dies is started again, and the port keeps answering;
 - a second server on a port in use is refused at once, not silently sharing it;
-- SIGTERM to the supervisor stops every process.
+- SIGTERM to the supervisor stops every process, and so does its death by SIGKILL.
 """
 
 from __future__ import annotations
@@ -99,4 +99,15 @@ def test_a_port_in_use_is_refused_and_sigterm_stops_every_process(
     proc.terminate()
     assert proc.wait(timeout=30) == 0
     _gone, alive = psutil.wait_procs(children, timeout=15)
+    assert alive == []
+
+
+def test_the_processes_do_not_outlive_a_killed_supervisor(
+    served: tuple[subprocess.Popen[bytes], int],
+) -> None:
+    proc, _ = served
+    children = _api_processes(proc)
+    proc.kill()
+    proc.wait(timeout=10)
+    _gone, alive = psutil.wait_procs(children, timeout=20)
     assert alive == []
