@@ -568,7 +568,7 @@ async def _load(
             remaining[0] -= 1
             t0 = time.perf_counter()
             status, body, _ = await _request(
-                reader, writer, path.replace("{i}", str(remaining[0])), headers
+                reader, writer, path.replace("{i}", uuid.uuid4().hex), headers
             )
             latencies.append((time.perf_counter() - t0) * 1000)
             statuses[status] = statuses.get(status, 0) + 1
