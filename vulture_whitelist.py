@@ -21,6 +21,8 @@ _ = _Used()
 _.model_config
 _.run_status  # backend/schemas/landscapes.py
 _.max_abs_difference_mev_atom  # backend/schemas/landscapes.py
+_.computed_at  # backend/schemas/representations.py (the summary body)
+_.structure_map
 _.failure_rate  # backend/schemas/leaderboard.py
 _.scored_on  # backend/schemas/leaderboard.py
 _.license  # backend/schemas/model_card.py (model card fields)

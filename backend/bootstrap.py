@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from backend.services import catalog, models
 from workers.adapters.baselines import baseline_models
-from workers.adapters.pretrained import pretrained_models
+from workers.adapters.pretrained import control_models, pretrained_models
 from workers.atoms_json import atoms_to_json
 from workers.benchmarks.base import load_all
 from workers.fingerprints import structure_fingerprint
@@ -155,9 +155,10 @@ def register_benchmarks(session: Session) -> int:
 
 
 def register_builtin_models(session: Session) -> int:
-    """The baselines, and the MLIPs whose weights ship in their packages (run when installed)."""
+    """The baselines, the MLIPs whose weights ship in their packages (run when installed) and
+    their random-weight controls."""
     added = 0
-    for record in (*baseline_models(), *pretrained_models()):
+    for record in (*baseline_models(), *pretrained_models(), *control_models()):
         _, created = models.upsert_builtin(
             session,
             name=record.name,

@@ -302,6 +302,20 @@ class ApiClient:
         body = self._request("GET", "/landscapes/compare", params=params)
         return _validate(PlaneDifference, body, "/landscapes/compare")
 
+    # -- latent representations -----------------------------------------------------------
+    def representations(self) -> dict[str, Any] | None:
+        """GET /representations: the latest cross-run summary of the representation runs, as
+        stored (with ``summary_id`` and ``created_at``); None when there is none yet (404)."""
+        try:
+            body = self._request("GET", "/representations")
+        except ApiError as exc:
+            if exc.status_code == 404:
+                return None
+            raise
+        if not isinstance(body, dict):
+            raise ApiError(f"GET /representations on {self.base_url} did not return an object")
+        return body
+
     # -- transport ------------------------------------------------------------------------
     # -- API tokens (the caller's own) ----------------------------------------------------
     def create_token(self, name: str = "default") -> TokenCreated:

@@ -21,6 +21,7 @@ from backend.api.routes import (
     leaderboards,
     models,
     references,
+    representations,
     runs,
     structures,
     tokens,
@@ -131,7 +132,7 @@ def create_app(
     app.add_middleware(SecurityHeadersMiddleware, router=app.router, docs_paths=DOCS_PATHS)
     for module in (health, models, benchmarks, campaigns, runs, leaderboards, exports, landscapes):
         app.include_router(module.router)
-    for module in (tokens, users, structures, references):
+    for module in (tokens, users, structures, references, representations):
         app.include_router(module.router)
     app.router.routes.insert(0, StaticPathGuard(app.router))
     install_optional_auth_in_openapi(app)

@@ -73,7 +73,7 @@ def create_server(api_url: str | None = None) -> flask.Flask:
 
 
 # Pages in the navbar, in this order; the energy-landscape page is linked even before it exists.
-NAV_ORDER = ("/", "/elements", "/campaigns", "/landscape")
+NAV_ORDER = ("/", "/elements", "/campaigns", "/landscape", "/representations")
 LANDSCAPE = {"name": "Energy landscapes", "relative_path": "/landscape", "path": "/landscape"}
 
 

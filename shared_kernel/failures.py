@@ -23,6 +23,8 @@ class FailureClass(StrEnum):
     DYNAMICALLY_UNSTABLE = "dynamically_unstable"
     # the model exerts no force between the atoms (e.g. every neighbour beyond its cutoff)
     NO_INTERACTION = "no_interaction"
+    # the model has no per-atom embedding to read (classical potentials): the run is skipped
+    NO_REPRESENTATION = "no_representation"
     TIMEOUT = "timeout"
     UNSUPPORTED_ELEMENTS = "unsupported_elements"
     SETUP_ERROR = "setup_error"
@@ -66,6 +68,13 @@ class UnsupportedElementsError(BenchmarkSetupError):
     """The model does not cover every element of the structure: the run is skipped, not failed."""
 
     failure_class = FailureClass.UNSUPPORTED_ELEMENTS
+
+
+class NoRepresentationError(UnsupportedElementsError):
+    """The model exposes no latent representation (EMT, LJ, Morse): the ``representation``
+    benchmark does not apply to it, so the run is skipped, not failed."""
+
+    failure_class = FailureClass.NO_REPRESENTATION
 
 
 class BenchmarkFailed(BenchmarkError):

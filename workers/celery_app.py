@@ -11,7 +11,9 @@ from shared_kernel.queues import PRIORITY_SEP, PRIORITY_STEPS
 def make_celery() -> Celery:
     settings = get_settings()
     app = Celery(
-        "mlipm", broker=settings.redis_url, include=["workers.tasks.runs", "workers.tasks.sweeper"]
+        "mlipm",
+        broker=settings.redis_url,
+        include=["workers.tasks.runs", "workers.tasks.sweeper", "workers.tasks.representations"],
     )
     app.conf.update(
         task_serializer="json",

@@ -9,7 +9,7 @@ structures:
   feature spaces of the same atoms whatever their widths.
 - :func:`pooled`: one fixed-size row per structure from its per-atom rows.
 - :func:`linear_probe_r2`: how much of a physical quantity a linear read-out of the features
-  recovers (cross-validated ridge regression).
+  recovers (cross-validated ridge regression; folds over groups of rows when given).
 - :func:`probe_targets`: the per-atom quantities to probe for (coordination, nearest-neighbour
   distance, volume per atom, periodic-table group).
 
@@ -169,12 +169,23 @@ def pooled(
     return np.hstack([means, np.stack([a.std(axis=0) for a in arrays])])
 
 
-def linear_probe_r2(x: np.ndarray, y: np.ndarray, *, folds: int = 5, seed: int = 0) -> ProbeResult:
+def linear_probe_r2(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    groups: Sequence[object] | np.ndarray | None = None,
+) -> ProbeResult:
     """Cross-validated R² of a ridge regression of ``y`` on the features ``x``.
 
     Each fold fits ``StandardScaler`` then ``RidgeCV(alphas=ALPHA_GRID)`` on its training
     rows only (the scaler's statistics and the penalty never see the test rows), and scores R²
-    on its test rows. The folds are a shuffled ``KFold`` seeded by ``seed``.
+    on its test rows. Without ``groups`` the folds are a shuffled ``KFold`` seeded by
+    ``seed``; with ``groups`` they are a ``GroupKFold``: every row of a group (e.g. the
+    strained copies of one base structure) falls in the same test fold, so a probe cannot
+    score by recognising a structure it saw in training. Plain K-fold reads any quantity fixed
+    per structure from any embedding that tells the structures apart, random weights included.
 
     Parameters
     ----------
@@ -185,7 +196,9 @@ def linear_probe_r2(x: np.ndarray, y: np.ndarray, *, folds: int = 5, seed: int =
     folds
         Number of folds K (>= 2).
     seed
-        Seed of the fold shuffle.
+        Seed of the fold shuffle (unused with ``groups``: ``GroupKFold`` is deterministic).
+    groups
+        Optional group label of each row, shape (n,); needs at least ``folds`` groups.
 
     Returns
     -------
@@ -194,11 +207,11 @@ def linear_probe_r2(x: np.ndarray, y: np.ndarray, *, folds: int = 5, seed: int =
     Raises
     ------
     ValueError
-        If the shapes disagree, ``folds`` < 2, n < 2 ``folds``, or ``y`` is constant (R² is
-        undefined).
+        If the shapes disagree, ``folds`` < 2, n < 2 ``folds`` (without ``groups``), fewer
+        than ``folds`` groups (with ``groups``), or ``y`` is constant (R² is undefined).
     """
     from sklearn.linear_model import RidgeCV
-    from sklearn.model_selection import KFold, cross_validate
+    from sklearn.model_selection import GroupKFold, KFold, cross_validate
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
@@ -206,14 +219,25 @@ def linear_probe_r2(x: np.ndarray, y: np.ndarray, *, folds: int = 5, seed: int =
     if features.ndim != 2 or target.shape != (features.shape[0],):
         raise ValueError(f"x must be (n, d) and y (n,): got {features.shape} and {target.shape}")
     n = features.shape[0]
-    if folds < 2 or n < 2 * folds:
+    labels = None if groups is None else _checked_groups(groups, n, folds)
+    if labels is None and (folds < 2 or n < 2 * folds):
         raise ValueError(f"a {folds}-fold probe needs folds >= 2 and n >= {2 * folds}, got n={n}")
     if np.ptp(target) == 0.0:
         raise ValueError("the probe target is constant: R² is undefined")
     pipeline = make_pipeline(StandardScaler(), RidgeCV(alphas=ALPHA_GRID))
-    splitter = KFold(n_splits=folds, shuffle=True, random_state=seed)
+    splitter = (
+        KFold(n_splits=folds, shuffle=True, random_state=seed)
+        if labels is None
+        else GroupKFold(n_splits=folds)
+    )
     found = cross_validate(
-        pipeline, features, target, cv=splitter, scoring="r2", return_estimator=True
+        pipeline,
+        features,
+        target,
+        groups=labels,
+        cv=splitter,
+        scoring="r2",
+        return_estimator=True,
     )
     scores = np.asarray(found["test_score"], dtype=float)
     fold_alphas = tuple(float(e[-1].alpha_) for e in found["estimator"])
@@ -225,6 +249,20 @@ def linear_probe_r2(x: np.ndarray, y: np.ndarray, *, folds: int = 5, seed: int =
         alpha=alpha,
         fold_alphas=fold_alphas,
     )
+
+
+def _checked_groups(groups: Sequence[object] | np.ndarray, n: int, folds: int) -> np.ndarray:
+    """The group labels as an array, if there are ``n`` of them in at least ``folds`` groups."""
+    labels = np.asarray(groups)
+    if labels.shape != (n,):
+        raise ValueError(f"groups must be (n,) = ({n},), got {labels.shape}")
+    n_groups = len(np.unique(labels))
+    if folds < 2 or n_groups < folds:
+        raise ValueError(
+            f"a {folds}-fold group probe needs folds >= 2 and >= {folds} groups, "
+            f"got {n_groups} groups"
+        )
+    return labels
 
 
 def _nearest_neighbour_distances(atoms: Atoms) -> np.ndarray:

@@ -207,9 +207,26 @@ def _launch_and_watch(
         )
     watch_campaigns(console, client, [c.id for c in campaigns], check=children.check)
     console.print(f"{len(campaigns)} campaign(s) done in {time.monotonic() - started:.0f} s")
+    if any(b.key == "representation" for spec in plan for b in spec.benchmarks):
+        _summarize_representations(console)
     _print_results(console, client.leaderboard("eos"))
     _print_runs(console, client, campaigns)
     return plan
+
+
+def _summarize_representations(console: Console) -> None:
+    """The cross-run representation summary of what the demo ran, now (the workers' own,
+    debounced, would come up to 30 s later)."""
+    from workers.tasks.representations import summarize_stored
+
+    started = time.monotonic()
+    stored = summarize_stored()
+    if stored is None:
+        console.print("representation summary: no run had embeddings")
+        return
+    console.print(
+        f"representation summary of {stored.n_runs} runs in {time.monotonic() - started:.0f} s"
+    )
 
 
 def _installed_families() -> set[str]:

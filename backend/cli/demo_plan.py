@@ -32,6 +32,15 @@ MD_CRYSTALS = ("Cu",)
 SPEED_CRYSTALS = ("Cu",)
 CLUSTER = "Cu13"
 STATIC_BENCHMARKS = ("relax", "cohesive", "elastic", "diatomics", "phonons")
+# The representation probes hold whole elements out, so they need many: 31 elemental crystals
+# every packaged crystal MLIP covers, for the MLIPs and CHGNet's random-weight twin (the
+# control that separates what training put in the latent space from what the architecture
+# does). The baselines have no embedding: they are left out, not skipped 28 times.
+REPRESENTATION_CRYSTALS = (
+    "Li", "Na", "K", "Rb", "Mg", "Ca", "Sr", "Ba", "Al", "Si", "Ge", "C", "Pb", "Sc", "Y",
+    "Ti", "Zr", "V", "Nb", "Cr", "Mo", "W", "Fe", "Co", "Ni", "Cu", "Zn", "Pd", "Ag", "Pt", "Au",
+)  # fmt: skip
+REPRESENTATION_CONTROLS = {"chgnet": "CHGNet-random-weights"}
 MD_BENCHMARKS = ("nve", "md_stability", "thermal_expansion")
 # The landscape benchmark's global map (the `landscape` extra); without it the runs would fail.
 LANDSCAPE_PACKAGES = ("dscribe", "umap", "phate")
@@ -46,6 +55,7 @@ class _Group:
     benchmarks: tuple[str, ...]
     structure_set: str = ELEMENTAL_CRYSTALS
     materials: tuple[str, ...] | None = None
+    controls: tuple[str, ...] = ()  # control models, by name, beside the families' models
 
 
 def demo_plan(
@@ -73,6 +83,15 @@ def demo_plan(
         _Group(f"static benchmarks on {on}", every, STATIC_BENCHMARKS, materials=DEMO_CRYSTALS),
         _Group(f"speed on {SPEED_CRYSTALS[0]}", every, ("speed",), materials=SPEED_CRYSTALS),
         _Group(
+            f"representations of {len(REPRESENTATION_CRYSTALS)} elemental crystals",
+            mlips,
+            ("representation",),
+            materials=REPRESENTATION_CRYSTALS,
+            controls=tuple(
+                REPRESENTATION_CONTROLS[f] for f in mlips if f in REPRESENTATION_CONTROLS
+            ),
+        ),
+        _Group(
             "S22 complexes",
             every + tuple(f for f in MOLECULE_FAMILIES if f in families),
             ("s22",),
@@ -94,7 +113,8 @@ def _specs(groups: list[_Group]) -> list[CampaignCreate]:
     return [
         CampaignCreate(
             name=f"demo: {g.title}",
-            models=[ModelRef(name=name) for family in g.families for name in names[family]],
+            models=[ModelRef(name=name) for family in g.families for name in names[family]]
+            + [ModelRef(name=name) for name in g.controls],
             benchmarks=[BenchmarkRef(key=key) for key in g.benchmarks],
             structure_sets=[g.structure_set],
             materials=None if g.materials is None else list(g.materials),
@@ -140,6 +160,11 @@ def demo_pages(plan: list[CampaignCreate]) -> list[tuple[str, str]]:
             f"energy planes of {CLUSTER} side by side, the global map"
             if "landscape" in keys
             else "empty: the demo left the landscape out",
+        ),
+        *(
+            [("/representations", "probes, CKA and maps of the MLIPs' latent spaces")]
+            if "representation" in keys
+            else []
         ),
         ("/campaigns", "the demo's campaigns, their runs and failures"),
     ]

@@ -24,6 +24,7 @@ from rich.progress import (
 from backend.api.server import DEFAULT_LIMITS, ServerLimits
 from backend.cli.local import bench_app, runs_app
 from backend.cli.models import models_app
+from backend.cli.representations import representations_app
 from backend.cli.tokens import tokens_app
 from backend.client import ApiClient, ApiError
 from backend.db.session import session_scope
@@ -44,6 +45,7 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(bench_app, name="bench")
 app.add_typer(models_app, name="models")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(representations_app, name="representations")
 console = Console()
 
 

@@ -68,6 +68,7 @@ RANK_SPECS: dict[str, RankSpec] = {
     "speed": RankSpec("time_per_atom_step", "value"),
     "landscape": RankSpec("path_rmse_vs_reference", "value"),
     "phonons": RankSpec("debye_temperature", "abs_rel_error"),
+    "representation": RankSpec("strain_resolution", "value", higher_is_better=True),
 }
 
 

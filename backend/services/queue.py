@@ -47,6 +47,7 @@ __all__ = ["Dispatch", "enqueue", "enqueue_after_commit", "message_taken", "runs
 
 log = logging.getLogger(__name__)
 EXECUTE_RUN = "runs.execute"
+SUMMARIZE_REPRESENTATIONS = "representations.summarize"
 UNSENT_GRACE_S = 10.0  # a queued run this long without a message in the broker: send it
 EPOCH_KEY = "mlipm:broker-epoch"
 MAX_RESENDS = 5000  # per sweep; the rest are found again by the next one
@@ -152,6 +153,25 @@ def enqueue_after_commit(session: Session, run_ids: list[uuid.UUID]) -> None:
             log.warning("broker unreachable; the sweeper will send %d run(s)", len(dispatches))
 
     after_commit(session, send)
+
+
+def enqueue_representation_summary(*, debounce_s: float = 0.0) -> bool:
+    """Send one ``representations.summarize`` message to the default queue; True when sent.
+
+    With ``debounce_s``: only when none was sent in the last ``debounce_s`` seconds (one Redis
+    ``SET NX`` for the installation), and delayed by as long, so that the runs of a campaign
+    finishing meanwhile are in that one summary instead of each asking for its own.
+    """
+    from workers.celery_app import celery_app  # the app imports this module's users
+
+    if debounce_s > 0 and not due("representation-summary", every_s=debounce_s):
+        return False
+    celery_app.send_task(
+        SUMMARIZE_REPRESENTATIONS,
+        queue=get_settings().celery_queue,
+        countdown=debounce_s if debounce_s > 0 else None,
+    )
+    return True
 
 
 def sweep_lock(*, hold_s: float) -> str | None:

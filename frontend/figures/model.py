@@ -40,6 +40,12 @@ FAILURE_COLORS = dict(
         strict=False,
     )
 )
+# The palette has 11 colours: the later classes take Tol's vibrant scheme, none of them in it.
+FAILURE_COLORS |= {
+    "dynamically_unstable": "#EE7733",
+    "no_interaction": "#0077BB",
+    "no_representation": "#EE3377",
+}
 
 
 def _layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import quote
 
 import dash
 import dash_bootstrap_components as dbc
@@ -228,6 +229,13 @@ def card(model: ModelRead, runs: list[RunSummary]) -> dbc.Card:
                     ]
                 ),
                 html.P(["Paper: ", html.A(paper, href=paper)]) if paper else None,
+                html.P(
+                    html.A(
+                        "Inside the model: latent map, probes and failure atlas",
+                        href=f"/representations?model={quote(model.name, safe='')}",
+                        id="model-representations-link",
+                    )
+                ),
                 dbc.Alert(c["caveat"], color="warning") if c.get("caveat") else None,
             ]
         ),

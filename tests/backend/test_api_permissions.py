@@ -185,6 +185,7 @@ MATRIX: dict[tuple[str, str], tuple[Setup, dict[str, int]]] = {
         lambda c: (f"/references/{c.reference()}", {}),
         ADMIN_ONLY,
     ),
+    ("POST", "/representations/summary"): (lambda c: ("/representations/summary", {}), ADMIN_ONLY),
 }
 
 
@@ -268,6 +269,12 @@ def _names_model(response: Any, p: PrivateRuns) -> bool:
     return p.model_id in response.text
 
 
+def _summary_names_model(response: Any, p: PrivateRuns) -> bool:
+    """The representation summary (404 until one is computed) names approved models only."""
+    assert response.status_code in (200, 404), response.text[:300]
+    return response.status_code == 200 and p.model_id in response.text
+
+
 READS: dict[str, tuple[ReadUrl, Sees, dict[str, bool]]] = {
     "/runs": (lambda p: f"/runs?model_id={p.model_id}", _lists("id"), OWNER_AND_ADMIN),
     "/runs/{run_id}": (lambda p: f"/runs/{p.failed}", _direct, OWNER_AND_ADMIN),
@@ -328,6 +335,8 @@ READS: dict[str, tuple[ReadUrl, Sees, dict[str, bool]]] = {
         _names_model,
         NOBODY,
     ),
+    # a summary is computed while models are approved; one unapproved since is cut out on read
+    "/representations": (lambda p: "/representations", _summary_names_model, NOBODY),
 }
 
 #: GET routes that return no run data, and why.

@@ -29,6 +29,7 @@ STATIC = {
     "s22",
     "speed",
     "landscape",
+    "representation",
 }
 
 
@@ -44,7 +45,8 @@ def _pairs(families: frozenset[str], **options: bool) -> set[tuple[str, str]]:
 def test_every_benchmark_runs_mlips_only_static_and_md_only_cheap_models() -> None:
     pairs = _pairs(FAMILIES)
     assert {key for _, key in pairs} == set(load_all())
-    assert {key for name, key in pairs if name == "EMT"} == set(load_all())
+    # EMT runs every benchmark but representation: it has no latent space
+    assert {key for name, key in pairs if name == "EMT"} == set(load_all()) - {"representation"}
     assert {key for name, key in pairs if name in MLIPS} <= STATIC
     assert {name for name, key in pairs if key in MD_BENCHMARKS} == {"EMT", "LJ-exp-fit"}
     assert {name for name, key in pairs if key == "relax"} == BASELINES | MLIPS - {"ANI-1x"}
@@ -57,6 +59,15 @@ def test_every_benchmark_runs_mlips_only_static_and_md_only_cheap_models() -> No
     assert eos["CHGNet-0.3.0"] is None
     assert eos["SevenNet-0"] == ["Cu", "Al", "Ni"]
     assert "MPtrj" in dict(demo_pages(demo_plan(FAMILIES)))["/elements"]
+    # representations: the crystal MLIPs and CHGNet's random-weight twin, on enough crystals
+    # for probes that hold whole elements out; no baseline (no embedding)
+    (representation,) = [s for s in demo_plan(FAMILIES) if s.benchmarks[0].key == "representation"]
+    assert {m.name for m in representation.models} == {
+        "CHGNet-0.3.0", "SevenNet-0", "DIEP-r2SCAN", "CHGNet-random-weights"
+    }  # fmt: skip
+    assert len(representation.materials or ()) >= 20
+    assert "/representations" in dict(demo_pages(demo_plan(FAMILIES)))
+    assert "/representations" not in dict(demo_pages(demo_plan(frozenset())))
     assert "MPtrj" not in dict(demo_pages(demo_plan(frozenset())))["/elements"]
 
 

@@ -30,7 +30,7 @@ from backend.services import users
 from backend.settings import get_settings
 from tests.live import LiveStack
 from workers.adapters.baselines import BaselineModel, baseline_models
-from workers.adapters.pretrained import pretrained_models
+from workers.adapters.pretrained import control_models, pretrained_models
 from workers.adapters.torch_support import MPTRJ_ELEMENTS, MPTRJ_N_STRUCTURES
 from workers.atoms_json import atoms_from_json, atoms_to_json
 
@@ -133,7 +133,9 @@ def test_bad_cards_are_refused_with_the_field_path(
     assert any(str(key) in error["message"] for key in (*card, "Xx"))
 
 
-@pytest.mark.parametrize("record", [*baseline_models(), *pretrained_models()], ids=lambda r: r.name)
+@pytest.mark.parametrize(
+    "record", [*baseline_models(), *pretrained_models(), *control_models()], ids=lambda r: r.name
+)
 def test_every_built_in_card_fits_the_schema(record: BaselineModel) -> None:
     checked = ModelCreate.model_validate(
         {
@@ -157,6 +159,18 @@ def test_builtin_models_are_stored_with_normalized_cards(client: TestClient) -> 
     assert chgnet["card"]["openness"] == "OSOD"
     assert chgnet["card"]["training_data"][0]["name"] == "MPtrj"
     assert "Bowen Deng" in chgnet["card"]["authors"]
+
+
+def test_setup_registers_the_random_weights_control_beside_the_trained_model(
+    client: TestClient,
+) -> None:
+    listed = client.get("/models").json()["items"]
+    control = next(m for m in listed if m["name"] == "CHGNet-random-weights")
+    trained = next(m for m in listed if m["name"] == "CHGNet-0.3.0")
+    assert control["status"] == "approved"
+    assert (control["family"], control["params"]) == ("chgnet", {"random_weights_seed": 0})
+    assert "not a potential" in control["card"]["caveat"]
+    assert control["version_hash"] != trained["version_hash"]
 
 
 def test_the_mptrj_models_carry_the_published_element_counts(client: TestClient) -> None:

@@ -159,3 +159,22 @@ def test_mae_figure_of_many_models_shows_the_chosen_ones(board: LeaderboardRead)
 
     assert all(list(trace.x) == ["m005", "m029"] for trace in fig.data)
     assert "(2 of 30 models)" in fig.layout.title.text
+
+
+def test_every_failure_class_of_a_benchmark_run_has_its_own_colour() -> None:
+    from frontend.figures.model import FAILURE_COLORS
+    from shared_kernel.failures import FailureClass
+
+    # the platform's refusals and lost workers are not drawn: a run's own outcomes are
+    platform = {
+        FailureClass.CANCELLED,
+        FailureClass.MODEL_NOT_APPROVED,
+        FailureClass.MODEL_CHANGED,
+        FailureClass.ENVIRONMENT_MISMATCH,
+        FailureClass.WORKER_LOST,
+        FailureClass.WORKER_STALLED,
+    }
+    drawn = {c.value for c in FailureClass if c not in platform}
+    assert {"dynamically_unstable", "no_interaction", "no_representation"} <= drawn
+    assert drawn <= set(FAILURE_COLORS)
+    assert len(set(FAILURE_COLORS.values())) == len(FAILURE_COLORS)

@@ -1,4 +1,5 @@
-"""Model records of the pretrained universal MLIPs whose weights ship in their wheels.
+"""Model records of the pretrained universal MLIPs whose weights ship in their wheels, and of
+the random-weight controls of their architectures (``control_models``).
 
 Building the records imports no torch: parameter counts and elements are documented
 constants, checked against the loaded models by ``tests/workers/test_mlip_adapters.py``.
@@ -44,7 +45,17 @@ N_PARAMETERS = {
     "SevenNet-0": 842_623,
     "DIEP-r2SCAN": 403_181,
     "ANI-1x": 2_613_280,
+    "CHGNet-random-weights": 412_525,  # CHGNet() defaults: 0.3.0's architecture
 }
+#: The seed of the random-weight CHGNet control (``params["random_weights_seed"]``).
+CONTROL_SEED = 0
+CONTROL_CAVEAT = (
+    "A control, not a potential: CHGNet 0.3.0's architecture (CHGNet() with its default "
+    "hyper-parameters) with random weights drawn from torch.manual_seed({seed}); only the "
+    "per-element reference energies of its composition model come from MPtrj. Its energies, "
+    "forces and stresses are meaningless; it exists to show what the representation "
+    "benchmark reads from an untrained embedding, which a trained model must beat."
+)
 
 
 MPTRJ_COUNTS_FILE = "mptrj-element-counts-by-occurrence.json"
@@ -214,4 +225,48 @@ def pretrained_models() -> list[BaselineModel]:
         ),
         _diep(),
         _ani1x(),
+    ]
+
+
+def control_models() -> list[BaselineModel]:
+    """The built-in controls: ``CHGNet-random-weights``, CHGNet 0.3.0's architecture with
+    random weights (seed :data:`CONTROL_SEED`), for the ``representation`` benchmark.
+
+    Kept apart from :func:`pretrained_models` so that nothing that picks the packaged MLIPs
+    by family (the demo, the adapter tests) picks a control as a potential.
+
+    Returns
+    -------
+    list[BaselineModel]
+        Records with ``is_baseline=False`` (a baseline is a classical potential given as a
+        floor to beat; a control is no potential at all), family ``chgnet``, params
+        ``{"random_weights_seed": 0}``, the MPtrj elements (those of the architecture's
+        composition model) and a card saying it is a control.
+    """
+    card = {
+        "authors": "Bowen Deng, Peichen Zhong, KyuJung Jun, Janosh Riebesell, Kevin Han, "
+        "Christopher J. Bartel, Gerbrand Ceder",
+        "paper": CHGNET_PAPER,
+        "code": "https://github.com/CederGroupHub/chgnet",
+        "license": "BSD-3-Clause (Modified BSD, chgnet package)",
+        "description": "Control: random weights of CHGNet 0.3.0's architecture "
+        f"(seed {CONTROL_SEED}); not a potential. The paper and code are the architecture's.",
+        "n_parameters": N_PARAMETERS["CHGNet-random-weights"],
+        "hyperparameters": {
+            "architecture": "CHGNet() defaults (those of the 0.3.0 checkpoint)",
+            "random_weights_seed": CONTROL_SEED,
+        },
+        "requirements": {"torch": "2.13.0", "chgnet": ">=0.4.2"},
+        "caveat": CONTROL_CAVEAT.format(seed=CONTROL_SEED),
+    }
+    return [
+        BaselineModel(
+            "CHGNet-random-weights",
+            f"0.3.0-seed{CONTROL_SEED}",
+            "chgnet",
+            {"random_weights_seed": CONTROL_SEED},
+            card,
+            sorted(MPTRJ_ELEMENTS),
+            is_baseline=False,
+        )
     ]

@@ -45,6 +45,7 @@ from workers.celery_app import celery_app
 from workers.execution import Outcome, execute_claimed
 from workers.phases import space_group_of_data
 from workers.tasks.artifacts import record_frames, store_frames
+from workers.tasks.representations import after_run_succeeded
 
 log = logging.getLogger(__name__)
 
@@ -183,14 +184,19 @@ def _record(
                 read_space_group=space_group_of_data,
             )
             record_frames(session, job.run_id, stored, recorded=recorded)
-            return "succeeded" if recorded else _stale(job)
-        assert error is not None
-        failure = _failure(error)
-        if not runs.record_failure(
-            session, job, timings=timings, provenance=_provenance(job), **failure
-        ):
-            return _stale(job)
-    return str(failure["status"])
+            if not recorded:
+                return _stale(job)
+        else:
+            assert error is not None
+            failure = _failure(error)
+            if not runs.record_failure(
+                session, job, timings=timings, provenance=_provenance(job), **failure
+            ):
+                return _stale(job)
+    if outcome is None:
+        return str(failure["status"])
+    after_run_succeeded(job.benchmark_key)  # committed: a summary reads it
+    return "succeeded"
 
 
 def _stale(job: runs.ClaimedRun) -> str:

@@ -13,6 +13,7 @@ from backend.db.tables.leaderboard import (
 from backend.db.tables.mlip_model import MlipModel, TrainingStructureHash
 from backend.db.tables.projection import Projection
 from backend.db.tables.reference import Reference
+from backend.db.tables.representation_summary import RepresentationSummary
 from backend.db.tables.run import Metric, Run, RunAttempt, Series
 from backend.db.tables.run_artifact import RunArtifact
 from backend.db.tables.structure import Structure, StructureSet
@@ -33,6 +34,7 @@ __all__ = [
     "MlipModel",
     "Projection",
     "Reference",
+    "RepresentationSummary",
     "Run",
     "RunArtifact",
     "RunAttempt",
