@@ -14,7 +14,13 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
-from workers.benchmarks._landscape_map import MAP_METHODS, SoapSettings, project, standardize
+from workers.benchmarks._landscape_map import (
+    MAP_METHODS,
+    SoapSettings,
+    project,
+    soap_vectors,
+    standardize,
+)
 
 #: UMAP and PHATE of fewer points than this say nothing; PCA is always drawn.
 MIN_MAP_POINTS = 10
@@ -54,33 +60,9 @@ def structure_map(
     if structures is None or len(ids) < 3 or find_spec("dscribe") is None:
         return None
     frames = [structures[i] for i in ids]
-    entry = projections(standardize(_soap(frames, SOAP_SETTINGS)), methods, seed)
+    entry = projections(
+        standardize(soap_vectors(frames, SOAP_SETTINGS, compression="crossover")), methods, seed
+    )
     entry["descriptor"] = {**SOAP_SETTINGS.as_dict(), "compression": "crossover"}
     entry["points"] = [{"structure_id": i, "formula": formulas[i]} for i in ids]
     return entry
-
-
-def _soap(frames: list[Atoms], settings: SoapSettings) -> np.ndarray:
-    """Atom-averaged SOAP (F, D) of periodic and finite structures alike; element pairs only
-    with themselves ("crossover"), so D grows with the number of elements, not its square."""
-    from dscribe.descriptors import SOAP
-
-    species = sorted({s for f in frames for s in f.get_chemical_symbols()})
-    rows: dict[int, np.ndarray] = {}
-    for periodic in (True, False):
-        picked = [k for k, f in enumerate(frames) if bool(f.pbc.any()) is periodic]
-        if not picked:
-            continue
-        soap = SOAP(
-            species=species,
-            r_cut=settings.r_cut_a,
-            n_max=settings.n_max,
-            l_max=settings.l_max,
-            sigma=settings.sigma_a,
-            average="inner",
-            periodic=periodic,
-            compression={"mode": "crossover"},
-        )
-        found = np.asarray(soap.create([frames[k] for k in picked], n_jobs=1), dtype=float)
-        rows.update(zip(picked, found.reshape(len(picked), -1), strict=True))
-    return np.stack([rows[k] for k in range(len(frames))])

@@ -46,6 +46,16 @@ class SoapSettings:
 
 def soap_features(frames: list[Atoms], settings: SoapSettings) -> np.ndarray:
     """Atom-averaged SOAP vectors (F, D) of ``frames``, standardized per component."""
+    return standardize(soap_vectors(frames, settings))
+
+
+def soap_vectors(
+    frames: list[Atoms], settings: SoapSettings, *, compression: str | None = None
+) -> np.ndarray:
+    """Atom-averaged SOAP vectors (F, D) of ``frames``, periodic and finite ones alike (each
+    described with its own periodicity). ``compression``: dscribe's mode (``"crossover"``:
+    element pairs only with themselves, so D grows with the number of elements, not its
+    square)."""
     try:
         from dscribe.descriptors import SOAP
     except ImportError as exc:  # pragma: no cover - depends on the installation
@@ -53,18 +63,24 @@ def soap_features(frames: list[Atoms], settings: SoapSettings) -> np.ndarray:
             "the global map needs dscribe (pip install 'mlip-metrology[landscape]')"
         ) from exc
     species = sorted({s for f in frames for s in f.get_chemical_symbols()})
-    soap = SOAP(
-        species=species,
-        r_cut=settings.r_cut_a,
-        n_max=settings.n_max,
-        l_max=settings.l_max,
-        sigma=settings.sigma_a,
-        average="inner",
-        periodic=bool(frames[0].pbc.any()),
-    )
-    return standardize(
-        np.asarray(soap.create(frames, n_jobs=1), dtype=float).reshape(len(frames), -1)
-    )
+    rows: dict[int, np.ndarray] = {}
+    for periodic in (True, False):
+        picked = [k for k, f in enumerate(frames) if bool(f.pbc.any()) is periodic]
+        if not picked:
+            continue
+        soap = SOAP(
+            species=species,
+            r_cut=settings.r_cut_a,
+            n_max=settings.n_max,
+            l_max=settings.l_max,
+            sigma=settings.sigma_a,
+            average="inner",
+            periodic=periodic,
+            **({} if compression is None else {"compression": {"mode": compression}}),
+        )
+        found = np.asarray(soap.create([frames[k] for k in picked], n_jobs=1), dtype=float)
+        rows.update(zip(picked, found.reshape(len(picked), -1), strict=True))
+    return np.stack([rows[k] for k in range(len(frames))])
 
 
 def standardize(features: np.ndarray) -> np.ndarray:
