@@ -256,3 +256,63 @@ def test_file_families_declare_what_they_need() -> None:
         assert adapter.provides_stress
         assert "torch" in adapter.packages
         assert set(adapter.package_versions()) >= {"ase", "torch"}
+
+
+@pytest.fixture(scope="module")
+def embedding_torchscript(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A TorchScript model exporting ``embeddings``: per atom, sum over its neighbours of
+    exp(-r / s) for s = 1, 2, 4 Å (invariant by construction; no periodic images)."""
+    torch = pytest.importorskip("torch")
+
+    class Described(torch.nn.Module):
+        @torch.jit.export
+        def embeddings(
+            self,
+            positions: torch.Tensor,
+            numbers: torch.Tensor,
+            cell: torch.Tensor,
+            pbc: torch.Tensor,
+        ) -> torch.Tensor:
+            r = torch.cdist(positions, positions)
+            off = 1.0 - torch.eye(positions.shape[0], dtype=positions.dtype)
+            scales = torch.tensor([1.0, 2.0, 4.0], dtype=positions.dtype)
+            return (torch.exp(-r.unsqueeze(-1) / scales) * off.unsqueeze(-1)).sum(dim=1)
+
+        def forward(
+            self,
+            positions: torch.Tensor,
+            numbers: torch.Tensor,
+            cell: torch.Tensor,
+            pbc: torch.Tensor,
+        ) -> torch.Tensor:
+            return self.embeddings(positions, numbers, cell, pbc).sum()
+
+    path = tmp_path_factory.mktemp("ts") / "described.pt"
+    torch.jit.script(Described()).save(str(path))
+    return path
+
+
+def test_a_torchscript_file_exporting_embeddings_gives_its_per_atom_features(
+    embedding_torchscript: Path, lj_torchscript: Path
+) -> None:
+    from workers.adapters.embeddings import atom_embeddings, embedding_source
+
+    calc = make_calculator(
+        ModelSpec("torchscript", "described", artifact_path=embedding_torchscript)
+    )
+    atoms = argon_cluster()
+    features = atom_embeddings(calc, atoms)
+    assert features is not None
+    assert features.shape == (8, 3)
+    # the same sums computed here, from the distances
+    r = atoms.get_all_distances()
+    np.fill_diagonal(r, np.inf)
+    expected = np.stack([np.exp(-r / s).sum(axis=1) for s in (1.0, 2.0, 4.0)], axis=1)
+    np.testing.assert_allclose(features, expected, rtol=1e-12)
+    turned = atoms.copy()
+    turned.rotate(37, "x", center="COM")
+    turned.rotate(71, "z", center="COM")
+    np.testing.assert_allclose(atom_embeddings(calc, turned), features, atol=1e-10)
+    assert embedding_source(calc) == "the TorchScript file's exported embeddings()"
+    plain = make_calculator(ModelSpec("torchscript", "lj-ts", artifact_path=lj_torchscript))
+    assert atom_embeddings(plain, atoms) is None  # no exported method: no latent space

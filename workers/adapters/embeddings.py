@@ -12,6 +12,10 @@
   atom-wise readout reads (64 per atom for diep_fold1), from the model's
   ``predict_structure(..., return_features=True)`` on the calculator's own graph converter.
 
+- TorchScript files (``workers.adapters.torchscript``): the module's ``embeddings`` method
+  when the file exports one (``@torch.jit.export``), with ``forward``'s arguments, returning
+  (N, D) per-atom features.
+
 Every other model returns None: classical potentials (EMT, LJ, Morse) have no embedding.
 """
 
@@ -62,7 +66,35 @@ def atom_embeddings(calc: Calculator, atoms: Atoms) -> np.ndarray | None:
         return _diep_node_features(calc, atoms)
     if type(calc).__module__ == "torchani.ase":
         return _ani_aevs(calc, atoms)
+    if kind == "TorchScriptCalculator":
+        return _scripted_embeddings(calc, atoms)
     return None
+
+
+def _scripted_embeddings(calc: Any, atoms: Atoms) -> np.ndarray | None:
+    """A TorchScript model's exported ``embeddings(positions, numbers, cell, pbc)`` (the
+    arguments of its ``forward``, see ``workers.adapters.torchscript``), or None when the file
+    exports none."""
+    import torch
+
+    module = calc.module
+    if not hasattr(module, "embeddings"):
+        return None
+    kind = {"dtype": calc.torch_dtype}
+    with torch.no_grad():
+        found = module.embeddings(
+            torch.tensor(atoms.positions, **kind),
+            torch.tensor(atoms.numbers, dtype=torch.int64),
+            torch.tensor(np.asarray(atoms.cell), **kind),
+            torch.tensor(atoms.pbc, dtype=torch.bool),
+        )
+    features = np.asarray(found.detach().cpu().numpy(), dtype=float)
+    if features.shape[:1] != (len(atoms),) or features.ndim != 2:
+        raise ValueError(
+            f"the TorchScript model's embeddings() gave shape {features.shape}, not "
+            f"({len(atoms)}, D): one row per atom"
+        )
+    return features
 
 
 def _ani_aevs(calc: Any, atoms: Atoms) -> np.ndarray:
@@ -120,4 +152,5 @@ def embedding_source(calc: Calculator) -> str:
         "CHGNetCalculator": "CHGNet atom_fea (return_atom_feas=True)",
         "SevenNetCalculator": "SevenNet node features 'x'",
         "DIEPCalculator": "DIEP node features after the last graph block",
+        "TorchScriptCalculator": "the TorchScript file's exported embeddings()",
     }.get(type(calc).__name__, "none")

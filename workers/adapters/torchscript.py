@@ -13,6 +13,10 @@ rows of ``cell`` are the lattice vectors. Forces are ``-dE/dpositions`` by autog
 stress (periodic cells only) is ``(1/V) dE/dε`` for a homogeneous strain ``ε`` applied to
 positions and cell together, so the module must build periodic images from ``cell``.
 
+A file may also export ``embeddings(positions, numbers, cell, pbc) -> Tensor[N, D]``
+(``@torch.jit.export``): per-atom features before its readout, which the ``representation``
+benchmark reads (``workers.adapters.embeddings``).
+
 Loading uses ``torch.jit.load``, which does not unpickle arbitrary Python objects: the file's
 code is TorchScript, run by torch's interpreter. So this family needs no trust flag.
 """
