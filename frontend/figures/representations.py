@@ -25,6 +25,9 @@ Body = Mapping[str, Any]
 Point = dict[str, Any]
 
 METHODS = ("pca", "umap", "phate")
+#: where the points sit: the chosen model's own latent space, or structure space (SOAP, the
+#: same for every model), both coloured by the chosen model's outcomes
+SPACES = {"latent": "the model's latent space", "structure": "structure space (SOAP)"}
 #: colour choice -> what the colour shows (the dropdown's labels, in its order)
 COLOURS = {
     "group": "element group (composition-weighted mean)",
@@ -69,9 +72,28 @@ def model_options(body: Body) -> list[dict[str, str]]:
     ]
 
 
-def method_options(body: Body, model: str | None) -> list[dict[str, Any]]:
-    """PCA, UMAP and PHATE, each disabled where the summary holds no such map of ``model``."""
-    maps = (body.get("maps") or {}).get(model) or {}
+def space_options(body: Body) -> list[dict[str, Any]]:
+    """The two spaces; structure space disabled when the summary has no SOAP map."""
+    return [
+        {
+            "label": label,
+            "value": key,
+            "disabled": key == "structure" and not body.get("structure_map"),
+        }
+        for key, label in SPACES.items()
+    ]
+
+
+def _maps_of(body: Body, model: str | None, space: str) -> Mapping[str, Any]:
+    if space == "structure":
+        return body.get("structure_map") or {}
+    return (body.get("maps") or {}).get(model) or {}
+
+
+def method_options(body: Body, model: str | None, space: str = "latent") -> list[dict[str, Any]]:
+    """PCA, UMAP and PHATE, each disabled where the summary holds no such map of ``model``
+    (or, in structure space, no such SOAP map)."""
+    maps = _maps_of(body, model, space)
     return [{"label": m.upper(), "value": m, "disabled": not maps.get(m)} for m in METHODS]
 
 
@@ -101,11 +123,11 @@ def chemistry(formula: str) -> tuple[float | None, float | None]:
     return group, (x if math.isfinite(x) else None)
 
 
-def map_points(body: Body, model: str, method: str) -> list[Point] | None:
-    """The points of ``model``'s ``method`` map, each with its coordinates and its atlas entry
-    (benchmark failures, flags, error; None when no other benchmark ran on it); None when the
-    summary holds no such map."""
-    maps = (body.get("maps") or {}).get(model) or {}
+def map_points(body: Body, model: str, method: str, space: str = "latent") -> list[Point] | None:
+    """The points of ``model``'s ``method`` map (or of the SOAP structure map), each with its
+    coordinates and ``model``'s atlas entry (benchmark failures, flags, error; None when no
+    other benchmark ran on it); None when the summary holds no such map."""
+    maps = _maps_of(body, model, space)
     coords = maps.get(method)
     if not coords:
         return None
@@ -213,22 +235,26 @@ def _scatter(points: list[Point], *, name: str, marker: dict[str, Any]) -> go.Sc
 
 
 @escaped
-def projection_figure(body: Body, model: str | None, method: str | None, colour: str) -> go.Figure:
-    """``model``'s latent map by ``method``, one point per structure, coloured by ``colour``
-    (COLOURS); coloured by failure class it is the model's failure atlas."""
-    title = f"{model}: latent map" if model else "Latent map"
-    points = map_points(body, model, method) if model and method else None
+def projection_figure(
+    body: Body, model: str | None, method: str | None, colour: str, space: str = "latent"
+) -> go.Figure:
+    """``model``'s latent map (or the SOAP structure map) by ``method``, one point per
+    structure, coloured by ``colour`` (COLOURS) from ``model``'s outcomes; coloured by failure
+    class it is the model's failure atlas."""
+    what = "structure map (SOAP)" if space == "structure" else "latent map"
+    title = f"{model}: {what}" if model else what.capitalize()
+    points = map_points(body, model, method, space) if model and method else None
     if not points:
-        return empty_figure(title, f"no {method or ''} map stored for this model", _HEIGHT)
+        return empty_figure(title, f"no {method or ''} map stored ({what})", _HEIGHT)
     if colour in CATEGORICAL:
         traces = _categorical_traces(points, colour)
     else:
         traces = _continuous_traces(points, colour)
     fig = go.Figure(traces)
     label = method.upper() if method else ""
-    title = f"{model}: latent map ({label}) coloured by {COLOURS[colour]}"
+    title = f"{model}: {what} ({label}) coloured by {COLOURS[colour]}"
     if colour == "failure":
-        title = f"Failure atlas of {model}: latent map ({label}) coloured by failure class"
+        title = f"Failure atlas of {model}: {what} ({label}) coloured by failure class"
     fig.update_layout(
         template=TEMPLATE,
         title=title,

@@ -69,7 +69,12 @@ def _panels() -> list[Any]:
     return [
         dbc.Row(
             [
-                _labelled("Model", dcc.Dropdown(id="representations-model", clearable=False), 4),
+                _labelled("Model", dcc.Dropdown(id="representations-model", clearable=False), 3),
+                _labelled(
+                    "Points in",
+                    dcc.Dropdown(id="representations-space", value="latent", clearable=False),
+                    3,
+                ),
                 _labelled(
                     "Projection", dcc.Dropdown(id="representations-method", clearable=False), 2
                 ),
@@ -81,7 +86,7 @@ def _panels() -> list[Any]:
                         value="group",
                         clearable=False,
                     ),
-                    4,
+                    3,
                 ),
             ],
             className="mb-2",
@@ -148,23 +153,31 @@ def load_summary(wanted: str | None) -> tuple[Any, ...]:
 
 
 def choose_method(
-    model: str | None, body: dict[str, Any] | None, current: str | None
-) -> tuple[Any, Any]:
-    """The projections of ``model``, those the summary lacks disabled; keeps ``current`` if
-    the model has it."""
+    model: str | None, space: str | None, body: dict[str, Any] | None, current: str | None
+) -> tuple[Any, Any, Any]:
+    """The spaces (structure space disabled without a SOAP map) and the projections of
+    ``model`` there, those the summary lacks disabled; keeps ``current`` if it has it."""
     if not body:
-        return no_update, no_update
-    options = figures.method_options(body, model)
-    return options, figures.chosen_method(options, current or "pca")
+        return no_update, no_update, no_update
+    options = figures.method_options(body, model, space or "latent")
+    return (
+        figures.space_options(body),
+        options,
+        figures.chosen_method(options, current or "pca"),
+    )
 
 
 def draw_map(
-    model: str | None, method: str | None, colour: str, body: dict[str, Any] | None
+    model: str | None,
+    method: str | None,
+    colour: str,
+    space: str | None,
+    body: dict[str, Any] | None,
 ) -> go.Figure:
-    """The chosen model's latent map in the chosen colour."""
+    """The chosen model's latent map, or the structure map, in the chosen colour."""
     if not body:
         return no_update
-    return figures.projection_figure(body, model, method, colour)
+    return figures.projection_figure(body, model, method, colour, space or "latent")
 
 
 def draw_novelty(model: str | None, body: dict[str, Any] | None) -> go.Figure:
@@ -236,9 +249,11 @@ def register_callbacks(app: dash.Dash) -> None:
         Input("representations-wanted", "data"),
     )(load_summary)
     app.callback(
+        Output("representations-space", "options"),
         Output("representations-method", "options"),
         Output("representations-method", "value"),
         Input("representations-model", "value"),
+        Input("representations-space", "value"),
         State("representations-body", "data"),
         State("representations-method", "value"),
     )(choose_method)
@@ -247,6 +262,7 @@ def register_callbacks(app: dash.Dash) -> None:
         Input("representations-model", "value"),
         Input("representations-method", "value"),
         Input("representations-colour", "value"),
+        Input("representations-space", "value"),
         State("representations-body", "data"),
     )(draw_map)
     app.callback(

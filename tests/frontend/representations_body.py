@@ -98,6 +98,14 @@ def summary_body() -> dict[str, Any]:
             CONTROL: _map(6, umap=False),
             OTHER: _map(4, umap=False),
         },
+        # structure space: the same structures, SOAP coordinates of their own (no variants)
+        "structure_map": {
+            "pca": {"x": [10.0, 11.0, 12.0, 13.0, 14.0, 15.0], "y": [0.0] * 6},
+            "umap": None,
+            "phate": None,
+            "points": [{"structure_id": SID[f], "formula": f} for f in FORMULAS[:6]],
+            "descriptor": {"r_cut_a": 5.0, "compression": "crossover"},
+        },
         "atlas": {
             TRAINED: [
                 {

@@ -110,6 +110,25 @@ def test_failure_atlas_draws_one_colour_per_failure_class_and_names_the_failures
     assert fig.layout.title.text.startswith(f"Failure atlas of {TRAINED}: latent map (PCA)")
 
 
+def test_structure_space_places_the_soap_points_coloured_by_the_models_outcomes(
+    body: dict[str, Any],
+) -> None:
+    latent = figures.projection_figure(body, TRAINED, "pca", "failure")
+    soap = figures.projection_figure(body, TRAINED, "pca", "failure", "structure")
+    # the same structures in the same classes, at the structure map's coordinates
+    assert [t.name for t in soap.data] == [t.name for t in latent.data]
+    assert sorted(x for t in soap.data for x in t.x) == [10.0, 11.0, 12.0, 13.0, 14.0, 15.0]
+    assert soap.layout.title.text.startswith(
+        f"Failure atlas of {TRAINED}: structure map (SOAP) (PCA)"
+    )
+    assert [o["disabled"] for o in figures.space_options(body)] == [False, False]
+    options = figures.method_options(body, TRAINED, "structure")
+    assert [o["value"] for o in options if not o["disabled"]] == ["pca"]
+    without = {**body, "structure_map": None}
+    assert [o["disabled"] for o in figures.space_options(without)] == [False, True]
+    assert not figures.projection_figure(without, TRAINED, "pca", "group", "structure").data
+
+
 def test_failure_colours_stay_distinct_beyond_the_known_classes() -> None:
     classes = ["no_representation", "worker_lost", "nan_or_inf", "a", "b", "c", "d"]
     colours = figures.category_colours(classes)

@@ -141,5 +141,13 @@ def test_a_stored_summary_draws_heatmap_table_scatter_and_atlas(
         lambda d: "Failure atlas" in d.execute_script(_TITLE, "#representations-map"),
     )
     assert plotted_trace_count(chromium, "representations-map") == 5  # 3 classes, none, no run
+    # the same atlas in structure space (SOAP): the same classes at the structure map's places
+    set_dropdown(chromium, "representations-space", "structure space (SOAP)")
+    wait_for(
+        chromium,
+        lambda d: "structure map (SOAP)" in d.execute_script(_TITLE, "#representations-map"),
+    )
+    assert plotted_trace_count(chromium, "representations-map") == 5
+    assert sum(chromium.execute_script(_POINTS, "#representations-map")) == 6
     assert "No representation summary yet" not in page_text(chromium)
     assert severe_console_errors(chromium) == []
