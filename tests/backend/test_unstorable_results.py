@@ -38,6 +38,7 @@ from backend.domain.statuses import Role, RunStatus
 from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, ModelRef
 from backend.schemas.models import ModelCreate
 from backend.services import campaigns, catalog, models, users
+from backend.settings import get_settings
 from workers.benchmarks.base import BENCHMARKS, MetricValue, ProjectionData, register_benchmark
 from workers.tasks.runs import execute_run
 
@@ -87,10 +88,17 @@ def unstorable_benchmark() -> Iterator[str]:
 
 
 @pytest.fixture
-def committed(bootstrapped: None) -> Iterator[list[uuid.UUID]]:
-    """Models made by the test (their runs, campaigns and the test benchmark removed after)."""
+def committed(bootstrapped: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[uuid.UUID]]:
+    """Models made by the test (their runs, campaigns and the test benchmark removed after).
+
+    Their messages go to a queue of their own, so that no live worker of another module (the
+    session's) takes a run this test executes itself."""
+    monkeypatch.setenv("MLIPM_CELERY_QUEUE", f"unstorable-{uuid.uuid4().hex[:8]}")
+    get_settings.cache_clear()
     made: list[uuid.UUID] = []
     yield made
+    monkeypatch.undo()
+    get_settings.cache_clear()
     with session_scope() as session:
         run_ids = select(Run.id).where(Run.mlip_model_id.in_(made))
         campaign_ids = select(CampaignRun.campaign_id).where(CampaignRun.run_id.in_(run_ids))
