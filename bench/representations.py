@@ -1,22 +1,19 @@
 """What the packaged models' latent spaces encode, measured as the platform measures it (issue 20).
 
-For CHGNet-0.3.0, SevenNet-0, DIEP-r2SCAN and CHGNet-random-weights (CHGNet 0.3.0's
-architecture with random weights, the control) on the demo's probe set of elemental crystals
-(``backend.cli.demo_plan.REPRESENTATION_CRYSTALS``, the cells of
-``workers.reference_data.elemental_crystals``, which the database stores), and for ANI-1x and
-the same four on the S22 complexes and their distinct monomers (ANI-1x knows H, C, N and O
-only), this runs the registered ``representation`` benchmark at its default parameters on every
-structure, timing each call (wall and process CPU), then the platform's cross-run summary
-(``workers.representation_summary.summarize``) on the rows it stored. With the errors step
-(default), each model's ``eos`` run on each crystal supplies the summary's per-structure error
-(mean |relative error| of V0, B and B' against the dcdft experimental references, as the
-platform computes it), failures and flags, for the failure atlas and novelty vs error.
+CHGNet-0.3.0, SevenNet-0, DIEP-r2SCAN and CHGNet-random-weights (the control: CHGNet 0.3.0's
+architecture, random weights) on the demo's elemental crystals (``demo_plan.REPRESENTATION_
+CRYSTALS``, the cells the database stores), and ANI-1x (H, C, N, O only) with the same four on
+the S22 complexes and their distinct monomers: the registered ``representation`` benchmark at
+default parameters on every structure, each call timed (wall, process CPU), then the
+platform's ``summarize`` on the rows it stored. Per crystal, each model's ``eos`` run gives the
+summary its errors (mean |relative error| of V0, B, B' against the experimental reference of
+the crystal's phase, as the platform compares), failures and flags. Also: the probes with plain
+K-fold against GroupKFold, and the probe R² over 20 random orders of the structure ids.
 
     OMP_NUM_THREADS=1 .venv/bin/python -m bench.representations [--rows /tmp/rows.json]
 
-Writes bench/results/representations.json (the two summary bodies, less their maps, and the
-costs) and representations.md; ``--rows`` also saves the stored rows and outcomes (for seeding
-a database with the same summary).
+Writes bench/results/representations.json (the summaries less their maps, the costs) and .md;
+``--rows`` also saves the stored rows and outcomes (to seed a database with the same summary).
 """
 
 from __future__ import annotations
@@ -24,25 +21,32 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import statistics
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+import numpy as np
 from ase import Atoms
 
 from backend.cli.demo_plan import REPRESENTATION_CRYSTALS
+from backend.cli.main import one_math_thread_per_process
+from backend.services.runs import choose_references
 from shared_kernel.failures import FailureClass
 from workers.adapters.baselines import BaselineModel
 from workers.adapters.pretrained import control_models, pretrained_models
 from workers.adapters.registry import make_calculator
 from workers.benchmarks.base import get_benchmark
 from workers.benchmarks.representation import RepresentationResult
-from workers.reference_data import elemental_crystals, experimental_references, reference_lookup
+from workers.phases import space_group
+from workers.reference_data import elemental_crystals, experimental_references
 from workers.reference_s22 import s22_structures
-from workers.representation_summary import EmbeddingRow, StructureOutcome, summarize
+from workers.representation_summary import CHEMISTRY, EmbeddingRow, StructureOutcome, summarize
+from workers.representations import linear_probe_r2
 
 CRYSTAL_MODELS = ("CHGNet-0.3.0", "SevenNet-0", "DIEP-r2SCAN", "CHGNet-random-weights")
 MOLECULE_MODEL = "ANI-1x"
@@ -138,11 +142,11 @@ def cost(timing: dict[str, Any]) -> dict[str, float]:
 
 def eos_outcomes(record: BaselineModel, probes: Sequence[Probe]) -> list[StructureOutcome]:
     """``record``'s ``eos`` run on each crystal as the summary reads it: status, failure
-    class, raised flags and the mean |relative error| of its reference-compared metrics."""
+    class, raised flags and the mean |relative error| of its reference-compared metrics, each
+    compared with the reference the platform would choose (``choose_references``: an
+    experimental value of the crystal's own phase, so diamond C is not set against graphite)."""
     spec = get_benchmark(ERROR_BENCHMARK)
-    references = reference_lookup(
-        [r for r in experimental_references() if r.dataset == "ase.collections.dcdft"]
-    )
+    references = experimental_references()
     calc = make_calculator(record.spec())
     outcomes = []
     for label, atoms in probes:
@@ -154,10 +158,13 @@ def eos_outcomes(record: BaselineModel, probes: Sequence[Probe]) -> list[Structu
                 StructureOutcome(record.name, label, ERROR_BENCHMARK, "failed", failure, [], None)
             )
             continue
+        chosen = choose_references(
+            [r for r in references if r.material == label], space_group(atoms)
+        )
         errors = [
             abs(m.value - ref.value) / abs(ref.value)
             for m in metrics
-            if m.compare_to_reference and (ref := references.get((label, m.name))) and ref.value
+            if m.compare_to_reference and (ref := chosen.get(m.name)) and ref.value
         ]
         flags = sorted(m.name for m in metrics if m.name.startswith("flag_") and m.value > 0.5)
         mean = sum(errors) / len(errors) if errors else None
@@ -165,6 +172,54 @@ def eos_outcomes(record: BaselineModel, probes: Sequence[Probe]) -> list[Structu
             StructureOutcome(record.name, label, ERROR_BENCHMARK, "succeeded", None, flags, mean)
         )
     return outcomes
+
+
+def fold_contrast(rows: Sequence[EmbeddingRow]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per model and chemistry target, the probe R² from every variant's row (7 per structure)
+    with plain shuffled ``KFold(5)`` and with ``GroupKFold(5)`` over the structures: plain
+    folds put a structure's strained copies on both sides, so recognising it is enough."""
+    by_model: dict[str, list[EmbeddingRow]] = {}
+    for row in rows:
+        by_model.setdefault(row.model, []).append(row)
+    found: dict[str, dict[str, dict[str, float]]] = {}
+    for name, mine in by_model.items():
+        x = np.vstack([np.asarray(r.data["features"], dtype=float) for r in mine])
+        groups = [r.structure_id for r in mine for _ in r.data["features"]]
+        found[name] = {}
+        for target in CHEMISTRY:
+            values = [r.data["chemistry"][target] for r in mine]
+            if any(v is None for v in values):
+                continue
+            y = np.repeat(np.asarray(values, dtype=float), [len(r.data["features"]) for r in mine])
+            found[name][target] = {
+                "plain": linear_probe_r2(x, y).r2_mean,
+                "grouped": linear_probe_r2(x, y, groups=groups).r2_mean,
+            }
+    return found
+
+
+def fold_spread(rows: Sequence[EmbeddingRow], repeats: int = 20) -> dict[str, dict[str, Any]]:
+    """Per model and target, the summary's probe R² over ``repeats`` random relabellings of
+    the structures (median, min, max): ``GroupKFold`` deals structures to folds in the order
+    of their ids, which in a database are random uuids, so each database has its own folds."""
+    labels = sorted({r.structure_id for r in rows})
+    rng = random.Random(0)
+    found: dict[str, dict[str, list[float]]] = {}
+    for _ in range(repeats):
+        ids = {label: str(uuid.UUID(int=rng.getrandbits(128))) for label in labels}
+        relabelled = [r._replace(structure_id=ids[r.structure_id]) for r in rows]
+        r2 = summarize(relabelled, [], map_methods=("pca",))["probes"]["r2"]
+        for name, per_target in r2.items():
+            for target, cell in per_target.items():
+                if cell is not None:
+                    found.setdefault(name, {}).setdefault(target, []).append(cell["mean"])
+    return {
+        name: {
+            t: {"median": statistics.median(v), "min": min(v), "max": max(v), "n": len(v)}
+            for t, v in per_target.items()
+        }
+        for name, per_target in found.items()
+    }
 
 
 def measure_set(
@@ -195,6 +250,8 @@ def measure_set(
         "summary_warm_wall_s": warm_wall,
         "summary_warm_cpu_s": warm_cpu,
         "summary": body,
+        "fold_contrast": fold_contrast(rows),
+        "fold_spread": fold_spread(rows),
     }
     return figures, rows, outcomes
 
@@ -203,6 +260,7 @@ def _machine() -> dict[str, Any]:
     return {
         "cpus": os.cpu_count(),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "numba_num_threads": os.environ.get("NUMBA_NUM_THREADS"),
         "load_average": list(os.getloadavg()),
     }
 
@@ -316,6 +374,44 @@ def atlas_lines(body: dict[str, Any]) -> list[str]:
     return lines
 
 
+def contrast_table(contrast: dict[str, dict[str, dict[str, float]]]) -> list[str]:
+    """Markdown: plain K-fold vs GroupKFold R² of the chemistry targets, per model."""
+    targets = list(CHEMISTRY)
+    lines = [
+        "| model | " + " | ".join(f"{t} plain | {t} grouped" for t in targets) + " |",
+        "|---|" + "---|---|" * len(targets),
+    ]
+    for name, per_target in contrast.items():
+        cells = []
+        for target in targets:
+            found = per_target.get(target)
+            cells += (
+                ["n/a", "n/a"]
+                if found is None
+                else [
+                    f"{found['plain']:.2f}",
+                    f"{found['grouped']:.2f}",
+                ]
+            )
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def spread_table(spread: dict[str, dict[str, Any]]) -> list[str]:
+    """Markdown: median [min, max] of each probe R² over random structure-id orders."""
+    targets = sorted({t for per_target in spread.values() for t in per_target})
+    lines = ["| model | " + " | ".join(targets) + " |", "|---|" + "---|" * len(targets)]
+    for name, per_target in spread.items():
+        cells = [
+            "n/a"
+            if (c := per_target.get(t)) is None
+            else f"{c['median']:.2f} [{c['min']:.2f}, {c['max']:.2f}]"
+            for t in targets
+        ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def _set_section(title: str, figures: dict[str, Any]) -> list[str]:
     body = figures["summary"]
     lines = [
@@ -330,6 +426,17 @@ def _set_section(title: str, figures: dict[str, Any]) -> list[str]:
         f"{body['cka']['order']} order:",
         "",
         *cka_table(body),
+        "",
+        "Why the folds hold whole structures out: the same ridge probe on every variant's row "
+        "(all 7 per structure), plain shuffled KFold(5) against GroupKFold(5) over structures:",
+        "",
+        *contrast_table(figures["fold_contrast"]),
+        "",
+        "How much the folds matter: the summary's probe R² over 20 random orders of the "
+        "structure ids (a database's uuids decide which structures share a GroupKFold fold), "
+        "median [min, max]:",
+        "",
+        *spread_table(figures["fold_spread"]),
         "",
         "Embedding cost (one `representation` run per structure, loaded model, one process):",
         "",
@@ -351,7 +458,8 @@ def markdown(result: dict[str, Any]) -> str:
     lines = [
         "# Representations (issue 20): the platform's benchmark and summary",
         "",
-        f"{before['cpus']} CPUs, OMP_NUM_THREADS={before['omp_num_threads']}; load average "
+        f"{before['cpus']} CPUs, OMP_NUM_THREADS={before['omp_num_threads']}, NUMBA_NUM_THREADS="
+        f"{before['numba_num_threads']}; load average "
         f"(1, 5, 15 min) before {', '.join(f'{v:.2f}' for v in before['load_average'])}, "
         f"after {', '.join(f'{v:.2f}' for v in after['load_average'])}.",
         "",
@@ -369,6 +477,9 @@ def main() -> None:
     parser.add_argument("--no-errors", action="store_true", help="skip the eos runs")
     parser.add_argument("--no-s22", action="store_true", help="crystals only")
     args = parser.parse_args()
+    # as the worker does: one math thread per process, numba's (UMAP, PHATE) included, whose
+    # idle team would otherwise spin in every torch kernel after the first summary
+    one_math_thread_per_process(os.environ)
     result, raw = measure(errors=not args.no_errors, s22=not args.no_s22)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(_slim(result), indent=1))
