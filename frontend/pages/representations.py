@@ -72,7 +72,13 @@ def _panels() -> list[Any]:
                 _labelled("Model", dcc.Dropdown(id="representations-model", clearable=False), 3),
                 _labelled(
                     "Points in",
-                    dcc.Dropdown(id="representations-space", value="latent", clearable=False),
+                    dcc.Dropdown(
+                        id="representations-space",
+                        # shown from the start; the summary disables structure space without SOAP
+                        options=[{"label": v, "value": k} for k, v in figures.SPACES.items()],
+                        value="latent",
+                        clearable=False,
+                    ),
                     3,
                 ),
                 _labelled(

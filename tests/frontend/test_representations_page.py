@@ -123,6 +123,8 @@ def test_a_stored_summary_draws_heatmap_table_scatter_and_atlas(
     chromium.get(f"{summary_dash}/representations?model={TRAINED}")
     n = len(MODELS)
     shape = wait_for(chromium, lambda d: d.execute_script(_HEATMAP_SHAPE))
+    # every control shows its choice from the start
+    assert "the model's latent space" in page_text(chromium)
     assert shape == ["heatmap", n, [n] * n]  # n x n cells
     wait_for(chromium, lambda d: len(page_rows(d, "#representations-probes")) == n)
     table = {row["model"]: row for row in page_rows(chromium, "#representations-probes")}
