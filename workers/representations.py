@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from ase import Atoms
@@ -176,16 +176,20 @@ def linear_probe_r2(
     folds: int = 5,
     seed: int = 0,
     groups: Sequence[object] | np.ndarray | None = None,
+    repeats: int = 1,
 ) -> ProbeResult:
     """Cross-validated R² of a ridge regression of ``y`` on the features ``x``.
 
     Each fold fits ``StandardScaler`` then ``RidgeCV(alphas=ALPHA_GRID)`` on its training
     rows only (the scaler's statistics and the penalty never see the test rows), and scores R²
     on its test rows. Without ``groups`` the folds are a shuffled ``KFold`` seeded by
-    ``seed``; with ``groups`` they are a ``GroupKFold``: every row of a group (e.g. the
-    strained copies of one base structure) falls in the same test fold, so a probe cannot
-    score by recognising a structure it saw in training. Plain K-fold reads any quantity fixed
-    per structure from any embedding that tells the structures apart, random weights included.
+    ``seed``; with ``groups`` every row of a group (e.g. the strained copies of one base
+    structure) falls in the same test fold, so a probe cannot score by recognising a structure
+    it saw in training: the groups, sorted by their labels' text, are dealt to the folds in a
+    seeded random order, ``repeats`` times with successive seeds (one split of few groups
+    swings R² by several tenths, so its average over splits is the stable figure). Plain
+    K-fold reads any quantity fixed per structure from any embedding that tells the structures
+    apart, random weights included.
 
     Parameters
     ----------
@@ -196,9 +200,12 @@ def linear_probe_r2(
     folds
         Number of folds K (>= 2).
     seed
-        Seed of the fold shuffle (unused with ``groups``: ``GroupKFold`` is deterministic).
+        Seed of the fold shuffle (with ``groups``: of the first split's order of groups).
     groups
         Optional group label of each row, shape (n,); needs at least ``folds`` groups.
+    repeats
+        With ``groups``: splits averaged over (``r2_mean`` is the mean over every fold of
+        every split, ``r2_std`` the spread of the splits' means when ``repeats`` > 1).
 
     Returns
     -------
@@ -211,7 +218,7 @@ def linear_probe_r2(
         than ``folds`` groups (with ``groups``), or ``y`` is constant (R² is undefined).
     """
     from sklearn.linear_model import RidgeCV
-    from sklearn.model_selection import GroupKFold, KFold, cross_validate
+    from sklearn.model_selection import KFold, cross_validate
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
@@ -225,30 +232,39 @@ def linear_probe_r2(
     if np.ptp(target) == 0.0:
         raise ValueError("the probe target is constant: R² is undefined")
     pipeline = make_pipeline(StandardScaler(), RidgeCV(alphas=ALPHA_GRID))
-    splitter = (
-        KFold(n_splits=folds, shuffle=True, random_state=seed)
+    splitters = (
+        [KFold(n_splits=folds, shuffle=True, random_state=seed)]
         if labels is None
-        else GroupKFold(n_splits=folds)
+        else [_group_split(labels, folds, seed + r) for r in range(max(1, repeats))]
     )
-    found = cross_validate(
-        pipeline,
-        features,
-        target,
-        groups=labels,
-        cv=splitter,
-        scoring="r2",
-        return_estimator=True,
-    )
-    scores = np.asarray(found["test_score"], dtype=float)
-    fold_alphas = tuple(float(e[-1].alpha_) for e in found["estimator"])
+    scores_per_split, fold_alphas = [], []
+    for splitter in splitters:
+        found = cross_validate(
+            pipeline, features, target, cv=splitter, scoring="r2", return_estimator=True
+        )
+        scores_per_split.append(np.asarray(found["test_score"], dtype=float))
+        fold_alphas += [float(e[-1].alpha_) for e in found["estimator"]]
+    scores = np.concatenate(scores_per_split)
+    spread = np.std([s.mean() for s in scores_per_split]) if len(splitters) > 1 else scores.std()
     alpha = min(set(fold_alphas), key=lambda a: (-fold_alphas.count(a), a))
     return ProbeResult(
         r2_mean=float(scores.mean()),
-        r2_std=float(scores.std()),
+        r2_std=float(spread),
         n=n,
         alpha=alpha,
-        fold_alphas=fold_alphas,
+        fold_alphas=tuple(fold_alphas),
     )
+
+
+def _group_split(labels: np.ndarray, folds: int, seed: int) -> Any:
+    """Folds holding whole groups: the groups, sorted by their text, dealt round-robin in a
+    random order seeded by ``seed`` (the same split wherever the labels sort the same)."""
+    from sklearn.model_selection import PredefinedSplit
+
+    names = sorted({str(label) for label in labels})
+    order = np.random.default_rng(seed).permutation(len(names))
+    fold_of = {names[i]: k % folds for k, i in enumerate(order)}
+    return PredefinedSplit(np.array([fold_of[str(label)] for label in labels]))
 
 
 def _checked_groups(groups: Sequence[object] | np.ndarray, n: int, folds: int) -> np.ndarray:

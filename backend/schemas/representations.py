@@ -26,7 +26,7 @@ EXAMPLE: dict[str, Any] = {
     ],
     "probes": {
         "targets": ["electronegativity", "group", "period", "volume_strain"],
-        "folds": "GroupKFold(5) over base structures",
+        "folds": "5 folds of whole base structures, averaged over 10 seeded splits",
         "r2": {
             "CHGNet-0.3.0": {"electronegativity": _PROBE, "group": _PROBE, "period": _PROBE,
                              "volume_strain": _PROBE},
