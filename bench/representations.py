@@ -8,7 +8,7 @@ default parameters on every structure, each call timed (wall, process CPU), then
 platform's ``summarize`` on the rows it stored. Per crystal, each model's ``eos`` run gives the
 summary its errors (mean |relative error| of V0, B, B' against the experimental reference of
 the crystal's phase, as the platform compares), failures and flags. Also: the probes with plain
-K-fold against GroupKFold, and the probe R² over 20 random orders of the structure ids.
+K-fold against grouped folds, and the probe R² over 20 random relabellings of the structure ids.
 
     OMP_NUM_THREADS=1 .venv/bin/python -m bench.representations [--rows /tmp/rows.json]
 
@@ -176,7 +176,7 @@ def eos_outcomes(record: BaselineModel, probes: Sequence[Probe]) -> list[Structu
 
 def fold_contrast(rows: Sequence[EmbeddingRow]) -> dict[str, dict[str, dict[str, float]]]:
     """Per model and chemistry target, the probe R² from every variant's row (7 per structure)
-    with plain shuffled ``KFold(5)`` and with ``GroupKFold(5)`` over the structures: plain
+    with plain shuffled ``KFold(5)`` and with 5 grouped folds over the structures: plain
     folds put a structure's strained copies on both sides, so recognising it is enough."""
     by_model: dict[str, list[EmbeddingRow]] = {}
     for row in rows:
@@ -200,8 +200,8 @@ def fold_contrast(rows: Sequence[EmbeddingRow]) -> dict[str, dict[str, dict[str,
 
 def fold_spread(rows: Sequence[EmbeddingRow], repeats: int = 20) -> dict[str, dict[str, Any]]:
     """Per model and target, the summary's probe R² over ``repeats`` random relabellings of
-    the structures (median, min, max): ``GroupKFold`` deals structures to folds in the order
-    of their ids, which in a database are random uuids, so each database has its own folds."""
+    the structures (median, min, max): the summary deals structures to folds in a seeded order
+    of their formulas, so the spread is zero unless the ids leak into the folds."""
     labels = sorted({r.structure_id for r in rows})
     rng = random.Random(0)
     found: dict[str, dict[str, list[float]]] = {}
@@ -375,7 +375,7 @@ def atlas_lines(body: dict[str, Any]) -> list[str]:
 
 
 def contrast_table(contrast: dict[str, dict[str, dict[str, float]]]) -> list[str]:
-    """Markdown: plain K-fold vs GroupKFold R² of the chemistry targets, per model."""
+    """Markdown: plain K-fold vs grouped-fold R² of the chemistry targets, per model."""
     targets = list(CHEMISTRY)
     lines = [
         "| model | " + " | ".join(f"{t} plain | {t} grouped" for t in targets) + " |",
@@ -428,12 +428,12 @@ def _set_section(title: str, figures: dict[str, Any]) -> list[str]:
         *cka_table(body),
         "",
         "Why the folds hold whole structures out: the same ridge probe on every variant's row "
-        "(all 7 per structure), plain shuffled KFold(5) against GroupKFold(5) over structures:",
+        "(all 7 per structure), plain shuffled KFold(5) against 5 folds of whole structures:",
         "",
         *contrast_table(figures["fold_contrast"]),
         "",
         "How much the folds matter: the summary's probe R² over 20 random orders of the "
-        "structure ids (a database's uuids decide which structures share a GroupKFold fold), "
+        "structure ids (the folds follow the formulas, so they should not move), "
         "median [min, max]:",
         "",
         *spread_table(figures["fold_spread"]),

@@ -218,25 +218,13 @@ def linear_probe_r2(
         than ``folds`` groups (with ``groups``), or ``y`` is constant (R² is undefined).
     """
     from sklearn.linear_model import RidgeCV
-    from sklearn.model_selection import KFold, cross_validate
+    from sklearn.model_selection import cross_validate
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     features, target = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    if features.ndim != 2 or target.shape != (features.shape[0],):
-        raise ValueError(f"x must be (n, d) and y (n,): got {features.shape} and {target.shape}")
-    n = features.shape[0]
-    labels = None if groups is None else _checked_groups(groups, n, folds)
-    if labels is None and (folds < 2 or n < 2 * folds):
-        raise ValueError(f"a {folds}-fold probe needs folds >= 2 and n >= {2 * folds}, got n={n}")
-    if np.ptp(target) == 0.0:
-        raise ValueError("the probe target is constant: R² is undefined")
+    splitters = _probe_splitters(features, target, folds, seed, groups, repeats)
     pipeline = make_pipeline(StandardScaler(), RidgeCV(alphas=ALPHA_GRID))
-    splitters = (
-        [KFold(n_splits=folds, shuffle=True, random_state=seed)]
-        if labels is None
-        else [_group_split(labels, folds, seed + r) for r in range(max(1, repeats))]
-    )
     scores_per_split, fold_alphas = [], []
     for splitter in splitters:
         found = cross_validate(
@@ -250,11 +238,35 @@ def linear_probe_r2(
     return ProbeResult(
         r2_mean=float(scores.mean()),
         r2_std=float(spread),
-        n=n,
+        n=features.shape[0],
         alpha=alpha,
         fold_alphas=tuple(fold_alphas),
     )
 
+
+
+def _probe_splitters(
+    features: np.ndarray,
+    target: np.ndarray,
+    folds: int,
+    seed: int,
+    groups: Sequence[object] | np.ndarray | None,
+    repeats: int,
+) -> list[Any]:
+    """The probe's cross-validation splitters, after checking its inputs (see linear_probe_r2)."""
+    from sklearn.model_selection import KFold
+
+    if features.ndim != 2 or target.shape != (features.shape[0],):
+        raise ValueError(f"x must be (n, d) and y (n,): got {features.shape} and {target.shape}")
+    n = features.shape[0]
+    labels = None if groups is None else _checked_groups(groups, n, folds)
+    if labels is None and (folds < 2 or n < 2 * folds):
+        raise ValueError(f"a {folds}-fold probe needs folds >= 2 and n >= {2 * folds}, got n={n}")
+    if np.ptp(target) == 0.0:
+        raise ValueError("the probe target is constant: R² is undefined")
+    if labels is None:
+        return [KFold(n_splits=folds, shuffle=True, random_state=seed)]
+    return [_group_split(labels, folds, seed + r) for r in range(max(1, repeats))]
 
 def _group_split(labels: np.ndarray, folds: int, seed: int) -> Any:
     """Folds holding whole groups: the groups, sorted by their text, dealt round-robin in a

@@ -199,7 +199,7 @@ def draw_summary(body: dict[str, Any] | None) -> tuple[Any, ...]:
     probes = body.get("probes") or {}
     note = (
         f"Ridge regression from the pooled embeddings, R² cross-validated with "
-        f"{probes.get('folds', 'GroupKFold over base structures')} (whole structures held out, "
+        f"{probes.get('folds', 'folds of whole base structures')} (whole structures held out, "
         "so an embedding cannot score by recognising the element). R² is shown as computed: "
         "below 0 means the probe predicts worse than the target's mean would. Gain: R² minus "
         "that of the model's random twin (same architecture, random weights); n/a: fewer "

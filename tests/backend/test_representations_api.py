@@ -282,6 +282,6 @@ def test_the_cli_summarizes_inline_and_prints_the_probes(
     summary_id = client.get("/representations").json()["summary_id"]
     assert f"summary {summary_id}" in result.output
     assert seeded.trained.name in result.output
-    assert "GroupKFold" in result.output
+    assert "folds of whole base structures" in result.output
     bad = CliRunner().invoke(app, [*args[:2], "--map", "tsne"])
     assert bad.exit_code != 0

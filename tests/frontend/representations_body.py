@@ -61,7 +61,7 @@ def _probes() -> dict[str, Any]:
     }
     return {
         "targets": list(TARGETS),
-        "folds": "GroupKFold(5) over base structures",
+        "folds": "5 folds of whole base structures",
         "r2": r2,
         "random_twin": {TRAINED: CONTROL, CONTROL: None, OTHER: None},
         "gain": gain,
