@@ -9,8 +9,9 @@ Measured (bench/results/representations.md): with plain K-fold, a linear probe r
 fixed per structure (element group, electronegativity) from any embedding that tells the
 structures apart, a random-weight model's included, because test rows have copies of their
 structure in training. So every probe here holds out whole structures (5 folds of whole base
-structures, averaged over 10 seeded splits), and volume strain is probed *within* structure (features and target less
-their structure's mean), where recognising the structure is worth nothing.
+structures, averaged over 10 seeded splits), and volume strain is probed *within* structure
+(features and target less their structure's mean), where recognising the structure is worth
+nothing.
 """
 
 from __future__ import annotations
@@ -220,7 +221,7 @@ def _model_entry(model: _Model) -> dict[str, Any]:
 
 
 def _probe(model: _Model, target: str) -> dict[str, Any] | None:
-    """Grouped-fold R² (whole structures held out) of ``target`` over the model's structures; None when untestable."""
+    """Grouped-fold R² (whole structures held out) of ``target``; None when untestable."""
     if target == "volume_strain":
         varied = [s for s in model.structures if len(s.variants) > 1]
         n_groups, folds = len(varied), min(MAX_FOLDS, len(varied))

@@ -244,7 +244,6 @@ def linear_probe_r2(
     )
 
 
-
 def _probe_splitters(
     features: np.ndarray,
     target: np.ndarray,
@@ -267,6 +266,7 @@ def _probe_splitters(
     if labels is None:
         return [KFold(n_splits=folds, shuffle=True, random_state=seed)]
     return [_group_split(labels, folds, seed + r) for r in range(max(1, repeats))]
+
 
 def _group_split(labels: np.ndarray, folds: int, seed: int) -> Any:
     """Folds holding whole groups: the groups, sorted by their text, dealt round-robin in a

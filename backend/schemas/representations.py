@@ -74,8 +74,8 @@ class SummaryModel(BaseModel):
 class RepresentationSummaryRead(BaseModel):
     """The newest cross-run summary of the ``representation`` benchmark, as computed.
 
-    Every probe holds out whole structures (5 folds of whole base structures, averaged over 10 seeded splits); ``gain`` is a
-    model's R² less its random-weight twin's. Approved models only.
+    Every probe holds out whole structures (5 folds of whole base structures, averaged over 10
+    seeded splits); ``gain`` is a model's R² less its random-weight twin's. Approved models only.
     """
 
     model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [EXAMPLE]})
