@@ -95,8 +95,12 @@ lint: install
 	$(BIN)/lint-imports
 	$(BIN)/vulture
 
+## Two pytest-xdist workers, each with its own throwaway database and Celery queue (tests/
+## conftest.py), one test module at a time; PYTEST_WORKERS=0 runs the suite in one process.
+PYTEST_WORKERS ?= 2
+
 pytest: install
-	$(BIN)/pytest
+	$(BIN)/pytest $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile)
 
 ## Every performance harness (bench/), quick sizes; `make bench FULL=1` for the published ones
 ## (docs/performance.md). Each prints its figures and writes JSON under bench/results/.

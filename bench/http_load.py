@@ -98,6 +98,15 @@ async def request(
     return status, body, fields
 
 
+async def fetch_body(port: int, path: str) -> bytes:
+    """The body of one GET (status 200)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    status, body, _ = await request(reader, writer, path, {})
+    writer.close()
+    assert status == 200, status
+    return body
+
+
 async def board_etag(port: int, path: str) -> str:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     status, _, fields = await request(reader, writer, path, {})

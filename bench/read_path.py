@@ -45,7 +45,7 @@ from sqlalchemy.engine import make_url
 
 from backend import dbadmin
 from backend.cli.localservices import PostgresCluster
-from bench.http_load import ResultWriter, board_etag, load, wait_up
+from bench.http_load import ResultWriter, board_etag, fetch_body, load, wait_up
 from shared_kernel.hashing import model_version_hash, params_hash
 
 SERVER = os.environ.get(
@@ -447,12 +447,44 @@ def serve_and_measure(
             results[name]["single_client_p50_ms"] = asyncio.run(
                 load(port, path, headers, clients=1, total=10 if "built" in name else 100)
             )["p50_ms"]
+        results["limit"] = bare_limits(
+            port, {"eos": board, "combined": combined}, clients=clients, requests=requests
+        )
         results["load_average_1min_after"] = round(os.getloadavg()[0], 2)
         results["uptime_after"] = _uptime()
         return results
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def bare_limits(
+    api_port: int, paths: dict[str, str], *, clients: int, requests: int, workers: int = 2
+) -> dict[str, Any]:
+    """What the server allows at best: each board's bytes, as the API just served them, from
+    a bare Starlette endpoint (bench/bare_server.py: same uvicorn options and processes, no
+    database or middleware), loaded by the same clients, and its 304."""
+    found: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="mlipm-bare-") as scratch:
+        for name, path in paths.items():
+            body = Path(scratch) / f"{name}.json"
+            body.write_bytes(asyncio.run(fetch_body(api_port, path)))
+            port = _free_port()
+            env = {**os.environ, "MLIPM_BENCH_BODY": str(body), "MLIPM_LOG_LEVEL": "warning"}
+            command = [sys.executable, "-m", "bench.bare_server", str(port), str(workers)]
+            server = subprocess.Popen(command, env=env)
+            try:
+                wait_up(port)
+                etag = asyncio.run(board_etag(port, "/body"))
+                for label, headers in (("", {}), ("_if_none_match", {"If-None-Match": etag})):
+                    asyncio.run(load(port, "/body", headers, clients=clients, total=200))
+                    found[f"{name}{label}"] = asyncio.run(
+                        load(port, "/body", headers, clients=clients, total=requests)
+                    )
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+    return found
 
 
 if __name__ == "__main__":

@@ -22,6 +22,24 @@ SERVER_URL = os.environ.get(
     "MLIPM_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_URL = os.environ.get("MLIPM_TEST_REDIS", "redis://127.0.0.1:6379/0")
+#: The slowest modules (a few minutes each on 2 cores), collected first: `make test` runs the
+#: suite on two pytest-xdist workers, one module per worker at a time (``--dist loadfile``),
+#: so a long module started last would leave one worker finishing alone.
+SLOW_FIRST = (
+    "tests/frontend/test_demo_tour.py",
+    "tests/backend/test_schemathesis.py",
+    "tests/workers/test_compounds_controls.py",
+    "tests/frontend/test_model_phonons.py",
+    "tests/workers/test_nve.py",
+    "tests/backend/test_orb_environment.py",
+    "tests/backend/test_worker_environments.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put the modules of :data:`SLOW_FIRST` first, each module's tests in their order."""
+    rank = {path: i for i, path in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
 
 
 def new_database_url(prefix: str = "mlipm_test") -> str:
