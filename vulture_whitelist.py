@@ -59,6 +59,7 @@ _.nolabel  # `ase run` reads it with getattr (workers/adapters/baselines.py)
 _.handle_request  # httpx BaseTransport (tests/backend/test_leaderboard_api.py)
 _.pytestmark
 _.pytest_plugins
+_.pytest_collection_modifyitems  # a pytest hook (tests/conftest.py)
 
 # Arguments a caller's signature fixes: signal handlers, a SQLAlchemy "do_connect" listener,
 # celery's on_failure, a MACE-like get_descriptors; and fixtures requested for their effect.

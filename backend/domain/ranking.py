@@ -79,15 +79,20 @@ def rank_spec(key: str, first_metric: str | None) -> RankSpec | None:
     return RankSpec(first_metric, "abs_error") if first_metric else None
 
 
-def loss_of(
-    spec: RankSpec, *, value: float, error: float | None, rel_error: float | None
-) -> float | None:
-    """The loss of one scored value (lower is better); None when it cannot be taken."""
+def losses_of(
+    spec: RankSpec,
+    *,
+    values: list[float],
+    errors: list[float | None],
+    rel_errors: list[float | None],
+) -> list[float | None]:
+    """The loss of each scored value (aligned lists; lower is better), None where it cannot
+    be taken (no reference of the board's level)."""
     if spec.loss == "abs_error":
-        return None if error is None else abs(error)
+        return [None if e is None else abs(e) for e in errors]
     if spec.loss == "abs_rel_error":
-        return None if rel_error is None else 100.0 * abs(rel_error)
-    return -value if spec.higher_is_better else value
+        return [None if r is None else 100.0 * abs(r) for r in rel_errors]
+    return [-v for v in values] if spec.higher_is_better else list(values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,10 +182,10 @@ def rank_models(losses: dict[str, dict[str, float]]) -> dict[str, Ranked]:
     out = dict.fromkeys((k for k in losses if not losses[k]), unranked)
     if not materials or not scored:
         return out
-    worst = np.array([max(losses[k][m] for k in scored if m in losses[k]) for m in materials])
     table = np.array([[losses[k].get(m, np.nan) for m in materials] for k in scored])
     penalised = np.isnan(table)
-    table = np.where(penalised, worst[None, :], table)
+    # every material has a scored loss (that is what makes it a board material)
+    table = np.where(penalised, np.nanmax(table, axis=0)[None, :], table)
     n = len(materials)
     scores = table.mean(axis=1)
     counts = _resample_counts(n)
@@ -188,8 +193,7 @@ def rank_models(losses: dict[str, dict[str, float]]) -> dict[str, Ranked]:
     low, high = _percentiles(boot)
     rounded = np.round(scores, 12)
     ranks = {k: 1 + int(np.sum(rounded < rounded[i])) for i, k in enumerate(scored)}
-    boot_ranks = 1 + np.sum(np.round(boot, 12)[:, None, :] < np.round(boot, 12)[:, :, None], axis=2)
-    rank_low, rank_high = _percentiles(boot_ranks)
+    rank_low, rank_high = _percentiles(_min_ranks(np.round(boot, 12)))
     tiers = _tiers(scores, boot)
     for i, k in enumerate(scored):
         out[k] = Ranked(
@@ -201,6 +205,21 @@ def rank_models(losses: dict[str, dict[str, float]]) -> dict[str, Ranked]:
             n_penalised=int(penalised[i].sum()),
         )
     return out
+
+
+def _min_ranks(samples: np.ndarray) -> np.ndarray:
+    """Per row, each value's rank: 1 + how many values of its row are smaller (ties share the
+    smaller rank), from one sort per row instead of comparing every pair."""
+    order = np.argsort(samples, axis=1, kind="stable")
+    ordered = np.take_along_axis(samples, order, axis=1)
+    position = np.broadcast_to(np.arange(samples.shape[1]), samples.shape)
+    starts = np.ones(samples.shape, dtype=bool)
+    starts[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    # the position where each run of equal values starts: how many values are smaller
+    first = np.maximum.accumulate(np.where(starts, position, 0), axis=1)
+    ranks = np.empty(samples.shape, dtype=np.int64)
+    np.put_along_axis(ranks, order, first + 1, axis=1)
+    return ranks
 
 
 def _tiers(scores: np.ndarray, boot: np.ndarray) -> list[int]:

@@ -1,8 +1,10 @@
 """SQL of one board: the runs, metrics and flags of one protocol (benchmark version, params).
 
-A board reads every run of its protocol (one query each for runs, metric values and flags,
-on the run's (benchmark, model, status) index), because ranking on the same materials and
-bootstrapping over them needs each material's number, not sums.
+A board needs each material's number (ranking on the same materials and bootstrapping over
+them), not sums: :func:`board_counts` and :func:`board_values` aggregate the protocol's runs in
+SQL into a few hundred rows, each model's numbers as arrays in one fixed order. The metric
+rows are found on their benchmark (``metric.benchmark_id``, migration 0018), not per run.
+:func:`board_runs` and :func:`board_metrics` read single runs, for a page's entries.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy import String, Uuid, and_, bindparam, func, or_, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
 from sqlalchemy.orm import Session
 
 from backend.db.tables import Metric, Reference, Run, Structure
@@ -163,3 +165,173 @@ def board_metrics(
     for names_of_run in flags.values():
         names_of_run.sort()
     return out, flags
+
+
+@dataclass(frozen=True, slots=True)
+class RunCount:
+    """How many runs of one model have one status and failure class; how many are flagged."""
+
+    model_id: uuid.UUID
+    status: str
+    failure_class: str | None
+    n: int
+    n_flagged: int
+
+
+@dataclass(frozen=True, slots=True)
+class MetricValues:
+    """One metric of one model's scored runs (succeeded, no flag raised), aligned arrays in
+    the order of :data:`_RUN_ORDER`; ``error`` and ``rel_error`` None where there is no
+    reference of the board's level."""
+
+    model_id: uuid.UUID
+    name: str
+    structure_ids: list[str]
+    values: list[float]
+    errors: list[float | None]
+    rel_errors: list[float | None]
+
+
+#: The board's runs ``r`` on structures ``s``: protocol, models and (``{filters}``, from
+#: _run_filters) structure filters.
+_BOARD_RUN = """
+    r.benchmark_id = :benchmark_id AND r.params_hash = :params_hash
+    AND r.mlip_model_id = ANY(:model_ids){filters}
+"""
+#: Whether run ``r`` raised a quality flag (a ``flag_*`` metric at 1 that is not a column):
+#: one hashed set of the benchmark's flagged runs (a probe per run would cost more).
+_FLAGGED = """
+    r.id IN (SELECT fl.run_id FROM metric fl
+             WHERE fl.benchmark_id = :benchmark_id AND fl.name LIKE 'flag\\_%'
+               AND fl.value > 0.5 AND fl.name <> ALL(:names))
+"""
+#: One fixed order of a model's runs: the bootstrap resamples positions, and sums are taken
+#: in this order, so the same data always give the same numbers.
+_RUN_ORDER = "s.material, r.structure_id, r.created_at, r.id"
+
+_COUNTS = f"""
+    WITH b AS (
+        SELECT r.mlip_model_id, r.status::text AS status, r.failure_class, r.structure_id,
+               r.status = 'succeeded' AND ({_FLAGGED}) AS flagged
+        FROM run r JOIN structure s ON s.id = r.structure_id
+        WHERE {_BOARD_RUN}
+    )
+    SELECT mlip_model_id, status, failure_class, count(*), count(*) FILTER (WHERE flagged),
+           (SELECT array_agg(DISTINCT e) FROM structure s, unnest(s.elements) e
+            WHERE s.id IN (SELECT structure_id FROM b))
+    FROM b
+    GROUP BY 1, 2, 3
+"""
+# Driven by the metric rows of the board's benchmark (one index range), not by its runs.
+_VALUES = f"""
+    SELECT r.mlip_model_id, m.name,
+           array_agg(r.structure_id::text ORDER BY {_RUN_ORDER}),
+           array_agg(m.value ORDER BY {_RUN_ORDER}),
+           array_agg(e.error ORDER BY {_RUN_ORDER}),
+           array_agg(e.rel_error ORDER BY {_RUN_ORDER})
+    FROM metric m
+    JOIN run r ON r.id = m.run_id
+    JOIN structure s ON s.id = r.structure_id
+    LEFT JOIN reference ref ON ref.id = m.reference_id AND ref.level_of_theory = :level
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN ref.value IS NOT NULL THEN m.error END AS error,
+               -- rows bulk-loaded without a relative error: from the error, as a writer does
+               CASE WHEN ref.value IS NOT NULL AND m.error IS NOT NULL
+                    THEN coalesce(m.rel_error,
+                                  CASE WHEN ref.value <> 0 THEN m.error / abs(ref.value) END)
+               END AS rel_error
+    ) e
+    WHERE m.benchmark_id = :benchmark_id AND m.name = ANY(:names)
+      AND {_BOARD_RUN} AND r.status = 'succeeded' AND NOT ({_FLAGGED})
+    GROUP BY 1, 2
+"""
+
+
+def _run_filters(where: BoardFilter) -> tuple[str, dict[str, Any]]:
+    """The structure filters of ``where`` as SQL on ``s`` (structure), with their values."""
+    sql = ""
+    params: dict[str, Any] = {}
+    if where.element is not None:
+        sql += " AND s.elements @> ARRAY[CAST(:element AS varchar)]"
+        params["element"] = where.element
+    if where.structure_set_id is not None:
+        sql += " AND s.structure_set_id = :structure_set_id"
+        params["structure_set_id"] = where.structure_set_id
+    if where.prototype is not None:
+        sql += " AND s.prototype = :prototype"
+        params["prototype"] = where.prototype
+    return sql, params
+
+
+def _board_query(
+    template: str,
+    benchmark_id: uuid.UUID,
+    params_hash: str,
+    *,
+    model_ids: list[uuid.UUID],
+    where: BoardFilter,
+    names: list[str],
+    **more: Any,
+) -> tuple[Any, dict[str, Any]]:
+    """``template`` with the filters of ``where``, and every value it binds."""
+    filters, params = _run_filters(where)
+    query = text(template.format(filters=filters)).bindparams(
+        bindparam("model_ids", type_=ARRAY(Uuid())), bindparam("names", type_=ARRAY(String()))
+    )
+    params |= {
+        "benchmark_id": benchmark_id,
+        "params_hash": params_hash,
+        "model_ids": model_ids,
+        "names": names,
+        **more,
+    }
+    return query, params
+
+
+def board_counts(
+    session: Session,
+    benchmark_id: uuid.UUID,
+    params_hash: str,
+    *,
+    names: list[str],
+    model_ids: list[uuid.UUID],
+    where: BoardFilter,
+) -> tuple[list[RunCount], list[str]]:
+    """Runs of the protocol by these models on structures passing the filters, counted per
+    model, status and failure class; and the elements of their structures, sorted."""
+    if not model_ids:
+        return [], []
+    query, params = _board_query(
+        _COUNTS, benchmark_id, params_hash, model_ids=model_ids, where=where, names=names
+    )
+    rows = session.connection().execute(query, params).all()
+    counts = [RunCount(r[0], r[1], r[2], int(r[3]), int(r[4])) for r in rows]
+    return counts, sorted(rows[0][5] or ()) if rows else []
+
+
+def board_values(
+    session: Session,
+    benchmark_id: uuid.UUID,
+    params_hash: str,
+    *,
+    names: list[str],
+    level_of_theory: str,
+    model_ids: list[uuid.UUID],
+    where: BoardFilter,
+) -> list[MetricValues]:
+    """The named metrics of each model's scored runs of the protocol, as aligned arrays."""
+    if not model_ids:
+        return []
+    query, params = _board_query(
+        _VALUES,
+        benchmark_id,
+        params_hash,
+        model_ids=model_ids,
+        where=where,
+        names=names,
+        level=level_of_theory,
+    )
+    return [
+        MetricValues(r[0], r[1], r[2], r[3], r[4], r[5])
+        for r in session.connection().execute(query, params)
+    ]

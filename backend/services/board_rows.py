@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
@@ -35,9 +35,6 @@ class BoardData:
     rows: list[LeaderboardRow]
     n_materials: int
     elements: list[str]
-    runs: dict[uuid.UUID, list[BoardRun]] = field(default_factory=dict)
-    metrics: dict[uuid.UUID, dict[str, BoardMetric]] = field(default_factory=dict)
-    flags: dict[uuid.UUID, list[str]] = field(default_factory=dict)
 
 
 def compute_board(
@@ -53,9 +50,11 @@ def compute_board(
     """Rows of every approved model (passing the filters) with a run of the protocol."""
     models = model_repo.approved_models(session, where)
     ids = list(models)
-    names = sorted({c.name for c in columns} | ({spec.metric} if spec else set()))
-    runs = repo.board_runs(session, benchmark.id, params_hash, model_ids=ids, where=where)
-    metrics, flags = repo.board_metrics(
+    names = board_names(columns, spec)
+    counts, elements = repo.board_counts(
+        session, benchmark.id, params_hash, names=names, model_ids=ids, where=where
+    )
+    found = repo.board_values(
         session,
         benchmark.id,
         params_hash,
@@ -64,65 +63,55 @@ def compute_board(
         model_ids=ids,
         where=where,
     )
-    by_model: dict[uuid.UUID, list[BoardRun]] = {}
-    for run in runs:
-        by_model.setdefault(run.model_id, []).append(run)
-    by_run: dict[uuid.UUID, dict[str, BoardMetric]] = {}
-    for metric in metrics:
-        by_run.setdefault(metric.run_id, {})[metric.name] = metric
+    by_model: dict[uuid.UUID, list[repo.RunCount]] = {}
+    for count in counts:
+        by_model.setdefault(count.model_id, []).append(count)
+    # the approved models' order: the same data always give the same rows and batches
+    with_runs = [model_id for model_id in models if model_id in by_model]
     # scored: succeeded runs without a quality flag (the MAEs and the rank read only these)
-    scored = {
-        model_id: [by_run.get(r.run_id, {}) for r in model_runs if _clean(r, flags)]
-        for model_id, model_runs in by_model.items()
+    values = {(v.model_id, v.name): v for v in found}
+    losses = {
+        model_id: _losses(values.get((model_id, spec.metric)), spec) if spec else {}
+        for model_id in with_runs
     }
-    losses = {model_id: _losses(by_model[model_id], by_run, flags, spec) for model_id in by_model}
     ranked = ranking.rank_models({str(k): v for k, v in losses.items()})
     n_materials = len({s for per in losses.values() for s in per})
-    summaries = _summaries(scored, [c.name for c in columns])
+    summaries = _summaries(values, with_runs, [c.name for c in columns])
     rows = [
         _row(
             models[model_id],
-            model_runs,
-            flags,
+            by_model[model_id],
             ranked[str(model_id)],
             n_scored=len(losses[model_id]),
             n_materials=n_materials,
             names=[c.name for c in columns],
             summaries=summaries[model_id],
         )
-        for model_id, model_runs in by_model.items()
+        for model_id in with_runs
     ]
-    elements = sorted({e for run in runs for e in run.elements})
-    return BoardData(rows, n_materials, elements, by_model, by_run, flags)
+    return BoardData(rows, n_materials, elements)
 
 
-def _clean(run: BoardRun, flags: dict[uuid.UUID, list[str]]) -> bool:
-    return run.status == "succeeded" and run.run_id not in flags
+def board_names(columns: list[MetricColumn], spec: ranking.RankSpec | None) -> list[str]:
+    """The metrics a board reads: its columns and the rank metric."""
+    return sorted({c.name for c in columns} | ({spec.metric} if spec else set()))
 
 
-def _losses(
-    runs: list[BoardRun],
-    metrics: dict[uuid.UUID, dict[str, BoardMetric]],
-    flags: dict[uuid.UUID, list[str]],
-    spec: ranking.RankSpec | None,
-) -> dict[str, float]:
+def _losses(found: repo.MetricValues | None, spec: ranking.RankSpec) -> dict[str, float]:
     """Structure id -> loss of the rank metric, for the model's scored runs only."""
-    out: dict[str, float] = {}
-    if spec is None:
-        return out
-    for run in runs:
-        m = metrics.get(run.run_id, {}).get(spec.metric) if _clean(run, flags) else None
-        if m is not None:
-            loss = ranking.loss_of(spec, value=m.value, error=m.error, rel_error=m.rel_error)
-            if loss is not None:
-                out[str(run.structure_id)] = loss
-    return out
+    if found is None:
+        return {}
+    losses = ranking.losses_of(
+        spec, values=found.values, errors=found.errors, rel_errors=found.rel_errors
+    )
+    return {
+        s: loss for s, loss in zip(found.structure_ids, losses, strict=True) if loss is not None
+    }
 
 
 def _row(
     model: ModelInfo,
-    runs: list[BoardRun],
-    flags: dict[uuid.UUID, list[str]],
+    counts: list[repo.RunCount],
     place: ranking.Ranked,
     *,
     n_scored: int,
@@ -130,11 +119,13 @@ def _row(
     names: list[str],
     summaries: dict[str, MetricSummary],
 ) -> LeaderboardRow:
-    status = Counter(run.status for run in runs)
+    status: Counter[str] = Counter()
+    failures: Counter[str] = Counter()
+    for count in counts:
+        status[count.status] += count.n
+        if count.status in ("failed", "skipped"):
+            failures[count.failure_class or count.status] += count.n
     succeeded, failed = status["succeeded"], status["failed"]
-    failures = Counter(
-        run.failure_class or run.status for run in runs if run.status in ("failed", "skipped")
-    )
     fitted = [name for name in model.fitted_to if name in names]
     # model_construct: every field is computed here from typed columns, so validating up to
     # 10^3 rows per request again would only cost time (the response is still serialized)
@@ -143,13 +134,13 @@ def _row(
         model_name=model.name,
         model_version=model.version,
         family=model.family,
-        n_runs=len(runs),
+        n_runs=status.total(),
         n_succeeded=succeeded,
         n_failed=failed,
         n_skipped=status["skipped"],
         n_pending=status["queued"] + status["running"],
         failure_rate=failed / (succeeded + failed) if succeeded + failed else None,
-        n_flagged=sum(1 for r in runs if r.status == "succeeded" and r.run_id in flags),
+        n_flagged=sum(c.n_flagged for c in counts),
         failures=dict(sorted(failures.items())),
         n_materials=n_materials,
         n_scored=n_scored,
@@ -168,54 +159,84 @@ def _interval(interval: ranking.Interval | None) -> Interval | None:
 
 
 def _summaries(
-    scored: dict[uuid.UUID, list[dict[str, BoardMetric]]], names: list[str]
+    values: dict[tuple[uuid.UUID, str], repo.MetricValues],
+    model_ids: list[uuid.UUID],
+    names: list[str],
 ) -> dict[uuid.UUID, dict[str, MetricSummary]]:
     """Per model and metric: MAE (with its interval, all computed in one batch), MAPE and the
-    mean value over the model's scored runs."""
-    keys = [(model_id, name) for model_id in scored for name in names]
-    values = {
-        (model_id, name): [m[name] for m in scored[model_id] if name in m]
-        for model_id, name in keys
-    }
-    errors = {k: [abs(m.error) for m in v if m.error is not None] for k, v in values.items()}
+    mean value over the model's scored runs (sums in the runs' order)."""
+    keys = [(model_id, name) for model_id in model_ids for name in names]
+    empty: list[float | None] = []
+    found = {k: values[k].values if k in values else [] for k in keys}
+    errors_of = {k: values[k].errors if k in values else empty for k in keys}
+    rels_of = {k: values[k].rel_errors if k in values else empty for k in keys}
+    errors = {k: [abs(e) for e in errors_of[k] if e is not None] for k in keys}
     intervals = dict(zip(keys, ranking.mean_intervals([errors[k] for k in keys]), strict=True))
-    out: dict[uuid.UUID, dict[str, MetricSummary]] = {model_id: {} for model_id in scored}
+    out: dict[uuid.UUID, dict[str, MetricSummary]] = {model_id: {} for model_id in model_ids}
     for key in keys:
-        found, errs = values[key], errors[key]
-        rel = [abs(m.rel_error) for m in found if m.error is not None and m.rel_error is not None]
+        errs = errors[key]
+        rel = [
+            abs(r)
+            for e, r in zip(errors_of[key], rels_of[key], strict=True)
+            if e is not None and r is not None
+        ]
         out[key[0]][key[1]] = MetricSummary.model_construct(
             mae=sum(errs) / len(errs) if errs else None,
             mae_interval=_interval(intervals[key]),
             mape_percent=100 * sum(rel) / len(rel) if rel else None,
             n=len(errs),
-            mean=sum(m.value for m in found) / len(found) if found else None,
-            n_values=len(found),
+            mean=sum(found[key]) / len(found[key]) if found[key] else None,
+            n_values=len(found[key]),
         )
     return out
 
 
 def entries(
-    data: BoardData,
+    session: Session,
+    benchmark: Benchmark,
     columns: list[MetricColumn],
     page: list[LeaderboardRow],
     *,
     params_hash: str,
+    level_of_theory: str,
+    where: BoardFilter,
+    spec: ranking.RankSpec | None,
 ) -> list[LeaderboardEntry]:
     """Per-material numbers of the page's models: every run, failed and flagged ones too."""
-    names = {c.name for c in columns}
+    ids = [row.model_id for row in page]
+    read = board_names(columns, spec)
+    runs = repo.board_runs(session, benchmark.id, params_hash, model_ids=ids, where=where)
+    metrics, flags = repo.board_metrics(
+        session,
+        benchmark.id,
+        params_hash,
+        names=read,
+        level_of_theory=level_of_theory,
+        model_ids=ids,
+        where=where,
+    )
+    by_model: dict[uuid.UUID, list[BoardRun]] = {}
+    for run in runs:
+        by_model.setdefault(run.model_id, []).append(run)
+    by_run: dict[uuid.UUID, dict[str, BoardMetric]] = {}
+    for metric in metrics:
+        by_run.setdefault(metric.run_id, {})[metric.name] = metric
+    names = [c.name for c in columns]
     out = []
     for row in page:
-        for run in sorted(data.runs.get(row.model_id, []), key=lambda r: r.material):
+        for run in sorted(by_model.get(row.model_id, []), key=lambda r: r.material):
+            found = by_run.get(run.run_id, {})
+            # in the columns' order, whatever order the database returned the rows in
             values = {
-                m.name: EntryValue(
+                name: EntryValue(
                     value=m.value,
                     unit=m.unit,
                     reference=m.reference,
                     error=m.error,
                     rel_error=m.rel_error,
                 )
-                for m in data.metrics.get(run.run_id, {}).values()
-                if m.name in names
+                for name in names
+                if (m := found.get(name)) is not None
             }
             out.append(
                 LeaderboardEntry(
@@ -227,7 +248,7 @@ def entries(
                     status=run.status,
                     failure_class=run.failure_class,
                     values=values,
-                    flags=list(data.flags.get(run.run_id, [])),
+                    flags=list(flags.get(run.run_id, [])),
                 )
             )
     return out

@@ -60,8 +60,9 @@ SORT_PATTERN = (
 )
 #: Part of every board ETag: change it when the body's shape or numbers change for the
 #: same data, so no client keeps a body of an older release (2: metric means, elements;
-#: 3: one protocol per board, ranks with intervals).
-ETAG_FORMAT = 3
+#: 3: one protocol per board, ranks with intervals; 4: MAE intervals bootstrap the runs in
+#: one fixed order, not the order the database returned them in).
+ETAG_FORMAT = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,7 +303,16 @@ def build_leaderboard(
         columns=columns,
         rows=page,
         entries=(
-            board_rows.entries(data, columns, page, params_hash=protocol.params_hash)
+            board_rows.entries(
+                session,
+                benchmark,
+                columns,
+                page,
+                params_hash=protocol.params_hash,
+                level_of_theory=level,
+                where=where,
+                spec=spec,
+            )
             if include_entries
             else []
         ),

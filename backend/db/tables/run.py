@@ -4,7 +4,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Enum, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Enum,
+    FetchedValue,
+    Float,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -88,9 +98,26 @@ class RunAttempt(UuidPk, TimestampMixin, Base):
 
 class Metric(UuidPk, Base):
     __tablename__ = "metric"
-    __table_args__ = (UniqueConstraint("run_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("run_id", "name"),
+        # A board's metric rows in one range, its raised flags in another (migration
+        # 0018_add_metric_benchmark_id).
+        Index("ix_metric_benchmark_id_name", "benchmark_id", "name"),
+        Index(
+            "ix_metric_benchmark_id_flagged",
+            "benchmark_id",
+            postgresql_where=text("name LIKE 'flag\\_%' AND value > 0.5"),
+        ),
+    )
+
+    # benchmark_id is not read back on insert (loaded when accessed): rows written against an
+    # older schema (the migration tests) have no such column
+    __mapper_args__ = {"eager_defaults": False}  # noqa: RUF012
 
     run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"))
+    #: The run's benchmark, set by a trigger on insert (never by a writer): a copy so a board
+    #: finds its metric rows without one probe per run.
+    benchmark_id: Mapped[uuid.UUID] = mapped_column(server_default=FetchedValue())
     name: Mapped[str] = mapped_column(String(100))
     value: Mapped[float]
     unit: Mapped[str] = mapped_column(String(40))
