@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from backend.services.representations import WHAT_TO_RUN
 
@@ -40,7 +40,10 @@ def representations_summarize(
 def _probe_table(body: dict[str, Any]) -> Table:
     """Cross-validated R² (whole structures held out) per model and target, and its twin's."""
     probes = body["probes"]
-    table = Table("model", *probes["targets"], "random twin", title=probes["folds"])
+    # model names in full at any terminal width (the R² columns give way)
+    widest = max((len(m["name"]) for m in body["models"]), default=5)
+    model = Column("model", no_wrap=True, min_width=widest)
+    table = Table(model, *probes["targets"], "random twin", title=probes["folds"])
     for model in body["models"]:
         name = model["name"]
         cells = [_r2(probes["r2"][name][t]) for t in probes["targets"]]

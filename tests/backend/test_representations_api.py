@@ -273,11 +273,13 @@ def test_the_cli_summarizes_inline_and_prints_the_probes(
 ) -> None:
     from typer.testing import CliRunner
 
+    from backend.cli import representations as representations_cli
     from backend.cli.main import app
 
     monkeypatch.setattr(summary_task, "session_scope", lambda: seeded.scope(db_session))
     args = ["representations", "summarize", "--map", "pca"]
-    result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    monkeypatch.setattr(representations_cli.console, "width", 80)  # names in full even so
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     summary_id = client.get("/representations").json()["summary_id"]
     assert f"summary {summary_id}" in result.output

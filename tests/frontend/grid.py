@@ -82,7 +82,8 @@ def page_rows(driver: webdriver.Chrome, table: str) -> list[dict[str, str]]:
 
 def all_pages(driver: webdriver.Chrome, table: str) -> tuple[list[dict[str, str]], int]:
     """The rows of every page from the current one on, clicking "next", and how many pages."""
-    rows, pages = page_rows(driver, table), 1
+    # the same on two reads in a row: a page is read whole, not while its cells are drawn
+    rows, pages = _settled(driver, table, lambda _: True), 1
     while page := next_page(driver, table):
         rows, pages = rows + page, pages + 1
     return rows, pages
