@@ -48,6 +48,10 @@ HARNESSES: dict[str, tuple[list[str], list[str]]] = {
         ["--sockets", "64", "--requests", "5", "--out", "{out}"],
         ["--sockets", "600", "--requests", "20", "--out", "{out}"],
     ),
+    "bare_ase": (
+        ["--limit", "5", "--repeats", "2", "--out", "{out}"],
+        ["--end-to-end", "--out", "{out}"],
+    ),
     "suite_campaign": (
         ["--budget-min", "2", "--no-mlips", "--out", "{out}"],
         ["--out", "{out}"],

@@ -217,3 +217,19 @@ def test_prefixed_metrics_and_diagnosis() -> None:
     assert "do not sum to zero" in both.diagnosis()
     assert ForceChecks(0.0, 0.0).diagnosis() == ""
     assert ForceChecks(0.0, None).diagnosis() == ""
+
+
+def test_forces_already_computed_on_the_input_replace_its_call() -> None:
+    atoms = bulk("Cu", cubic=True)
+    atoms.positions[0] += [0.05, 0.02, 0.0]
+    own = atoms.copy()
+    own.calc = EMT()
+    given = check_forces(atoms, EMT(), ideal_forces=own.get_forces())
+    assert given == check_forces(atoms, EMT())
+    ideal = bulk("Cu", cubic=True)
+    kicked = np.zeros((len(ideal), 3))
+    kicked[0] = [0.1, 0.0, 0.0]  # the given forces, not a call, decide the symmetry check
+    assert metrics(check_forces(ideal, EMT(), ideal_forces=kicked))["flag_symmetry_violation"] == 1
+    with pytest.raises(BenchmarkFailed) as failure:
+        check_forces(atoms, EMT(), ideal_forces=np.full((len(atoms), 3), np.nan))
+    assert failure.value.failure_class == FailureClass.NAN_OR_INF

@@ -13,6 +13,7 @@ from ase.eos import birchmurnaghan
 
 from shared_kernel.failures import BenchmarkFailed, FailureClass
 from tests.workers.controls import NaNCalculator, RippledEMT
+from workers.benchmarks._checks import check_forces
 from workers.benchmarks._eos_fit import fit_eos
 from workers.benchmarks.base import get_benchmark
 from workers.benchmarks.eos import EosParams, EosResult, run_eos
@@ -314,3 +315,42 @@ def test_standard_errors_match_a_jacobian_computation() -> None:
     assert fit.v0_stderr_a3_per_atom == pytest.approx(v0_se, rel=0.02)
     assert fit.bulk_modulus_stderr_gpa == pytest.approx(b0_se / units.GPa, rel=0.02)
     assert fit.bulk_modulus_pressure_derivative_stderr == pytest.approx(bp_se, rel=0.02)
+
+
+class CountingEMT(EMT):
+    """EMT that counts its calculations; with ``forces_on_request`` it keeps the forces only
+    when they were asked for (as an energy-only call of some calculators)."""
+
+    def __init__(self, *, forces_on_request: bool = False) -> None:
+        super().__init__()
+        self.calls, self.forces_on_request = 0, forces_on_request
+
+    def calculate(
+        self,
+        atoms: Atoms | None = None,
+        properties: list[str] | None = None,
+        system_changes: list[str] = all_changes,
+    ) -> None:
+        self.calls += 1
+        super().calculate(atoms, properties or ["energy"], system_changes)
+        if self.forces_on_request and "forces" not in (properties or []):
+            del self.results["forces"]
+
+
+@pytest.mark.parametrize(
+    ("n_points", "forces_on_request", "calls"),
+    [
+        (11, False, 11 + 21 + 1),  # the symmetry check reads the scan's forces at V_input
+        (11, True, 11 + 21 + 2),  # the scan's call gave no forces: the check asks for them
+        (8, False, 8 + 21 + 2),  # no scan point at V_input
+    ],
+)
+def test_force_checks_reuse_the_scan_point_at_the_input_volume(
+    n_points: int, forces_on_request: bool, calls: int
+) -> None:
+    atoms = bulk("Cu", cubic=True)
+    atoms.positions[0] += [0.05, 0.02, 0.0]  # non-zero forces that the symmetry still orders
+    calc = CountingEMT(forces_on_request=forces_on_request)
+    result = run_eos(atoms, calc, EosParams(n_points=n_points))
+    assert calc.calls == calls
+    assert result.force_checks == check_forces(atoms, EMT())  # the very same numbers

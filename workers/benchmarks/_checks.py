@@ -24,7 +24,9 @@ benchmarks also test configurations whose forces are not zero: ``check_structure
 strained and sheared cells of ``elastic`` (lower symmetry, non-zero forces wherever an atom is
 not an inversion centre) and ``check_symmetrized`` on the relaxed structures of ``relax``
 (symmetrized to the space group found at a loose tolerance, so that the exact symmetry the
-model must respect is known). Each costs one force call per structure.
+model must respect is known). Each costs one force call per structure; ``check_forces`` costs
+one (the rattled supercell) when the caller passes the forces it already has on the input
+(``eos`` reads them from its scan point at the input volume), two otherwise.
 """
 
 from __future__ import annotations
@@ -146,6 +148,7 @@ def check_forces(
     repeat: int = 2,
     rattle_a: float = 0.05,
     seed: int = 0,
+    ideal_forces: np.ndarray | None = None,
 ) -> ForceChecks | None:
     """Test momentum conservation and symmetry equivariance of ``calc`` on ``atoms``.
 
@@ -161,6 +164,10 @@ def check_forces(
         Standard deviation of the Gaussian displacements of that supercell (Å).
     seed
         Seed of the displacements.
+    ideal_forces
+        Forces on exactly ``atoms`` (eV/Å, shape (N, 3)) that ``calc`` has already computed,
+        e.g. at the input volume of an E(V) scan: the symmetry check uses them instead of a
+        call of its own. None computes them.
 
     Returns
     -------
@@ -176,10 +183,10 @@ def check_forces(
     rattled.positions += np.random.default_rng(seed).normal(0.0, rattle_a, (len(rattled), 3))
     try:
         forces = _forces(rattled, calc)
-        ideal_forces = _forces(atoms.copy(), calc)
+        ideal = _finite(ideal_forces) if ideal_forces is not None else _forces(atoms.copy(), calc)
     except PropertyNotImplementedError:
         return None
-    return ForceChecks(net_force(forces), symmetry_force_deviation(atoms, ideal_forces))
+    return ForceChecks(net_force(forces), symmetry_force_deviation(atoms, ideal))
 
 
 def check_structures(
@@ -302,7 +309,10 @@ def symmetry_force_deviation(
 
 def _forces(atoms: Atoms, calc: Calculator) -> np.ndarray:
     atoms.calc = calc
-    forces = np.asarray(atoms.get_forces())
+    return _finite(np.asarray(atoms.get_forces()))
+
+
+def _finite(forces: np.ndarray) -> np.ndarray:
     if not np.isfinite(forces).all():
         raise BenchmarkFailed(
             "non-finite force in the force checks", failure_class=FailureClass.NAN_OR_INF

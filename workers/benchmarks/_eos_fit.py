@@ -49,18 +49,25 @@ def inner_bulk_modulus(volumes: np.ndarray, energies: np.ndarray, form: str) -> 
     if len(volumes) < 5:
         return None
     try:
-        b0 = fit_eos(volumes, energies, form, require_minimum=False).bulk_modulus_gpa
+        fit = fit_eos(volumes, energies, form, require_minimum=False, stderr=False)
     except BenchmarkFailed:
         return None
-    return b0
+    return fit.bulk_modulus_gpa
 
 
 def fit_eos(
-    volumes: np.ndarray, energies: np.ndarray, form: str, *, require_minimum: bool = True
+    volumes: np.ndarray,
+    energies: np.ndarray,
+    form: str,
+    *,
+    require_minimum: bool = True,
+    stderr: bool = True,
 ) -> EosFit:
     """Fit ``form`` to E(V) per atom; raises BenchmarkFailed(no_convergence) with the curve.
 
-    ``require_minimum=False`` accepts a V0 outside the sampled volumes (the inner window).
+    ``require_minimum=False`` accepts a V0 outside the sampled volumes (the inner window);
+    ``stderr=False`` skips the least-squares refit and leaves the standard errors NaN (the
+    fitted parameters do not depend on it).
     """
     curve = energy_volume_series(tuple(volumes), tuple(energies))
     eos = EquationOfState(volumes, energies, eos=form)
@@ -86,7 +93,10 @@ def fit_eos(
             f"fitted bulk modulus {b0 / units.GPa:.3g} GPa is not positive", curve
         )
     residual = energies - eos.func(volumes, *eos.eos_parameters)
-    _, b0_se, bp_se, v0_se = parameter_stderr(eos.func, volumes, energies, (e0, b0, bp, v0))
+    start = (e0, b0, bp, v0)
+    _, b0_se, bp_se, v0_se = (
+        parameter_stderr(eos.func, volumes, energies, start) if stderr else (float("nan"),) * 4
+    )
     return EosFit(
         v0_a3_per_atom=v0,
         e0_ev_per_atom=e0,
