@@ -38,20 +38,20 @@ from tests.frontend.browser import chromium_driver, serve_dash, wait_for
 from tests.frontend.seed import seed_dashboard
 from tests.live import _serve_api, _stop
 
-# page -> CSS selector that exists once the page's main content is drawn
+# page -> CSS selector that exists once the page's main content is drawn (AG Grid cells)
 PAGES = {
-    "leaderboard": ("/", "#leaderboard-table td[data-dash-column='model_link']"),
+    "leaderboard": ("/", "#leaderboard-table .ag-cell[col-id='model_link']"),
     "elements": (
         "/elements?model={model}",
         "#elements-error .heatmaplayer image, #elements-error .heatmaplayer .hm",
     ),
-    "model": ("/models/{model}", "#model-results-table td"),
+    "model": ("/models/{model}", "#model-results-table .ag-cell"),
     # the model page's last drawing: its six figures (curves, failures, parity) come after
     "model_figures": ("/models/{model}", "#model-parity .scatterlayer .trace"),
     "run": ("/runs/{run}", "#run-metrics td"),
     "campaigns": ("/campaigns", ".progress-bar"),
-    "benchmark": ("/benchmarks/eos", "#board-table td"),
-    "benchmark_materials": ("/benchmarks/eos", "#board-materials td"),
+    "benchmark": ("/benchmarks/eos", "#board-table .ag-cell"),
+    "benchmark_materials": ("/benchmarks/eos", "#board-materials .ag-row:not(.ag-row-loading) .ag-cell"),
 }
 
 
