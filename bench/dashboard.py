@@ -51,7 +51,10 @@ PAGES = {
     "run": ("/runs/{run}", "#run-metrics td"),
     "campaigns": ("/campaigns", ".progress-bar"),
     "benchmark": ("/benchmarks/eos", "#board-table .ag-cell"),
-    "benchmark_materials": ("/benchmarks/eos", "#board-materials .ag-row:not(.ag-row-loading) .ag-cell"),
+    "benchmark_materials": (
+        "/benchmarks/eos",
+        "#board-materials .ag-row:not(.ag-row-loading) .ag-cell",
+    ),
 }
 
 
