@@ -9,17 +9,11 @@ runs on five S22 complexes (references at CCSD(T)/CBS). The last ``N_ALT_PROTOCO
 models also ran ``eos`` with a second parameter set (``ALT_EOS_PARAMS``), and the campaign still
 running is one more parameter set of the first benchmark: boards with two protocols.
 
-``phonons`` runs store the benchmark's own series: ASE's EMT phonons of the metal (computed
-once per metal by ``workers.benchmarks.phonons``), frequencies and path scaled per model; a
-failed phonons run on ``UNSTABLE_PHONONS_MATERIAL`` failed as ``dynamically_unstable`` and
-keeps its series, its lowest band dipping to ``SOFT_MODE_THZ`` at X.
+Its formulas are in ``seed_formulas.py``, the series its runs store in ``seed_series.py``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-import math
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -43,86 +37,31 @@ from backend.db.tables import (
 from backend.domain.statuses import CampaignStatus, ModelStatus, RunStatus
 from backend.repositories import references as ref_repo
 from backend.services import catalog
-from shared_kernel.hashing import model_version_hash, params_hash
-from workers.benchmarks.phonons import PhononsResult
-
-SEED_SET = "dashboard seed metals"
-MATERIALS = ("Cu", "Al", "Ag", "Ni", "Pt")
-#: The S22 complexes the ``s22`` benchmark runs on instead of the metals (same indices).
-S22_MATERIALS = (
-    "Ammonia_dimer",
-    "Water_dimer",
-    "Formic_acid_dimer",
-    "Formamide_dimer",
-    "Uracil_dimer_h-bonded",
+from shared_kernel.hashing import params_hash
+from tests.frontend.seed_formulas import (
+    ALT_EOS_PARAMS,
+    ELEMENTS_PER_SET,
+    FAILURE_CLASSES,
+    FITTED_TO,
+    MATERIALS,
+    OPENNESS,
+    S22_LEVEL,
+    S22_MATERIALS,
+    SEED_SET,
+    SEEDED_MODEL_HASH,
+    TRAINING_SETS,
+    UNSTABLE,
+    alt_protocol_models,
+    alt_relative_error,
+    is_failed,
+    is_flagged,
+    is_unstable,
+    materials_of,
+    model_name,
+    relative_error,
+    speed_us,
 )
-S22_LEVEL = "ccsd(t)/cbs"
-#: The last N models also ran eos with these parameters (the standard set otherwise).
-N_ALT_PROTOCOL_MODELS = 3
-ALT_EOS_PARAMS = {"n_points": 7}
-#: Model index -> the board metrics its card says it was fitted to.
-FITTED_TO = {3: ["bulk_modulus"]}
-OPENNESS = ("OSOD", "OSCD", "CSOD", "CSCD")
-TRAINING_SETS = ("MPtrj", "OMat24", "Alexandria")
-FAILURE_CLASSES = ("nan_or_inf", "atoms_too_close", "temperature_runaway", "no_convergence")
-#: A failed phonons run on this metal failed as dynamically unstable (on the others, with one of
-#: ``FAILURE_CLASSES``); with six models, model 2's run on Ag.
-UNSTABLE_PHONONS_MATERIAL = "Ag"
-UNSTABLE = "dynamically_unstable"
-#: The frequency (THz) of the lowest band at X of a dynamically unstable run: imaginary.
-SOFT_MODE_THZ = -1.0
-ELEMENTS_PER_SET = {
-    "MPtrj": {"Cu": 5000, "Al": 12000, "Ag": 800, "Ni": 9000, "Pt": 300, "O": 60000},
-    "OMat24": {"Cu": 90000, "Al": 150000, "Ag": 40000, "Ni": 120000, "Pt": 30000},
-    "Alexandria": {"Cu": 20000, "Al": 25000, "Ag": 9000, "Ni": 18000, "Pt": 7000, "Fe": 30000},
-}
-
-
-# Every seeded model is an EMT with default params: one version hash.
-SEEDED_MODEL_HASH = model_version_hash("emt", {}, None, None)
-
-
-def model_name(index: int) -> str:
-    return f"seed-{index:03d}"
-
-
-def materials_of(key: str) -> tuple[str, ...]:
-    """The materials a benchmark's seeded runs are on: S22 complexes for s22, else metals."""
-    return S22_MATERIALS if key == "s22" else MATERIALS
-
-
-def is_flagged(model: int, material: int) -> bool:
-    """A succeeded run raises a quality flag (and is then penalised on the boards)."""
-    return (model + material) % 5 == 0
-
-
-def alt_protocol_models(n_models: int) -> range:
-    """Indices of the models that also ran eos with ``ALT_EOS_PARAMS``."""
-    return range(max(0, n_models - N_ALT_PROTOCOL_MODELS), n_models)
-
-
-def alt_relative_error(model: int, material: int, metric: int) -> float:
-    """(value - reference) / reference of the second eos protocol: other numbers, no failure."""
-    return 0.005 * (1 + (3 * model + material + metric) % 4)
-
-
-def relative_error(model: int, material: int, metric: int, benchmark: int = 0) -> float:
-    """(value - reference) / reference of model ``model`` on a material, metric and benchmark
-    (indices; benchmarks in key order): each benchmark ranks the models differently. The
-    modulus (12) leaves two models tied on the combined score over today's 13 benchmarks
-    (``test_equal_combined_scores_are_ranked_by_model_name``) and no two of the openness-
-    filtered models tied on eos (``test_csv_export_follows_the_tables_sort_and_filter``)."""
-    sign = 1 if (model + material + metric) % 2 == 0 else -1
-    return sign * 0.01 * (1 + (model * (benchmark + 1)) % 12 + material)
-
-
-def is_failed(model: int, material: int, benchmark: int) -> bool:
-    return (model + 2 * material + benchmark) % 13 == 0
-
-
-def speed_us(model: int) -> float:
-    """Time per atom-step of model ``model`` in µs: grows with the index, so index 0 is fastest."""
-    return 2.0 * (1 + model) ** 1.3
+from tests.frontend.seed_series import phonon_series, series_rows
 
 
 @dataclass
@@ -201,120 +140,6 @@ def _value(ref: Reference | None, model: int, material: int, metric: int, bench:
     return 1.0 + 0.1 * model + 0.05 * material + 0.01 * metric
 
 
-def is_unstable(key: str, model: int, material: int, benchmark: int) -> bool:
-    """A failed run that failed as dynamically unstable (and keeps its phonon series)."""
-    on = MATERIALS[material] == UNSTABLE_PHONONS_MATERIAL
-    return key == "phonons" and on and is_failed(model, material, benchmark)
-
-
-@functools.cache
-def emt_phonons(metal: str) -> PhononsResult:
-    """The phonons benchmark's result for ASE's EMT on the metal's primitive cell (the seeded
-    structure), at its standard parameters."""
-    from ase.build import bulk
-    from ase.calculators.emt import EMT
-
-    from workers.benchmarks.phonons import PhononsParams, run_phonons
-
-    return run_phonons(bulk(metal), EMT(), PhononsParams())
-
-
-def phonon_result(model: int, material: int, *, unstable: bool = False) -> PhononsResult:
-    """EMT's phonons of a seeded metal with frequencies scaled by ``1 + relative_error(model,
-    material, 0)`` and path distances by ``1 + relative_error(model, material, 1)`` (each model
-    its own lattice); ``unstable``: the lowest band is pulled below zero around the path's
-    first X, to ``SOFT_MODE_THZ`` at X."""
-    base = emt_phonons(MATERIALS[material])
-    nu = 1 + relative_error(model, material, 0)
-    q = 1 + relative_error(model, material, 1)
-    x = tuple(v * q for v in base.band_x)
-    bands = [tuple(f * nu for f in band) for band in base.bands_thz]
-    if unstable:
-        at_x = next(p * q for name, p in base.special_points if name == "X")
-        k = min(range(len(x)), key=lambda i: abs(x[i] - at_x))
-        depth = bands[0][k] - SOFT_MODE_THZ
-        bands[0] = tuple(
-            f - depth * math.exp(-(((v - at_x) / (0.08 * x[-1])) ** 2))
-            for v, f in zip(x, bands[0], strict=True)
-        )
-    return dataclasses.replace(
-        base,
-        band_x=x,
-        bands_thz=tuple(bands),
-        dos=(tuple(v * nu for v in base.dos[0]), tuple(g / nu for g in base.dos[1])),
-        special_points=tuple((name, p * q) for name, p in base.special_points),
-    )
-
-
-def _row(
-    run_id: uuid.UUID,
-    name: str,
-    x: list[float],
-    y: list[float],
-    xl: str,
-    xu: str,
-    yl: str,
-    yu: str,
-) -> dict[str, Any]:
-    return {
-        "run_id": run_id,
-        "name": name,
-        "x": x,
-        "y": y,
-        "x_label": xl,
-        "x_unit": xu,
-        "y_label": yl,
-        "y_unit": yu,
-    }
-
-
-def phonon_series(
-    run_id: uuid.UUID, model: int, material: int, *, unstable: bool = False
-) -> list[dict[str, Any]]:
-    """The series rows the phonons benchmark stores, of ``phonon_result``."""
-    return [
-        _row(run_id, s.name, list(s.x), list(s.y), s.x_label, s.x_unit, s.y_label, s.y_unit)
-        for s in phonon_result(model, material, unstable=unstable).series()
-    ]
-
-
-def _series(key: str, run_id: uuid.UUID, model: int, material: int) -> list[dict[str, Any]]:
-    def row(
-        name: str, x: list[float], y: list[float], xl: str, xu: str, yl: str, yu: str
-    ) -> dict[str, Any]:
-        return _row(run_id, name, x, y, xl, xu, yl, yu)
-
-    shift = 1 + relative_error(model, material, 0)
-    if key == "eos":
-        v = [10.0 + 0.5 * k for k in range(11)]
-        e = [0.02 * (x - 12.5 * shift) ** 2 - 3.5 for x in v]
-        return [row("energy_volume", v, e, "volume", "Å³/atom", "energy", "eV/atom")]
-    if key == "diatomics":
-        r = [1.2 + 0.1 * k for k in range(30)]
-        e = [4 * 0.4 * shift * ((2.3 / x) ** 12 - (2.3 / x) ** 6) for x in r]
-        return [row("energy_distance", r, e, "distance", "Å", "energy", "eV")]
-    if key == "md_stability":
-        t = [0.5 * k for k in range(21)]
-        alive = [max(0.0, 1 - 0.02 * (model % 5) * k) for k in range(21)]
-        return [row("nvt_ramp_survival", t, alive, "time", "ps", "fraction alive", "1")]
-    if key == "phonons":
-        return phonon_series(run_id, model, material)
-    if key == "speed":
-        n = [16.0, 32.0, 64.0, 128.0]
-        return [
-            row(
-                "time_per_atom_step",
-                n,
-                [speed_us(model) * (x / 16) ** 0.05 for x in n],
-                "atoms",
-                "1",
-                "time",
-                "µs/(atom step)",
-            )
-        ]
-    return []
-
-
 def seed_dashboard(session: Session, n_models: int, *, running_campaign: bool = True) -> Seeded:
     """Add ``n_models`` approved models with one run per (benchmark, material); not committed."""
     structures = _structures(session)
@@ -371,7 +196,7 @@ def seed_dashboard(session: Session, n_models: int, *, running_campaign: bool = 
                     metrics.append(_metric(run_id, name, headline["unit"], value, ref))
                 if is_flagged(i, j):
                     metrics.append(_metric(run_id, "flag_window_sensitive", "1", 1.0, None))
-                series += _series(bench.key, run_id, i, j)
+                series += series_rows(bench.key, run_id, i, j)
     eos = next((b for b in benchmarks if b.key == "eos"), None)
     if eos is not None:
         seeded.alt_eos_hash = _alt_eos_runs(session, eos, models, structures, refs, runs, metrics)

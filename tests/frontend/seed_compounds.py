@@ -13,7 +13,8 @@ from backend.db.base import utcnow
 from backend.db.tables import Benchmark, Metric, Reference, Run
 from backend.domain.statuses import RunStatus
 from backend.repositories import references as ref_repo
-from tests.frontend.seed import SEEDED_MODEL_HASH, Seeded, _metric
+from tests.frontend.seed import Seeded, _metric
+from tests.frontend.seed_formulas import SEEDED_MODEL_HASH
 
 # --- compound runs (the element page's choice of structures) ---------------------------------
 # Called by the browser tests' fixture after ``seed_dashboard`` (not by bench/dashboard.py).

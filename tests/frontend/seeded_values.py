@@ -1,4 +1,4 @@
-"""What the dashboard must show for the seeded database, computed from ``seed.py``'s formulas.
+"""What the dashboard must show for the seeded database, computed from ``seed_formulas.py``.
 
 The inputs are the ones ``seed_dashboard`` itself read (the benchmark rows in key order with
 their headline metrics, and the experiment references); every number is then derived from
@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from backend.db.tables import Benchmark, Reference
 from backend.domain.ranking import RANK_SPECS
-from tests.frontend.seed import (
+from tests.frontend.seed_compounds import COMPOUND_RUNS, compound_value
+from tests.frontend.seed_formulas import (
     OPENNESS,
     S22_LEVEL,
     TRAINING_SETS,
@@ -27,7 +28,6 @@ from tests.frontend.seed import (
     relative_error,
     speed_us,
 )
-from tests.frontend.seed_compounds import COMPOUND_RUNS, compound_value
 
 TIME_METRIC = "time_per_atom_step"
 

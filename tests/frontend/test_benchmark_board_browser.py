@@ -21,7 +21,8 @@ from tests.frontend.browser import (
 )
 from tests.frontend.conftest import N_SEEDED_MODELS, SeededApi
 from tests.frontend.grid import all_pages, filter_box, page_rows, shown_number, sort_by
-from tests.frontend.seed import (
+from tests.frontend.seed_compounds import COMPOUND_RUNS
+from tests.frontend.seed_formulas import (
     ALT_EOS_PARAMS,
     FAILURE_CLASSES,
     MATERIALS,
@@ -31,7 +32,6 @@ from tests.frontend.seed import (
     is_failed,
     model_name,
 )
-from tests.frontend.seed_compounds import COMPOUND_RUNS
 
 pytestmark = pytest.mark.browser
 

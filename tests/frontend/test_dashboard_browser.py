@@ -1,7 +1,7 @@
 """Every dashboard page in headless Chromium against a real API on a seeded database.
 
 The database holds ``N_SEEDED_MODELS`` synthetic models on every benchmark whose numbers follow
-``tests/frontend/seed.py``; the expected values below come from those formulas and from the
+``tests/frontend/seed_formulas.py``; the expected values below come from those formulas and from the
 reference table, not from the dashboard's code. Screenshots land in ``screenshots/``.
 """
 
@@ -25,7 +25,7 @@ from tests.frontend.browser import (
 )
 from tests.frontend.conftest import N_SEEDED_MODELS, SeededApi
 from tests.frontend.grid import page_rows, sort_by
-from tests.frontend.seed import (
+from tests.frontend.seed_formulas import (
     ELEMENTS_PER_SET,
     FAILURE_CLASSES,
     model_name,

@@ -1,7 +1,7 @@
 """Leaderboard CSV export and the element difference map, clicked through in headless Chromium.
 
 Against the seeded API of ``conftest.py``: the expected numbers come from ``seeded_values.py``
-(seed.py's formulas on the seed's own inputs), never from the page or the dashboard's code.
+(seed_formulas.py's formulas on the seed's own inputs), never from the page or the dashboard's code.
 Screenshots of each state land in ``screenshots/``.
 """
 
@@ -37,7 +37,7 @@ from tests.frontend.grid import (
     sort_by,
     visible_headers,
 )
-from tests.frontend.seed import model_name
+from tests.frontend.seed_formulas import model_name
 from tests.frontend.seeded_values import (
     SeedInputs,
     abs_error,

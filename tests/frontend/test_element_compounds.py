@@ -22,8 +22,8 @@ from frontend.element_stats import (
 )
 from tests.frontend.browser import page_text, screenshot, severe_console_errors, wait_for
 from tests.frontend.conftest import SeededApi
-from tests.frontend.seed import model_name
 from tests.frontend.seed_compounds import COMPOUND_RELATIVE_ERROR, COMPOUND_RUNS
+from tests.frontend.seed_formulas import model_name
 from tests.frontend.seeded_values import SeedInputs, abs_error, read_seed_inputs
 
 

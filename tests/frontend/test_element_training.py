@@ -27,7 +27,7 @@ from frontend.element_stats import (
 from frontend.figures.elements import count_error_scatter, element_map
 from tests.frontend.browser import screenshot, severe_console_errors, wait_for
 from tests.frontend.conftest import SeededApi
-from tests.frontend.seed import ELEMENTS_PER_SET, TRAINING_SETS
+from tests.frontend.seed_formulas import ELEMENTS_PER_SET, TRAINING_SETS
 from workers.adapters.ani import ANI1X_ELEMENTS
 from workers.adapters.diep import MATPES_ELEMENTS, MATPES_R2SCAN_N_STRUCTURES
 from workers.adapters.pretrained import pretrained_models

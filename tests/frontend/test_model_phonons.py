@@ -2,7 +2,7 @@
 and the comparison's overlaid, a dynamically unstable run drawn with its imaginary modes.
 
 The spectra are the phonons benchmark's own series (EMT on the seeded metals, scaled per model
-by ``tests/frontend/seed.py``), so the figure reads exactly what a worker stores.
+by ``tests/frontend/seed_series.py``), so the figure reads exactly what a worker stores.
 """
 
 from __future__ import annotations
@@ -33,15 +33,15 @@ from tests.frontend.browser import (
     wait_for,
 )
 from tests.frontend.conftest import N_SEEDED_MODELS, SeededApi
-from tests.frontend.seed import (
+from tests.frontend.seed_formulas import (
     MATERIALS,
     SOFT_MODE_THZ,
     UNSTABLE_PHONONS_MATERIAL,
     is_failed,
     is_unstable,
     model_name,
-    phonon_result,
 )
+from tests.frontend.seed_series import phonon_result
 from tests.frontend.seeded_values import read_seed_inputs
 
 J = MATERIALS.index(UNSTABLE_PHONONS_MATERIAL)
