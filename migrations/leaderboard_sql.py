@@ -24,6 +24,10 @@ Which write feeds which table (source table: trigger -> function -> table kept):
     benchmark INSERT, UPDATE (per row): benchmark_version_change
         -> leaderboard_benchmark_changed() -> leaderboard_version (its row)
 
+From 0019 the run and metric functions above also set leaderboard_model_version, a counter
+per (benchmark, model), for the pairs their statement touched; ``leaderboard_bump_all()`` and
+a truncated run table set every pair's.
+
 A migration must build the same schema whenever it runs, so a constant that a migration uses
 never changes: a later migration that redefines a function adds the next ``_V<n>`` constant.
 
@@ -35,6 +39,8 @@ never changes: a later migration that redefines a function adds the next ``_V<n>
         (its downgrade restores the _V1 functions)
     0018_add_metric_benchmark_id: METRIC_BENCHMARK_FUNCTIONS, METRIC_BENCHMARK_TRIGGERS,
         METRIC_BENCHMARK_FILL
+    0019_add_model_change_counters: MODEL_VERSION_FUNCTIONS (the 0011 functions, each with its
+        pairs' bump), MODEL_VERSION_FILL (its downgrade restores the 0011 functions)
 
 Not a summary but kept the same way: ``metric.benchmark_id`` is its run's benchmark, copied so a
 board finds its metric rows on one index instead of one probe per run (0018)::
@@ -471,4 +477,68 @@ METRIC_BENCHMARK_TRIGGERS = (
 # Metrics written before the migration that adds the column.
 METRIC_BENCHMARK_FILL = (
     "UPDATE metric m SET benchmark_id = r.benchmark_id FROM run r WHERE r.id = m.run_id"
+)
+
+
+# --- A change counter per benchmark and model (0019) ---------------------------------------
+
+# What the benchmark counter's functions do, and the same for each (benchmark, model) pair a
+# statement touched: a board rebuilds only the models whose counter moved (see
+# backend/services/board_rows.py). `{pairs}` selects distinct (benchmark id, model id).
+
+
+def _bump_models(pairs: str) -> str:
+    """Set the counter of each (benchmark, model) pair selected by ``pairs`` (distinct), a
+    new row for a pair's first run; rows locked in key order, as the benchmark rows are."""
+    return f"""
+    INSERT INTO leaderboard_model_version AS v (benchmark_id, mlip_model_id, version)
+    SELECT b, m, nextval('leaderboard_version_seq') FROM ({pairs}) p(b, m) ORDER BY b, m
+    ON CONFLICT (benchmark_id, mlip_model_id) DO UPDATE SET version = excluded.version;
+    """
+
+
+_BUMP_ALL_MODELS = """
+    UPDATE leaderboard_model_version v SET version = nextval('leaderboard_version_seq')
+    FROM (SELECT benchmark_id, mlip_model_id FROM leaderboard_model_version
+          ORDER BY benchmark_id, mlip_model_id FOR UPDATE) l
+    WHERE (v.benchmark_id, v.mlip_model_id) = (l.benchmark_id, l.mlip_model_id);
+"""
+_CHANGED_PAIRS = (
+    "SELECT DISTINCT p.b, p.m FROM old_rows o JOIN new_rows n ON n.id = o.id, "
+    "LATERAL (VALUES (o.benchmark_id, o.mlip_model_id), (n.benchmark_id, n.mlip_model_id)) "
+    "AS p(b, m) WHERE " + _MOVED.format(o="o", n="n") + " OR o.finished_at IS DISTINCT FROM "
+    "n.finished_at"
+)
+
+
+def _with_model_bump(function: str, statement: str) -> str:
+    """``function`` (a counter function above) as ``CREATE OR REPLACE``, with ``statement``
+    run right after its benchmark bump (before ``RETURN NULL``)."""
+    head, tail = or_replace(function).rsplit("RETURN NULL;", 1)
+    return f"{head}{statement}\n    RETURN NULL;{tail}"
+
+
+MODEL_VERSION_FUNCTIONS = (
+    _with_model_bump(
+        RUN_INSERTED, _bump_models("SELECT DISTINCT benchmark_id, mlip_model_id FROM new_rows")
+    ),
+    _with_model_bump(RUN_UPDATED, _bump_models(_CHANGED_PAIRS)),
+    _with_model_bump(
+        RUN_DELETED, _bump_models("SELECT DISTINCT benchmark_id, mlip_model_id FROM old_rows")
+    ),
+    _with_model_bump(RUN_TRUNCATED, _BUMP_ALL_MODELS),
+    _with_model_bump(
+        METRIC_BUMP,
+        _bump_models(
+            "SELECT DISTINCT r.benchmark_id, r.mlip_model_id FROM new_rows m "
+            "JOIN run r ON r.id = m.run_id"
+        ),
+    ),
+    _with_model_bump(BUMP_ALL, _BUMP_ALL_MODELS),
+)
+# The pairs with runs before the migration that adds the table.
+MODEL_VERSION_FILL = (
+    "INSERT INTO leaderboard_model_version (benchmark_id, mlip_model_id, version) "
+    "SELECT benchmark_id, mlip_model_id, nextval('leaderboard_version_seq') "
+    "FROM (SELECT DISTINCT benchmark_id, mlip_model_id FROM run) p"
 )

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import String, Uuid, and_, bindparam, func, or_, select, text
-from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from backend.db.tables import Metric, Reference, Run, Structure
+from backend.db.tables import LeaderboardModelVersion, Metric, Reference, Run, Structure
 from backend.domain.statuses import RunStatus
 from backend.repositories.leaderboard import BoardFilter
 
@@ -46,21 +46,22 @@ class BoardMetric:
 
 
 def protocols(session: Session, benchmark_id: uuid.UUID) -> list[tuple[str, dict[str, Any], int]]:
-    """(params hash, params, number of runs) of every parameter set run on the benchmark."""
-    counts = dict(
-        session.execute(
-            select(Run.params_hash, func.count())
-            .where(Run.benchmark_id == benchmark_id)
-            .group_by(Run.params_hash)
-        ).all()
-    )
-    params = session.execute(
-        select(Run.params_hash, Run.params)
+    """(params hash, params, number of runs) of every parameter set run on the benchmark: the
+    counts from the index alone, the params from one run of each set."""
+    counts = (
+        select(Run.params_hash.label("h"), func.count().label("n"))
         .where(Run.benchmark_id == benchmark_id)
-        .ext(distinct_on(Run.params_hash))
-        .order_by(Run.params_hash)
-    ).all()
-    found = [(h, dict(p or {}), int(counts.get(h, 0))) for h, p in params]
+        .group_by(Run.params_hash)
+        .subquery()
+    )
+    one = (
+        select(Run.params)
+        .where(Run.benchmark_id == benchmark_id, Run.params_hash == counts.c.h)
+        .limit(1)
+        .scalar_subquery()
+    )
+    rows = session.execute(select(counts.c.h, one, counts.c.n)).all()
+    found = [(h, dict(p or {}), int(n)) for h, p, n in rows]
     return sorted(found, key=lambda item: (-item[2], item[0]))
 
 
@@ -199,28 +200,41 @@ _BOARD_RUN = """
     AND r.mlip_model_id = ANY(:model_ids){filters}
 """
 #: Whether run ``r`` raised a quality flag (a ``flag_*`` metric at 1 that is not a column):
-#: one hashed set of the benchmark's flagged runs (a probe per run would cost more).
-_FLAGGED = """
+#: for many models one hashed set of the benchmark's flagged runs (a probe per run would
+#: cost more), for a few (a board reading again the models a result changed) one probe per
+#: run (the set is ~10^4 rows at 10^6 metric rows: 5-7 ms).
+_FLAGGED_SET = """
     r.id IN (SELECT fl.run_id FROM metric fl
              WHERE fl.benchmark_id = :benchmark_id AND fl.name LIKE 'flag\\_%'
                AND fl.value > 0.5 AND fl.name <> ALL(:names))
 """
+_FLAGGED_PROBE = """
+    EXISTS (SELECT 1 FROM metric fl
+            WHERE fl.run_id = r.id AND fl.name LIKE 'flag\\_%'
+              AND fl.value > 0.5 AND fl.name <> ALL(:names))
+"""
+#: Up to this many models, a run's flags are probed (see _FLAGGED_SET).
+PROBE_FLAGS_UP_TO = 10
+_FLAGGED = "{flagged}"
 #: One fixed order of a model's runs: the bootstrap resamples positions, and sums are taken
 #: in this order, so the same data always give the same numbers.
 _RUN_ORDER = "s.material, r.structure_id, r.created_at, r.id"
 
 _COUNTS = f"""
     WITH b AS (
-        SELECT r.mlip_model_id, r.status::text AS status, r.failure_class, r.structure_id,
+        SELECT r.mlip_model_id, r.status::text AS status, r.failure_class, s.elements,
                r.status = 'succeeded' AND ({_FLAGGED}) AS flagged
         FROM run r JOIN structure s ON s.id = r.structure_id
         WHERE {_BOARD_RUN}
+    ), el AS (
+        SELECT mlip_model_id, array_agg(DISTINCT e) AS elements
+        FROM b, unnest(b.elements) e GROUP BY 1
     )
-    SELECT mlip_model_id, status, failure_class, count(*), count(*) FILTER (WHERE flagged),
-           (SELECT array_agg(DISTINCT e) FROM structure s, unnest(s.elements) e
-            WHERE s.id IN (SELECT structure_id FROM b))
-    FROM b
-    GROUP BY 1, 2, 3
+    SELECT c.*, el.elements
+    FROM (SELECT mlip_model_id, status, failure_class, count(*),
+                 count(*) FILTER (WHERE flagged)
+          FROM b GROUP BY 1, 2, 3) c
+    LEFT JOIN el USING (mlip_model_id)
 """
 # Driven by the metric rows of the board's benchmark (one index range), not by its runs.
 _VALUES = f"""
@@ -275,7 +289,8 @@ def _board_query(
 ) -> tuple[Any, dict[str, Any]]:
     """``template`` with the filters of ``where``, and every value it binds."""
     filters, params = _run_filters(where)
-    query = text(template.format(filters=filters)).bindparams(
+    flagged = _FLAGGED_PROBE if len(model_ids) <= PROBE_FLAGS_UP_TO else _FLAGGED_SET
+    query = text(template.format(filters=filters, flagged=flagged)).bindparams(
         bindparam("model_ids", type_=ARRAY(Uuid())), bindparam("names", type_=ARRAY(String()))
     )
     params |= {
@@ -296,17 +311,25 @@ def board_counts(
     names: list[str],
     model_ids: list[uuid.UUID],
     where: BoardFilter,
-) -> tuple[list[RunCount], list[str]]:
+) -> tuple[list[RunCount], dict[uuid.UUID, list[str]]]:
     """Runs of the protocol by these models on structures passing the filters, counted per
-    model, status and failure class; and the elements of their structures, sorted."""
+    model, status and failure class; and the elements of each model's structures, sorted."""
     if not model_ids:
-        return [], []
+        return [], {}
     query, params = _board_query(
         _COUNTS, benchmark_id, params_hash, model_ids=model_ids, where=where, names=names
     )
     rows = session.connection().execute(query, params).all()
     counts = [RunCount(r[0], r[1], r[2], int(r[3]), int(r[4])) for r in rows]
-    return counts, sorted(rows[0][5] or ()) if rows else []
+    return counts, {r[0]: sorted(r[5] or ()) for r in rows}
+
+
+def model_versions(session: Session, benchmark_id: uuid.UUID) -> dict[uuid.UUID, int]:
+    """The change counter of each model with runs of the benchmark (bumped by triggers with
+    the benchmark's; migration 0019_add_model_change_counters)."""
+    v = LeaderboardModelVersion
+    query = select(v.mlip_model_id, v.version).where(v.benchmark_id == benchmark_id)
+    return {row[0]: int(row[1]) for row in session.connection().execute(query)}
 
 
 def board_values(

@@ -26,15 +26,38 @@ from backend.schemas.leaderboard import (
     MetricColumn,
     MetricSummary,
 )
+from shared_kernel.lru import LruCache
 
 
 @dataclass(slots=True)
 class BoardData:
-    """Everything a board shows, before sorting and paging."""
+    """Everything a board shows, before sorting and paging; shared between builds (kept in
+    ``_BOARDS``), so never changed once made."""
 
     rows: list[LeaderboardRow]
     n_materials: int
     elements: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _ModelPart:
+    """What a board keeps of one model between builds: read under its change counter
+    ``version``, reused while the counter has not moved. Never changed once made."""
+
+    version: int
+    counts: tuple[repo.RunCount, ...]
+    elements: tuple[str, ...]
+    #: structure id -> loss of the rank metric, scored runs only
+    losses: dict[str, float]
+    summaries: dict[str, MetricSummary]
+
+
+#: A board's parts per model, by what they depend on: (benchmark id, params hash, level of
+#: theory, metric names, column names, rank spec, structure filters). Per process, bounded.
+_PARTS: LruCache[tuple[object, ...], dict[uuid.UUID, _ModelPart]] = LruCache(64)
+#: The last board built from them, with the (model, counter) pairs it was built from: a board
+#: no write touched (the combined board's other benchmarks) is not ranked again.
+_BOARDS: LruCache[tuple[object, ...], tuple[tuple[object, ...], BoardData]] = LruCache(64)
 
 
 def compute_board(
@@ -47,9 +70,81 @@ def compute_board(
     where: BoardFilter,
     spec: ranking.RankSpec | None,
 ) -> BoardData:
-    """Rows of every approved model (passing the filters) with a run of the protocol."""
+    """Rows of every approved model (passing the filters) with a run of the protocol.
+
+    Each model's counts, losses and summaries are read again only when its change counter
+    moved (one result landing: one model); the ranks, which compare every model, are always
+    computed afresh."""
     models = model_repo.approved_models(session, where)
-    ids = list(models)
+    # read before the data: a part is never kept under a counter newer than what it read
+    versions = repo.model_versions(session, benchmark.id)
+    names = board_names(columns, spec)
+    key = (
+        benchmark.id,
+        params_hash,
+        level_of_theory,
+        tuple(names),
+        tuple(c.name for c in columns),
+        spec,
+        (where.element, where.structure_set_id, where.prototype),
+    )
+    signature = tuple((m, versions.get(m)) for m in models)
+    last = _BOARDS.get(key)
+    if last is not None and last[0] == signature:
+        return last[1]
+    known = _PARTS.get(key) or {}
+    stale = [m for m in models if m in versions and getattr(known.get(m), "version", None)
+             != versions[m]]  # fmt: skip
+    fresh = _read_parts(
+        session,
+        benchmark,
+        columns,
+        {m: versions[m] for m in stale},
+        params_hash=params_hash,
+        level_of_theory=level_of_theory,
+        where=where,
+        spec=spec,
+    )
+    parts = {m: fresh[m] if m in fresh else known[m] for m in models if m in versions}
+    if fresh:
+        _PARTS.put(key, {**known, **parts})
+    # the approved models' order: the same data always give the same rows and batches
+    with_runs = [m for m in models if m in parts and parts[m].counts]
+    ranked = ranking.rank_models({str(m): parts[m].losses for m in with_runs})
+    n_materials = len({s for m in with_runs for s in parts[m].losses})
+    rows = [
+        _row(
+            models[m],
+            parts[m].counts,
+            ranked[str(m)],
+            n_scored=len(parts[m].losses),
+            n_materials=n_materials,
+            names=[c.name for c in columns],
+            summaries=parts[m].summaries,
+        )
+        for m in with_runs
+    ]
+    elements = sorted({e for m in with_runs for e in parts[m].elements})
+    data = BoardData(rows, n_materials, elements)
+    _BOARDS.put(key, (signature, data))
+    return data
+
+
+def _read_parts(
+    session: Session,
+    benchmark: Benchmark,
+    columns: list[MetricColumn],
+    versions: dict[uuid.UUID, int],
+    *,
+    params_hash: str,
+    level_of_theory: str,
+    where: BoardFilter,
+    spec: ranking.RankSpec | None,
+) -> dict[uuid.UUID, _ModelPart]:
+    """The parts of these models (with the counters read before), from two statements."""
+    if not versions:
+        return {}
+    ids = list(versions)
     names = board_names(columns, spec)
     counts, elements = repo.board_counts(
         session, benchmark.id, params_hash, names=names, model_ids=ids, where=where
@@ -66,30 +161,19 @@ def compute_board(
     by_model: dict[uuid.UUID, list[repo.RunCount]] = {}
     for count in counts:
         by_model.setdefault(count.model_id, []).append(count)
-    # the approved models' order: the same data always give the same rows and batches
-    with_runs = [model_id for model_id in models if model_id in by_model]
     # scored: succeeded runs without a quality flag (the MAEs and the rank read only these)
     values = {(v.model_id, v.name): v for v in found}
-    losses = {
-        model_id: _losses(values.get((model_id, spec.metric)), spec) if spec else {}
-        for model_id in with_runs
-    }
-    ranked = ranking.rank_models({str(k): v for k, v in losses.items()})
-    n_materials = len({s for per in losses.values() for s in per})
-    summaries = _summaries(values, with_runs, [c.name for c in columns])
-    rows = [
-        _row(
-            models[model_id],
-            by_model[model_id],
-            ranked[str(model_id)],
-            n_scored=len(losses[model_id]),
-            n_materials=n_materials,
-            names=[c.name for c in columns],
-            summaries=summaries[model_id],
+    summaries = _summaries(values, ids, [c.name for c in columns])
+    return {
+        m: _ModelPart(
+            version=versions[m],
+            counts=tuple(by_model.get(m, ())),
+            elements=tuple(elements.get(m, ())),
+            losses=_losses(values.get((m, spec.metric)), spec) if spec else {},
+            summaries=summaries[m],
         )
-        for model_id in with_runs
-    ]
-    return BoardData(rows, n_materials, elements)
+        for m in ids
+    }
 
 
 def board_names(columns: list[MetricColumn], spec: ranking.RankSpec | None) -> list[str]:
@@ -111,7 +195,7 @@ def _losses(found: repo.MetricValues | None, spec: ranking.RankSpec) -> dict[str
 
 def _row(
     model: ModelInfo,
-    counts: list[repo.RunCount],
+    counts: tuple[repo.RunCount, ...],
     place: ranking.Ranked,
     *,
     n_scored: int,

@@ -108,7 +108,7 @@ def test_the_aggregates_agree_with_the_runs_read_one_by_one(
         db_session, eos.id, digest, names=NAMES, level_of_theory="experiment", model_ids=ids,
         where=where,
     )  # fmt: skip
-    assert elements == ["Cu"]
+    assert elements == {c.model_id: ["Cu"] for c in counts}  # each model's structures
     assert sum(c.n for c in counts) == len(runs) == 24
     assert sum(c.n_flagged for c in counts) == len(flags) == 2
     assert {(c.model_id, c.status) for c in counts if c.status == "failed"} == {(ids[1], "failed")}

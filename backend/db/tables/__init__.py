@@ -6,6 +6,7 @@ from backend.db.tables.campaign import Campaign, CampaignRun
 from backend.db.tables.leaderboard import (
     LeaderboardFlagSummary,
     LeaderboardMetricSummary,
+    LeaderboardModelVersion,
     LeaderboardRunSummary,
     LeaderboardValueSummary,
     LeaderboardVersion,
@@ -27,6 +28,7 @@ __all__ = [
     "CampaignRun",
     "LeaderboardFlagSummary",
     "LeaderboardMetricSummary",
+    "LeaderboardModelVersion",
     "LeaderboardRunSummary",
     "LeaderboardValueSummary",
     "LeaderboardVersion",

@@ -130,3 +130,18 @@ class LeaderboardVersion(Base):
         ForeignKey("benchmark.id", ondelete="CASCADE"), primary_key=True
     )
     version: Mapped[int] = mapped_column(BigInteger)
+
+
+class LeaderboardModelVersion(Base):
+    """A counter per (benchmark, model), set from the benchmark counters' sequence whenever
+    that model's boards of the benchmark may have changed (migration
+    0019_add_model_change_counters; every pair on writes that may change every board).
+
+    A board reads again only the models whose counter moved since it last read them.
+    """
+
+    __tablename__ = "leaderboard_model_version"
+
+    benchmark_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    mlip_model_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
