@@ -30,7 +30,6 @@ import os
 import platform
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,7 @@ from sqlalchemy.engine import make_url
 
 from backend import dbadmin
 from backend.cli.localservices import PostgresCluster
+from bench.board_builds import build_times
 from bench.http_load import ResultWriter, board_etag, fetch_body, load, wait_up
 from shared_kernel.hashing import model_version_hash, params_hash
 
@@ -110,7 +110,7 @@ def _measure_on(server: str, args: argparse.Namespace) -> None:
         seeded = seed(url, n_models=args.models, n_runs=args.runs)
         figures = {
             **seeded,
-            "in_process_build_ms": build_times(url, args.repeats),
+            "in_process_build_ms": build_times(url, BENCHMARKS, args.repeats),
             **(
                 {}
                 if args.build_only
@@ -341,49 +341,6 @@ def _metrics(
                 )
                 n += 1
     return n
-
-
-def build_times(url: str, repeats: int = 20) -> dict[str, float]:
-    """Median time to build each board in this process (no HTTP, no JSON), in ms."""
-    from sqlalchemy import create_engine
-    from sqlalchemy.orm import Session
-
-    from backend.services import combined_leaderboard, leaderboard
-    from backend.services.leaderboard import BoardQuery
-
-    builds = {
-        "eos": lambda s: leaderboard.build_leaderboard(s, "eos", limit=100),
-        "eos_json": lambda s: leaderboard.build_leaderboard(s, "eos", limit=100).model_dump_json(),
-        "combined": lambda s: combined_leaderboard.build_combined(
-            s,
-            benchmarks=",".join(BENCHMARKS),
-            weights=None,
-            query=BoardQuery(),
-            sort=None,
-            limit=100,
-            offset=0,
-        ),
-        "eos_structure_set_filter": lambda s: leaderboard.build_leaderboard(
-            s, "eos", query=BoardQuery(structure_set="read-path bench"), limit=100
-        ),
-        "eos_element_filter_live": lambda s: leaderboard.build_leaderboard(
-            s, "eos", query=BoardQuery(element="Cu"), limit=100
-        ),
-    }
-    engine = create_engine(url)
-    times: dict[str, float] = {}
-    try:
-        for name, build in builds.items():
-            samples = []
-            for _ in range(repeats):
-                with Session(engine) as session:
-                    t0 = time.perf_counter()
-                    build(session)
-                    samples.append((time.perf_counter() - t0) * 1000)
-            times[name] = round(statistics.median(samples), 2)
-    finally:
-        engine.dispose()
-    return times
 
 
 def _uptime() -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, func, select, text
 from sqlalchemy.orm import Session
 
@@ -97,6 +98,25 @@ def counters_by_key(
     read on a bare connection (no ORM): the boards' fast path revalidates with it."""
     rows = conn.execute(_COUNTERS, {"keys": keys, "version": version})
     return {key: (bid, None if n is None else int(n)) for key, bid, n in rows}
+
+
+#: Every benchmark version with its change counter, newest first within a key (the boards'
+#: fast path resolves any request's keys from these few rows).
+_ALL_COUNTERS = (
+    "SELECT b.key, b.version, b.id, v.version FROM benchmark b"
+    " LEFT JOIN leaderboard_version v ON v.benchmark_id = b.id"
+    " ORDER BY b.key, b.created_at DESC"
+)
+
+
+async def all_counters(
+    conn: psycopg.AsyncConnection[Any],
+) -> list[tuple[str, str, uuid.UUID, int | None]]:
+    """(key, version, benchmark id, change counter) of every benchmark version, each key's
+    newest first, on a bare async connection: one statement for many requests at once
+    (``backend/services/board_counters.py``)."""
+    cursor = await conn.execute(_ALL_COUNTERS)
+    return [(k, v, bid, None if n is None else int(n)) for k, v, bid, n in await cursor.fetchall()]
 
 
 def newest_result(session: Session, benchmark_ids: list[uuid.UUID]) -> datetime | None:

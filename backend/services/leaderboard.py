@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from backend.db.session import get_engine
 from backend.db.tables import Benchmark
 from backend.domain import ranking
 from backend.domain.elements import chemical_symbols
@@ -118,21 +117,16 @@ def current_etag(
     version: str | None,
     request: list[tuple[str, str]],
     *,
-    connection: Connection | None = None,
+    connection: Connection,
 ) -> str | None:
-    """The ETag a board of ``keys`` (newest versions, or ``version`` of the one key) has now,
-    from one statement on a pooled connection (or ``connection``); None when a key or a
-    counter is missing.
+    """The ETag a board of ``keys`` (newest versions, or ``version`` of the one key) has now
+    on ``connection``; None when a key or a counter is missing.
 
     The same value ``board_etag`` gives the route for the same benchmarks and request, read
-    without an ORM session (the boards' fast path, ``backend.api.board_fast_path``).
+    without an ORM session: the fast path's reader where a caller names the connection (tests:
+    their own transaction's); the API's is ``backend.services.board_counters``.
     """
-    if connection is not None:
-        found = repo.counters_by_key(connection, keys, version)
-    else:
-        with get_engine().connect() as conn:
-            found = repo.counters_by_key(conn, keys, version)
-            conn.rollback()
+    found = repo.counters_by_key(connection, keys, version)
     if any(k not in found for k in keys):
         return None
     return etag_of([found[k] for k in keys], request)
