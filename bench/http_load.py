@@ -125,7 +125,9 @@ async def load(
     server: int | None = None,
 ) -> dict[str, Any]:
     """``total`` requests from ``clients`` kept-alive connections, each sending its next
-    request when its answer arrives; ``server``: also count each API process' connections."""
+    request when its answer arrives; ``server``: also count each API process' connections and
+    the CPU its processes spent per request. An ``If-None-Match`` header of ``"{latest}"``
+    sends the ETag of the client's last 200, as a browser revalidates its cached copy."""
     latencies: list[float] = []
     sizes: set[int] = set()
     statuses: dict[int, int] = {}
@@ -133,24 +135,29 @@ async def load(
 
     async def client() -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        latest = headers.get("If-None-Match", "")
         while remaining[0] > 0:
             remaining[0] -= 1
+            sent = {k: (latest if v == "{latest}" else v) for k, v in headers.items()}
             t0 = time.perf_counter()
-            status, body, _ = await request(
-                reader, writer, path.replace("{i}", uuid.uuid4().hex), headers
+            status, body, fields = await request(
+                reader, writer, path.replace("{i}", uuid.uuid4().hex), sent
             )
             latencies.append((time.perf_counter() - t0) * 1000)
             statuses[status] = statuses.get(status, 0) + 1
             sizes.add(len(body))
+            latest = fields.get("etag", latest) if status == 200 else latest
         writer.close()
 
     async def spread() -> list[int]:
         await asyncio.sleep(0.5)  # every client connected and busy
         return [] if server is None else connections_per_process(server, port)
 
+    cpu_before = server_cpu_s(server) if server is not None else 0.0
     start = time.perf_counter()
     *_, per_process = await asyncio.gather(*(client() for _ in range(clients)), spread())
     wall = time.perf_counter() - start
+    cpu = server_cpu_s(server) - cpu_before if server is not None else 0.0
     q = statistics.quantiles(latencies, n=100, method="inclusive")
     return {
         "requests": len(latencies),
@@ -161,5 +168,26 @@ async def load(
         "p99_ms": round(q[98], 2),
         "max_ms": round(max(latencies), 2),
         "throughput_rps": round(len(latencies) / wall, 1),
-        **({"connections_per_process": per_process} if server is not None else {}),
+        **(
+            {
+                "connections_per_process": per_process,
+                "server_cpu_ms_per_request": round(1000 * cpu / len(latencies), 3),
+            }
+            if server is not None
+            else {}
+        ),
     }
+
+
+def server_cpu_s(server: int) -> float:
+    """CPU seconds (user and system) of the server process and its children so far."""
+    import psutil
+
+    total = 0.0
+    for proc in [psutil.Process(server), *psutil.Process(server).children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
