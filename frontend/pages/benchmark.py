@@ -32,6 +32,7 @@ from frontend.components.board_tables import (
     summary_table,
 )
 from frontend.components.board_view import board_plots, board_view, error_alert
+from frontend.components.grid import fit_widths
 from frontend.components.paged_table import rows_response
 from frontend.figures.board import (
     LEVELS_OF_THEORY,
@@ -244,7 +245,8 @@ def table(stamp: dict[str, Any] | None) -> tuple[Any, ...]:
         return (no_update,) * 3  # the status line shows the error
     if not board.rows:
         return [], [], COLLAPSED
-    return summary_records(board), summary_columns(board), SHOWN
+    records = summary_records(board)
+    return records, fit_widths(summary_columns(board), records), SHOWN
 
 
 def materials_frame(stamp: dict[str, Any] | None) -> tuple[Any, ...]:
@@ -259,7 +261,7 @@ def materials_frame(stamp: dict[str, Any] | None) -> tuple[Any, ...]:
         return [], "", COLLAPSED
     ref = reference_label(board.level_of_theory)
     title = f"Per material and run (model, {ref}, error; failed runs with their class)"
-    return material_columns(board), title, SHOWN
+    return fit_widths(material_columns(board), []), title, SHOWN
 
 
 def materials_page(request: dict[str, Any] | None, stamp: dict[str, Any] | None) -> Any:

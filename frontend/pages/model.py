@@ -15,7 +15,14 @@ from dash.development.base_component import Component
 from backend.schemas.models import ModelRead
 from backend.schemas.runs import RunSummary, SeriesRead
 from frontend.api_client import ApiError, DashboardClient, current_api_client
-from frontend.components.grid import RED, data_grid, highlight, number_column, text_column
+from frontend.components.grid import (
+    RED,
+    data_grid,
+    fit_widths,
+    highlight,
+    number_column,
+    text_column,
+)
 from frontend.figures.model import (
     empty_figure,
     failure_breakdown,
@@ -286,7 +293,12 @@ def results_table(runs: list[RunSummary], benchmarks: list[dict[str, Any]]) -> C
         number_column("Runs failed", "failed", None, cellStyle=highlight("params.value > 0", RED)),
         number_column("Failure rate", "failure_rate", ".1%"),
     ]
-    return data_grid("model-results-table", filters=False, columnDefs=columns, rowData=records)
+    return data_grid(
+        "model-results-table",
+        filters=False,
+        columnDefs=fit_widths(columns, records),
+        rowData=records,
+    )
 
 
 def _curves(

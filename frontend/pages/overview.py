@@ -18,6 +18,7 @@ from dash.development.base_component import Component
 from backend.schemas.models import ModelRead
 from backend.settings import get_settings
 from frontend.api_client import ApiError
+from frontend.components.grid import fit_widths
 from frontend.components.overview_table import (
     costs_of,
     displayed,
@@ -327,9 +328,10 @@ def render(
         return no_update, no_update, no_update, error_alert(exc.message), no_update, no_update
     view = build_view(data["boards"], data["models"], combined)
     costs, cost_label = costs_of(data)
+    rows = [displayed(r) for r in view.records]
     return (
-        table_columns(view),
-        [displayed(r) for r in view.records],
+        fit_widths(table_columns(view), rows),
+        rows,
         accuracy_cost_figure(view.records, costs, cost_label=cost_label, columns=view.columns),
         summary(view, data["boards"], filters),
         search,

@@ -21,6 +21,7 @@ from frontend.components.grid import (
     RED,
     Column,
     data_grid,
+    fit_widths,
     grouped,
     highlight,
     number_column,
@@ -205,8 +206,9 @@ def draw_summary(body: dict[str, Any] | None) -> tuple[Any, ...]:
         "that of the model's random twin (same architecture, random weights); n/a: fewer "
         "than 6 structures or a constant target."
     )
-    columns = probe_columns(probes.get("targets") or [])
-    return figures.cka_figure(body), columns, figures.probe_rows(body), note
+    rows = figures.probe_rows(body)
+    columns = fit_widths(probe_columns(probes.get("targets") or []), rows)
+    return figures.cka_figure(body), columns, rows, note
 
 
 def probe_columns(targets: list[str]) -> list[Column]:

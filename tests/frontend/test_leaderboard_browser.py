@@ -91,3 +91,40 @@ def test_leaderboard_shows_api_error(chromium: webdriver.Chrome, unused_tcp_url:
         assert severe_console_errors(chromium) == []
     finally:
         stop()
+
+
+#: Texts a grid cuts: a cell value wider than its box (clipped, or ended by an ellipsis), or a
+#: word of a cell or header wider than its box (a header wraps, so a long word breaks).
+CUT = """
+const grid = arguments[0], cut = [];
+const probe = document.createElement('span');
+probe.style.cssText = 'position: absolute; visibility: hidden; white-space: nowrap';
+document.body.appendChild(probe);
+for (const el of document.querySelectorAll(grid + ' .ag-cell-value, '
+                                           + grid + ' .ag-header-cell-text')) {
+    if (el.scrollWidth > el.clientWidth + 1) { cut.push(el.textContent); continue; }
+    probe.style.font = getComputedStyle(el).font;
+    for (const word of el.textContent.split(/\\s+/)) {
+        probe.textContent = word;
+        if (probe.getBoundingClientRect().width > el.clientWidth + 1) cut.push(word);
+    }
+}
+probe.remove();
+return cut;
+"""
+
+
+@pytest.mark.parametrize(
+    ("path", "grid"),
+    [("/", "#leaderboard-table"), ("/benchmarks/eos", "#board-table")],
+)
+def test_every_column_is_as_wide_as_what_it_shows(
+    chromium: webdriver.Chrome, dash_url: str, path: str, grid: str
+) -> None:
+    """Widths come with the columns (frontend/components/grid.py fit_widths), not from the
+    browser measuring cells: no cell or header word may be cut."""
+    chromium.get(dash_url + path)
+    wait_for(chromium, lambda d: d.find_elements(By.CSS_SELECTOR, f"{grid} .ag-cell"))
+    cells = chromium.find_elements(By.CSS_SELECTOR, f"{grid} .ag-cell")
+    assert len(cells) > 10
+    assert chromium.execute_script(CUT, grid) == []
