@@ -24,7 +24,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 from selenium.webdriver.common.by import By
 from sqlalchemy import create_engine, func, insert, select
 from sqlalchemy.orm import Session
@@ -37,7 +36,7 @@ from backend.db.tables import Benchmark, Run
 from tests.conftest import new_database_url
 from tests.frontend.browser import chromium_driver, serve_dash, wait_for
 from tests.frontend.seed import seed_dashboard
-from tests.live import _serve_api, _spawn, _stop, wait_until
+from tests.live import _serve_api, _stop
 
 # page -> CSS selector that exists once the page's main content is drawn (AG Grid cells)
 PAGES = {
@@ -117,7 +116,8 @@ def main() -> None:
                 for name, (path, selector) in PAGES.items():
                     target = dash_url + path.format(model=model, run=run)
                     _stop(api)
-                    api = _serve_api_at(api_url, log_dir, {"DATABASE_URL": url})
+                    port = int(api_url.rsplit(":", 1)[1])
+                    _, api = _serve_api(log_dir, {"DATABASE_URL": url}, port=port)
                     load = _load(driver, target, selector)
                     results["pages"][name]["after_api_restart_s"] = round(load, 3)
                     print(f"{name:20s} right after an API restart {load:5.2f} s")
@@ -155,23 +155,6 @@ def _time_page(driver: Any, name: str, target: str, selector: str, repeat: int) 
         "min_s": round(min(warm), 3),
         "max_s": round(max(warm), 3),
     }
-
-
-def _serve_api_at(api_url: str, log_dir: Path, env: dict[str, str]) -> Any:
-    """The API again at ``api_url`` (its port), as ``_serve_api`` starts it; once it answers."""
-    port = api_url.rsplit(":", 1)[1]
-    args = ["-m", "uvicorn", "backend.main:app", "--host", "127.0.0.1", "--port", port]
-    api = _spawn(args, log_dir / f"api-{port}-again.log", env)
-
-    def up() -> bool:
-        assert api.poll() is None, (log_dir / f"api-{port}-again.log").read_text()
-        try:
-            return httpx.get(f"{api_url}/health", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_until(up, 60, "the API to answer again")
-    return api
 
 
 def _add_synthetic_benchmarks(session: Session, total: int) -> None:

@@ -136,18 +136,21 @@ def live_api_url(live_stack: LiveStack, finished_campaign: CampaignRead) -> str:
 
 
 def _serve_api(
-    log_dir: Path, env: dict[str, str] | None = None
+    log_dir: Path, env: dict[str, str] | None = None, *, port: int | None = None
 ) -> tuple[str, subprocess.Popen[bytes]]:
-    port = free_port()
+    """A real API (uvicorn) on a free port, or on ``port`` (started again there: its own log)."""
+    port = port or free_port()
+    log = log_dir / f"api-{port}.log"
+    again = 1
+    while log.exists():
+        log, again = log_dir / f"api-{port}-{again}.log", again + 1
     api = _spawn(
-        ["-m", "uvicorn", "backend.main:app", "--host", "127.0.0.1", "--port", str(port)],
-        log_dir / f"api-{port}.log",
-        env,
+        ["-m", "uvicorn", "backend.main:app", "--host", "127.0.0.1", "--port", str(port)], log, env
     )
     api_url = f"http://127.0.0.1:{port}"
 
     def _api_up() -> bool:
-        assert api.poll() is None, (log_dir / f"api-{port}.log").read_text()
+        assert api.poll() is None, log.read_text()
         try:
             return httpx.get(f"{api_url}/health", timeout=1).status_code == 200
         except httpx.HTTPError:
