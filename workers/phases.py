@@ -11,6 +11,7 @@ Pure: ASE and spglib only.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from ase import Atoms
@@ -100,8 +101,13 @@ def phase(atoms: Atoms, *, name: str | None = None) -> dict[str, Any]:
     return {"space_group": number, **({"prototype": found} if found else {})}
 
 
+@functools.lru_cache(maxsize=1024)
 def space_group_of_data(data: str) -> int | None:
-    """``space_group`` of a structure stored as ASE JSON text (``backend`` structure data)."""
+    """``space_group`` of a structure stored as ASE JSON text (``backend`` structure data).
+
+    Kept per process for the last 1024 structures: a worker records the same structure's
+    results for many models and parameter sets, and spglib takes 3-7 ms even on a one-atom cell
+    (the largest part of a short run's cost on the platform, docs/performance.md)."""
     from ase.io.jsonio import decode
 
     return space_group(Atoms.fromdict(decode(data)))
