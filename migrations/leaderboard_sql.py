@@ -37,18 +37,11 @@ never changes: a later migration that redefines a function adds the next ``_V<n>
         VERSION_FILL
     0012_add_value_summary: METRIC_INSERTED_V2, SUMMARIES_REBUILD_V2, VALUE_SUMMARY_FILL
         (its downgrade restores the _V1 functions)
-    0018_add_metric_benchmark_id: METRIC_BENCHMARK_FUNCTIONS, METRIC_BENCHMARK_TRIGGERS,
-        METRIC_BENCHMARK_FILL
     0019_add_model_change_counters: MODEL_VERSION_FUNCTIONS (the 0011 functions, each with its
         pairs' bump), MODEL_VERSION_FILL (its downgrade restores the 0011 functions)
 
-Not a summary but kept the same way: ``metric.benchmark_id`` is its run's benchmark, copied so a
-board finds its metric rows on one index instead of one probe per run (0018)::
-
-    metric INSERT, UPDATE OF run_id (per row, before): metric_benchmark_set
-        -> metric_benchmark_set() -> metric.benchmark_id (from its run)
-    run UPDATE OF benchmark_id (per row): run_benchmark_moved -> run_benchmark_moved()
-        -> metric.benchmark_id (the run's metrics)
+Not a summary but kept the same way by triggers: ``metric.benchmark_id`` (0018), in
+``migrations/metric_benchmark_sql.py``.
 """
 
 from __future__ import annotations
@@ -437,46 +430,6 @@ RUN_SUMMARY_FILL = (
 VERSION_FILL = (
     "INSERT INTO leaderboard_version (benchmark_id, version) "
     "SELECT id, nextval('leaderboard_version_seq') FROM benchmark"
-)
-
-
-# --- The run's benchmark on each metric row (0018) ----------------------------------------
-
-METRIC_BENCHMARK_FUNCTIONS = (
-    """
-CREATE FUNCTION metric_benchmark_set() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    NEW.benchmark_id := (SELECT benchmark_id FROM run WHERE id = NEW.run_id);
-    RETURN NEW;
-END $$;
-""",
-    """
-CREATE FUNCTION run_benchmark_moved() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    UPDATE metric SET benchmark_id = NEW.benchmark_id WHERE run_id = NEW.id;
-    RETURN NULL;
-END $$;
-""",
-)
-METRIC_BENCHMARK_TRIGGERS = (
-    Trigger(
-        "metric_benchmark_set",
-        "metric",
-        "BEFORE INSERT OR UPDATE OF run_id",
-        "FOR EACH ROW",
-        "metric_benchmark_set",
-    ),
-    Trigger(
-        "run_benchmark_moved",
-        "run",
-        "AFTER UPDATE OF benchmark_id",
-        "FOR EACH ROW WHEN (OLD.benchmark_id IS DISTINCT FROM NEW.benchmark_id)",
-        "run_benchmark_moved",
-    ),
-)
-# Metrics written before the migration that adds the column.
-METRIC_BENCHMARK_FILL = (
-    "UPDATE metric m SET benchmark_id = r.benchmark_id FROM run r WHERE r.id = m.run_id"
 )
 
 

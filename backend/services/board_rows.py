@@ -99,6 +99,7 @@ def compute_board(
         session,
         benchmark,
         columns,
+        names,
         {m: versions[m] for m in stale},
         params_hash=params_hash,
         level_of_theory=level_of_theory,
@@ -134,6 +135,7 @@ def _read_parts(
     session: Session,
     benchmark: Benchmark,
     columns: list[MetricColumn],
+    names: list[str],
     versions: dict[uuid.UUID, int],
     *,
     params_hash: str,
@@ -141,11 +143,11 @@ def _read_parts(
     where: BoardFilter,
     spec: ranking.RankSpec | None,
 ) -> dict[uuid.UUID, _ModelPart]:
-    """The parts of these models (with the counters read before), from two statements."""
+    """The parts of these models (with the counters read before), from two statements that
+    read the metrics ``names``."""
     if not versions:
         return {}
     ids = list(versions)
-    names = board_names(columns, spec)
     counts, elements = repo.board_counts(
         session, benchmark.id, params_hash, names=names, model_ids=ids, where=where
     )

@@ -9,7 +9,8 @@ run, that is one index probe per run (about 7 us each, 0.13 s for the 2x10^4 run
 at 10^6 metric rows); with the benchmark on the metric row it is one range of
 ``ix_metric_benchmark_id_name`` (and of the partial ``ix_metric_benchmark_id_flagged`` for the
 raised quality flags). A BEFORE INSERT trigger copies the run's benchmark (a writer never sets
-it) and a run moved to another benchmark moves its metrics (``migrations/leaderboard_sql.py``).
+it) and a run moved to another benchmark moves its metrics
+(``migrations/metric_benchmark_sql.py``).
 
 ``st_run_benchmark_id_params_hash`` tells the planner that a run's params hash follows from its
 benchmark: without it a protocol's runs are estimated 5-100x too few and the board's join runs
@@ -21,7 +22,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from migrations import leaderboard_sql as sql
+from migrations import metric_benchmark_sql as sql
 
 revision: str = "0018_add_metric_benchmark_id"
 down_revision: str | None = "0017_add_representation_summary"

@@ -6,15 +6,16 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 
 import httpx
 import pytest
 import redis
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from backend.db.tables import CampaignRun, Metric, Run
+from backend.db.tables import CampaignRun, Metric, MlipModel, Run
 from backend.domain.statuses import RunStatus
 from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, CampaignRead, ModelRef
 from backend.services import queue
@@ -253,3 +254,43 @@ def test_cli_runs_a_benchmark_locally_with_the_stored_model(live_stack: LiveStac
     c11 = next(line for line in done.stdout.splitlines() if "│ c11 " in line)
     # EMT Cu C11 is about 173 GPa (the issue's independently known value)
     assert float(c11.split("│")[3]) == pytest.approx(173, rel=0.03)
+
+
+def test_a_result_landing_shows_on_the_next_read_of_a_stored_board(
+    finished_campaign: CampaignRead, live_stack: LiveStack, engine: Engine
+) -> None:
+    """Through the live API (its fast path reading the counters, its board kept per model): a
+    quality flag written on one of EMT's eos runs is on the very next read, and so is its
+    removal; an unchanged board is a 304."""
+    url = f"{live_stack.api_url}/leaderboards/eos"
+
+    def emt_flagged(body: dict) -> int:
+        return int(next(r for r in body["rows"] if r["model_name"] == "EMT")["n_flagged"])
+
+    first = httpx.get(url, timeout=30)
+    etag, flagged = first.headers["etag"], emt_flagged(first.json())
+    assert httpx.get(url, headers={"If-None-Match": etag}, timeout=30).status_code == 304
+    flag_id = uuid.uuid4()
+    try:
+        with Session(engine) as session, session.begin():
+            emt_run = session.scalars(
+                select(Run.id)
+                .join(CampaignRun, CampaignRun.run_id == Run.id)
+                .join(MlipModel, MlipModel.id == Run.mlip_model_id)
+                .where(
+                    CampaignRun.campaign_id == finished_campaign.id,
+                    Run.status == RunStatus.SUCCEEDED,
+                    MlipModel.name == "EMT",
+                )
+            ).first()
+            assert emt_run is not None
+            session.add(Metric(id=flag_id, run_id=emt_run, name="flag_window", value=1.0, unit="1"))
+        after = httpx.get(url, headers={"If-None-Match": etag}, timeout=30)
+        assert after.status_code == 200
+        assert after.headers["etag"] != etag
+        assert "x-board-rebuilding" not in after.headers  # this read built it
+        assert emt_flagged(after.json()) == flagged + 1
+    finally:
+        with Session(engine) as session, session.begin():
+            session.execute(delete(Metric).where(Metric.id == flag_id))
+    assert emt_flagged(httpx.get(url, timeout=30).json()) == flagged
