@@ -1,8 +1,13 @@
 """Dashboard render times in headless Chromium against a seeded database.
 
 Seeds N models x B benchmarks x 5 metals into a fresh database (``tests/frontend/seed.py``),
-serves the real API (uvicorn) and the dashboard, and prints, per page, the time from navigation
+serves the API and the dashboard as they ship (``mlipm api``: 2 uvicorn processes;
+``mlipm dashboard``: gunicorn, 2 gevent workers), and prints, per page, the time from navigation
 until the page's main content is drawn; the figures go to ``bench/results/dashboard.json``.
+
+The limit of the model page's drawing: its seven figures, built by the page's own callbacks,
+drawn by plotly.js alone in a blank page in the same browser (no Dash, no server), timed from
+navigation to the last figure drawn.
 
 11 benchmarks are registered; ``--benchmarks 12`` (the issue's scale) adds synthetic ones, each
 a copy of eos's headline metrics under another key, so every board and column is real data.
@@ -17,6 +22,7 @@ import json
 import logging
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +30,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
+import plotly
+import plotly.io as pio
 from selenium.webdriver.common.by import By
 from sqlalchemy import create_engine, func, insert, select
 from sqlalchemy.orm import Session
@@ -32,11 +41,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from backend import dbadmin
 from backend.bootstrap import bootstrap
+from backend.cli.localservices import free_port
 from backend.db.tables import Benchmark, Run
 from tests.conftest import new_database_url
-from tests.frontend.browser import chromium_driver, serve_dash, wait_for
+from tests.frontend.browser import chromium_driver, wait_for
 from tests.frontend.seed import seed_dashboard
-from tests.live import _serve_api, _stop
+from tests.live import _spawn, _stop, wait_until
 
 # page -> CSS selector that exists once the page's main content is drawn (AG Grid cells)
 PAGES = {
@@ -69,11 +79,17 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path("bench/results/dashboard.json"))
     parser.add_argument(
+        "--pages",
+        default=",".join(PAGES),
+        help="comma-separated subset of the pages (default: all of them)",
+    )
+    parser.add_argument(
         "--no-restart",
         action="store_true",
         help="skip the loads right after an API restart (the dashboard and browser stay warm)",
     )
     args = parser.parse_args()
+    pages = {name: PAGES[name] for name in args.pages.split(",")}
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     url = new_database_url("mlipm_bench_dash")
     dbadmin.ensure_database(url)
@@ -93,42 +109,114 @@ def main() -> None:
         f"in {time.perf_counter() - started:.1f} s"
     )
     log_dir = Path(tempfile.mkdtemp(prefix="mlipm-bench-"))
-    api_url, api = _serve_api(log_dir, {"DATABASE_URL": url})
-    dash_url, stop = serve_dash(api_url)
+    api_port = free_port()
+    api_url, api = _serve_shipped_api(log_dir, url, api_port)
+    dash_url, dash = _serve_shipped_dashboard(log_dir, api_url)
     model, run = seeded.model_ids[0], seeded.run_ids[(0, "eos", "Cu")]
     results: dict[str, Any] = {
         "models": args.models,
         "benchmarks": n_bench,
         "runs": n_runs,
         "cpus": os.cpu_count(),
+        "servers": "mlipm api (2 uvicorn processes), mlipm dashboard (gunicorn, 2 gevent workers)",
         "load_average_before": os.getloadavg(),
         "pages": {},
     }
     try:
         with chromium_driver() as driver:
-            for name, (path, selector) in PAGES.items():
+            for name, (path, selector) in pages.items():
                 target = dash_url + path.format(model=model, run=run)
                 results["pages"][name] = _time_page(driver, name, target, selector, args.repeat)
                 results["pages"][name]["path"] = path
             if not args.no_restart:
                 # what a user sees right after the API restarts (a deploy): the dashboard
                 # process and the browser keep what they had; the API starts from nothing
-                for name, (path, selector) in PAGES.items():
+                for name, (path, selector) in pages.items():
                     target = dash_url + path.format(model=model, run=run)
                     _stop(api)
-                    port = int(api_url.rsplit(":", 1)[1])
-                    _, api = _serve_api(log_dir, {"DATABASE_URL": url}, port=port)
+                    _, api = _serve_shipped_api(log_dir, url, api_port)
                     load = _load(driver, target, selector)
                     results["pages"][name]["after_api_restart_s"] = round(load, 3)
                     print(f"{name:20s} right after an API restart {load:5.2f} s")
+            if "model_figures" in pages:
+                results["model_figures_limit"] = _figures_limit(driver, api_url, model, args.repeat)
     finally:
-        stop()
+        _stop(dash)
         _stop(api)
         dbadmin.drop_database(url)
     results["load_average_after"] = os.getloadavg()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.out}")
+
+
+def _serve_shipped_api(
+    log_dir: Path, database_url: str, port: int
+) -> tuple[str, subprocess.Popen[bytes]]:
+    """``mlipm api`` as shipped (its default processes) on ``port``; each start its own log."""
+    log = log_dir / f"api-{time.monotonic_ns()}.log"
+    env = {"DATABASE_URL": database_url, "MLIPM_API_PORT": str(port)}
+    api = _spawn(["-m", "backend.cli", "api"], log, env)
+    api_url = f"http://127.0.0.1:{port}"
+    wait_until(lambda: _answers(api, log, f"{api_url}/health"), 60, "the API to answer")
+    return api_url, api
+
+
+def _serve_shipped_dashboard(log_dir: Path, api_url: str) -> tuple[str, subprocess.Popen[bytes]]:
+    """``mlipm dashboard`` as shipped (gunicorn, gevent workers) on a free port."""
+    port, log = free_port(), log_dir / "dashboard.log"
+    env = {"MLIPM_API_URL": api_url, "MLIPM_DASH_PORT": str(port)}
+    dash = _spawn(["-m", "backend.cli", "dashboard"], log, env)
+    dash_url = f"http://127.0.0.1:{port}"
+    wait_until(lambda: _answers(dash, log, f"{dash_url}/"), 90, "the dashboard to answer")
+    return dash_url, dash
+
+
+def _answers(proc: subprocess.Popen[bytes], log: Path, url: str) -> bool:
+    assert proc.poll() is None, log.read_text()
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _figures_limit(driver: Any, api_url: str, model: Any, repeat: int) -> dict[str, Any]:
+    """The model page's seven figures, made by its callbacks in this process, drawn by
+    plotly.js alone in a blank page: seconds from navigation to the last one drawn."""
+    from frontend.app import create_app
+
+    app = create_app(api_url)
+    page = sys.modules["frontend.pages.model"]
+    with app.server.test_request_context():
+        panels = page.material_figures(str(model), None, None)[:5]
+        panels += page.breakdowns(str(model))
+    figures = {panel.id: json.loads(pio.to_json(panel.figure)) for panel in panels}
+    plotly_js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    boxes = "".join(f'<div id="{name}"></div>' for name in figures)
+    html = (
+        f'<html><head><script src="{plotly_js.as_uri()}"></script></head><body>{boxes}<script>'
+        f"const FIGURES = {json.dumps(figures)};"
+        "for (const [id, f] of Object.entries(FIGURES)) Plotly.newPlot(id, f.data, f.layout);"
+        "window.drawnAt = performance.now();</script></body></html>"
+    )
+    target = Path(tempfile.mkdtemp(prefix="mlipm-bench-figures-")) / "figures.html"
+    target.write_text(html)
+    times = []
+    for _ in range(repeat + 1):
+        driver.get("about:blank")
+        driver.get(target.as_uri())
+        drawn = wait_for(driver, lambda d: d.execute_script("return window.drawnAt"), 60)
+        times.append(drawn / 1000)
+    warm = times[1:]
+    print(
+        f"{'model figures, bare':20s} first {times[0]:6.2f} s"
+        f"   then median {statistics.median(warm):5.2f} s"
+    )
+    return {
+        "what": "the model page's 7 figures drawn by plotly.js alone in a blank page",
+        "first_s": round(times[0], 3),
+        "median_s": round(statistics.median(warm), 3),
+    }
 
 
 def _load(driver: Any, target: str, selector: str) -> float:

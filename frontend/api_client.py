@@ -90,11 +90,19 @@ def current_api_client() -> DashboardClient:
     """The DashboardClient of the app serving the current request (use inside callbacks): one per
     API URL, so every callback shares its keep-alive connections."""
     url = flask.current_app.config[API_URL_CONFIG_KEY]
-    with _CLIENTS_LOCK:
-        client = _CLIENTS.get(url)
-        if client is None:
-            client = _CLIENTS[url] = DashboardClient(url, timeout=API_TIMEOUT_S)
+    client = _CLIENTS.get(url)
+    if client is not None:
         return client
+    # Made outside the lock: under gunicorn's gevent workers the lock (made before the
+    # worker's monkey-patching) blocks the whole process, and making a client can yield to
+    # another greenlet (its first imports), which then waits on the lock forever: the first
+    # callbacks of a fresh worker, arriving together, hung it until gunicorn killed it.
+    made = DashboardClient(url, timeout=API_TIMEOUT_S)
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.setdefault(url, made)
+    if client is not made:
+        made.close()
+    return client
 
 
 def admin_api_client(token: str) -> DashboardClient:

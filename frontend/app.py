@@ -28,6 +28,13 @@ CSP = (
     "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
     "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
 )
+# Dash loads plotly.js (4.8 MB) from an unversioned URL, so by default each page with a figure
+# asked for it again: a 304, but one that waited behind the callbacks of a busy worker (75-170
+# ms of the model page's first drawing). A browser now keeps it an hour: after a Plotly
+# upgrade it may draw with the previous plotly.js for up to that long.
+PLOTLY_JS = "/plotly/package_data/plotly.min.js"
+PLOTLY_JS_MAX_AGE_S = 3600
+
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -98,6 +105,8 @@ def install_security_headers(app: dash.Dash) -> None:
 
     @app.server.after_request
     def _security_headers(response: flask.Response) -> flask.Response:
+        if flask.request.path.endswith(PLOTLY_JS) and response.status_code in (200, 304):
+            response.headers["Cache-Control"] = f"public, max-age={PLOTLY_JS_MAX_AGE_S}"
         if not policy:
             policy.append(CSP.format(script_hashes=" ".join(app.csp_hashes())))
         response.headers.setdefault("Content-Security-Policy", policy[0])

@@ -234,9 +234,16 @@ def dashboard(
     ] = False,
 ) -> None:
     """Serve the Dash UI with gunicorn (a client of the API at MLIPM_API_URL)."""
-    from frontend.app import ServeOptions, serve
+    if dev:
+        from frontend.app import serve
 
-    serve(ServeOptions(workers=workers, worker_connections=connections), dev=dev)
+        serve(dev=True)
+        return
+    # A fresh interpreter, so gevent patches before anything is imported (frontend/__main__.py)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    command = ["-m", "frontend", "--workers", str(workers), "--connections", str(connections)]
+    os.execv(sys.executable, [sys.executable, *command])
 
 
 @campaigns_app.command("start")

@@ -18,7 +18,6 @@ from frontend.figures.text import escaped
 # Paul Tol's colour-blind-safe qualitative palette, as shipped with plotly.
 PALETTE: tuple[str, ...] = tuple(qualitative.Safe)
 IDENTITY_LINE_NAME = "y = x"
-TEMPLATE = "plotly_white"
 MAX_HIGHLIGHTED = 8  # models drawn in colour by default; the others share one grey trace
 OTHERS_COLOR = "#BBBBBB"  # Tol's pale grey
 
@@ -133,7 +132,6 @@ def parity_figure(
     else:
         _add_no_data_note(fig, f"No {col.label} values with a {ref} reference yet")
     fig.update_layout(
-        template=TEMPLATE,
         title=f"{col.label}: model vs {ref}",
         xaxis_title=with_unit(f"{col.label} {ref}", col.unit),
         yaxis_title=with_unit(f"{col.label} model", col.unit),
@@ -218,7 +216,6 @@ def score_figure(board: LeaderboardRead, highlight: Sequence[uuid.UUID] | None =
         _add_no_data_note(fig, "No model is ranked on this board yet")
     total = sum(r.score is not None for r in board.rows)
     fig.update_layout(
-        template=TEMPLATE,
         title="Score with its 95 % interval (lower is better)"
         + (f" ({len(rows)} of {total} ranked models)" if len(rows) < total else ""),
         xaxis_title=with_unit(f"score: {ranking.metric}" if ranking else "score", unit),
@@ -274,7 +271,6 @@ def mae_figure(board: LeaderboardRead, highlight: Sequence[uuid.UUID] | None = N
         fig.update_yaxes(title_text="MAE", row=1, col=1)
     total = len(board.rows)
     fig.update_layout(
-        template=TEMPLATE,
         title=f"Mean absolute error vs {board.level_of_theory}, with 95 % intervals"
         + (f" ({len(rows)} of {total} models)" if len(rows) < total else ""),
         margin={"l": 60, "r": 20, "t": 70, "b": 40},

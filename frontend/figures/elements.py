@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import pymatviz  # about 3 s to import: paid when the app starts, not by the first visitor
 
 from frontend.element_stats import MIN_ELEMENTS_FOR_RHO, CountErrorComparison
-from frontend.figures.board import TEMPLATE
+from frontend.figures import TEMPLATE
 from frontend.figures.text import escaped, plain
 
 SEQUENTIAL = "viridis"  # colour-blind safe, monotone in lightness

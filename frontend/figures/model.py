@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from backend.schemas.runs import RunSummary, SeriesRead
-from frontend.figures.board import PALETTE, TEMPLATE, with_unit
+from frontend.figures.board import PALETTE, with_unit
 from frontend.figures.text import escaped, plain
 
 # (benchmark, metric, label, unit) compared with experiment on the model page
@@ -50,7 +50,6 @@ FAILURE_COLORS |= {
 
 def _layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
     fig.update_layout(
-        template=TEMPLATE,
         title={"text": title, "x": 0.01, "font": {"size": 15}},
         height=height,
         margin={"l": 60, "r": 20, "t": 50, "b": 45},

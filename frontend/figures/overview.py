@@ -7,7 +7,6 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from frontend.figures.board import TEMPLATE
 from frontend.figures.text import escaped
 from frontend.overview import Column, pareto_front
 
@@ -82,7 +81,6 @@ def accuracy_cost_figure(
         fig.update_xaxes(type="log")
     left_out = len(records) - len(points)
     fig.update_layout(
-        template=TEMPLATE,
         title="Accuracy vs cost"
         + why
         + (f" ({left_out} models without both left out)" if left_out else ""),

@@ -20,7 +20,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from backend.schemas.runs import SeriesRead
-from frontend.figures.board import PALETTE, TEMPLATE, with_unit
+from frontend.figures.board import PALETTE, with_unit
 from frontend.figures.model import empty_figure
 from frontend.figures.text import escaped, plain
 
@@ -179,7 +179,6 @@ def phonon_figure(spectra: Sequence[PhononSpectrum], *, title: str, hint: str) -
     fig.update_yaxes(title=with_unit("frequency", "THz"), row=1, col=1)
     fig.add_hline(y=0, line=ZERO_LINE, row="all", col="all")
     fig.update_layout(
-        template=TEMPLATE,
         title={"text": title, "x": 0.01, "font": {"size": 15}},
         height=420,
         margin={"l": 60, "r": 20, "t": 50, "b": 45},

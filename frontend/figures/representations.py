@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from pymatgen.core import Composition, Element
 
-from frontend.figures.board import OTHERS_COLOR, PALETTE, TEMPLATE
+from frontend.figures.board import OTHERS_COLOR, PALETTE
 from frontend.figures.elements import SEQUENTIAL
 from frontend.figures.model import FAILURE_COLORS, empty_figure
 from frontend.figures.text import escaped, plain
@@ -256,7 +256,6 @@ def projection_figure(
     if colour == "failure":
         title = f"Failure atlas of {model}: {what} ({label}) coloured by failure class"
     fig.update_layout(
-        template=TEMPLATE,
         title=title,
         xaxis_title=f"{label} 1",
         yaxis_title=f"{label} 2",
@@ -293,7 +292,6 @@ def cka_figure(body: Body) -> go.Figure:
     )
     fig.update_yaxes(autorange="reversed")
     fig.update_layout(
-        template=TEMPLATE,
         title=f"Linear CKA on {cka.get('n_common', 'n/a')} common rows",
         xaxis_title=f"ordered by {cka.get('order', 'clustering')}",
         height=_HEIGHT,
@@ -332,7 +330,6 @@ def novelty_figure(body: Body, model: str | None) -> go.Figure:
         )
     )
     fig.update_layout(
-        template=TEMPLATE,
         title=f"{title}: {stats}, n = {entry.get('n', len(points))}",
         xaxis_title=f"latent distance to the nearest {reference} (standardised)",
         yaxis_title=f"mean |relative error| of {model}",

@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 import dash
 import dash_bootstrap_components as dbc
+import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html, no_update
 from dash.development.base_component import Component
 
@@ -54,15 +55,34 @@ CURVES = {  # graph -> (benchmark, series names, log axes)
 }
 NO_MATERIAL = ""  # the material choice of a model without an EOS, dimer or phonons run
 NUMBER = ".4g"  # d3 format of a mean or an MAE
+COMPARE_OPTIONS = 20  # models offered at once for comparison; typing finds the others
+
+
+PANEL_HEIGHT = {"phonons": 420, "failures": 320}  # px held for a figure before it comes
 
 
 def _graph(name: str, lg: int = 6) -> dbc.Col:
+    """A panel that holds its figure's place; the figure's ``dcc.Graph`` (id ``model-<name>``)
+    is mounted once its figure exists, so no empty axes are drawn first (drawing the seven
+    figures twice was a third of the page's time in the browser)."""
     return dbc.Col(
         dcc.Loading(
-            dcc.Graph(id=f"model-{name}", config={"displaylogo": False}), type="dot", delay_show=300
+            html.Div(
+                id=f"model-{name}-panel",
+                style={"minHeight": f"{PANEL_HEIGHT.get(name, 380)}px"},
+            ),
+            type="dot",
+            delay_show=300,
         ),
         lg=lg,
     )
+
+
+def _mounted(name: str, figure: Any) -> Any:
+    """The panel's content: the figure in its graph (``no_update`` passes through)."""
+    if figure is no_update:
+        return figure
+    return dcc.Graph(id=f"model-{name}", figure=figure, config={"displaylogo": False})
 
 
 def layout(model_id: str = "", compare: str = "", **_q: Any) -> Component:
@@ -70,7 +90,6 @@ def layout(model_id: str = "", compare: str = "", **_q: Any) -> Component:
     return html.Div(
         [
             dcc.Store(id="model-id", data=model_id),
-            dcc.Store(id="model-compare-initial", data=compare or None),
             html.Div(id="model-status"),
             dcc.Loading(html.Div(id="model-card"), type="dot", delay_show=300),
             html.H4("Results per benchmark", className="mt-3"),
@@ -83,7 +102,11 @@ def layout(model_id: str = "", compare: str = "", **_q: Any) -> Component:
                             dcc.Dropdown(
                                 id="model-compare",
                                 value=compare or None,
-                                placeholder="another model",
+                                # the URL's model has an option from the start (the dropdown
+                                # drops a value it has no option for); ``compare_options``
+                                # names it and offers the models matching what is typed
+                                options=[{"label": compare, "value": compare}] if compare else [],
+                                placeholder="another model: type to search",
                             ),
                         ],
                         md=4,
@@ -122,25 +145,21 @@ def layout(model_id: str = "", compare: str = "", **_q: Any) -> Component:
     )
 
 
-def overview(model_id: str, compare: str | None) -> tuple[Any, ...]:
-    """Card, results table, comparison and material options."""
+def overview(model_id: str) -> tuple[Any, ...]:
+    """Card and results table (the figures' callbacks run beside it)."""
     client = current_api_client()
     try:
-        with ThreadPoolExecutor(max_workers=4) as pool:  # four independent reads at once
+        with ThreadPoolExecutor(max_workers=3) as pool:  # three independent reads at once
             model_read = pool.submit(client.model, model_id)
             runs_read = pool.submit(model_runs, model_id, client)
-            models_read = pool.submit(client.models)
             benchmarks_read = pool.submit(client.benchmarks)
-            model, runs = model_read.result(), runs_read.result()
-            models, benchmarks = models_read.result(), benchmarks_read.result()
+            model, runs, benchmarks = (
+                model_read.result(),
+                runs_read.result(),
+                benchmarks_read.result(),
+            )
     except ApiError as exc:
-        return None, None, [], no_update, [], no_update, error_alert(exc.message)
-    others = [
-        {"label": f"{m.name} {m.version}", "value": str(m.id)}
-        for m in models
-        if str(m.id) != model_id
-    ]
-    materials = curve_materials(runs)
+        return None, None, error_alert(exc.message)
     status = None
     if not runs:
         status = dbc.Alert(
@@ -149,19 +168,40 @@ def overview(model_id: str, compare: str | None) -> tuple[Any, ...]:
             color="info",
             id="model-empty",
         )
-    return (
-        card(model, runs),
-        results_table(runs, benchmarks),
-        others,
-        # set again once its option exists (the dropdown drops a value it has no option for);
-        # left alone when there is none, so the curves are not drawn twice
-        no_update
-        if compare is None
-        else (compare if any(o["value"] == compare for o in others) else None),
-        materials,
-        materials[0] if materials else NO_MATERIAL,
-        status,
+    return card(model, runs), results_table(runs, benchmarks), status
+
+
+def compare_options(search: str | None, model_id: str, chosen: str | None) -> list[dict[str, str]]:
+    """The comparison dropdown's options: the models matching ``search`` (name, version or
+    family, any case), at most ``COMPARE_OPTIONS``, and the chosen one. A dropdown indexes
+    every option it holds for its search box: all 200 models cost the page 0.13-0.2 s."""
+    try:
+        models = current_api_client().models()
+    except ApiError:
+        return no_update  # type: ignore[return-value]
+    return compare_choices(models, model_id, search or "", chosen)
+
+
+def compare_choices(
+    models: list[ModelRead], model_id: str, search: str, chosen: str | None
+) -> list[dict[str, str]]:
+    """See ``compare_options``: the chosen model first, then the matches in name order."""
+    words = search.lower().split()
+    others = sorted(
+        (m for m in models if str(m.id) != model_id),
+        key=lambda m: (m.name.lower(), m.version),
     )
+    picked = [m for m in others if str(m.id) == chosen]
+    matches = [
+        m
+        for m in others
+        if str(m.id) != chosen
+        and all(w in f"{m.name} {m.version} {m.family}".lower() for w in words)
+    ]
+    return [
+        {"label": f"{m.name} {m.version}", "value": str(m.id)}
+        for m in picked + matches[:COMPARE_OPTIONS]
+    ]
 
 
 def curve_materials(runs: list[RunSummary]) -> list[str]:
@@ -324,40 +364,68 @@ def _curves(
     return found
 
 
-def curves(
+def material_figures(
     model_id: str, compare: str | None, material: str | None, energy_zero: str = "min"
 ) -> tuple[Any, ...]:
-    """EOS and dimer curves of the model (and the comparison) on one material, E(V) relative
-    to each curve's minimum unless ``energy_zero`` is "absolute"; MD survival and speed of the
-    model (drawn once the card chose the material)."""
-    if material is None:  # not chosen yet: the overview callback picks one (or NO_MATERIAL)
-        return (no_update,) * 5
+    """The panels drawn for one material (curves and phonons), and, on the page's first call
+    (``material`` None), the material choices and the one drawn (``curve_materials``' first).
+
+    It runs as the page opens, beside the card's callback, not after it; the curves' reads
+    do not depend on the material, so they start together with the one that chooses it."""
     client = current_api_client()
+    subject_ids = [model_id] + ([compare] if compare else [])
+    choices: Any = no_update
+    chosen: Any = no_update
     try:
-        model = client.model(model_id)
-        other = client.model(compare) if compare else None
-        subjects = [(model, model_id)] + ([(other, compare)] if other and compare else [])
-        runs = _curves(client, [subject_id for _, subject_id in subjects])
-        figs = []
-        for graph, (benchmark, _names, log) in CURVES.items():
-            overlay = []
-            per_material = graph in ("eos", "diatomics")
-            if per_material and material == NO_MATERIAL:  # say what to run, not bare axes
-                figs.append(empty_figure(_title(graph, None), run_hint(model.name, benchmark)))
-                continue
-            for subject, subject_id in subjects if per_material else subjects[:1]:
-                for run in runs.get((subject_id, graph), []):
-                    if per_material and run.material != material:
-                        continue
-                    for s in run.series or []:
-                        who = f"{subject.name} {subject.version}" if per_material else ""
-                        if graph == "eos" and energy_zero != "absolute":
-                            s = relative_to_minimum(s)
-                        overlay.append((f"{who} {run.material} {s.name}".strip(), s))
-            figs.append(series_overlay(overlay, title=_title(graph, material), log=log))
+        with ThreadPoolExecutor(max_workers=2 + len(subject_ids)) as pool:
+            curve_runs = pool.submit(_curves, client, subject_ids)
+            subjects = {
+                subject_id: pool.submit(client.model, subject_id) for subject_id in subject_ids
+            }
+            if material is None:
+                choices = curve_materials(model_runs(model_id, client))
+                material = chosen = choices[0] if choices else NO_MATERIAL
+            phonon_panel = _mounted("phonons", _phonon_figure(client, model_id, compare, material))
+            figures = curve_figures(
+                [(read.result(), subject_id) for subject_id, read in subjects.items()],
+                curve_runs.result(),
+                material,
+                energy_zero,
+            )
     except ApiError as exc:
-        return *(no_update,) * 4, error_alert(exc.message)
-    return *figs, None
+        return *(no_update,) * 7, error_alert(exc.message)
+    panels = (_mounted(graph, fig) for graph, fig in zip(CURVES, figures, strict=True))
+    return *panels, phonon_panel, choices, chosen, None
+
+
+def curve_figures(
+    subjects: list[tuple[ModelRead, str]],
+    runs: dict[tuple[str, str], list[RunSummary]],
+    material: str,
+    energy_zero: str = "min",
+) -> list[go.Figure]:
+    """EOS and dimer curves of the model (and the comparison, second in ``subjects``) on one
+    material, E(V) relative to each curve's minimum unless ``energy_zero`` is "absolute"; MD
+    survival and speed of the model (``runs``: ``_curves``')."""
+    model = subjects[0][0]
+    figs = []
+    for graph, (benchmark, _names, log) in CURVES.items():
+        overlay = []
+        per_material = graph in ("eos", "diatomics")
+        if per_material and material == NO_MATERIAL:  # say what to run, not bare axes
+            figs.append(empty_figure(_title(graph, None), run_hint(model.name, benchmark)))
+            continue
+        for subject, subject_id in subjects if per_material else subjects[:1]:
+            for run in runs.get((subject_id, graph), []):
+                if per_material and run.material != material:
+                    continue
+                for s in run.series or []:
+                    who = f"{subject.name} {subject.version}" if per_material else ""
+                    if graph == "eos" and energy_zero != "absolute":
+                        s = relative_to_minimum(s)
+                    overlay.append((f"{who} {run.material} {s.name}".strip(), s))
+        figs.append(series_overlay(overlay, title=_title(graph, material), log=log))
+    return figs
 
 
 def run_hint(model_name: str, benchmark: str, what: str = "curve") -> str:
@@ -368,13 +436,12 @@ def run_hint(model_name: str, benchmark: str, what: str = "curve") -> str:
     )
 
 
-def phonons(model_id: str, compare: str | None, material: str | None) -> Any:
+def _phonon_figure(
+    client: DashboardClient, model_id: str, compare: str | None, material: str
+) -> Any:
     """Phonon bands and DOS of the model on the material, with the comparison model's overlaid
     (a dynamically unstable run is drawn too, and says so)."""
-    if material is None:  # not chosen yet: the overview callback picks one
-        return no_update
     title = f"Phonons ({material or 'no material'})"
-    client = current_api_client()
     subjects = [model_id] + ([compare] if compare else [])
     try:
         found = phonon_runs(client, subjects, material) if material != NO_MATERIAL else []
@@ -401,16 +468,21 @@ def _title(graph: str, material: str | None) -> str:
     }[graph]
 
 
-def breakdowns(_card: Any, model_id: str) -> tuple[Any, Any]:
+def breakdowns(model_id: str) -> tuple[Any, Any]:
     """Failure breakdown and parity plots against experiment."""
     try:
         model = current_api_client().model(model_id)
         runs = model_runs(model_id)
     except ApiError:
-        title = "Failures"
-        return empty_figure(title, "API unavailable"), empty_figure("Parity", "API unavailable")
+        return (
+            _mounted("failures", empty_figure("Failures", "API unavailable")),
+            _mounted("parity", empty_figure("Parity", "API unavailable")),
+        )
     label = f"{model.name} {model.version}"
-    return failure_breakdown(runs, label), parity_grid(runs, label)
+    return (
+        _mounted("failures", failure_breakdown(runs, label)),
+        _mounted("parity", parity_grid(runs, label)),
+    )
 
 
 def error_alert(message: str) -> dbc.Alert:
@@ -422,36 +494,33 @@ def error_alert(message: str) -> dbc.Alert:
 
 
 def register_callbacks(app: dash.Dash) -> None:
-    """Attach this page's callbacks to ``app``."""
+    """Attach this page's callbacks to ``app``: all three start as the page opens."""
     app.callback(
         Output("model-card", "children"),
         Output("model-results", "children"),
-        Output("model-compare", "options"),
-        Output("model-compare", "value"),
-        Output("model-material", "options"),
-        Output("model-material", "value"),
         Output("model-status", "children", allow_duplicate=True),
         Input("model-id", "data"),
-        State("model-compare-initial", "data"),
         prevent_initial_call="initial_duplicate",
     )(overview)
     app.callback(
-        *(Output(f"model-{name}", "figure") for name in CURVES),
+        Output("model-compare", "options"),  # never its value: the figures need not wait
+        Input("model-compare", "search_value"),
+        State("model-id", "data"),
+        State("model-compare", "value"),
+    )(compare_options)
+    app.callback(
+        *(Output(f"model-{name}-panel", "children") for name in CURVES),
+        Output("model-phonons-panel", "children"),
+        Output("model-material", "options"),
+        Output("model-material", "value"),  # its own input: set here, it does not call again
         Output("model-status", "children"),
         Input("model-id", "data"),
         Input("model-compare", "value"),
         Input("model-material", "value"),
         Input("model-energy-zero", "value"),
-    )(curves)
+    )(material_figures)
     app.callback(
-        Output("model-phonons", "figure"),
+        Output("model-failures-panel", "children"),
+        Output("model-parity-panel", "children"),
         Input("model-id", "data"),
-        Input("model-compare", "value"),
-        Input("model-material", "value"),
-    )(phonons)
-    app.callback(
-        Output("model-failures", "figure"),
-        Output("model-parity", "figure"),
-        Input("model-card", "children"),  # after the card and table: they are drawn first
-        State("model-id", "data"),
     )(breakdowns)

@@ -6,6 +6,7 @@ import uuid
 
 import dash
 import plotly.graph_objects as go
+import plotly.io as pio
 import pytest
 
 from backend.schemas.leaderboard import LeaderboardRead
@@ -20,6 +21,8 @@ from frontend.figures.board import (
     parity_figure,
     score_figure,
 )
+from frontend.figures.model import empty_figure
+from frontend.figures.phonons import phonon_figure
 
 
 def _trace(fig: go.Figure, name: str) -> go.Scatter:
@@ -178,3 +181,18 @@ def test_every_failure_class_of_a_benchmark_run_has_its_own_colour() -> None:
     assert {"dynamically_unstable", "no_interaction", "no_representation"} <= drawn
     assert drawn <= set(FAILURE_COLORS)
     assert len(set(FAILURE_COLORS.values())) == len(FAILURE_COLORS)
+
+
+def test_every_figure_gets_the_white_template_without_naming_it(board: LeaderboardRead):
+    # The template is Plotly's default, set once by frontend.figures (naming it again in each
+    # figure validated and copied it, ~6 ms a figure); the figures must still carry all of it.
+    white = pio.templates["plotly_white"].to_plotly_json()
+    figures = {
+        "parity": parity_figure(board, "volume_per_atom"),
+        "mae": mae_figure(board),
+        "empty": empty_figure("t", "nothing yet"),
+        "phonons": phonon_figure([], title="t", hint="run it"),
+    }
+    for name, fig in figures.items():
+        assert fig.layout.template.to_plotly_json() == white, name
+        assert fig.to_plotly_json()["layout"]["template"]["layout"]["plot_bgcolor"] == "white"

@@ -1,0 +1,117 @@
+"""The model page as it ships: ``mlipm dashboard`` (gunicorn, gevent workers), whose page
+callbacks all start as the page opens. A fresh worker took its first callbacks together and
+hung until gunicorn killed it (a lock made before gevent's patching, held by a greenlet that
+yielded); the comparison dropdown holds only the models matching what is typed."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+
+from backend.cli.localservices import free_port
+from backend.schemas.models import ModelRead
+from frontend.app import create_app
+from tests.frontend.browser import wait_for
+from tests.frontend.conftest import SeededApi
+from tests.frontend.seed_formulas import model_name
+from tests.live import _spawn, _stop, wait_until
+
+PANELS = ("eos", "diatomics", "phonons", "survival", "speed", "failures", "parity")
+
+
+def _drawn(driver: webdriver.Chrome, graph_id: str) -> bool:
+    return bool(
+        driver.execute_script(
+            "const g = document.querySelector(arguments[0]);"
+            "return g && g.data && g.layout ? true : false;",
+            f"#{graph_id} .js-plotly-plot",
+        )
+    )
+
+
+@pytest.mark.browser
+def test_a_fresh_gunicorn_worker_draws_the_whole_model_page_and_compares_by_search(
+    chromium: webdriver.Chrome, seeded_api: SeededApi, tmp_path: Path
+) -> None:
+    port, log = free_port(), tmp_path / "dash.log"
+    env = {"MLIPM_DASH_PORT": str(port), "MLIPM_API_URL": seeded_api.url}
+    # one worker: every callback of the page lands on the same fresh gevent loop
+    proc = _spawn(["-m", "backend.cli", "dashboard", "--workers", "1"], log, env)
+    url = f"http://127.0.0.1:{port}"
+
+    def _up() -> bool:
+        assert proc.poll() is None, log.read_text()
+        try:
+            return httpx.get(url + "/", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_until(_up, 90, "the dashboard to answer")
+        model = seeded_api.seeded.model_ids[0]
+        chromium.get(f"{url}/models/{model}")
+        # far less than gunicorn's 60 s worker timeout, which is how long a hung worker took
+        for name in PANELS:
+            wait_for(chromium, lambda d, n=name: _drawn(d, f"model-{n}"), 30)
+        wait_for(
+            chromium,
+            lambda d: d.find_elements(By.CSS_SELECTOR, "#model-results-table .ag-cell"),
+            30,
+        )
+        assert "WORKER TIMEOUT" not in log.read_text()
+        # compare by typing part of the other model's name: its EOS curve joins the panel
+        chromium.find_element(By.CSS_SELECTOR, "#model-compare").click()
+        chromium.switch_to.active_element.send_keys(model_name(1))
+        option = wait_for(
+            chromium,
+            lambda d: next(
+                (
+                    o
+                    for o in d.find_elements(By.CSS_SELECTOR, "[role='option']")
+                    if o.text.strip().startswith(model_name(1))
+                ),
+                None,
+            ),
+        )
+        option.click()
+        names = wait_for(
+            chromium,
+            lambda d: d.execute_script(
+                "const g = document.querySelector('#model-eos .js-plotly-plot');"
+                "return g && g.data && g.data.length >= 2 ? g.data.map(t => t.name) : null;"
+            ),
+            30,
+        )
+        assert any(model_name(1) in n for n in names)
+        assert any(model_name(0) in n for n in names)
+    finally:
+        _stop(proc)
+
+
+def _model(name: str, version: str = "1", family: str = "emt") -> ModelRead:
+    return ModelRead.model_construct(id=uuid.uuid4(), name=name, version=version, family=family)
+
+
+def test_the_comparison_offers_the_models_matching_the_search_and_the_chosen_one() -> None:
+    create_app("http://127.0.0.1:9")  # pages register only once an app exists
+    from frontend.pages.model import COMPARE_OPTIONS, compare_choices
+
+    models = [_model(f"model-{i:03d}") for i in range(COMPARE_OPTIONS + 10)]
+    models.append(_model("MACE-MP-0", "small", family="mace"))
+    own, chosen = models[0], models[25]
+    labels = [o["label"] for o in compare_choices(models, str(own.id), "", str(chosen.id))]
+    assert labels[0] == "model-025 1"  # the chosen one first, whatever the search
+    assert len(labels) == COMPARE_OPTIONS + 1
+    assert "model-000 1" not in labels  # never the page's own model
+    # a model beyond the first COMPARE_OPTIONS is found by typing (any case, any word)
+    found = compare_choices(models, str(own.id), "mace SMALL", None)
+    assert [o["label"] for o in found] == ["MACE-MP-0 small"]
+    assert compare_choices(models, str(own.id), "no such model", None) == []
+    assert [o["label"] for o in compare_choices(models, str(own.id), "029", None)] == [
+        "model-029 1"
+    ]
