@@ -108,8 +108,9 @@ def _parse_limits(*, timeout_s: float, timeout_setting: str) -> ParseLimits:
 
 
 def warm_up_parsers() -> None:
-    """Start the upload parsers' forkserver with the default parsers' modules imported (``mlipm
-    api`` calls this in a thread at start-up, so that the first upload does not wait)."""
+    """Start the upload parsers' forkserver with the default parsers' modules imported (each
+    ``mlipm api`` process calls this before it listens, so that the first upload does not
+    wait and the first requests do not share the CPU with it)."""
     try:
         seconds = warm_up(("backend.main", *PARSER_MODULES))
     except Exception:  # the first upload starts it then
