@@ -8,6 +8,11 @@ per second. The benchmark compute is not part of it; the figure is the writer's 
 throughput, with 1 or more writer processes. Commits are asynchronous as in a worker
 (MLIPM_WORKER_SYNCHRONOUS_COMMIT); ``--synchronous-commit`` waits for each WAL flush.
 
+The limit, measured the same way beside each case: the same rows (the run's update, its
+metric rows and its series, one statement a run, committed on its own, asynchronously) written
+with bare psycopg into tables without the platform's indexes, foreign keys and triggers: what
+Postgres on this machine allows for that shape of write.
+
     python -m bench.write_path --runs 2000 --metrics 20,100 --writers 1,2
 """
 
@@ -107,6 +112,7 @@ def measure(
         with Session(engine) as session:
             stored = session.scalar(select(func.count()).select_from(Metric)) or 0
         engine.dispose()
+        limit_wall = _limit(url, chunks, n_metrics, n_series, sync)
     finally:
         reset_engine_cache(close=True)
         dbadmin.drop_database(url)
@@ -120,6 +126,7 @@ def measure(
         "wall_s": round(wall, 3),
         "metric_rows_per_s": round(stored / wall, 1),
         "runs_per_s": round(n_runs / wall, 1),
+        "limit_metric_rows_per_s": round(n_runs * n_metrics / limit_wall, 1),
         "writer_busy_s": [round(end - start, 3) for start, end in spans],
         "machine": os.uname().nodename,
         "cpus": os.cpu_count(),
@@ -196,6 +203,79 @@ def _write(
                 provenance={"bench": "write_path"},
             )
     return start, time.time()
+
+
+_BARE_TABLES = """
+CREATE TABLE bare_run (id uuid PRIMARY KEY, status text, finished_at timestamptz);
+CREATE TABLE bare_metric (run_id uuid, name text, value float8, unit text);
+CREATE TABLE bare_series (run_id uuid, name text, x jsonb, y jsonb);
+"""
+_BARE_WRITE = """
+WITH done AS (
+    UPDATE bare_run SET status = 'succeeded', finished_at = now() WHERE id = %(id)s RETURNING id
+), metrics AS (
+    INSERT INTO bare_metric SELECT done.id, m.name, m.value, m.unit
+    FROM done, unnest(%(names)s::text[], %(values)s::float8[], %(units)s::text[])
+        AS m(name, value, unit)
+)
+INSERT INTO bare_series SELECT done.id, s.name, s.x, s.y
+FROM done, jsonb_to_recordset(%(series)s::jsonb) s(name text, x jsonb, y jsonb)
+"""
+
+
+def _limit(
+    url: str, chunks: list[list[uuid.UUID]], n_metrics: int, n_series: int, sync: bool
+) -> float:
+    """Seconds the bare writes of the same rows take with as many writers (module docstring)."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(_BARE_TABLES)
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO bare_run (id) VALUES (%s)", [(i,) for c in chunks for i in c]
+            )
+    ctx = mp.get_context("spawn")
+    with ctx.Manager() as manager, ctx.Pool(len(chunks)) as pool:
+        ready = manager.Barrier(len(chunks))
+        spans = pool.starmap(
+            _write_bare, [(conninfo, chunk, n_metrics, n_series, sync, ready) for chunk in chunks]
+        )
+    return max(end for _, end in spans) - min(start for start, _ in spans)
+
+
+def _write_bare(
+    conninfo: str, run_ids: list[uuid.UUID], n_metrics: int, n_series: int, sync: bool, ready: Any
+) -> tuple[float, float]:
+    import psycopg
+
+    names = ["volume_per_atom" if k == 0 else f"metric_{k}" for k in range(n_metrics)]
+    series = json.dumps(
+        [
+            {
+                "name": f"curve_{k}",
+                "x": [float(i) for i in range(50)],
+                "y": [float(i * i) for i in range(50)],
+            }
+            for k in range(n_series)
+        ]
+    )
+    options = "" if sync else "-c synchronous_commit=off"
+    with psycopg.connect(conninfo, autocommit=True, options=options) as conn:
+        ready.wait()
+        start = time.time()
+        for run_id in run_ids:
+            params = {
+                "id": run_id,
+                "names": names,
+                "values": [11.5 + k for k in range(n_metrics)],
+                "units": ["Å³/atom"] * n_metrics,
+                "series": series,
+            }
+            conn.execute(_BARE_WRITE, params, prepare=True)
+        return start, time.time()
 
 
 if __name__ == "__main__":
