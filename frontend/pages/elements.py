@@ -20,6 +20,7 @@ from dash.development.base_component import Component
 
 from backend.schemas.models import ModelRead
 from frontend.api_client import ApiError, current_api_client
+from frontend.components.model_choices import model_choices, searched_models
 from frontend.element_stats import (
     ALL_STRUCTURES,
     STRUCTURE_KINDS,
@@ -171,15 +172,17 @@ def layout(
     )
 
 
-def options(_init: Any, model: str | None, metric: str | None = None) -> tuple[Any, ...]:
-    """Models and benchmark metrics to choose from; the first model if none is chosen."""
+def options(
+    _init: Any, model: str | None, metric: str | None = None, compare: str | None = None
+) -> tuple[Any, ...]:
+    """Models (the chosen ones and the first few: typing finds the others, ``searched_models``)
+    and benchmark metrics to choose from; the first model if none is chosen."""
     client = current_api_client()
     try:
         models = client.models()
         benchmarks = client.benchmarks()
     except ApiError as exc:
         return [], [], [], no_update, error_alert(exc.message)
-    model_options = [{"label": f"{m.name} {m.version}", "value": str(m.id)} for m in models]
     metric_options = [
         {"label": f"{b['key']} · {h['label']} ({h['unit']})", "value": f"{b['key']}:{h['name']}"}
         for b in benchmarks
@@ -193,7 +196,13 @@ def options(_init: Any, model: str | None, metric: str | None = None) -> tuple[A
         return [], metric_options, [], no_update, note
     opening = None if model else _model_with_results(client, metric or DEFAULT_METRIC)
     chosen = model or opening or str(models[0].id)
-    return model_options, metric_options, model_options, chosen, None
+    return (
+        model_choices(models, "", chosen),
+        metric_options,
+        model_choices(models, "", compare),
+        chosen,
+        None,
+    )
 
 
 def _model_with_results(client: Any, metric: str = DEFAULT_METRIC) -> str | None:
@@ -477,8 +486,16 @@ def register_callbacks(app: dash.Dash) -> None:
         Input("elements-init", "data"),
         State("elements-model", "value"),
         State("elements-metric", "value"),
+        State("elements-compare", "value"),
         prevent_initial_call="initial_duplicate",
     )(options)
+    for dropdown in ("elements-model", "elements-compare"):
+        app.callback(
+            Output(dropdown, "options", allow_duplicate=True),
+            Input(dropdown, "search_value"),
+            State(dropdown, "value"),
+            prevent_initial_call=True,
+        )(searched_models)
     app.callback(
         *(Output(f"elements-{name}", "figure") for name in VIEWS),
         Output("elements-status", "children"),

@@ -15,7 +15,7 @@ from selenium.webdriver.common.by import By
 
 from backend.cli.localservices import free_port
 from backend.schemas.models import ModelRead
-from frontend.app import create_app
+from frontend.components.model_choices import MODEL_CHOICES, model_choices
 from tests.frontend.browser import wait_for
 from tests.frontend.conftest import SeededApi
 from tests.frontend.seed_formulas import model_name
@@ -98,20 +98,17 @@ def _model(name: str, version: str = "1", family: str = "emt") -> ModelRead:
 
 
 def test_the_comparison_offers_the_models_matching_the_search_and_the_chosen_one() -> None:
-    create_app("http://127.0.0.1:9")  # pages register only once an app exists
-    from frontend.pages.model import COMPARE_OPTIONS, compare_choices
-
-    models = [_model(f"model-{i:03d}") for i in range(COMPARE_OPTIONS + 10)]
+    models = [_model(f"model-{i:03d}") for i in range(MODEL_CHOICES + 10)]
     models.append(_model("MACE-MP-0", "small", family="mace"))
     own, chosen = models[0], models[25]
-    labels = [o["label"] for o in compare_choices(models, str(own.id), "", str(chosen.id))]
+    labels = [o["label"] for o in model_choices(models, "", str(chosen.id), exclude=str(own.id))]
     assert labels[0] == "model-025 1"  # the chosen one first, whatever the search
-    assert len(labels) == COMPARE_OPTIONS + 1
+    assert len(labels) == MODEL_CHOICES + 1
     assert "model-000 1" not in labels  # never the page's own model
-    # a model beyond the first COMPARE_OPTIONS is found by typing (any case, any word)
-    found = compare_choices(models, str(own.id), "mace SMALL", None)
+    # a model beyond the first MODEL_CHOICES is found by typing (any case, any word)
+    found = model_choices(models, "mace SMALL", None, exclude=str(own.id))
     assert [o["label"] for o in found] == ["MACE-MP-0 small"]
-    assert compare_choices(models, str(own.id), "no such model", None) == []
-    assert [o["label"] for o in compare_choices(models, str(own.id), "029", None)] == [
+    assert model_choices(models, "no such model", None, exclude=str(own.id)) == []
+    assert [o["label"] for o in model_choices(models, "029", None, exclude=str(own.id))] == [
         "model-029 1"
     ]
