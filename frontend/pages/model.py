@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
 
@@ -354,6 +354,8 @@ def material_figures(
             subjects = {
                 subject_id: pool.submit(client.model, subject_id) for subject_id in subject_ids
             }
+            if compare and _missing(subjects[compare]):  # e.g. a stale ?compare= in a link
+                return material_figures(model_id, None, material, energy_zero)
             if material is None:
                 choices = curve_materials(model_runs(model_id, client))
                 material = chosen = choices[0] if choices else NO_MATERIAL
@@ -368,6 +370,15 @@ def material_figures(
         return *(no_update,) * 7, error_alert(exc.message)
     panels = (_mounted(graph, fig) for graph, fig in zip(CURVES, figures, strict=True))
     return *panels, phonon_panel, choices, chosen, None
+
+
+def _missing(read: Future[ModelRead]) -> bool:
+    """Whether the model read found no such model (the API's 404, or 422 for a malformed id)."""
+    try:
+        read.result()
+    except ApiError as exc:
+        return exc.status_code in (404, 422)
+    return False
 
 
 def curve_figures(

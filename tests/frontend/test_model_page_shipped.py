@@ -89,6 +89,19 @@ def test_a_fresh_gunicorn_worker_draws_the_whole_model_page_and_compares_by_sear
         )
         assert any(model_name(1) in n for n in names)
         assert any(model_name(0) in n for n in names)
+        # a link comparing with a model that is gone draws the model alone, without an error
+        chromium.get(f"{url}/models/{model}?compare={uuid.uuid4()}")
+        alone = wait_for(
+            chromium,
+            lambda d: d.execute_script(
+                "const g = document.querySelector('#model-eos .js-plotly-plot');"
+                "return g && g.data ? g.data.map(t => t.name) : null;"
+            ),
+            30,
+        )
+        assert alone
+        assert all(model_name(0) in n for n in alone)
+        assert not chromium.find_elements(By.ID, "model-error")
     finally:
         _stop(proc)
 
