@@ -131,16 +131,10 @@ def main() -> None:
                 # process and the browser keep what they had; the API starts from nothing
                 for name, (path, selector) in pages.items():
                     target = dash_url + path.format(model=model, run=run)
-                    loads = []
-                    for _ in range(args.restarts):
-                        _stop(api)
-                        _, api = _serve_shipped_api(log_dir, url, api_port)
-                        loads.append(_load(driver, target, selector))
-                    results["pages"][name]["after_api_restart_s"] = [round(t, 3) for t in loads]
-                    print(
-                        f"{name:20s} right after an API restart: median"
-                        f" {statistics.median(loads):5.2f} s (max {max(loads):.2f})"
+                    api, loads = _after_restarts(
+                        driver, api, (log_dir, url, api_port), target, selector, args.restarts
                     )
+                    results["pages"][name]["after_api_restart_s"] = loads
             if "model_figures" in pages:
                 results["model_figures_limit"] = _figures_limit(driver, api_url, model, args.repeat)
     finally:
@@ -151,6 +145,29 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.out}")
+
+
+def _after_restarts(
+    driver: Any,
+    api: subprocess.Popen[bytes],
+    how: tuple[Path, str, int],
+    target: str,
+    selector: str,
+    restarts: int,
+) -> tuple[subprocess.Popen[bytes], list[float]]:
+    """Load ``target`` right after each of ``restarts`` API restarts (``how``: the log folder,
+    database URL and port); the API now serving and the seconds of each load."""
+    loads = []
+    for _ in range(restarts):
+        _stop(api)
+        _, api = _serve_shipped_api(*how)
+        loads.append(round(_load(driver, target, selector), 3))
+    name = target.rsplit("/", 1)[-1][:20]
+    print(
+        f"{name:20s} right after an API restart: median"
+        f" {statistics.median(loads):5.2f} s (max {max(loads):.2f})"
+    )
+    return api, loads
 
 
 def _serve_shipped_api(

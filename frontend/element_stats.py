@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.stats import spearmanr
@@ -176,3 +177,21 @@ def element_errors(
 def difference(a: Mapping[str, float], b: Mapping[str, float]) -> dict[str, float]:
     """``a - b`` on the elements both have."""
     return {s: a[s] - b[s] for s in a.keys() & b.keys()}
+
+
+def opening_model(runs: Sequence[Any], models: Sequence[ModelRead], benchmark: str) -> str | None:
+    """Of the models whose training counts are known and vary between elements, the one with
+    the most succeeded ``benchmark`` runs (so the four maps and the error-count scatter all
+    hold data); failing that, the model with the most succeeded runs; None without runs
+    (ties: the newest run)."""
+    # counts that vary: a fit to one structure per element (the baselines) plots one column
+    counted = {str(m.id) for m in models if len(set(training_counts(m).values())) > 1}
+    on_metric = Counter(
+        str(r.mlip_model_id)
+        for r in runs
+        if r.benchmark_key == benchmark and str(r.mlip_model_id) in counted
+    )
+    if on_metric:
+        return on_metric.most_common(1)[0][0]
+    every = Counter(str(r.mlip_model_id) for r in runs)
+    return every.most_common(1)[0][0] if every else None

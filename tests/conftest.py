@@ -107,6 +107,7 @@ def db_session(engine: Engine, bootstrapped: None) -> Iterator[Session]:
 @pytest.fixture
 def client(db_session: Session) -> Iterator[TestClient]:
     """The API in-process, its request sessions joined to the test's rolled-back transaction."""
+    from backend.api.board_bodies import BODIES
     from backend.api.deps import get_session
     from backend.main import create_app
     from backend.services import leaderboard
@@ -122,8 +123,14 @@ def client(db_session: Session) -> Iterator[TestClient]:
     app.state.board_etag_reader = functools.partial(
         leaderboard.current_etag, connection=db_session.connection()
     )
-    with TestClient(app) as test_client:
-        yield test_client
+    # Boards built from this test's transaction (rolled back after it) stay in this process:
+    # through Redis a live API on the same database would serve them as its own.
+    sharing, BODIES.sharing = BODIES.sharing, False
+    try:
+        with TestClient(app) as test_client:
+            yield test_client
+    finally:
+        BODIES.sharing = sharing
 
 
 pytest_plugins = ["tests.live"]

@@ -114,10 +114,13 @@ class BodyStore:
         self._items: LruCache[str, tuple[bytes, dict[str, str]]] = LruCache(size)
         self._shared = shared
         self._lock = threading.Lock()
+        #: False: this process's own bodies only. Tests that serve boards from a transaction
+        #: they roll back, or from patched code, must not hand them to other processes.
+        self.sharing = True
 
     def get(self, etag: str) -> tuple[bytes, dict[str, str]] | None:
         found = self._items.get(etag)
-        if found is None:
+        if found is None and self.sharing:
             found = self.shared().get(etag)
             if found is not None:
                 self._items.put(etag, found)
@@ -125,7 +128,8 @@ class BodyStore:
 
     def put(self, etag: str, content: bytes, headers: dict[str, str]) -> None:
         self._items.put(etag, (content, dict(headers)))
-        self.shared().put(etag, content, headers)
+        if self.sharing:
+            self.shared().put(etag, content, headers)
 
     def shared(self) -> SharedBodies:
         with self._lock:

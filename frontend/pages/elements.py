@@ -8,8 +8,6 @@ they ran on: ``all``, ``elements`` (one element) or ``compounds``; see ``of_kind
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -30,6 +28,7 @@ from frontend.element_stats import (
     element_errors,
     listed_elements,
     of_kind,
+    opening_model,
     over,
     structure_kind,
     training_counts,
@@ -214,24 +213,6 @@ def _model_with_results(client: Any, metric: str = DEFAULT_METRIC) -> str | None
     except ApiError:
         return None
     return opening_model(recent, models, metric.partition(":")[0])
-
-
-def opening_model(runs: Sequence[Any], models: Sequence[ModelRead], benchmark: str) -> str | None:
-    """Of the models whose training counts are known and vary between elements, the one with
-    the most succeeded ``benchmark`` runs (so the four maps and the error-count scatter all
-    hold data); failing that, the model with the most succeeded runs; None without runs
-    (ties: the newest run)."""
-    # counts that vary: a fit to one structure per element (the baselines) plots one column
-    counted = {str(m.id) for m in models if len(set(training_counts(m).values())) > 1}
-    on_metric = Counter(
-        str(r.mlip_model_id)
-        for r in runs
-        if r.benchmark_key == benchmark and str(r.mlip_model_id) in counted
-    )
-    if on_metric:
-        return on_metric.most_common(1)[0][0]
-    every = Counter(str(r.mlip_model_id) for r in runs)
-    return every.most_common(1)[0][0] if every else None
 
 
 def maps(

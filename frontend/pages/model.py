@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
-from urllib.parse import quote
 
 import dash
 import dash_bootstrap_components as dbc
@@ -24,6 +23,7 @@ from frontend.components.grid import (
     number_column,
     text_column,
 )
+from frontend.components.model_card import card
 from frontend.components.model_choices import searched_models
 from frontend.figures.model import (
     empty_figure,
@@ -203,62 +203,6 @@ def relative_to_minimum(series: SeriesRead) -> SeriesRead:
     low = min(series.y)
     return series.model_copy(
         update={"y": [v - low for v in series.y], "y_label": f"{series.y_label} minus its minimum"}
-    )
-
-
-def card(model: ModelRead, runs: list[RunSummary]) -> dbc.Card:
-    """The model card as the submitter filled it in, plus what the platform counted."""
-    c = model.card
-    training = c.get("training_data") or []
-    done = [r for r in runs if r.status in ("succeeded", "failed")]
-    failed = sum(r.status == "failed" for r in runs)
-    facts = [
-        ("Family", model.family),
-        ("Status", model.status),
-        ("Authors", ", ".join(c.get("authors") or []) or "n/a"),
-        ("License", c.get("license") or "n/a"),
-        ("Openness", c.get("openness") or "n/a"),
-        ("Parameters", f"{c['n_parameters']:,}" if c.get("n_parameters") else "n/a"),
-        (
-            "Training data",
-            "; ".join(
-                f"{t.get('name')} ({t.get('level_of_theory') or 'level n/a'})" for t in training
-            )
-            or "n/a",
-        ),
-        ("Runs", f"{len(runs)} ({len(done) - failed} succeeded, {failed} failed)"),
-    ]
-    paper = c.get("paper")
-    return dbc.Card(
-        dbc.CardBody(
-            [
-                html.H2(
-                    [f"{model.name} ", html.Small(f"v{model.version}", className="text-muted")],
-                    id="model-title",
-                ),
-                html.P(c.get("description") or "", className="text-muted"),
-                dbc.Row(
-                    [
-                        dbc.Col(
-                            [html.Div(k, className="small text-muted"), html.Div(v)],
-                            md=3,
-                            className="mb-2",
-                        )
-                        for k, v in facts
-                    ]
-                ),
-                html.P(["Paper: ", html.A(paper, href=paper)]) if paper else None,
-                html.P(
-                    html.A(
-                        "Inside the model: latent map, probes and failure atlas",
-                        href=f"/representations?model={quote(model.name, safe='')}",
-                        id="model-representations-link",
-                    )
-                ),
-                dbc.Alert(c["caveat"], color="warning") if c.get("caveat") else None,
-            ]
-        ),
-        className="mt-3",
     )
 
 
