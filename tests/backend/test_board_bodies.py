@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from backend.api import board_bodies
 from backend.api.board_bodies import BODIES, BodyStore, SharedBodies
 from backend.cli.localservices import free_port
 from backend.services import leaderboard
@@ -48,6 +49,20 @@ def test_redis_keeps_the_newest_bodies_only() -> None:
             True,
             True,
         ]
+    finally:
+        shared.clear()
+
+
+def test_a_body_over_the_size_limit_stays_in_its_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(board_bodies, "MAX_SHARED_BYTES", 10)
+    shared = _shared()
+    store, other = BodyStore(shared=shared), BodyStore(shared=shared)
+    try:
+        store.put('"small"', b"0123456789", {})
+        store.put('"large"', b"0123456789a", {})
+        assert store.get('"large"') == (b"0123456789a", {})  # its own
+        assert other.get('"small"') == (b"0123456789", {})
+        assert other.get('"large"') is None
     finally:
         shared.clear()
 

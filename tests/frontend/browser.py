@@ -138,6 +138,18 @@ def plotted_trace_count(driver: webdriver.Chrome, graph_id: str) -> int:
     return count
 
 
+def trace_names(driver: webdriver.Chrome, graph_id: str, at_least: int = 1) -> list[str] | None:
+    """The names of the traces Plotly drew in graph ``graph_id``; None until there are
+    ``at_least`` of them (for ``wait_for``)."""
+    names: list[str] | None = driver.execute_script(
+        "const g = document.querySelector(arguments[0]);"
+        "return g && g.data && g.data.length >= arguments[1] ? g.data.map(t => t.name) : null;",
+        f"#{graph_id}.js-plotly-plot, #{graph_id} .js-plotly-plot",
+        at_least,
+    )
+    return names
+
+
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 
 

@@ -196,3 +196,18 @@ def test_every_figure_gets_the_white_template_without_naming_it(board: Leaderboa
     for name, fig in figures.items():
         assert fig.layout.template.to_plotly_json() == white, name
         assert fig.to_plotly_json()["layout"]["template"]["layout"]["plot_bgcolor"] == "white"
+
+
+def test_browsers_keep_plotly_js_an_hour_and_revalidate_the_rest() -> None:
+    server = create_app("http://127.0.0.1:9").server.test_client()
+    plotly_js = server.get("/_dash-component-suites/plotly/package_data/plotly.min.js")
+    assert plotly_js.status_code == 200
+    assert plotly_js.headers["Cache-Control"] == "public, max-age=3600"
+    again = server.get(
+        "/_dash-component-suites/plotly/package_data/plotly.min.js",
+        headers={"If-None-Match": plotly_js.headers["ETag"]},
+    )
+    assert (again.status_code, again.headers["Cache-Control"]) == (304, "public, max-age=3600")
+    other = server.get("/_dash-component-suites/dash/dcc/async-graph.js")
+    assert other.status_code == 200
+    assert "max-age" not in other.headers.get("Cache-Control", "")  # unversioned: revalidated

@@ -5,6 +5,7 @@ yielded); the comparison dropdown holds only the models matching what is typed."
 
 from __future__ import annotations
 
+import sys
 import uuid
 from pathlib import Path
 
@@ -15,8 +16,9 @@ from selenium.webdriver.common.by import By
 
 from backend.cli.localservices import free_port
 from backend.schemas.models import ModelRead
+from frontend.app import create_app
 from frontend.components.model_choices import MODEL_CHOICES, model_choices
-from tests.frontend.browser import wait_for
+from tests.frontend.browser import trace_names, wait_for
 from tests.frontend.conftest import SeededApi
 from tests.frontend.seed_formulas import model_name
 from tests.live import _spawn, _stop, wait_until
@@ -79,26 +81,12 @@ def test_a_fresh_gunicorn_worker_draws_the_whole_model_page_and_compares_by_sear
             ),
         )
         option.click()
-        names = wait_for(
-            chromium,
-            lambda d: d.execute_script(
-                "const g = document.querySelector('#model-eos .js-plotly-plot');"
-                "return g && g.data && g.data.length >= 2 ? g.data.map(t => t.name) : null;"
-            ),
-            30,
-        )
+        names = wait_for(chromium, lambda d: trace_names(d, "model-eos", at_least=2), 30)
         assert any(model_name(1) in n for n in names)
         assert any(model_name(0) in n for n in names)
         # a link comparing with a model that is gone draws the model alone, without an error
         chromium.get(f"{url}/models/{model}?compare={uuid.uuid4()}")
-        alone = wait_for(
-            chromium,
-            lambda d: d.execute_script(
-                "const g = document.querySelector('#model-eos .js-plotly-plot');"
-                "return g && g.data ? g.data.map(t => t.name) : null;"
-            ),
-            30,
-        )
+        alone = wait_for(chromium, lambda d: trace_names(d, "model-eos"), 30)
         assert alone
         assert all(model_name(0) in n for n in alone)
         assert not chromium.find_elements(By.ID, "model-error")
@@ -125,3 +113,25 @@ def test_the_comparison_offers_the_models_matching_the_search_and_the_chosen_one
     assert [o["label"] for o in model_choices(models, "029", None, exclude=str(own.id))] == [
         "model-029 1"
     ]
+
+
+def test_a_comparison_with_a_model_that_is_gone_is_dropped_not_reported() -> None:
+    from concurrent.futures import Future
+
+    from backend.client import ApiError
+
+    create_app("http://127.0.0.1:9")  # pages register only once an app exists
+    missing = sys.modules["frontend.pages.model"]._missing
+
+    def read(error: ApiError | None) -> Future[ModelRead]:
+        future: Future[ModelRead] = Future()
+        if error is None:
+            future.set_result(_model("here"))
+        else:
+            future.set_exception(error)
+        return future
+
+    assert missing(read(ApiError("no such model", status_code=404)))
+    assert missing(read(ApiError("not a model id", status_code=422)))
+    assert not missing(read(ApiError("the API is down", status_code=503)))  # reported
+    assert not missing(read(None))
