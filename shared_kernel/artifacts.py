@@ -210,13 +210,18 @@ def put_file(path: Path, key: str, *, store_url: str) -> StoredArtifact:
     replacing an earlier file there: written to a temporary key, hashed on the way, then
     moved (readers see the old file or the new one, never part of one). For files the
     platform writes itself, such as a run's trajectory."""
+    with path.open("rb") as source:
+        return put_bytes(iter(lambda: source.read(_BLOCK), b""), key, store_url=store_url)
+
+
+def put_bytes(chunks: Iterable[bytes], key: str, *, store_url: str) -> StoredArtifact:
+    """``put_file`` for content made in memory (no file of its own to copy from)."""
     store = ArtifactStore(store_url)
     store.path(key)  # a bad key fails before anything is written
     upload = _Upload(store, max_bytes=1 << 62, what="file", setting="-")
     try:
-        with path.open("rb") as source:
-            for chunk in iter(lambda: source.read(_BLOCK), b""):
-                upload.write(chunk)
+        for chunk in chunks:
+            upload.write(chunk)
         return upload.publish(key)
     finally:
         upload.abort()

@@ -10,8 +10,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Float,
+    Integer,
     Interval,
     Row,
     String,
@@ -20,6 +22,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     func,
+    literal_column,
     or_,
     select,
     true,
@@ -40,6 +43,7 @@ from backend.db.tables import (
     MlipModel,
     Reference,
     Run,
+    RunArtifact,
     Series,
     Structure,
     StructureSet,
@@ -131,11 +135,27 @@ def job_row(session: Session, run_id: uuid.UUID) -> Row[Any] | None:
 # and structure's, in one round trip (a claim used to cost four).
 _RUN_INPUTS = ("id", "attempt", "attempt_base", "params", "params_hash", "mlip_model_id",
                "model_hash", "benchmark_id", "structure_id")  # fmt: skip
+_REFERENCE_FIELDS = ("id", "property", "value", "level_of_theory", "dataset", "conditions")
 JOB_COLUMNS = ("run_id", "attempt", "attempt_base", "params", "params_hash", "benchmark_key",
                "benchmark_version", "structure_data", "material", "elements", "model_id",
                "model_hash", "model_family", "model_name", "model_version", "model_params",
                "model_status", "version_hash", "packages", "is_trusted", "artifact_key",
-               "artifact_sha256")  # fmt: skip
+               "artifact_sha256", "references")  # fmt: skip
+
+# The references of the run's material (what its result may be compared with), read with the
+# claim: the result then needs no query of its own before its one statement.
+_REFERENCE_OBJECT: list[Any] = []
+for _name in _REFERENCE_FIELDS:
+    _REFERENCE_OBJECT += [literal_column(f"'{_name}'"), getattr(Reference, _name)]
+_MATERIAL_REFERENCES = (
+    select(
+        func.coalesce(
+            func.jsonb_agg(func.jsonb_build_object(*_REFERENCE_OBJECT)), func.jsonb_build_array()
+        )
+    )
+    .where(Reference.material == Structure.material)
+    .scalar_subquery()
+)
 
 
 def _job_query(run: Any) -> Any:
@@ -163,6 +183,7 @@ def _job_query(run: Any) -> Any:
             MlipModel.is_trusted,
             MlipModel.artifact_key,
             MlipModel.artifact_sha256,
+            _MATERIAL_REFERENCES.label("references"),
         )
         .select_from(run.id.table)
         .join(MlipModel, MlipModel.id == run.mlip_model_id)
@@ -234,14 +255,17 @@ def finish_run(
     finished_at: datetime,
     metrics: list[dict[str, Any]] | None = None,
     series: list[dict[str, Any]] | None = None,
+    artifacts: list[dict[str, Any]] | None = None,
     **fields: Any,
 ) -> bool:
-    """Record the end of the given attempt with its metric and series rows, in one statement;
-    False (and nothing written) when that attempt no longer owns the run.
+    """Record the end of the given attempt with its metric, series and artifact rows, in one
+    statement; False (and nothing written) when that attempt no longer owns the run.
 
     ``metrics`` rows carry name, value, unit, reference_id, error, rel_error; ``series`` rows
-    name, x, y, x_label, x_unit, y_label, y_unit. Rows already stored are kept (a redelivered
-    result changes nothing).
+    name, x, y, x_label, x_unit, y_label, y_unit; ``artifacts`` rows name, media_type, key,
+    sha256, size_bytes, n_frames. Metric and series rows already stored are kept (a
+    redelivered result changes nothing); an artifact row replaces an earlier attempt's of its
+    name.
     """
     params: dict[str, Any] = {"finish_id": run_id, "finish_attempt": attempt}
     params.update({f"set_{name}": value for name, value in fields.items()})
@@ -252,17 +276,26 @@ def finish_run(
         )
     if series:
         params["series_rows"] = [{name: row[name] for name in _SERIES_COLUMNS} for row in series]
-    statement = _finish_statement(tuple(sorted(fields)), bool(metrics), bool(series))
+    if artifacts:
+        params["artifact_rows"] = [
+            {name: row[name] for name in _ARTIFACT_COLUMNS} for row in artifacts
+        ]
+    statement = _finish_statement(
+        tuple(sorted(fields)), bool(metrics), bool(series), bool(artifacts)
+    )
     return bool(session.execute(statement, params).scalar())
 
 
 _METRIC_ARRAYS = (("name", String), ("value", Float), ("unit", String),
                   ("reference_id", Uuid), ("error", Float), ("rel_error", Float))  # fmt: skip
 _SERIES_COLUMNS = ("name", "x", "y", "x_label", "x_unit", "y_label", "y_unit")
+_ARTIFACT_COLUMNS = ("name", "media_type", "key", "sha256", "size_bytes", "n_frames")
 
 
 @functools.cache
-def _finish_statement(fields: tuple[str, ...], with_metrics: bool, with_series: bool) -> Any:
+def _finish_statement(
+    fields: tuple[str, ...], with_metrics: bool, with_series: bool, with_artifacts: bool
+) -> Any:
     # One statement object per shape (see _CLAIM): the run's UPDATE and the inserts that
     # depend on it, which write nothing when the UPDATE matched no row.
     finished = (
@@ -281,6 +314,8 @@ def _finish_statement(fields: tuple[str, ...], with_metrics: bool, with_series: 
         query = query.add_cte(_insert_metrics_from(finished))
     if with_series:
         query = query.add_cte(_insert_series_from(finished))
+    if with_artifacts:
+        query = query.add_cte(_upsert_artifacts_from(finished))
     return query
 
 
@@ -318,6 +353,32 @@ def _insert_series_from(finished: Any) -> Any:
     ).select_from(finished.join(records, true()))
     columns = ["id", "run_id", *_SERIES_COLUMNS]
     return insert(Series).from_select(columns, values).on_conflict_do_nothing().cte("series")
+
+
+def _upsert_artifacts_from(finished: Any) -> Any:
+    # The files a run wrote (one row per name): a retried run's row replaces its earlier
+    # attempt's, whose file is no longer referenced (the sweeper removes it).
+    records = (
+        func.jsonb_to_recordset(bindparam("artifact_rows", type_=JSONB))
+        .table_valued(
+            typed_column("name", String),
+            typed_column("media_type", String),
+            typed_column("key", String),
+            typed_column("sha256", String),
+            typed_column("size_bytes", BigInteger),
+            typed_column("n_frames", Integer),
+        )
+        .render_derived(with_types=True)
+    )
+    values = select(
+        func.gen_random_uuid(), finished.c.id, *(records.c[name] for name in _ARTIFACT_COLUMNS)
+    ).select_from(finished.join(records, true()))
+    statement = insert(RunArtifact).from_select(["id", "run_id", *_ARTIFACT_COLUMNS], values)
+    replaced = {name: statement.excluded[name] for name in _ARTIFACT_COLUMNS[1:]}
+    return statement.on_conflict_do_update(
+        index_elements=[RunArtifact.run_id, RunArtifact.name],
+        set_={**replaced, "created_at": func.now()},
+    ).cte("artifacts")
 
 
 def reference_candidates(

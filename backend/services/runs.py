@@ -24,6 +24,7 @@ from backend.repositories import run_attempts as attempt_repo
 from backend.repositories import runs as run_repo
 from backend.repositories.runs import Viewer
 from backend.schemas.results import MetricIn, ProjectionIn, RunTimings, SeriesIn
+from backend.schemas.run_artifacts import RunArtifactIn
 from backend.schemas.runs import (
     MetricRead,
     MetricWithReference,
@@ -69,6 +70,20 @@ class ClaimedRun:
     model_status: str = "approved"
     packages: dict[str, str] | None = None  # pinned on the version by its first worker
     attempt_base: int = 0  # attempts before the last rerun
+    # The references of the run's material, read with the claim (None: not read).
+    references: tuple[ReferenceCandidate, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceCandidate:
+    """A reference a run's metric may be compared with (see ``choose_references``)."""
+
+    id: uuid.UUID
+    property: str
+    value: float
+    level_of_theory: str
+    dataset: str
+    conditions: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -150,6 +165,9 @@ def _job(row: Any) -> ClaimedRun:
     if fields.pop("is_trusted"):
         fields["model_params"] = {**fields["model_params"], "trusted": True}
     fields["model_status"] = str(fields["model_status"])
+    fields["references"] = tuple(
+        ReferenceCandidate(**{**ref, "id": uuid.UUID(ref["id"])}) for ref in fields["references"]
+    )
     return ClaimedRun(**fields)
 
 
@@ -170,10 +188,12 @@ def record_success(
     timings: RunTimings,
     provenance: dict[str, Any],
     projections: list[ProjectionIn] | None = None,
+    artifacts: list[RunArtifactIn] | None = None,
     read_space_group: SpaceGroupReader | None = None,
 ) -> bool:
-    """Mark the run succeeded with its metrics, series and projections (landscape planes and
-    maps); False if this attempt lost the run.
+    """Mark the run succeeded with its metrics, series, artifacts (the rows of files it wrote
+    to the store) and projections (landscape planes and maps); False if this attempt lost the
+    run.
 
     A metric is compared with a reference of the run's material only if the reference is of
     the phase of the run's structure, which ``read_space_group`` reads from the structure
@@ -194,8 +214,8 @@ def record_success(
                 **signed_and_relative_error(metric.value, ref.value if ref is not None else None),
             }
         )
-    # One statement: finish the run, insert its metrics and series (only if this attempt still
-    # owns the run).
+    # One statement: finish the run, insert its metrics, series and artifact rows (only if this
+    # attempt still owns the run).
     if not run_repo.finish_run(
         session,
         job.run_id,
@@ -204,6 +224,7 @@ def record_success(
         finished_at=utcnow(),
         metrics=rows,
         series=_finite_series(series),
+        artifacts=[a.model_dump() for a in artifacts or []],
         provenance=provenance,
         **timings.model_dump(),
     ):
@@ -335,8 +356,17 @@ def _compared_references(
 ) -> dict[str, Any]:
     if not names or read_space_group is None:
         return {}
+    if job.references is None:  # a job not read with its claim
+        refs: list[Any] = run_repo.reference_candidates(
+            session, job.material, names, REFERENCE_PREFERENCE
+        )
+    else:
+        refs = [
+            r
+            for r in job.references
+            if r.property in names and r.level_of_theory in REFERENCE_PREFERENCE
+        ]
     # The space group is read only when there is something to compare (spglib on the input).
-    refs = run_repo.reference_candidates(session, job.material, names, REFERENCE_PREFERENCE)
     return choose_references(refs, read_space_group(job.structure_data)) if refs else {}
 
 

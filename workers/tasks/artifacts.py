@@ -1,11 +1,12 @@
 """Write a run's frames (trajectories, optimisation paths) to the artifact store as extended XYZ.
 
 Each ``FrameSet`` of a benchmark's result becomes one file under
-``runs/<run_id>/attempt-<n>/<name>.extxyz`` in the store of MLIPM_ARTIFACT_URL, written to a
-temporary key and moved into place, its sha256 and size measured on the way; its row
-(``run_artifact``) is recorded in the transaction that marks the run succeeded, so a run's
-artifacts appear with its metrics or not at all. A retried run writes its own attempt's files
-and replaces the rows (one per name); an attempt that lost the run removes its files.
+``runs/<run_id>/attempt-<n>/<name>.extxyz`` in the store of MLIPM_ARTIFACT_URL, made in
+memory, written to a temporary key and moved into place, its sha256 and size measured on the
+way; its row (``run_artifact``) is recorded by the statement that marks the run succeeded, so
+a run's artifacts appear with its metrics or not at all. A retried run writes its own
+attempt's files and replaces the rows (one per name); an attempt that lost the run removes
+its files.
 
 An artifact that cannot be written never costs the run its metrics: the run succeeds, the
 artifact has no row, and ``provenance["artifact_errors"]`` holds ``{name: reason}`` (shown
@@ -18,18 +19,16 @@ attempt is not the one running.
 
 from __future__ import annotations
 
+import io
 import logging
 import re
-import tempfile
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ase.io import write
-from sqlalchemy.orm import Session
 
 from backend.db.session import session_scope
 from backend.repositories import dispatch as dispatch_repo
@@ -74,23 +73,19 @@ def store_frames(
     return stored
 
 
-def record_frames(
-    session: Session, run_id: uuid.UUID, stored: StoredFrames, *, recorded: bool
-) -> None:
-    """Record the rows of the written files in the caller's transaction, the one that marked
-    the run succeeded (``recorded``); an attempt that lost its run removes its files instead."""
-    if recorded:
-        run_artifacts.record_run_artifacts(session, run_id, stored.rows)
-        return
+def discard_frames(stored: StoredFrames) -> None:
+    """Remove the files of an attempt that lost its run (its result was refused, so no row
+    references them)."""
     for row in stored.rows:
         artifacts.ArtifactStore(get_settings().artifact_url).remove(row.key)
 
 
 def _write(frame_set: FrameSet, key: str, store_url: str) -> RunArtifactIn:
-    with tempfile.TemporaryDirectory(prefix="mlipm-frames-") as tmp:
-        path = Path(tmp) / f"{frame_set.name}.extxyz"
-        write(path, list(frame_set.frames), format="extxyz")
-        done = artifacts.put_file(path, key, store_url=store_url)
+    # Written in memory and published from there: a temporary directory and a second copy of
+    # the file cost more than the extended XYZ itself (about a millisecond of every run).
+    text = io.StringIO()
+    write(text, list(frame_set.frames), format="extxyz")
+    done = artifacts.put_bytes([text.getvalue().encode()], key, store_url=store_url)
     return RunArtifactIn(
         name=frame_set.name,
         media_type=EXTXYZ_MEDIA_TYPE,

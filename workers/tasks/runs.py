@@ -44,7 +44,7 @@ from workers.benchmarks.base import load_all
 from workers.celery_app import celery_app
 from workers.execution import Outcome, execute_claimed
 from workers.phases import space_group_of_data
-from workers.tasks.artifacts import record_frames, store_frames
+from workers.tasks.artifacts import discard_frames, store_frames
 from workers.tasks.representations import after_run_succeeded
 
 log = logging.getLogger(__name__)
@@ -169,8 +169,8 @@ def _record(
 ) -> str:
     """Write the attempt's result (or failure) and say what became of the run."""
     stored = store_frames(job.run_id, job.attempt, outcome.frames if outcome else ())
-    # A result with projections or artifacts takes several statements, which commit together.
-    several = outcome is not None and bool(outcome.projections or stored.rows)
+    # One statement (committing on its own) unless projections come with the result.
+    several = outcome is not None and bool(outcome.projections)
     with session_scope() if several else statement_scope() as session:
         if outcome is not None:
             recorded = runs.record_success(
@@ -181,10 +181,11 @@ def _record(
                 timings=timings,
                 provenance={**_provenance(job), **outcome.provenance, **stored.provenance},
                 projections=[ProjectionIn(**vars_of(p)) for p in outcome.projections],
+                artifacts=stored.rows,
                 read_space_group=space_group_of_data,
             )
-            record_frames(session, job.run_id, stored, recorded=recorded)
             if not recorded:
+                discard_frames(stored)
                 return _stale(job)
         else:
             assert error is not None
