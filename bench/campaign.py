@@ -367,7 +367,10 @@ def _where_time_went(
         mine = sorted((t for t in timed if t[0] == name), key=lambda t: t[1])
         between += sum(b[1] - a[2] for a, b in itertools.pairwise(mine))
     n = max(len(timed), 1)
+    first_claim = min((t[1] for t in timed), default=start)
     return {
+        # from the launch request to the first claim (the runs inserted, the first message sent)
+        "first_claim_s": round(first_claim - start, 3),
         "overhead_s": {
             "in_run_s": round(in_run, 2),
             "between_runs_s": round(between, 2),

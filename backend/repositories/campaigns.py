@@ -38,7 +38,7 @@ def count_campaigns(session: Session) -> int:
 def link_runs(session: Session, campaign_id: uuid.UUID, run_ids: Iterable[uuid.UUID]) -> None:
     rows = [{"campaign_id": campaign_id, "run_id": run_id} for run_id in run_ids]
     if rows:
-        session.execute(insert(CampaignRun).values(rows).on_conflict_do_nothing())
+        session.execute(insert(CampaignRun).on_conflict_do_nothing(), rows)  # see insert_runs
 
 
 def status_counts(

@@ -21,6 +21,7 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    case,
     func,
     literal_column,
     or_,
@@ -60,8 +61,12 @@ def insert_runs(session: Session, rows: list[dict[str, Any]]) -> list[uuid.UUID]
     the new ids."""
     if not rows:
         return []
-    stmt = insert(Run).values(rows).on_conflict_do_nothing(index_elements=list(RUN_KEY))
-    return [row.id for row in session.execute(stmt.returning(Run.id))]
+    # Rows as parameters (SQLAlchemy's "insertmanyvalues": one statement compiled once, sent
+    # in batches), not a VALUES clause built and compiled for every row (0.15 s for 378 runs).
+    return list(session.scalars(_INSERT_RUNS, rows))
+
+
+_INSERT_RUNS = insert(Run).on_conflict_do_nothing(index_elements=list(RUN_KEY)).returning(Run.id)
 
 
 def find_runs(session: Session, keys: Iterable[tuple[Any, ...]]) -> list[Run]:
@@ -326,9 +331,24 @@ def _insert_metrics_from(finished: Any) -> Any:
     unnested = (
         func.unnest(*arrays).table_valued(*(name for name, _ in _METRIC_ARRAYS)).render_derived()
     )
+    # The references were read with the claim: one deleted since (an admin may delete a
+    # reference no metric was scored against) leaves its metric uncompared, not the result
+    # refused by the foreign key.
+    compared = Reference.id.is_not(None)
     values = select(
-        func.gen_random_uuid(), finished.c.id, *(unnested.c[name] for name, _ in _METRIC_ARRAYS)
-    ).select_from(finished.join(unnested, true()))
+        func.gen_random_uuid(),
+        finished.c.id,
+        unnested.c.name,
+        unnested.c.value,
+        unnested.c.unit,
+        Reference.id,
+        case((compared, unnested.c.error)),
+        case((compared, unnested.c.rel_error)),
+    ).select_from(
+        finished.join(unnested, true()).outerjoin(
+            Reference, Reference.id == unnested.c.reference_id
+        )
+    )
     columns = ["id", "run_id", *(name for name, _ in _METRIC_ARRAYS)]
     return insert(Metric).from_select(columns, values).on_conflict_do_nothing().cte("metrics")
 

@@ -21,10 +21,13 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import re
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,18 +62,72 @@ def store_frames(
     run_id: uuid.UUID, attempt: int, frame_sets: Sequence[FrameSet], *, store_url: str | None = None
 ) -> StoredFrames:
     """Write every non-empty frame set of a run to the store; failures are collected, not raised."""
+    return store_frames_in_background(run_id, attempt, frame_sets, store_url=store_url).result()
+
+
+def store_frames_in_background(
+    run_id: uuid.UUID, attempt: int, frame_sets: Sequence[FrameSet], *, store_url: str | None = None
+) -> Future[StoredFrames]:
+    """``store_frames``, whose files this process's writer thread writes (``.result()`` waits
+    for them): the extended XYZ is made here, holding the GIL, and the thread's file calls and
+    fsync release it, so the caller goes on meanwhile."""
     url = store_url or get_settings().artifact_url
+    made: list[tuple[FrameSet, bytes]] = []
     stored = StoredFrames()
     for frame_set in frame_sets:
-        if not frame_set.frames:
-            continue
+        if frame_set.frames:
+            with _collected(stored, run_id, frame_set):
+                made.append((frame_set, _extxyz(frame_set)))
+    if not made:
+        done: Future[StoredFrames] = Future()
+        done.set_result(stored)
+        return done
+    return _writer().submit(_publish, run_id, attempt, made, stored, url)
+
+
+def _publish(
+    run_id: uuid.UUID,
+    attempt: int,
+    made: list[tuple[FrameSet, bytes]],
+    stored: StoredFrames,
+    store_url: str,
+) -> StoredFrames:
+    for frame_set, content in made:
         key = run_artifacts.artifact_key(run_id, attempt, frame_set.name, EXTXYZ_MEDIA_TYPE)
-        try:
-            stored.rows.append(_write(frame_set, key, url))
-        except Exception as exc:  # recorded on the run (provenance), see the module docstring
-            log.warning("run %s: artifact %s not stored", run_id, frame_set.name, exc_info=True)
-            stored.errors[frame_set.name] = f"{exc.__class__.__name__}: {exc}"[:500]
+        with _collected(stored, run_id, frame_set):
+            done = artifacts.put_bytes([content], key, store_url=store_url)
+            stored.rows.append(
+                RunArtifactIn(
+                    name=frame_set.name,
+                    media_type=EXTXYZ_MEDIA_TYPE,
+                    key=done.key,
+                    sha256=done.sha256,
+                    size_bytes=done.size_bytes,
+                    n_frames=len(frame_set.frames),
+                )
+            )
     return stored
+
+
+@contextmanager
+def _collected(stored: StoredFrames, run_id: uuid.UUID, frame_set: FrameSet) -> Iterator[None]:
+    """A frame set that cannot be written is recorded on the run (see the module docstring)."""
+    try:
+        yield
+    except Exception as exc:
+        log.warning("run %s: artifact %s not stored", run_id, frame_set.name, exc_info=True)
+        stored.errors[frame_set.name] = f"{exc.__class__.__name__}: {exc}"[:500]
+
+
+_WRITERS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _writer() -> ThreadPoolExecutor:
+    """One writer thread per process (a forked pool process starts its own)."""
+    writer = _WRITERS.get(os.getpid())
+    if writer is None:
+        writer = _WRITERS[os.getpid()] = ThreadPoolExecutor(1, thread_name_prefix="frames")
+    return writer
 
 
 def discard_frames(stored: StoredFrames) -> None:
@@ -80,20 +137,12 @@ def discard_frames(stored: StoredFrames) -> None:
         artifacts.ArtifactStore(get_settings().artifact_url).remove(row.key)
 
 
-def _write(frame_set: FrameSet, key: str, store_url: str) -> RunArtifactIn:
-    # Written in memory and published from there: a temporary directory and a second copy of
+def _extxyz(frame_set: FrameSet) -> bytes:
+    # Made in memory and published from there: a temporary directory and a second copy of
     # the file cost more than the extended XYZ itself (about a millisecond of every run).
     text = io.StringIO()
     write(text, list(frame_set.frames), format="extxyz")
-    done = artifacts.put_bytes([text.getvalue().encode()], key, store_url=store_url)
-    return RunArtifactIn(
-        name=frame_set.name,
-        media_type=EXTXYZ_MEDIA_TYPE,
-        key=done.key,
-        sha256=done.sha256,
-        size_bytes=done.size_bytes,
-        n_frames=len(frame_set.frames),
-    )
+    return text.getvalue().encode()
 
 
 def remove_orphaned_files(*, grace_s: float, store_url: str | None = None) -> int:

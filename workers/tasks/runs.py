@@ -44,7 +44,7 @@ from workers.benchmarks.base import load_all
 from workers.celery_app import celery_app
 from workers.execution import Outcome, execute_claimed
 from workers.phases import space_group_of_data
-from workers.tasks.artifacts import discard_frames, store_frames
+from workers.tasks.artifacts import discard_frames, store_frames_in_background
 from workers.tasks.representations import after_run_succeeded
 
 log = logging.getLogger(__name__)
@@ -130,13 +130,16 @@ def execute_run(self: Any, run_id: str) -> str:
     """Execute one run by id; a second delivery of the same message changes nothing."""
     with statement_scope() as session:
         job = runs.claim_run(session, uuid.UUID(run_id), worker=_worker_name(self))
-    queue.message_taken(run_id)
+    if not isinstance(job, runs.ClaimedRun):
+        queue.message_taken(run_id)
     if job is None:
         log.info("run %s is finished or unknown; nothing to do", run_id)
         return "nothing to do"
     if isinstance(job, runs.Busy):
         # Another worker holds a live lease: look again when it would have expired.
         raise self.retry(countdown=job.retry_after_s, max_retries=None)
+    # Said by the heartbeat thread while the run executes (a Redis round trip less before it).
+    _heartbeat.message_taken(run_id)
     refused = _refused(job)
     if refused is not None:
         return refused
@@ -168,19 +171,28 @@ def _record(
     timings: RunTimings,
 ) -> str:
     """Write the attempt's result (or failure) and say what became of the run."""
-    stored = store_frames(job.run_id, job.attempt, outcome.frames if outcome else ())
+    # A thread writes the frames (the file's fsync is mostly the disk's time) while the rows
+    # of the result are made and a connection is taken.
+    writing = store_frames_in_background(job.run_id, job.attempt, outcome.frames if outcome else ())
     # One statement (committing on its own) unless projections come with the result.
     several = outcome is not None and bool(outcome.projections)
     with session_scope() if several else statement_scope() as session:
         if outcome is not None:
+            metrics = [MetricIn(**vars_of(m)) for m in outcome.metrics if math.isfinite(m.value)]
+            series = [SeriesIn(**vars_of(s)) for s in outcome.series]
+            projections = [ProjectionIn(**vars_of(p)) for p in outcome.projections]
+            if job.references:
+                space_group_of_data(job.structure_data)  # kept: record_success reads it
+            session.connection()
+            stored = writing.result()
             recorded = runs.record_success(
                 session,
                 job,
-                metrics=[MetricIn(**vars_of(m)) for m in outcome.metrics if math.isfinite(m.value)],
-                series=[SeriesIn(**vars_of(s)) for s in outcome.series],
+                metrics=metrics,
+                series=series,
                 timings=timings,
                 provenance={**_provenance(job), **outcome.provenance, **stored.provenance},
-                projections=[ProjectionIn(**vars_of(p)) for p in outcome.projections],
+                projections=projections,
                 artifacts=stored.rows,
                 read_space_group=space_group_of_data,
             )
@@ -322,19 +334,31 @@ class _Heartbeat:
         self._lock = threading.Lock()
         self._changed = threading.Event()
         self._current: tuple[runs.ClaimedRun, threading.Event] | None = None
+        self._taken: list[str] = []  # runs whose message was taken, to say so (message_taken)
         self._pid: int | None = None
         # Stall detection: when the thread began its current wait, and by how much its wakes
         # came late during the current run (a paused or starved process wakes late).
         self._waiting_since = time.monotonic()
         self._worst_lateness_s = 0.0
 
+    def message_taken(self, run_id: str) -> None:
+        """Have the thread remove the run from the waiting messages (``queue.message_taken``)."""
+        with self._lock:
+            self._start()
+            self._taken.append(run_id)
+        self._changed.set()
+
+    def _start(self) -> None:
+        if self._pid != os.getpid():  # called under the lock
+            self._pid = os.getpid()
+            self._taken = []  # not the parent's
+            threading.Thread(target=self._beat, name="heartbeat", daemon=True).start()
+
     @contextmanager
     def watch(self, job: runs.ClaimedRun) -> Iterator[threading.Event]:
         cancelled = threading.Event()
         with self._lock:
-            if self._pid != os.getpid():
-                self._pid = os.getpid()
-                threading.Thread(target=self._beat, name="heartbeat", daemon=True).start()
+            self._start()
             self._current = (job, cancelled)
             self._waiting_since, self._worst_lateness_s = time.monotonic(), 0.0
         self._changed.set()
@@ -351,7 +375,9 @@ class _Heartbeat:
             self._changed.wait()
             self._changed.clear()
             with self._lock:
-                current = self._current
+                current, taken, self._taken = self._current, self._taken, []
+            for run_id in taken:
+                queue.message_taken(run_id)
             if current is None:
                 continue
             # Renew every interval while the same run is current; a change wakes us early.

@@ -1,0 +1,199 @@
+"""A result is compared with the references its run's claim read (one statement records it).
+
+The claim reads the references of the run's material with the run's inputs, so the result is
+written by one statement without a query before it. Through the real task function in this
+process, against the session's Postgres (rows committed, removed afterwards), with a benchmark
+of this module whose one metric names a reference property made for the test:
+
+- the reference exists throughout: the metric is compared with it, its error the metric's value
+  less the reference's (computed here); the run's message is no longer waiting once it ran
+  (the heartbeat thread says it taken);
+- an admin deletes the reference while the run executes (allowed: no metric was scored
+  against it yet): the run still succeeds, its metric uncompared, instead of the foreign key
+  refusing the whole result.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, select
+
+from backend.db.session import session_scope
+from backend.db.tables import Benchmark, Campaign, CampaignRun, Metric, MlipModel, Reference, Run
+from backend.domain.statuses import Role
+from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, ModelRef
+from backend.schemas.models import ModelCreate
+from backend.services import campaigns, catalog, models, queue, runs, users
+from backend.settings import get_settings
+from tests.live import wait_until
+from workers.benchmarks.base import BENCHMARKS, MetricValue, register_benchmark
+from workers.tasks.runs import execute_run
+
+BENCHMARK = "reference-test"
+PROPERTY = "reference_test_property"
+VALUE, REFERENCE_VALUE = 2.5, 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Params:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Result:
+    def metrics(self) -> tuple[MetricValue, ...]:
+        return (MetricValue(PROPERTY, VALUE, "1", compare_to_reference=True),)
+
+    def series(self) -> tuple[Any, ...]:
+        return ()
+
+
+_DURING_THE_RUN: list[Any] = []  # what the benchmark does while it runs
+
+
+@pytest.fixture
+def benchmark() -> Iterator[str]:
+    """A benchmark, in this process only, with one metric compared with a reference."""
+
+    def run(atoms: Any, calc: Any, params: Any, *, observer: Any = None) -> _Result:
+        atoms.calc = calc
+        atoms.get_potential_energy()
+        for action in _DURING_THE_RUN:
+            action()
+        return _Result()
+
+    register_benchmark(BENCHMARK, version="1.0", params=_Params, description="test")(run)
+    with session_scope() as session:
+        catalog.register_benchmark(
+            session,
+            key=BENCHMARK,
+            version="1.0",
+            description="test",
+            default_params={},
+            headline_metrics=[],
+            soft_time_limit_s=60,
+            time_limit_s=90,
+        )
+    yield BENCHMARK
+    del BENCHMARKS[BENCHMARK]
+    _DURING_THE_RUN.clear()
+
+
+@pytest.fixture
+def made(bootstrapped: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[uuid.UUID]]:
+    """Models made by the test; their runs, campaigns, the reference and the benchmark are
+    removed after. Messages go to a queue of their own (no live worker takes these runs)."""
+    monkeypatch.setenv("MLIPM_CELERY_QUEUE", f"references-{uuid.uuid4().hex[:8]}")
+    get_settings.cache_clear()
+    ids: list[uuid.UUID] = []
+    yield ids
+    monkeypatch.undo()
+    get_settings.cache_clear()
+    with session_scope() as session:
+        run_ids = select(Run.id).where(Run.mlip_model_id.in_(ids))
+        campaign_ids = select(CampaignRun.campaign_id).where(CampaignRun.run_id.in_(run_ids))
+        session.execute(delete(Campaign).where(Campaign.id.in_(campaign_ids)))
+        session.execute(delete(Run).where(Run.mlip_model_id.in_(ids)))
+        session.execute(delete(MlipModel).where(MlipModel.id.in_(ids)))
+        session.execute(delete(Reference).where(Reference.property == PROPERTY))
+        session.execute(delete(Benchmark).where(Benchmark.key == BENCHMARK))
+
+
+def _reference_of_copper() -> uuid.UUID:
+    """An experimental reference of fcc Cu to ``PROPERTY`` (the phase of a stored one)."""
+    with session_scope() as session:
+        stored = session.scalars(
+            select(Reference).where(
+                Reference.material == "Cu", Reference.level_of_theory == "experiment"
+            )
+        ).first()
+        assert stored is not None
+        assert stored.conditions
+        reference = Reference(
+            material="Cu",
+            property=PROPERTY,
+            value=REFERENCE_VALUE,
+            unit="1",
+            level_of_theory="experiment",
+            conditions=stored.conditions,
+            source="test",
+            dataset="test",
+        )
+        session.add(reference)
+        session.flush()
+        return reference.id
+
+
+def _one_run(made: list[uuid.UUID]) -> uuid.UUID:
+    with session_scope() as session:
+        admin = users.ensure_user_with_token(session, name="references", role=Role.ADMIN).user
+        name = f"emt-{uuid.uuid4().hex[:6]}"
+        model = models.submit_model(session, ModelCreate(name=name, family="emt"), owner=admin)
+        made.append(model.id)
+        spec = CampaignCreate(
+            name=f"references {name}",
+            models=[ModelRef(name=name)],
+            benchmarks=[BenchmarkRef(key=BENCHMARK)],
+            structure_sets=["elemental crystals"],
+            materials=["Cu"],
+        )
+        campaigns.launch_campaign(session, spec, owner=admin)
+        session.flush()
+        return session.scalars(select(Run.id).where(Run.mlip_model_id == model.id)).one()
+
+
+def _metric(run_id: uuid.UUID) -> Metric:
+    with session_scope() as session:
+        metric = session.scalars(
+            select(Metric).where(Metric.run_id == run_id, Metric.name == PROPERTY)
+        ).one()
+        session.expunge(metric)
+        return metric
+
+
+def test_a_result_is_compared_with_the_references_its_claim_read(
+    made: list[uuid.UUID], benchmark: str
+) -> None:
+    reference_id = _reference_of_copper()
+    run_id = _one_run(made)
+    with session_scope() as session:
+        job = runs.job_of(session, run_id)  # the claim's statement, without claiming
+        stored = session.scalars(select(Reference.id).where(Reference.material == "Cu")).all()
+    assert job.references is not None
+    assert {r.id for r in job.references} == set(stored)
+    assert {r.value for r in job.references if r.id == reference_id} == {REFERENCE_VALUE}
+
+    waiting = queue._broker()
+    assert waiting.zscore(queue.key("waiting"), str(run_id)) is not None  # its message was sent
+
+    assert execute_run.run(str(run_id)) == "succeeded"
+    # Its message was taken: the worker's heartbeat thread says so while the run executes.
+    wait_until(
+        lambda: waiting.zscore(queue.key("waiting"), str(run_id)) is None, 10, "message taken"
+    )
+    metric = _metric(run_id)
+    assert metric.reference_id == reference_id
+    assert metric.error == pytest.approx(VALUE - REFERENCE_VALUE)
+    assert metric.rel_error == pytest.approx((VALUE - REFERENCE_VALUE) / REFERENCE_VALUE)
+
+
+def test_a_reference_deleted_while_the_run_executes_leaves_its_metric_uncompared(
+    made: list[uuid.UUID], benchmark: str
+) -> None:
+    reference_id = _reference_of_copper()
+    run_id = _one_run(made)
+
+    def delete_the_reference() -> None:
+        with session_scope() as session:
+            session.execute(delete(Reference).where(Reference.id == reference_id))
+
+    _DURING_THE_RUN.append(delete_the_reference)
+    assert execute_run.run(str(run_id)) == "succeeded"
+    metric = _metric(run_id)
+    assert metric.value == VALUE
+    assert (metric.reference_id, metric.error, metric.rel_error) == (None, None, None)
