@@ -121,14 +121,16 @@ def _reference_row(record: ReferenceRecord) -> dict[str, Any]:
 
 def _structure_in(record: StructureRecord) -> catalog.StructureIn:
     atoms = record.atoms
+    data = atoms_to_json(atoms)
     return catalog.StructureIn(
         label=record.label,
         material=record.material,
         formula=atoms.get_chemical_formula(),
         elements=sorted(set(atoms.get_chemical_symbols())),
         n_atoms=len(atoms),
-        data=atoms_to_json(atoms),
+        data=data,
         fingerprint=_fingerprint(atoms),
+        space_group=space_group_of_data(data) or 0,
     )
 
 

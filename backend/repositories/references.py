@@ -6,8 +6,8 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Row, func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Integer, Row, String, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.orm import Session
 
 from backend.db.tables import Reference, Structure, StructureSet
@@ -125,6 +125,28 @@ def fill_fingerprints(
         )
         filled += result.rowcount or 0  # type: ignore[attr-defined]
     return filled
+
+
+def fill_space_groups(session: Session, set_id: uuid.UUID, space_groups: Mapping[str, int]) -> int:
+    """Set the space group of the set's structures (by label) that have none; returns how many."""
+    if not space_groups:
+        return 0
+    labels = select(
+        func.unnest(bindparam("labels", list(space_groups), type_=ARRAY(String))).label("label"),
+        func.unnest(bindparam("groups", list(space_groups.values()), type_=ARRAY(Integer))).label(
+            "space_group"
+        ),
+    ).subquery()
+    result = session.execute(
+        update(Structure)
+        .where(
+            Structure.structure_set_id == set_id,
+            Structure.label == labels.c.label,
+            Structure.space_group.is_(None),
+        )
+        .values(space_group=labels.c.space_group)
+    )
+    return result.rowcount or 0  # type: ignore[attr-defined]
 
 
 def page_references(

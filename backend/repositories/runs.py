@@ -145,7 +145,7 @@ JOB_COLUMNS = ("run_id", "attempt", "attempt_base", "params", "params_hash", "be
                "benchmark_version", "structure_data", "material", "elements", "model_id",
                "model_hash", "model_family", "model_name", "model_version", "model_params",
                "model_status", "version_hash", "packages", "is_trusted", "artifact_key",
-               "artifact_sha256", "references")  # fmt: skip
+               "artifact_sha256", "references", "space_group")  # fmt: skip
 
 # The references of the run's material (what its result may be compared with), read with the
 # claim: the result then needs no query of its own before its one statement.
@@ -189,6 +189,7 @@ def _job_query(run: Any) -> Any:
             MlipModel.artifact_key,
             MlipModel.artifact_sha256,
             _MATERIAL_REFERENCES.label("references"),
+            Structure.space_group,
         )
         .select_from(run.id.table)
         .join(MlipModel, MlipModel.id == run.mlip_model_id)

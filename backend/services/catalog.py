@@ -27,6 +27,8 @@ class StructureIn:
     data: str
     #: workers.fingerprints (key, values), computed where ASE is at hand (the bootstrap).
     fingerprint: tuple[str, tuple[float, ...]] | None = None
+    #: workers.phases' space group (0: not a periodic crystal), read where ASE is at hand.
+    space_group: int | None = None
 
 
 def load_references(
@@ -71,6 +73,7 @@ def load_structure_set(
             "content_hash": hashlib.sha256(s.data.encode()).hexdigest(),
             "fingerprint_key": s.fingerprint[0] if s.fingerprint else None,
             "fingerprint": list(s.fingerprint[1]) if s.fingerprint else None,
+            "space_group": s.space_group,
         }
         for s in structures
     ]
@@ -78,6 +81,12 @@ def load_structure_set(
     # Structures stored before fingerprints existed get theirs now (a no-op afterwards).
     ref_repo.fill_fingerprints(
         session, structure_set.id, {s.label: s.fingerprint for s in structures if s.fingerprint}
+    )
+    # and their space group (migration 0020), read once here instead of by every worker.
+    ref_repo.fill_space_groups(
+        session,
+        structure_set.id,
+        {s.label: s.space_group for s in structures if s.space_group is not None},
     )
     return added
 

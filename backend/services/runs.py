@@ -72,6 +72,8 @@ class ClaimedRun:
     attempt_base: int = 0  # attempts before the last rerun
     # The references of the run's material, read with the claim (None: not read).
     references: tuple[ReferenceCandidate, ...] | None = None
+    # The input's space group stored with it (0: not a crystal; None: not stored).
+    space_group: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

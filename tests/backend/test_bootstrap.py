@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from backend.bootstrap import ELEMENTAL_CRYSTALS, bootstrap
@@ -31,6 +31,27 @@ def test_loading_twice_changes_nothing(db_session: Session) -> None:
     ) == (0, 0, 0, 0)
     assert _counts(db_session) == before
     assert db_session.execute(select(Reference.id, Reference.created_at)).all() == stamps
+
+
+def test_built_in_structures_carry_their_space_group_and_get_it_when_stored_without(
+    db_session: Session,
+) -> None:
+    """fcc Cu is Fm-3m (225), bcc Fe Im-3m (229), diamond Si Fd-3m (227); a structure stored
+    before migration 0020 (NULL) gets its space group at the next bootstrap."""
+
+    def space_groups() -> dict[str, int | None]:
+        rows = db_session.execute(
+            select(Structure.material, Structure.space_group)
+            .join(StructureSet, StructureSet.id == Structure.structure_set_id)
+            .where(StructureSet.name == ELEMENTAL_CRYSTALS)
+        )
+        return {str(material): group for material, group in rows.tuples()}
+
+    stored = space_groups()
+    assert (stored["Cu"], stored["Fe"], stored["Si"]) == (225, 229, 227)
+    db_session.execute(update(Structure).values(space_group=None))
+    bootstrap(db_session)
+    assert space_groups() == stored
 
 
 def test_references_carry_source_unit_and_level_of_theory(db_session: Session) -> None:

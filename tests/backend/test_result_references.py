@@ -8,6 +8,7 @@ of this module whose one metric names a reference property made for the test:
 - the reference exists throughout: the metric is compared with it, its error the metric's value
   less the reference's (computed here); the run's message is no longer waiting once it ran
   (the heartbeat thread says it taken);
+- the input's space group stored with it (read at its upload) chooses the references' phase;
 - an admin deletes the reference while the run executes (allowed: no metric was scored
   against it yet): the run still succeeds, its metric uncompared, instead of the foreign key
   refusing the whole result.
@@ -21,10 +22,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from backend.db.session import session_scope
-from backend.db.tables import Benchmark, Campaign, CampaignRun, Metric, MlipModel, Reference, Run
+from backend.db.tables import (
+    Benchmark,
+    Campaign,
+    CampaignRun,
+    Metric,
+    MlipModel,
+    Reference,
+    Run,
+    Structure,
+)
 from backend.domain.statuses import Role
 from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, ModelRef
 from backend.schemas.models import ModelCreate
@@ -197,3 +207,29 @@ def test_a_reference_deleted_while_the_run_executes_leaves_its_metric_uncompared
     metric = _metric(run_id)
     assert metric.value == VALUE
     assert (metric.reference_id, metric.error, metric.rel_error) == (None, None, None)
+
+
+def test_the_stored_space_group_chooses_the_phase_of_the_references(
+    made: list[uuid.UUID], benchmark: str
+) -> None:
+    """The bootstrap stored fcc Cu's space group (Fm-3m, 225) with it; the worker takes the
+    stored one instead of reading it again: stored as bcc (229), the fcc reference is not
+    this input's phase and the metric stays uncompared."""
+    _reference_of_copper()
+    run_id = _one_run(made)
+    with session_scope() as session:
+        structure = session.scalars(
+            select(Structure).join(Run, Run.structure_id == Structure.id).where(Run.id == run_id)
+        ).one()
+        assert structure.space_group == 225
+        structure_id = structure.id
+        structure.space_group = 229
+    try:
+        assert execute_run.run(str(run_id)) == "succeeded"
+    finally:
+        with session_scope() as session:
+            session.execute(
+                update(Structure).where(Structure.id == structure_id).values(space_group=225)
+            )
+    metric = _metric(run_id)
+    assert (metric.reference_id, metric.error) == (None, None)

@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -181,8 +181,9 @@ def _record(
             metrics = [MetricIn(**vars_of(m)) for m in outcome.metrics if math.isfinite(m.value)]
             series = [SeriesIn(**vars_of(s)) for s in outcome.series]
             projections = [ProjectionIn(**vars_of(p)) for p in outcome.projections]
+            read_space_group = _space_group_reader(job)
             if job.references:
-                space_group_of_data(job.structure_data)  # kept: record_success reads it
+                read_space_group(job.structure_data)  # kept: record_success reads it
             session.connection()
             stored = writing.result()
             recorded = runs.record_success(
@@ -194,7 +195,7 @@ def _record(
                 provenance={**_provenance(job), **outcome.provenance, **stored.provenance},
                 projections=projections,
                 artifacts=stored.rows,
-                read_space_group=space_group_of_data,
+                read_space_group=read_space_group,
             )
             if not recorded:
                 discard_frames(stored)
@@ -210,6 +211,14 @@ def _record(
         return str(failure["status"])
     after_run_succeeded(job.benchmark_key)  # committed: a summary reads it
     return "succeeded"
+
+
+def _space_group_reader(job: runs.ClaimedRun) -> Callable[[str], int | None]:
+    """The input's space group as stored with it (read at its upload), else read here."""
+    if job.space_group is None:  # stored before structures carried it (migration 0020)
+        return space_group_of_data
+    stored = job.space_group or None  # 0: not a periodic crystal
+    return lambda _data: stored
 
 
 def _stale(job: runs.ClaimedRun) -> str:
