@@ -54,6 +54,17 @@ log = logging.getLogger(__name__)
 def _fresh_connections_after_fork(**_: Any) -> None:
     """Pool processes are forked from the worker, whose sweeper holds database connections."""
     reset_engine_cache(close=False)
+    _warm_up()
+
+
+def _warm_up() -> None:
+    """Connect, and compile the claim, before the first message: the process's first run
+    would otherwise wait 0.1-0.2 s for them (the statement claims nothing: no such run)."""
+    try:
+        with statement_scope() as session:
+            runs.claim_run(session, uuid.uuid4(), worker=f"warm-up#{incarnation()}")
+    except Exception:  # the database may be down: the first run connects then
+        log.warning("could not warm up the database connection", exc_info=True)
 
 
 @worker_init.connect
