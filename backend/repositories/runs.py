@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
-    Float,
-    Integer,
     Interval,
     Row,
     String,
-    Uuid,
     and_,
     any_,
     bindparam,
-    case,
     func,
     literal_column,
     or_,
@@ -30,10 +24,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy import (
-    column as typed_column,
-)
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.orm import Session
 
 from backend.db.tables import (
@@ -44,7 +35,6 @@ from backend.db.tables import (
     MlipModel,
     Reference,
     Run,
-    RunArtifact,
     Series,
     Structure,
     StructureSet,
@@ -250,156 +240,6 @@ def all_campaigns_cancelled(session: Session, run_id: uuid.UUID) -> bool:
         .where(CampaignRun.run_id == run_id)
     ).all()
     return bool(statuses) and all(s == CampaignStatus.CANCELLED for s in statuses)
-
-
-def finish_run(
-    session: Session,
-    run_id: uuid.UUID,
-    *,
-    attempt: int,
-    status: RunStatus,
-    finished_at: datetime,
-    metrics: list[dict[str, Any]] | None = None,
-    series: list[dict[str, Any]] | None = None,
-    artifacts: list[dict[str, Any]] | None = None,
-    **fields: Any,
-) -> bool:
-    """Record the end of the given attempt with its metric, series and artifact rows, in one
-    statement; False (and nothing written) when that attempt no longer owns the run.
-
-    ``metrics`` rows carry name, value, unit, reference_id, error, rel_error; ``series`` rows
-    name, x, y, x_label, x_unit, y_label, y_unit; ``artifacts`` rows name, media_type, key,
-    sha256, size_bytes, n_frames. Metric and series rows already stored are kept (a
-    redelivered result changes nothing); an artifact row replaces an earlier attempt's of its
-    name.
-    """
-    params: dict[str, Any] = {"finish_id": run_id, "finish_attempt": attempt}
-    params.update({f"set_{name}": value for name, value in fields.items()})
-    params.update(set_status=status, set_finished_at=finished_at)
-    if metrics:
-        params.update(
-            {f"metric_{name}": [row[name] for row in metrics] for name, _ in _METRIC_ARRAYS}
-        )
-    if series:
-        params["series_rows"] = [{name: row[name] for name in _SERIES_COLUMNS} for row in series]
-    if artifacts:
-        params["artifact_rows"] = [
-            {name: row[name] for name in _ARTIFACT_COLUMNS} for row in artifacts
-        ]
-    statement = _finish_statement(
-        tuple(sorted(fields)), bool(metrics), bool(series), bool(artifacts)
-    )
-    return bool(session.execute(statement, params).scalar())
-
-
-_METRIC_ARRAYS = (("name", String), ("value", Float), ("unit", String),
-                  ("reference_id", Uuid), ("error", Float), ("rel_error", Float))  # fmt: skip
-_SERIES_COLUMNS = ("name", "x", "y", "x_label", "x_unit", "y_label", "y_unit")
-_ARTIFACT_COLUMNS = ("name", "media_type", "key", "sha256", "size_bytes", "n_frames")
-
-
-@functools.cache
-def _finish_statement(
-    fields: tuple[str, ...], with_metrics: bool, with_series: bool, with_artifacts: bool
-) -> Any:
-    # One statement object per shape (see _CLAIM): the run's UPDATE and the inserts that
-    # depend on it, which write nothing when the UPDATE matched no row.
-    finished = (
-        update(Run)
-        .where(
-            Run.id == bindparam("finish_id"),
-            Run.status == RunStatus.RUNNING,
-            Run.attempt == bindparam("finish_attempt"),
-        )
-        .values({name: bindparam(f"set_{name}") for name in ("status", "finished_at", *fields)})
-        .returning(Run.id)
-        .cte("finished")
-    )
-    query = select(func.count()).select_from(finished)
-    if with_metrics:
-        query = query.add_cte(_insert_metrics_from(finished))
-    if with_series:
-        query = query.add_cte(_insert_series_from(finished))
-    if with_artifacts:
-        query = query.add_cte(_upsert_artifacts_from(finished))
-    return query
-
-
-def _insert_metrics_from(finished: Any) -> Any:
-    # One multi-row INSERT (one array per column, unnested), so the statement-level triggers
-    # on metric fire once per run, not once per row as with executemany.
-    arrays = [bindparam(f"metric_{name}", type_=ARRAY(kind)) for name, kind in _METRIC_ARRAYS]
-    unnested = (
-        func.unnest(*arrays).table_valued(*(name for name, _ in _METRIC_ARRAYS)).render_derived()
-    )
-    # The references were read with the claim: one deleted since (an admin may delete a
-    # reference no metric was scored against) leaves its metric uncompared, not the result
-    # refused by the foreign key.
-    compared = Reference.id.is_not(None)
-    values = select(
-        func.gen_random_uuid(),
-        finished.c.id,
-        unnested.c.name,
-        unnested.c.value,
-        unnested.c.unit,
-        Reference.id,
-        case((compared, unnested.c.error)),
-        case((compared, unnested.c.rel_error)),
-    ).select_from(
-        finished.join(unnested, true()).outerjoin(
-            Reference, Reference.id == unnested.c.reference_id
-        )
-    )
-    columns = ["id", "run_id", *(name for name, _ in _METRIC_ARRAYS)]
-    return insert(Metric).from_select(columns, values).on_conflict_do_nothing().cte("metrics")
-
-
-def _insert_series_from(finished: Any) -> Any:
-    # Curves travel as one JSON document expanded by the server (arrays of floats included).
-    records = (
-        func.jsonb_to_recordset(bindparam("series_rows", type_=JSONB))
-        .table_valued(
-            typed_column("name", String),
-            typed_column("x", ARRAY(Float)),
-            typed_column("y", ARRAY(Float)),
-            typed_column("x_label", String),
-            typed_column("x_unit", String),
-            typed_column("y_label", String),
-            typed_column("y_unit", String),
-        )
-        .render_derived(with_types=True)
-    )
-    values = select(
-        func.gen_random_uuid(), finished.c.id, *(records.c[name] for name in _SERIES_COLUMNS)
-    ).select_from(finished.join(records, true()))
-    columns = ["id", "run_id", *_SERIES_COLUMNS]
-    return insert(Series).from_select(columns, values).on_conflict_do_nothing().cte("series")
-
-
-def _upsert_artifacts_from(finished: Any) -> Any:
-    # The files a run wrote (one row per name): a retried run's row replaces its earlier
-    # attempt's, whose file is no longer referenced (the sweeper removes it).
-    records = (
-        func.jsonb_to_recordset(bindparam("artifact_rows", type_=JSONB))
-        .table_valued(
-            typed_column("name", String),
-            typed_column("media_type", String),
-            typed_column("key", String),
-            typed_column("sha256", String),
-            typed_column("size_bytes", BigInteger),
-            typed_column("n_frames", Integer),
-        )
-        .render_derived(with_types=True)
-    )
-    values = select(
-        func.gen_random_uuid(), finished.c.id, *(records.c[name] for name in _ARTIFACT_COLUMNS)
-    ).select_from(finished.join(records, true()))
-    statement = insert(RunArtifact).from_select(["id", "run_id", *_ARTIFACT_COLUMNS], values)
-    replaced = {name: statement.excluded[name] for name in _ARTIFACT_COLUMNS[1:]}
-    return statement.on_conflict_do_update(
-        index_elements=[RunArtifact.run_id, RunArtifact.name],
-        set_={**replaced, "created_at": func.now()},
-    ).cte("artifacts")
 
 
 def reference_candidates(

@@ -21,6 +21,7 @@ from backend.repositories import models as model_repo
 from backend.repositories import projections as projection_repo
 from backend.repositories import references as ref_repo
 from backend.repositories import run_attempts as attempt_repo
+from backend.repositories import run_results as result_repo
 from backend.repositories import runs as run_repo
 from backend.repositories.runs import Viewer
 from backend.schemas.results import MetricIn, ProjectionIn, RunTimings, SeriesIn
@@ -218,7 +219,7 @@ def record_success(
         )
     # One statement: finish the run, insert its metrics, series and artifact rows (only if this
     # attempt still owns the run).
-    if not run_repo.finish_run(
+    if not result_repo.finish_run(
         session,
         job.run_id,
         attempt=job.attempt,
@@ -262,7 +263,7 @@ def record_failure(
     provenance: dict[str, Any],
 ) -> bool:
     """Mark the run failed (or skipped) with its reason; False if this attempt lost the run."""
-    return run_repo.finish_run(
+    return result_repo.finish_run(
         session,
         job.run_id,
         attempt=job.attempt,
@@ -358,16 +359,12 @@ def _compared_references(
 ) -> dict[str, Any]:
     if not names or read_space_group is None:
         return {}
-    if job.references is None:  # a job not read with its claim
-        refs: list[Any] = run_repo.reference_candidates(
-            session, job.material, names, REFERENCE_PREFERENCE
+    found: tuple[Any, ...] | None = job.references  # read with the claim (None: not read)
+    if found is None:
+        found = tuple(
+            run_repo.reference_candidates(session, job.material, names, REFERENCE_PREFERENCE)
         )
-    else:
-        refs = [
-            r
-            for r in job.references
-            if r.property in names and r.level_of_theory in REFERENCE_PREFERENCE
-        ]
+    refs = [r for r in found if r.property in names and r.level_of_theory in REFERENCE_PREFERENCE]
     # The space group is read only when there is something to compare (spglib on the input).
     return choose_references(refs, read_space_group(job.structure_data)) if refs else {}
 

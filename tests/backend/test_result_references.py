@@ -26,22 +26,15 @@ from sqlalchemy import delete, select, update
 
 from backend.db.session import session_scope
 from backend.db.tables import (
-    Benchmark,
-    Campaign,
-    CampaignRun,
     Metric,
-    MlipModel,
     Reference,
     Run,
     Structure,
 )
-from backend.domain.statuses import Role
-from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, ModelRef
-from backend.schemas.models import ModelCreate
-from backend.services import campaigns, catalog, models, queue, runs, users
-from backend.settings import get_settings
+from backend.services import queue, runs
+from tests.in_process_runs import one_run, own_queue_models, register_test_benchmark
 from tests.live import wait_until
-from workers.benchmarks.base import BENCHMARKS, MetricValue, register_benchmark
+from workers.benchmarks.base import MetricValue
 from workers.tasks.runs import execute_run
 
 BENCHMARK = "reference-test"
@@ -77,41 +70,19 @@ def benchmark() -> Iterator[str]:
             action()
         return _Result()
 
-    register_benchmark(BENCHMARK, version="1.0", params=_Params, description="test")(run)
-    with session_scope() as session:
-        catalog.register_benchmark(
-            session,
-            key=BENCHMARK,
-            version="1.0",
-            description="test",
-            default_params={},
-            headline_metrics=[],
-            soft_time_limit_s=60,
-            time_limit_s=90,
-        )
-    yield BENCHMARK
-    del BENCHMARKS[BENCHMARK]
+    with register_test_benchmark(BENCHMARK, run, _Params) as key:
+        yield key
     _DURING_THE_RUN.clear()
 
 
 @pytest.fixture
 def made(bootstrapped: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[uuid.UUID]]:
-    """Models made by the test; their runs, campaigns, the reference and the benchmark are
-    removed after. Messages go to a queue of their own (no live worker takes these runs)."""
-    monkeypatch.setenv("MLIPM_CELERY_QUEUE", f"references-{uuid.uuid4().hex[:8]}")
-    get_settings.cache_clear()
-    ids: list[uuid.UUID] = []
-    yield ids
-    monkeypatch.undo()
-    get_settings.cache_clear()
+    """Models made by the test, their messages on a queue of their own; removed after with
+    their runs, the test's reference and benchmark (``tests.in_process_runs``)."""
+    with own_queue_models(monkeypatch, "references", benchmarks=(BENCHMARK,)) as ids:
+        yield ids
     with session_scope() as session:
-        run_ids = select(Run.id).where(Run.mlip_model_id.in_(ids))
-        campaign_ids = select(CampaignRun.campaign_id).where(CampaignRun.run_id.in_(run_ids))
-        session.execute(delete(Campaign).where(Campaign.id.in_(campaign_ids)))
-        session.execute(delete(Run).where(Run.mlip_model_id.in_(ids)))
-        session.execute(delete(MlipModel).where(MlipModel.id.in_(ids)))
         session.execute(delete(Reference).where(Reference.property == PROPERTY))
-        session.execute(delete(Benchmark).where(Benchmark.key == BENCHMARK))
 
 
 def _reference_of_copper() -> uuid.UUID:
@@ -139,24 +110,6 @@ def _reference_of_copper() -> uuid.UUID:
         return reference.id
 
 
-def _one_run(made: list[uuid.UUID]) -> uuid.UUID:
-    with session_scope() as session:
-        admin = users.ensure_user_with_token(session, name="references", role=Role.ADMIN).user
-        name = f"emt-{uuid.uuid4().hex[:6]}"
-        model = models.submit_model(session, ModelCreate(name=name, family="emt"), owner=admin)
-        made.append(model.id)
-        spec = CampaignCreate(
-            name=f"references {name}",
-            models=[ModelRef(name=name)],
-            benchmarks=[BenchmarkRef(key=BENCHMARK)],
-            structure_sets=["elemental crystals"],
-            materials=["Cu"],
-        )
-        campaigns.launch_campaign(session, spec, owner=admin)
-        session.flush()
-        return session.scalars(select(Run.id).where(Run.mlip_model_id == model.id)).one()
-
-
 def _metric(run_id: uuid.UUID) -> Metric:
     with session_scope() as session:
         metric = session.scalars(
@@ -170,7 +123,7 @@ def test_a_result_is_compared_with_the_references_its_claim_read(
     made: list[uuid.UUID], benchmark: str
 ) -> None:
     reference_id = _reference_of_copper()
-    run_id = _one_run(made)
+    run_id = one_run(made, "emt", BENCHMARK)
     with session_scope() as session:
         job = runs.job_of(session, run_id)  # the claim's statement, without claiming
         stored = session.scalars(select(Reference.id).where(Reference.material == "Cu")).all()
@@ -196,7 +149,7 @@ def test_a_reference_deleted_while_the_run_executes_leaves_its_metric_uncompared
     made: list[uuid.UUID], benchmark: str
 ) -> None:
     reference_id = _reference_of_copper()
-    run_id = _one_run(made)
+    run_id = one_run(made, "emt", BENCHMARK)
 
     def delete_the_reference() -> None:
         with session_scope() as session:
@@ -216,7 +169,7 @@ def test_the_stored_space_group_chooses_the_phase_of_the_references(
     stored one instead of reading it again: stored as bcc (229), the fcc reference is not
     this input's phase and the metric stays uncompared."""
     _reference_of_copper()
-    run_id = _one_run(made)
+    run_id = one_run(made, "emt", BENCHMARK)
     with session_scope() as session:
         structure = session.scalars(
             select(Structure).join(Run, Run.structure_id == Structure.id).where(Run.id == run_id)

@@ -20,26 +20,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.db.session import session_scope
 from backend.db.tables import (
-    Benchmark,
-    Campaign,
-    CampaignRun,
     Metric,
-    MlipModel,
     Projection,
     Run,
     RunAttempt,
 )
-from backend.domain.statuses import Role, RunStatus
-from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, ModelRef
-from backend.schemas.models import ModelCreate
-from backend.services import campaigns, catalog, models, users
-from backend.settings import get_settings
-from workers.benchmarks.base import BENCHMARKS, MetricValue, ProjectionData, register_benchmark
+from backend.domain.statuses import RunStatus
+from tests.in_process_runs import one_run, own_queue_models, register_test_benchmark
+from workers.benchmarks.base import MetricValue, ProjectionData
 from workers.tasks.runs import execute_run
 
 UNSTORABLE = "unstorable-test"
@@ -71,59 +64,16 @@ def unstorable_benchmark() -> Iterator[str]:
         atoms.get_potential_energy()
         return _NanProjection()
 
-    register_benchmark(UNSTORABLE, version="1.0", params=_Params, description="test")(run)
-    with session_scope() as session:
-        catalog.register_benchmark(
-            session,
-            key=UNSTORABLE,
-            version="1.0",
-            description="test",
-            default_params={},
-            headline_metrics=[],
-            soft_time_limit_s=60,
-            time_limit_s=90,
-        )
-    yield UNSTORABLE
-    del BENCHMARKS[UNSTORABLE]
+    with register_test_benchmark(UNSTORABLE, run, _Params) as key:
+        yield key
 
 
 @pytest.fixture
 def committed(bootstrapped: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[uuid.UUID]]:
-    """Models made by the test (their runs, campaigns and the test benchmark removed after).
-
-    Their messages go to a queue of their own, so that no live worker of another module (the
-    session's) takes a run this test executes itself."""
-    monkeypatch.setenv("MLIPM_CELERY_QUEUE", f"unstorable-{uuid.uuid4().hex[:8]}")
-    get_settings.cache_clear()
-    made: list[uuid.UUID] = []
-    yield made
-    monkeypatch.undo()
-    get_settings.cache_clear()
-    with session_scope() as session:
-        run_ids = select(Run.id).where(Run.mlip_model_id.in_(made))
-        campaign_ids = select(CampaignRun.campaign_id).where(CampaignRun.run_id.in_(run_ids))
-        session.execute(delete(Campaign).where(Campaign.id.in_(campaign_ids)))
-        session.execute(delete(Run).where(Run.mlip_model_id.in_(made)))
-        session.execute(delete(MlipModel).where(MlipModel.id.in_(made)))
-        session.execute(delete(Benchmark).where(Benchmark.key == UNSTORABLE))
-
-
-def _one_run(made: list[uuid.UUID], family: str, benchmark: str) -> uuid.UUID:
-    with session_scope() as session:
-        admin = users.ensure_user_with_token(session, name="unstorable", role=Role.ADMIN).user
-        name = f"{family}-{uuid.uuid4().hex[:6]}"
-        model = models.submit_model(session, ModelCreate(name=name, family=family), owner=admin)
-        made.append(model.id)
-        spec = CampaignCreate(
-            name=f"unstorable {name}",
-            models=[ModelRef(name=name)],
-            benchmarks=[BenchmarkRef(key=benchmark)],
-            structure_sets=["elemental crystals"],
-            materials=["Cu"],
-        )
-        campaigns.launch_campaign(session, spec, owner=admin)
-        session.flush()
-        return session.scalars(select(Run.id).where(Run.mlip_model_id == model.id)).one()
+    """Models made by the test (their runs, campaigns and the test benchmark removed after),
+    their messages on a queue of their own (``tests.in_process_runs``)."""
+    with own_queue_models(monkeypatch, "unstorable", benchmarks=(UNSTORABLE,)) as made:
+        yield made
 
 
 def _finished(session: Session, run_id: uuid.UUID) -> Run:
@@ -133,7 +83,7 @@ def _finished(session: Session, run_id: uuid.UUID) -> Run:
 
 
 def test_a_nul_in_a_models_error_is_stored_written_out(committed: list[uuid.UUID]) -> None:
-    run_id = _one_run(committed, "nul_raising_model", "cohesive")
+    run_id = one_run(committed, "nul_raising_model", "cohesive")
     assert execute_run.run(str(run_id)) == "failed"
     with session_scope() as session:
         run = _finished(session, run_id)
@@ -146,7 +96,7 @@ def test_a_nul_in_a_models_error_is_stored_written_out(committed: list[uuid.UUID
 def test_a_result_the_database_refuses_fails_the_run_once(
     committed: list[uuid.UUID], unstorable_benchmark: str
 ) -> None:
-    run_id = _one_run(committed, "slow_emt", unstorable_benchmark)
+    run_id = one_run(committed, "slow_emt", unstorable_benchmark)
     assert execute_run.run(str(run_id)) == "failed"
     with session_scope() as session:
         run = _finished(session, run_id)
