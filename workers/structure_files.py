@@ -25,7 +25,6 @@ from ase import Atoms
 
 from workers.atoms_json import atoms_to_json
 from workers.fingerprints import structure_fingerprint
-from workers.phases import space_group_of_data
 from workers.structure_limits import (
     StructureFileError,
     check_depth,
@@ -75,9 +74,6 @@ class ParsedStructure:
         sha256 of ``data``, the hash the catalog and the training-set leakage check use.
     fingerprint : tuple[str, tuple[float, ...]] | None
         ``workers.fingerprints`` key and values (Å), for the tolerance-robust leakage check.
-    space_group : int
-        The space group ``workers.phases`` reads (0: not a periodic crystal); results are
-        compared with references of this phase.
     """
 
     index: int
@@ -89,7 +85,6 @@ class ParsedStructure:
     data: str
     content_hash: str
     fingerprint: tuple[str, tuple[float, ...]] | None
-    space_group: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,7 +367,6 @@ def _checked(atoms: Atoms, *, index: int, where: str, max_atoms: int) -> ParsedS
         data=data,
         content_hash=hashlib.sha256(data.encode()).hexdigest(),
         fingerprint=None if found is None else (found.key, found.values),
-        space_group=space_group_of_data(data) or 0,
     )
 
 

@@ -85,7 +85,7 @@ _ARTIFACT_COLUMNS = (("name", String), ("media_type", String), ("key", String),
 def _finish_statement(
     fields: tuple[str, ...], with_metrics: bool, with_series: bool, with_artifacts: bool
 ) -> Any:
-    # One statement object per shape (see _CLAIM): the run's UPDATE and the inserts that
+    # One statement object per shape (see runs._CLAIM): the run's UPDATE and the inserts that
     # depend on it, which write nothing when the UPDATE matched no row.
     finished = (
         update(Run)

@@ -169,7 +169,8 @@ def _job(row: Any) -> ClaimedRun:
         fields["model_params"] = {**fields["model_params"], "trusted": True}
     fields["model_status"] = str(fields["model_status"])
     fields["references"] = tuple(
-        ReferenceCandidate(**{**ref, "id": uuid.UUID(ref["id"])}) for ref in fields["references"]
+        ReferenceCandidate(**{**ref, "id": uuid.UUID(ref["id"]), "value": float(ref["value"])})
+        for ref in fields["references"]
     )
     return ClaimedRun(**fields)
 

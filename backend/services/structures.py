@@ -58,8 +58,6 @@ class ParsedStructure(Protocol):
     def content_hash(self) -> str: ...
     @property
     def fingerprint(self) -> tuple[str, Sequence[float]] | None: ...
-    @property
-    def space_group(self) -> int: ...
 
 
 class ParsedFile(Protocol):
@@ -83,7 +81,6 @@ class ParsedStructureData:
     data: str
     content_hash: str
     fingerprint: tuple[str, tuple[float, ...]] | None
-    space_group: int
 
     @classmethod
     def of(cls, item: ParsedStructure) -> ParsedStructureData:
@@ -100,7 +97,6 @@ class ParsedStructureData:
             fingerprint=None
             if found is None
             else (str(found[0]), tuple(float(v) for v in found[1])),
-            space_group=int(item.space_group),
         )
 
 
@@ -292,7 +288,6 @@ def _row(set_id: uuid.UUID, plan: _Planned) -> dict[str, object]:
         "data": item.data,
         "fingerprint_key": item.fingerprint[0] if item.fingerprint else None,
         "fingerprint": list(item.fingerprint[1]) if item.fingerprint else None,
-        "space_group": item.space_group,
     }
 
 

@@ -23,7 +23,6 @@ from ase.io import write
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from backend.db.tables import Structure
 from backend.domain.statuses import Role
 from backend.services import users
 from backend.settings import get_settings
@@ -118,20 +117,6 @@ def test_multi_structure_extxyz_is_stored_losslessly_and_filterable_by_element(
     bad = client.get(f"/structure-sets/{set_id}/structures", params={"element": "Xx"})
     assert bad.status_code == 422
     assert bad.json()["error"]["where"] == "query.element"
-
-
-def test_an_upload_stores_each_structures_space_group(
-    client: TestClient, submitter: dict[str, str], db_session: Session
-) -> None:
-    """Read once at the upload (workers compare results with references of this phase):
-    fcc Cu is Fm-3m (225), diamond Si Fd-3m (227); a molecule has none (0)."""
-    set_id = new_set(client, submitter)
-    status, body = upload(
-        client, set_id, text([CU, SI, WATER], "extxyz"), submitter, filename="a.xyz"
-    )
-    assert status == 201, body
-    stored = [db_session.get(Structure, uuid.UUID(s["id"])) for s in body["added"]]
-    assert [s.space_group if s else None for s in stored] == [225, 227, 0]
 
 
 @pytest.mark.parametrize(

@@ -22,8 +22,9 @@ class Heartbeat:
 
     A run registers itself for its duration (``watch``); every third of the lease the thread
     renews it and, once the run lost its lease or every campaign that asked for it was
-    cancelled, sets the run's ``cancelled`` event. Started lazily, so a forked pool process
-    gets its own thread, and never per run.
+    cancelled, sets the run's ``cancelled`` event. It also says the message of each run the
+    process claims taken (``message_taken``), off the run's path. Started lazily, so a forked
+    pool process gets its own thread, and never per run.
     """
 
     def __init__(self) -> None:
