@@ -78,7 +78,9 @@ class Heartbeat:
             if current is None:
                 continue
             # Renew every interval while the same run is current; a change wakes us early.
-            self._waiting_since = time.monotonic()
+            # Lateness counts from the run's start (``watch``), not from when this thread got
+            # here: a process paused before the thread's first wait (a fresh thread, a message
+            # said taken first) would otherwise look as if it had never stalled.
             while not self._changed.wait(interval):
                 late = time.monotonic() - self._waiting_since - interval
                 self._worst_lateness_s = max(self._worst_lateness_s, late)
