@@ -16,6 +16,7 @@ of this module whose one metric names a reference property made for the test:
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -139,6 +140,10 @@ def test_a_result_is_compared_with_the_references_its_claim_read(
     wait_until(
         lambda: waiting.zscore(queue.key("waiting"), str(run_id)) is None, 10, "message taken"
     )
+    # A message sent again (the sweeper's) and delivered finds nothing to do, and is taken too.
+    waiting.zadd(queue.key("waiting"), {str(run_id): time.time()})
+    assert execute_run.run(str(run_id)) == "nothing to do"
+    wait_until(lambda: waiting.zscore(queue.key("waiting"), str(run_id)) is None, 10, "again taken")
     metric = _metric(run_id)
     assert metric.reference_id == reference_id
     assert metric.error == pytest.approx(VALUE - REFERENCE_VALUE)

@@ -133,8 +133,9 @@ def _writer() -> ThreadPoolExecutor:
 def discard_frames(stored: StoredFrames) -> None:
     """Remove the files of an attempt that lost its run (its result was refused, so no row
     references them)."""
+    store = artifacts.ArtifactStore(get_settings().artifact_url)
     for row in stored.rows:
-        artifacts.ArtifactStore(get_settings().artifact_url).remove(row.key)
+        store.remove(row.key)
 
 
 def _extxyz(frame_set: FrameSet) -> bytes:

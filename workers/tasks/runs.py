@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from backend.db.session import reset_engine_cache, session_scope
 from backend.domain.statuses import RunStatus
 from backend.schemas.results import MetricIn, ProjectionIn, RunTimings, SeriesIn
-from backend.services import queue, run_attempts, runs
+from backend.services import run_attempts, runs
 from backend.settings import get_settings
 from shared_kernel.failures import (
     BenchmarkError,
@@ -141,16 +141,14 @@ def execute_run(self: Any, run_id: str) -> str:
     """Execute one run by id; a second delivery of the same message changes nothing."""
     with statement_scope() as session:
         job = runs.claim_run(session, uuid.UUID(run_id), worker=_worker_name(self))
-    if not isinstance(job, runs.ClaimedRun):
-        queue.message_taken(run_id)
+    # Said by the heartbeat thread, while the run executes (a Redis round trip less before it).
+    _heartbeat.message_taken(run_id)
     if job is None:
         log.info("run %s is finished or unknown; nothing to do", run_id)
         return "nothing to do"
     if isinstance(job, runs.Busy):
         # Another worker holds a live lease: look again when it would have expired.
         raise self.retry(countdown=job.retry_after_s, max_retries=None)
-    # Said by the heartbeat thread while the run executes (a Redis round trip less before it).
-    _heartbeat.message_taken(run_id)
     refused = _refused(job)
     if refused is not None:
         return refused
