@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -26,8 +27,15 @@ from backend.settings import get_settings
 from workers.benchmarks.base import BENCHMARKS, register_benchmark
 
 
+@dataclass(frozen=True, slots=True)
+class NoParams:
+    """The parameters of a test benchmark that takes none."""
+
+
 @contextmanager
-def register_test_benchmark(key: str, run: Callable[..., Any], params: type) -> Iterator[str]:
+def register_test_benchmark(
+    key: str, run: Callable[..., Any], params: type = NoParams
+) -> Iterator[str]:
     """``run`` as benchmark ``key`` version 1.0 in this process and in the catalog."""
     register_benchmark(key, version="1.0", params=params, description="test")(run)
     with session_scope() as session:

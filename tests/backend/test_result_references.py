@@ -44,11 +44,6 @@ VALUE, REFERENCE_VALUE = 2.5, 2.0
 
 
 @dataclass(frozen=True, slots=True)
-class _Params:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
 class _Result:
     def metrics(self) -> tuple[MetricValue, ...]:
         return (MetricValue(PROPERTY, VALUE, "1", compare_to_reference=True),)
@@ -71,7 +66,7 @@ def benchmark() -> Iterator[str]:
             action()
         return _Result()
 
-    with register_test_benchmark(BENCHMARK, run, _Params) as key:
+    with register_test_benchmark(BENCHMARK, run) as key:
         yield key
     _DURING_THE_RUN.clear()
 

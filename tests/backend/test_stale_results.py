@@ -31,11 +31,6 @@ _RUN: list[uuid.UUID] = []  # the run the benchmark takes over while it runs
 
 
 @dataclass(frozen=True, slots=True)
-class _Params:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
 class _Result:
     def metrics(self) -> tuple[MetricValue, ...]:
         return (MetricValue("energy_per_atom", -3.5, "eV/atom"),)
@@ -65,7 +60,7 @@ def made(bootstrapped: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[u
         return _Result()
 
     with (
-        register_test_benchmark(BENCHMARK, run, _Params),
+        register_test_benchmark(BENCHMARK, run),
         own_queue_models(monkeypatch, "stale", benchmarks=(BENCHMARK,)) as ids,
     ):
         yield ids

@@ -39,11 +39,6 @@ UNSTORABLE = "unstorable-test"
 
 
 @dataclass(frozen=True, slots=True)
-class _Params:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
 class _NanProjection:
     def metrics(self) -> tuple[MetricValue, ...]:
         return (MetricValue("energy_per_atom", -3.5, "eV/atom"),)
@@ -64,7 +59,7 @@ def unstorable_benchmark() -> Iterator[str]:
         atoms.get_potential_energy()
         return _NanProjection()
 
-    with register_test_benchmark(UNSTORABLE, run, _Params) as key:
+    with register_test_benchmark(UNSTORABLE, run) as key:
         yield key
 
 
