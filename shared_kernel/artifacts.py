@@ -227,6 +227,24 @@ def put_bytes(chunks: Iterable[bytes], key: str, *, store_url: str) -> StoredArt
         upload.abort()
 
 
+def write_unpublished(content: bytes, key: str, *, store_url: str) -> StoredArtifact:
+    """Write ``content`` under a ``key`` that no record references yet and no one else writes
+    (a run attempt's own file, whose row is committed after this returns): in place, without
+    the temporary copy and rename of ``put_bytes`` (a third of its time), since no reader
+    looks for the key before its record exists; durable (fsync) before it returns. A write
+    cut short leaves a file no record references, which its owner's sweep removes."""
+    store = ArtifactStore(store_url)
+    target = store.path(key)
+    store.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+    with store.fs.open(target, "wb") as out:
+        out.write(content)
+        out.flush()
+        with contextlib.suppress(AttributeError, io.UnsupportedOperation):
+            os.fsync(out.fileno())  # local files: durable before the record
+    sha256 = hashlib.sha256(content).hexdigest()
+    return StoredArtifact(key, sha256, len(content), True, store_url)
+
+
 def open_stream(key: str, *, store_url: str) -> Iterator[bytes]:
     """The content of ``key`` in blocks; the file is opened now, so a missing one raises here.
 

@@ -2,18 +2,67 @@
 
 from __future__ import annotations
 
+import select
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.settings import get_settings
 
+# A pooled connection idle this long is pinged before use even when nothing says it died (a
+# peer that vanished without closing the socket, a firewall that dropped the flow).
+PING_AFTER_IDLE_S = 30.0
+_RETURNED_AT = "mlipm_returned_at"
+
 
 def make_engine(url: str) -> Engine:
-    return create_engine(url, pool_pre_ping=True, future=True)
+    engine = create_engine(url, future=True)
+    _ping_when_in_doubt(engine)
+    return engine
+
+
+def _ping_when_in_doubt(engine: Engine) -> None:
+    """Check a pooled connection before use only when it may be dead, instead of a round trip
+    on every checkout (``pool_pre_ping``): a worker checks out twice a run, and each ping cost
+    0.3-0.5 ms of its 10 ms of overhead.
+
+    A server that restarts or ends a session closes the socket after its last message, so the
+    socket of a dead connection has something to read (the error, or the end of the stream),
+    while a healthy idle one has nothing: that is checked without a round trip. A connection
+    with something to read, or idle more than ``PING_AFTER_IDLE_S``, is pinged; one that fails
+    the ping is replaced (``DisconnectionError`` makes the pool connect again).
+    """
+
+    def returned(dbapi_connection: Any, record: Any, *_: Any) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    def checkout(dbapi_connection: Any, record: Any, *_: Any) -> None:
+        idle_s = time.monotonic() - record.info.get(_RETURNED_AT, float("-inf"))
+        if idle_s < PING_AFTER_IDLE_S and not _has_input(dbapi_connection):
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(f"stale pooled connection: {exc}") from exc
+
+    event.listen(engine, "connect", returned)
+    event.listen(engine, "checkin", returned)
+    event.listen(engine, "checkout", checkout)
+
+
+def _has_input(dbapi_connection: Any) -> bool:
+    """Whether the server sent something this idle connection has not read (or closed it)."""
+    try:
+        readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+    except Exception:  # closed, or no socket: in doubt
+        return True
+    return bool(readable)
 
 
 @lru_cache

@@ -56,9 +56,7 @@ def finish_run(
     params.update({f"set_{name}": value for name, value in fields.items()})
     params.update(set_status=status, set_finished_at=finished_at)
     if metrics:
-        params.update(
-            {f"metric_{name}": [row[name] for row in metrics] for name, _ in _METRIC_ARRAYS}
-        )
+        params["metric_rows"] = [_metric_record(row) for row in metrics]
     if series:
         params["series_rows"] = [{name: row[name] for name, _ in _SERIES_COLUMNS} for row in series]
     if artifacts:
@@ -68,10 +66,11 @@ def finish_run(
     statement = _finish_statement(
         tuple(sorted(fields)), bool(metrics), bool(series), bool(artifacts)
     )
-    return bool(session.execute(statement, params).scalar())
+    # Core execution (no ORM entities to load), as the claim's.
+    return bool(session.connection().execute(statement, params).scalar())
 
 
-_METRIC_ARRAYS = (("name", String), ("value", Float), ("unit", String),
+_METRIC_COLUMNS = (("name", String), ("value", Float), ("unit", String),
                   ("reference_id", Uuid), ("error", Float), ("rel_error", Float))  # fmt: skip
 _SERIES_COLUMNS = (("name", String), ("x", ARRAY(Float)), ("y", ARRAY(Float)),
                    ("x_label", String), ("x_unit", String), ("y_label", String),
@@ -108,32 +107,30 @@ def _finish_statement(
     return query
 
 
+def _metric_record(row: dict[str, Any]) -> dict[str, Any]:
+    record = {name: row[name] for name, _ in _METRIC_COLUMNS}
+    if record["reference_id"] is not None:
+        record["reference_id"] = str(record["reference_id"])
+    return record
+
+
 def _insert_metrics_from(finished: Any) -> Any:
-    # One multi-row INSERT (one array per column, unnested), so the statement-level triggers
-    # on metric fire once per run, not once per row as with executemany.
-    arrays = [bindparam(f"metric_{name}", type_=ARRAY(kind)) for name, kind in _METRIC_ARRAYS]
-    unnested = (
-        func.unnest(*arrays).table_valued(*(name for name, _ in _METRIC_ARRAYS)).render_derived()
-    )
+    # Metrics travel as one JSON document, as curves do: a quarter cheaper to send than one
+    # array per column (psycopg adapts each element of an array; json.dumps is one C call).
+    # The statement-level triggers on metric fire once per run, not once per row as with
+    # executemany. Values are finite, so their JSON numbers are exact (shortest repr).
+    metric = _records_for(finished, "metric_rows", _METRIC_COLUMNS).subquery("metric_rows")
     # The references were read with the claim: one deleted since (an admin may delete a
     # reference no metric was scored against) leaves its metric uncompared, not the result
     # refused by the foreign key.
     compared = Reference.id.is_not(None)
     values = select(
-        func.gen_random_uuid(),
-        finished.c.id,
-        unnested.c.name,
-        unnested.c.value,
-        unnested.c.unit,
+        *metric.c[:5],  # a new id, the run's id, name, value, unit
         Reference.id,
-        case((compared, unnested.c.error)),
-        case((compared, unnested.c.rel_error)),
-    ).select_from(
-        finished.join(unnested, true()).outerjoin(
-            Reference, Reference.id == unnested.c.reference_id
-        )
-    )
-    columns = ["id", "run_id", *(name for name, _ in _METRIC_ARRAYS)]
+        case((compared, metric.c.error)),
+        case((compared, metric.c.rel_error)),
+    ).select_from(metric.outerjoin(Reference, Reference.id == metric.c.reference_id))
+    columns = ["id", "run_id", *(name for name, _ in _METRIC_COLUMNS)]
     return insert(Metric).from_select(columns, values).on_conflict_do_nothing().cte("metrics")
 
 

@@ -6,8 +6,8 @@ process, against the session's Postgres (rows committed, removed afterwards), wi
 of this module whose one metric names a reference property made for the test:
 
 - the reference exists throughout: the metric is compared with it, its error the metric's value
-  less the reference's (computed here); the run's message is no longer waiting once it ran
-  (the heartbeat thread says it taken);
+  less the reference's (computed here), both stored to the last bit; the run's message is no
+  longer waiting once it ran (the heartbeat thread says it taken);
 - the input's space group stored with it (read at its upload) chooses the references' phase;
 - an admin deletes the reference while the run executes (allowed: no metric was scored
   against it yet): the run still succeeds, its metric uncompared, instead of the foreign key
@@ -40,7 +40,8 @@ from workers.tasks.runs import execute_run
 
 BENCHMARK = "reference-test"
 PROPERTY = "reference_test_property"
-VALUE, REFERENCE_VALUE = 2.5, 2.0
+# The double after 2.5 (its last mantissa bit set): stored values must travel exactly.
+VALUE, REFERENCE_VALUE = 2.5 + 2.0**-51, 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +142,7 @@ def test_a_result_is_compared_with_the_references_its_claim_read(
     wait_until(lambda: waiting.zscore(queue.key("waiting"), str(run_id)) is None, 10, "again taken")
     metric = _metric(run_id)
     assert metric.reference_id == reference_id
-    assert metric.error == pytest.approx(VALUE - REFERENCE_VALUE)
+    assert (metric.value, metric.error) == (VALUE, VALUE - REFERENCE_VALUE)  # to the last bit
     assert metric.rel_error == pytest.approx((VALUE - REFERENCE_VALUE) / REFERENCE_VALUE)
 
 

@@ -43,7 +43,7 @@ from workers.benchmarks.base import load_all
 from workers.celery_app import celery_app
 from workers.execution import Outcome, execute_claimed
 from workers.phases import space_group_of_data
-from workers.tasks.artifacts import discard_frames, store_frames_in_background
+from workers.tasks.artifacts import discard_frames, store_frames
 from workers.tasks.heartbeat import heartbeat as _heartbeat
 from workers.tasks.representations import after_run_succeeded
 
@@ -180,9 +180,7 @@ def _record(
     timings: RunTimings,
 ) -> str:
     """Write the attempt's result (or failure) and say what became of the run."""
-    # A thread writes the frames (the file's fsync is mostly the disk's time) while the rows
-    # of the result are made and a connection is taken.
-    writing = store_frames_in_background(job.run_id, job.attempt, outcome.frames if outcome else ())
+    stored = store_frames(job.run_id, job.attempt, outcome.frames if outcome else ())
     # One statement (committing on its own) unless projections come with the result.
     several = outcome is not None and bool(outcome.projections)
     with session_scope() if several else statement_scope() as session:
@@ -193,8 +191,6 @@ def _record(
             read_space_group = _space_group_reader(job)
             if job.references:
                 read_space_group(job.structure_data)  # kept: record_success reads it
-            session.connection()
-            stored = writing.result()
             recorded = runs.record_success(
                 session,
                 job,
