@@ -39,6 +39,7 @@ from shared_kernel.failures import (
     UnsupportedElementsError,
 )
 from workers.adapters.registry import get_adapter
+from workers.adapters.registry import load_all as load_adapters
 from workers.benchmarks.base import load_all
 from workers.celery_app import celery_app
 from workers.execution import Outcome, execute_claimed
@@ -59,7 +60,11 @@ def _fresh_connections_after_fork(**_: Any) -> None:
 
 def _warm_up() -> None:
     """Connect, and compile the claim, before the first message: the process's first run
-    would otherwise wait 0.1-0.2 s for them (the statement claims nothing: no such run)."""
+    would otherwise wait 0.1-0.2 s for them (the statement claims nothing: no such run).
+
+    Not the result's statement: run with no rows, it would have the server plan the
+    statements of the leaderboard's trigger functions for empty transition tables, and
+    PL/pgSQL keeps those plans for the connection (every result then took 3 ms more)."""
     try:
         with statement_scope() as session:
             runs.claim_run(session, uuid.uuid4(), worker=f"warm-up#{incarnation()}")
@@ -69,13 +74,17 @@ def _warm_up() -> None:
 
 @worker_init.connect
 def _import_the_benchmarks(**_: Any) -> None:
-    """Import the benchmark suite (scipy and all) once, before the pool forks.
+    """Import the benchmark suite (scipy and all) and the adapters once, before the pool forks.
 
     Imported on a run's first use instead, the imports counted against that run's soft time
     limit; on a loaded machine the limit could fire in the middle of an import and leave a
     half-initialised module behind, failing every later run of the process (NameError).
     """
     load_all()
+    # The adapters too (their modules and plugins' entry points: 25-80 ms), with the versions
+    # of each family's packages that every run compares with its model's pinned ones.
+    for family in load_adapters():
+        _package_versions(family)
 
 
 @worker_init.connect
