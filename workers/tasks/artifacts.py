@@ -4,9 +4,9 @@ Each ``FrameSet`` of a benchmark's result becomes one file under
 ``runs/<run_id>/attempt-<n>/<name>.extxyz`` in the store of MLIPM_ARTIFACT_URL, made in
 memory and written in place (no reader looks for the file before its row exists), its sha256
 and size measured; its row (``run_artifact``) is recorded by the statement that marks the run
-succeeded, so a run's artifacts appear with its metrics or not at all. A retried run writes its own
-attempt's files and replaces the rows (one per name); an attempt that lost the run removes
-its files.
+succeeded, so a run's artifacts appear with its metrics or not at all. A retried run writes
+its own attempt's files and replaces the rows (one per name); an attempt that lost the run
+removes its files.
 
 An artifact that cannot be written never costs the run its metrics: the run succeeds, the
 artifact has no row, and ``provenance["artifact_errors"]`` holds ``{name: reason}`` (shown
