@@ -82,10 +82,15 @@ class Heartbeat:
             # here: a process paused before the thread's first wait (a fresh thread, a message
             # said taken first) would otherwise look as if it had never stalled.
             while not self._changed.wait(interval):
-                late = time.monotonic() - self._waiting_since - interval
+                woke = time.monotonic()
+                late = woke - self._waiting_since - interval
                 self._worst_lateness_s = max(self._worst_lateness_s, late)
                 self._renew(*current)
                 self._waiting_since = time.monotonic()
+                # A pause during the renewal (a database round trip; longer under load) delays
+                # the next beat as much, and the clock restarts after it: count it here.
+                renewal_s = self._waiting_since - woke
+                self._worst_lateness_s = max(self._worst_lateness_s, renewal_s)
                 with self._lock:
                     if self._current is not current:
                         break
