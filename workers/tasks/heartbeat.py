@@ -86,11 +86,12 @@ class Heartbeat:
                 late = woke - self._waiting_since - interval
                 self._worst_lateness_s = max(self._worst_lateness_s, late)
                 self._renew(*current)
-                self._waiting_since = time.monotonic()
                 # A pause during the renewal (a database round trip; longer under load) delays
-                # the next beat as much, and the clock restarts after it: count it here.
-                renewal_s = self._waiting_since - woke
-                self._worst_lateness_s = max(self._worst_lateness_s, renewal_s)
+                # the next beat as much, and the clock restarts after it: count it first, so
+                # that a reader sees either the old start or the lateness.
+                renewed = time.monotonic()
+                self._worst_lateness_s = max(self._worst_lateness_s, renewed - woke)
+                self._waiting_since = renewed
                 with self._lock:
                     if self._current is not current:
                         break
