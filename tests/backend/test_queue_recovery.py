@@ -436,6 +436,12 @@ def test_a_dead_workers_run_is_sent_once_and_runs_before_the_queue(
     started = _started(stack, runs)
     assert all(started[recovered] < started[r] for r in others)
     assert all(started[control] > started[r] for r in others)  # the check fires on the control
+    # The shipped worker logs no Celery line per task (MLIPM_WORKER_LOG_TASKS is off), its
+    # own lines it does: the hook ran before its pool process built the task's tracer.
+    log = (tmp_path / "worker.log").read_text()
+    assert " ready." in log
+    assert "succeeded in" not in log
+    assert "Task runs.execute[" not in log
 
 
 def _dispatch_rows(run_ids: list[uuid.UUID]) -> list[queue.Dispatch]:

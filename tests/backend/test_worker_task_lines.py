@@ -3,7 +3,8 @@
 Through Celery's own tracer (what a pool process runs for each task), built after the worker's
 logging hook ran: by default a task that succeeds logs no "succeeded in" line, and one that
 fails still logs its error; with the setting on, the line is back. The hook leaves the
-loggers as they were when the setting is on.
+loggers as they were when the setting is on. A shipped `mlipm worker`'s log holds no per-task
+line: tests/backend/test_queue_recovery.py reads one.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from celery import Celery
 from celery.app.trace import build_tracer
 
 from backend.settings import get_settings
-from workers.tasks.runs import PER_TASK_LOGGERS, _per_task_lines
+from workers.celery_app import PER_TASK_LOGGERS, _per_task_lines
 
 
 @pytest.fixture
