@@ -52,12 +52,16 @@ class Heartbeat:
             threading.Thread(target=self._beat, name="heartbeat", daemon=True).start()
 
     @contextmanager
-    def watch(self, job: runs.ClaimedRun) -> Iterator[threading.Event]:
+    def watch(self, job: runs.ClaimedRun, *, since: float) -> Iterator[threading.Event]:
+        """Serve ``job`` until the block ends; ``since`` is when its task began
+        (``time.monotonic()``), when its soft time limit started counting: a pause of the
+        process between then and here (after the claim, before the run registered itself)
+        counts as missed beats too."""
         cancelled = threading.Event()
         with self._lock:
             self._start()
             self._current = (job, cancelled)
-            self._waiting_since, self._worst_lateness_s = time.monotonic(), 0.0
+            self._waiting_since, self._worst_lateness_s = since, 0.0
         self._changed.set()
         try:
             yield cancelled

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
-from celery.signals import after_setup_logger, worker_init, worker_process_init
+from celery.signals import worker_init, worker_process_init
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy import Engine, event
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
@@ -87,20 +87,6 @@ def _import_the_benchmarks(**_: Any) -> None:
         _package_versions(family)
 
 
-@after_setup_logger.connect
-def _per_task_lines(**_: Any) -> None:
-    """Celery's INFO lines for each task (the worker's "received", the pool process's
-    "succeeded in ...") only with MLIPM_WORKER_LOG_TASKS: a run's outcome, times and worker
-    are in the database, and the two lines took 0.2-0.3 ms of every run. Set before the pool
-    forks, so its processes build their tracers without them; warnings and errors stay."""
-    if not get_settings().worker_log_tasks:
-        for name in PER_TASK_LOGGERS:
-            logging.getLogger(name).setLevel(logging.WARNING)
-
-
-PER_TASK_LOGGERS = ("celery.app.trace", "celery.worker.strategy")
-
-
 @worker_init.connect
 def _commit_without_waiting_for_the_disk(**_: Any) -> None:
     """Workers' transactions (claims, results, heartbeats, sweeps) commit asynchronously.
@@ -162,6 +148,7 @@ def _hard_time_limit(run_id: str, exc: TimeLimitExceeded) -> None:
 )
 def execute_run(self: Any, run_id: str) -> str:
     """Execute one run by id; a second delivery of the same message changes nothing."""
+    began = time.monotonic()  # with the task's soft time limit
     with statement_scope() as session:
         job = runs.claim_run(session, uuid.UUID(run_id), worker=_worker_name(self))
     # Said by the heartbeat thread, while the run executes (a Redis round trip less before it).
@@ -175,7 +162,7 @@ def execute_run(self: Any, run_id: str) -> str:
     refused = _refused(job)
     if refused is not None:
         return refused
-    outcome, error, timings = _execute(job)
+    outcome, error, timings = _execute(job, began)
     if error is not None and _stalled_timeout(job, error, timings):
         return "released (worker stalled)"
     try:
@@ -340,10 +327,12 @@ def statement_scope() -> Iterator[Session]:
         yield session
 
 
-def _execute(job: runs.ClaimedRun) -> tuple[Outcome | None, BaseException | None, RunTimings]:
+def _execute(
+    job: runs.ClaimedRun, began: float
+) -> tuple[Outcome | None, BaseException | None, RunTimings]:
     outcome: Outcome | None = None
     error: BaseException | None = None
-    with _heartbeat.watch(job) as cancelled, _measured() as timings:
+    with _heartbeat.watch(job, since=began) as cancelled, _measured() as timings:
 
         def observer(stage: str, fraction: float) -> None:
             if cancelled.is_set():
