@@ -37,7 +37,7 @@ from backend.repositories import runs as run_repo
 from backend.schemas.results import MetricIn, RunTimings, SeriesIn
 from backend.services import runs
 from backend.settings import get_settings
-from workers.tasks.runs import statement_scope, use_asynchronous_commits
+from workers.tasks.runs import statement_scope, use_worker_session_options
 
 SERVER = os.environ.get(
     "MLIPM_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -161,10 +161,10 @@ def _write(
     url: str, run_ids: list[uuid.UUID], n_metrics: int, n_series: int, sync: bool, ready: Any
 ) -> tuple[float, float]:
     os.environ["DATABASE_URL"] = url
+    os.environ["MLIPM_WORKER_SYNCHRONOUS_COMMIT"] = str(sync).lower()
     get_settings.cache_clear()
     reset_engine_cache()
-    if not sync:
-        use_asynchronous_commits()  # as a worker process does (MLIPM_WORKER_SYNCHRONOUS_COMMIT)
+    use_worker_session_options()  # as a worker process does
     metrics = [
         MetricIn(
             name="volume_per_atom" if k == 0 else f"metric_{k}",

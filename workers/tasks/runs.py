@@ -8,6 +8,7 @@ cancelled. A worker killed mid-run stops renewing, so the redelivered message re
 from __future__ import annotations
 
 import functools
+import importlib
 import logging
 import math
 import os
@@ -25,7 +26,7 @@ from celery.signals import worker_init, worker_process_init
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy import Engine, event
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, configure_mappers
 
 from backend.db.session import reset_engine_cache, session_scope
 from backend.domain.statuses import RunStatus
@@ -85,31 +86,42 @@ def _import_the_benchmarks(**_: Any) -> None:
     # of each family's packages that every run compares with its model's pinned ones.
     for family in load_adapters():
         _package_versions(family)
+    # The database layer's first use too: psycopg's import and the ORM's mapper configuration
+    # (0.1-0.15 s) took the main process's first sweep and each pool process's first claim.
+    importlib.import_module("psycopg")
+    configure_mappers()
 
 
 @worker_init.connect
-def _commit_without_waiting_for_the_disk(**_: Any) -> None:
-    """Workers' transactions (claims, results, heartbeats, sweeps) commit asynchronously.
+def _worker_session_options(**_: Any) -> None:
+    use_worker_session_options()
 
-    Safe because every one of them is redone when lost: a claim or result that a Postgres
-    crash forgets leaves its run queued or running with a lease that expires, and the sweeper
-    sends it again. The crash loses whole transactions only (never part of a result).
+
+def use_worker_session_options() -> None:
+    """New database connections of this process get the workers' session options.
+
+    ``synchronous_commit=off`` (unless MLIPM_WORKER_SYNCHRONOUS_COMMIT): workers'
+    transactions (claims, results, heartbeats, sweeps) do not wait for the WAL flush. Safe
+    because every one of them is redone when lost: a claim or result that a Postgres crash
+    forgets leaves its run queued or running with a lease that expires, and the sweeper sends
+    it again. The crash loses whole transactions only (never part of a result).
+
+    ``random_page_cost=1.1`` (the usual setting for data in memory or on SSDs; Postgres'
+    default 4 prices a spinning disk's seek): a result's trigger statements look up a few runs
+    and references by key, and with the default the planner hashed whole small tables instead
+    (every run and reference of a young installation at each result: 0.34 ms of its 2.37 ms
+    on the server, docs/performance.md).
     """
+    if not event.contains(Engine, "do_connect", _session_options):
+        event.listen(Engine, "do_connect", _session_options)
+
+
+def _session_options(dialect: Any, conn_rec: Any, cargs: Any, cparams: dict[str, Any]) -> None:
+    # libpq startup options: no extra round trip, and they apply to the whole session.
+    options = "-c random_page_cost=1.1"
     if not get_settings().worker_synchronous_commit:
-        use_asynchronous_commits()
-
-
-def use_asynchronous_commits() -> None:
-    """New database connections of this process commit without waiting for the WAL flush."""
-    if not event.contains(Engine, "do_connect", _asynchronous_commit_option):
-        event.listen(Engine, "do_connect", _asynchronous_commit_option)
-
-
-def _asynchronous_commit_option(
-    dialect: Any, conn_rec: Any, cargs: Any, cparams: dict[str, Any]
-) -> None:
-    # A libpq startup option: no extra round trip, and it applies to the whole session.
-    cparams["options"] = f"{cparams.get('options', '')} -c synchronous_commit=off".strip()
+        options += " -c synchronous_commit=off"
+    cparams["options"] = f"{cparams.get('options', '')} {options}".strip()
 
 
 class RunTask(celery_app.Task):
