@@ -46,6 +46,7 @@ from backend.db.tables import CampaignRun, Metric, Run
 from backend.domain.statuses import Role, RunStatus
 from backend.schemas.campaigns import BenchmarkRef, CampaignCreate, ModelRef
 from backend.services import users
+from bench.process_cpu import ProcessCpu, postmaster_pid
 
 MODELS = ("EMT", "LJ-exp-fit", "Morse-GW-exp-fit")
 N_POINTS = (7, 9, 11, 13, 15)
@@ -135,12 +136,24 @@ def run(
             benchmarks=[BenchmarkRef(key="eos", params={"n_points": n}) for n in n_points],
             structure_sets=["elemental crystals"],
         )
+        assert broker.proc is not None
+        cpu = ProcessCpu(
+            workers=[w.pid for w in workers],
+            postgres=postmaster_pid(root / "pg"),
+            redis=broker.proc.pid,
+            api=[procs[0].pid],
+        )
         start = time.time()
         campaign = client.create_campaign(spec)
         launched = time.time() - start
         watch = _Watch(postgres.url(), campaign.id, broker)
         events = _drive(watch, workers, broker, env, root, concurrency, chaos)
+        cpu.stop()
         figures = _figures(postgres.url(), campaign.id, start, n_workers * concurrency)
+        # Per executed run, by process; not with faults (killed workers' CPU is not counted).
+        runs_cpu_s = figures.pop("_runs_cpu_s")
+        executed = figures["by_status"].get(RunStatus.SUCCEEDED.value, 0)
+        figures["cpu_per_run_ms"] = None if chaos else cpu.per_run_ms(executed, runs_cpu_s)
         figures.update(
             workers=n_workers,
             concurrency=concurrency,
@@ -336,6 +349,7 @@ def _figures(url: str, campaign_id: Any, start: float, slots: int) -> dict[str, 
         )
     engine.dispose()
     compute = sum(r.wall_s or 0.0 for r in executed)
+    runs_cpu = sum(r.cpu_s or 0.0 for r in executed)
     # Wall time: from the launch request until the last run finished (the database's clock,
     # on this same host).
     wall = max(r.finished_at.timestamp() for r in runs if r.finished_at) - start
@@ -354,6 +368,7 @@ def _figures(url: str, campaign_id: Any, start: float, slots: int) -> dict[str, 
         "sum_benchmark_s": round(compute, 2),
         "overhead_ratio": round(wall * slots / compute, 3) if compute else None,
         "mean_run_s": round(compute / len(executed), 4) if executed else None,
+        "_runs_cpu_s": runs_cpu,
         **_where_time_went(runs, start, wall, slots, compute),
     }
 
