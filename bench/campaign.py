@@ -146,13 +146,7 @@ def run(
             benchmarks=[BenchmarkRef(key="eos", params={"n_points": n}) for n in n_points],
             structure_sets=["elemental crystals"],
         )
-        assert broker.proc is not None
-        cpu = ProcessCpu(
-            workers=[w.pid for w in workers],
-            postgres=postmaster_pid(root / "pg"),
-            redis=broker.proc.pid,
-            api=[procs[0].pid],
-        )
+        cpu = _process_cpu(root, broker, workers, api=procs[0])
         start = time.time()
         campaign = client.create_campaign(spec)
         launched = time.time() - start
@@ -178,6 +172,18 @@ def run(
         broker.stop()
         postgres.stop("immediate")
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _process_cpu(
+    root: Path, broker: RedisServer, workers: list[subprocess.Popen[bytes]], *, api: Any
+) -> ProcessCpu:
+    assert broker.proc is not None
+    return ProcessCpu(
+        workers=[w.pid for w in workers],
+        postgres=postmaster_pid(root / "pg"),
+        redis=broker.proc.pid,
+        api=[api.pid],
+    )
 
 
 def _prepare(url: str) -> str:

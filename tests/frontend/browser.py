@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -99,8 +100,13 @@ def severe_console_errors(driver: webdriver.Chrome) -> list[dict[str, Any]]:
 def wait_for(
     driver: webdriver.Chrome, condition: Callable[[webdriver.Chrome], Any], timeout: float = 30
 ) -> Any:
-    """Wait until ``condition(driver)`` is truthy and return it."""
-    return WebDriverWait(driver, timeout, poll_frequency=0.2).until(condition)
+    """Wait until ``condition(driver)`` is truthy and return it. A condition that reads an
+    element Dash re-renders between the find and the read (stale) is tried again at the next
+    poll."""
+    wait = WebDriverWait(
+        driver, timeout, poll_frequency=0.2, ignored_exceptions=(StaleElementReferenceException,)
+    )
+    return wait.until(condition)
 
 
 def set_dropdown(driver: webdriver.Chrome, dropdown_id: str, text: str) -> None:

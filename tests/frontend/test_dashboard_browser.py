@@ -270,7 +270,12 @@ def test_campaign_monitor_shows_progress_failures_and_cancels_with_a_token(
         lambda d: d.find_element(By.CSS_SELECTOR, f"button[id*='{running}']").is_enabled(),
         30,
     )
-    chromium.find_element(By.CSS_SELECTOR, f"button[id*='{running}']").click()
+    # found and clicked in one poll: the monitor re-renders its rows while it refreshes
+    wait_for(
+        chromium,
+        lambda d: d.find_element(By.CSS_SELECTOR, f"button[id*='{running}']").click() is None,
+        30,
+    )
     done = wait_for(chromium, lambda d: d.find_elements(By.ID, "campaigns-cancelled"), 30)
     assert "cancelled" in done[0].text
     state = httpx.get(f"{seeded_api.url}/campaigns/{running}").json()
