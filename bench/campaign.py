@@ -146,7 +146,7 @@ def run(
             benchmarks=[BenchmarkRef(key="eos", params={"n_points": n}) for n in n_points],
             structure_sets=["elemental crystals"],
         )
-        cpu = _process_cpu(root, broker, workers, api=procs[0])
+        cpu = _process_cpu(root, broker, workers, api_pid=procs[0].pid)
         start = time.time()
         campaign = client.create_campaign(spec)
         launched = time.time() - start
@@ -175,14 +175,14 @@ def run(
 
 
 def _process_cpu(
-    root: Path, broker: RedisServer, workers: list[subprocess.Popen[bytes]], *, api: Any
+    root: Path, broker: RedisServer, workers: list[subprocess.Popen[bytes]], *, api_pid: int
 ) -> ProcessCpu:
     assert broker.proc is not None
     return ProcessCpu(
         workers=[w.pid for w in workers],
         postgres=postmaster_pid(root / "pg"),
         redis=broker.proc.pid,
-        api=[api.pid],
+        api=[api_pid],
     )
 
 

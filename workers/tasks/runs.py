@@ -82,8 +82,9 @@ def _import_the_benchmarks(**_: Any) -> None:
     half-initialised module behind, failing every later run of the process (NameError).
     """
     load_all()
-    # The adapters too (their modules and plugins' entry points: 25-80 ms), with the versions
-    # of each family's packages that every run compares with its model's pinned ones.
+    # The adapters too (their modules and plugins' entry points: 25-80 ms), and the versions
+    # of each family's packages that every run compares with its model's pinned ones (the
+    # registry keeps them: read here, before the fork, not by each pool process).
     for family in load_adapters():
         _package_versions(family)
     # The database layer's first use too: psycopg's import and the ORM's mapper configuration
@@ -299,10 +300,9 @@ def _environment_refusal(
     )
 
 
-@functools.cache
 def _package_versions(family: str) -> dict[str, str] | None:
-    """The installed versions of the family's packages (they do not change in a process);
-    None for a family this worker does not know (its run fails as a setup error)."""
+    """The installed versions of the family's packages (read once per process by the
+    registry); None for a family this worker does not know (its run fails as a setup error)."""
     try:
         return get_adapter(family).package_versions()
     except BenchmarkError:
