@@ -395,12 +395,12 @@ def _where_time_went(
     """Split wall x slots into the runs' benchmark time and the rest, per worker process.
 
     ``in_run_s``: from the claim's transaction start to the result's timestamp, less the
-    benchmark (claim round trips, model lookup, heartbeat registration); ``between_runs_s``:
-    from a run's result timestamp to the next claim on the same worker (the result
-    transaction, Celery's ack, fetching and handing over the next message);
-    ``idle_s``: the rest (launch, the first message, workers waiting at the end). Only
-    meaningful with one process per worker (``--concurrency 1``).
-    """
+    benchmark; ``between_runs_s``: from a run's result timestamp to the next claim on the same
+    worker. A pool process writes a result while Celery hands it the next message
+    (``workers.tasks.recorder``), so the split between them is loose (``between`` can be
+    negative); their sum per run (``overhead_per_run_ms["all"]``) is from claim to claim, less
+    the benchmark. ``idle_s``: the rest (launch, the first message, workers waiting at the
+    end). Only meaningful with one process per worker (``--concurrency 1``)."""
     # (worker, claimed at, result at, benchmark seconds) of every run that ran to its end
     timed = [
         (r.worker, r.started_at.timestamp(), r.finished_at.timestamp(), r.wall_s or 0.0)
@@ -425,6 +425,7 @@ def _where_time_went(
         "overhead_per_run_ms": {
             "in_run": round(1000 * in_run / n, 2),
             "between_runs": round(1000 * between / n, 2),
+            "all": round(1000 * (in_run + between) / n, 2),
         },
     }
 

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
-from celery.signals import worker_init, worker_process_init
+from celery.signals import worker_init, worker_process_init, worker_process_shutdown
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy import Engine, event
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
@@ -47,6 +47,7 @@ from workers.execution import Outcome, execute_claimed
 from workers.phases import space_group_of_data
 from workers.tasks.artifacts import discard_frames, store_frames
 from workers.tasks.heartbeat import heartbeat as _heartbeat
+from workers.tasks.recorder import recorder
 from workers.tasks.representations import after_run_succeeded
 
 log = logging.getLogger(__name__)
@@ -54,9 +55,17 @@ log = logging.getLogger(__name__)
 
 @worker_process_init.connect
 def _fresh_connections_after_fork(**_: Any) -> None:
-    """Pool processes are forked from the worker, whose sweeper holds database connections."""
+    """Pool processes are forked from the worker, whose sweeper holds database connections;
+    they write each result while Celery hands them the next message (``recorder``)."""
     reset_engine_cache(close=False)
+    recorder.defer = True
     _warm_up()
+
+
+@worker_process_shutdown.connect
+def _last_result(**_: Any) -> None:
+    """A pool process exits once its last result is written."""
+    recorder.wait()
 
 
 def _warm_up() -> None:
@@ -166,6 +175,7 @@ def execute_run(self: Any, run_id: str) -> str:
         job = runs.claim_run(session, uuid.UUID(run_id), worker=_worker_name(self))
     # Said by the heartbeat thread, while the run executes (a Redis round trip less before it).
     _heartbeat.message_taken(run_id)
+    recorder.wait()  # the previous run's result, written while this message came
     if job is None:
         log.info("run %s is finished or unknown; nothing to do", run_id)
         return "nothing to do"
@@ -178,6 +188,18 @@ def execute_run(self: Any, run_id: str) -> str:
     outcome, error, timings = _execute(job, began)
     if error is not None and _stalled_timeout(job, error, timings):
         return "released (worker stalled)"
+    return recorder.record(
+        functools.partial(_record_storable, job, outcome, error, timings),
+        what=f"run {job.run_id} attempt {job.attempt}",
+    )
+
+
+def _record_storable(
+    job: runs.ClaimedRun,
+    outcome: Outcome | None,
+    error: BaseException | None,
+    timings: RunTimings,
+) -> str:
     try:
         return _record(job, outcome, error, timings)
     except (DataError, IntegrityError) as exc:
