@@ -8,7 +8,8 @@ process, against the session's Postgres, with committed rows (removed afterwards
 - a model whose error message holds a NUL character (Postgres text cannot): the run fails as
   ``exception`` with the NUL written out as ``\\x00``;
 - a benchmark whose projection holds NaN (JSON that Postgres refuses): the run fails once as
-  ``exception``, saying the result could not be stored, with no metric or projection rows.
+  ``exception``, saying the result could not be stored, with no metric or projection rows,
+  and the frames its attempt wrote before the refusal removed (no row references them).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from ase.build import bulk
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -31,8 +33,10 @@ from backend.db.tables import (
     RunAttempt,
 )
 from backend.domain.statuses import RunStatus
+from backend.settings import get_settings
+from shared_kernel.artifacts import ArtifactStore
 from tests.in_process_runs import one_run, own_queue_models, register_test_benchmark
-from workers.benchmarks.base import MetricValue, ProjectionData
+from workers.benchmarks.base import FrameSet, MetricValue, ProjectionData
 from workers.tasks.runs import execute_run
 
 UNSTORABLE = "unstorable-test"
@@ -48,6 +52,9 @@ class _NanProjection:
 
     def projections(self) -> tuple[ProjectionData, ...]:
         return (ProjectionData("map", "map", "pca", {}, {"x": [math.nan, 1.0]}),)
+
+    def frames(self) -> tuple[FrameSet, ...]:
+        return (FrameSet("path", (bulk("Cu", "fcc", a=3.6),)),)
 
 
 @pytest.fixture
@@ -104,5 +111,7 @@ def test_a_result_the_database_refuses_fails_the_run_once(
             assert session.scalar(count) == 0
         attempts = select(func.count()).where(RunAttempt.run_id == run_id)
         assert session.scalar(attempts) == 0  # the first attempt: no earlier one archived
+    store = ArtifactStore(get_settings().artifact_url)
+    assert store.list_files(f"runs/{run_id}") == []  # its frames, written first, removed
     # A second delivery of the same message finds the run finished.
     assert execute_run.run(str(run_id)) == "nothing to do"
