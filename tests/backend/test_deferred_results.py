@@ -11,7 +11,8 @@ takes on the metric table (the claim does not touch it, the result's insert wait
   task returned, its result still waiting for the lock: the pool process exits only once the
   result is written (the run succeeded, with its metrics);
 - a write the database refuses to connect for is tried again (and given up after a lease,
-  left to the sweeper); any other error is not retried.
+  left to the sweeper); any other error is not retried;
+- the task's soft time limit firing while it waits for the previous write ends the task.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import Connection, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
@@ -252,3 +254,27 @@ def test_in_process_the_task_writes_before_it_returns() -> None:
     inline = Recorder()
     assert inline.record(lambda: "succeeded", what="run w") == "succeeded"
     assert inline.wait() is None
+
+
+def test_a_soft_time_limit_while_waiting_propagates_and_the_write_stays_in_flight() -> None:
+    """The task's soft time limit (a signal raising in the task's thread, as billiard's does)
+    ends the task even while it waits for the previous write; swallowed, the run would go on
+    and the hard limit kill it, charging the kill to a run that only waited."""
+    deferring = Recorder()
+    deferring.defer = True
+    release = threading.Event()
+    deferring.record(lambda: "succeeded" if release.wait(30) else "never released", what="v")
+
+    def soft_limit(_signum: int, _frame: Any) -> None:
+        raise SoftTimeLimitExceeded()
+
+    previous = signal.signal(signal.SIGALRM, soft_limit)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with pytest.raises(SoftTimeLimitExceeded):
+            deferring.wait()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    release.set()
+    assert deferring.wait() == "succeeded"  # still in flight after the interruption

@@ -27,6 +27,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from sqlalchemy.exc import OperationalError
@@ -58,15 +59,20 @@ class Recorder:
         return "recording"
 
     def wait(self) -> str | None:
-        """Wait for the write in flight, if any; its outcome (None when there was none)."""
+        """Wait for the write in flight, if any; its outcome (None when there was none, or
+        when it raised: logged, and its run left to the sweeper once its lease expires).
+
+        An exception raised in this thread while it waits (the task's soft time limit)
+        propagates, and the write stays in flight for the next wait."""
         with self._lock:
-            pending, self._pending = self._pending, None
+            pending = self._pending
         if pending is None:
             return None
-        try:
-            return pending.result()
-        except Exception:  # logged by _retried; the lease expires and the sweeper sends it
-            return None
+        futures.wait([pending])
+        with self._lock:
+            if self._pending is pending:
+                self._pending = None
+        return None if pending.exception() is not None else pending.result()
 
     def _thread(self) -> ThreadPoolExecutor:
         """The recorder thread of this process (a forked process starts its own)."""
