@@ -1,8 +1,9 @@
 """The SQL of the leaderboard's triggers: one constant per PL/pgSQL function and trigger.
 
-A board reads summary tables and change counters, never the metric and run rows; statement
-triggers keep them in the transaction of every write (a bulk COPY costs one aggregate). The
-migrations that install these triggers take their SQL from here.
+Statement triggers keep summary tables and change counters in the transaction of every write
+(a bulk COPY costs one aggregate); the migrations that install them take their SQL from here.
+Boards came to read their protocol's rows instead of the summaries, which 0021 drops, keeping
+only the counters (``migrations/counters_sql.py``); the constants stay for the migrations.
 
 Which write feeds which table (source table: trigger -> function -> table kept)::
 

@@ -117,7 +117,7 @@ def test_the_migration_fills_the_sums_and_goes_down_and_up(empty_database: str) 
             error_rows = "SELECT count(*) FROM leaderboard_metric_summary"
             assert session.execute(text(error_rows)).scalar_one() == 0  # no references
             session.commit()
-            dbadmin.upgrade(empty_database)
+            dbadmin.upgrade(empty_database, "0020_add_structure_space_group")
             assert _value_rows(session) == [("x", 1, 1.0), ("y", 2, 5.5)]
     finally:
         engine.dispose()

@@ -4,11 +4,7 @@ registers them all. ("models" on this platform are MLIPs: see backend/services/m
 from backend.db.tables.benchmark import Benchmark
 from backend.db.tables.campaign import Campaign, CampaignRun
 from backend.db.tables.leaderboard import (
-    LeaderboardFlagSummary,
-    LeaderboardMetricSummary,
     LeaderboardModelVersion,
-    LeaderboardRunSummary,
-    LeaderboardValueSummary,
     LeaderboardVersion,
 )
 from backend.db.tables.mlip_model import MlipModel, TrainingStructureHash
@@ -26,11 +22,7 @@ __all__ = [
     "Benchmark",
     "Campaign",
     "CampaignRun",
-    "LeaderboardFlagSummary",
-    "LeaderboardMetricSummary",
     "LeaderboardModelVersion",
-    "LeaderboardRunSummary",
-    "LeaderboardValueSummary",
     "LeaderboardVersion",
     "Metric",
     "MlipModel",
