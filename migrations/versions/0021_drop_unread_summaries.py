@@ -6,7 +6,7 @@ Create Date: 2026-12-05 10:30:00.000000
 
 Boards read their protocol's runs and metrics (daec691), yet every claim, result, launch and
 metric edit still kept four summary tables in the writer's transaction (the error, flag and
-value sums of 0005/0012, the run counts of 0011): about 1.1 ms of each result's 2 ms on the
+value sums of 0005/0012, the run counts of 0011): about 0.5 ms of each result's 2 ms on the
 server. The tables, the metric summary triggers and their functions are dropped; the run
 functions keep setting the change counters as before (``migrations/counters_sql.py``). The
 downgrade makes the tables, functions and triggers of 0020 again and fills the tables from
