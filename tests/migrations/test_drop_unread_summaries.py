@@ -10,13 +10,11 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.orm import Session
 
 from backend import dbadmin
-from backend.db.tables import Benchmark, Metric
+from backend.db.tables import Metric
 from migrations.counters_sql import SUMMARY_TABLES
 from tests.migrations.test_leaderboard_value_migration import (
-    _add_model,
-    _add_run,
-    _add_structure,
     empty_database,  # noqa: F401 (the fixture)
+    two_runs,
 )
 
 BEFORE = "0020_add_structure_space_group"
@@ -50,16 +48,10 @@ def test_the_summaries_go_the_counters_stay_and_the_downgrade_refills_them(
     engine = create_engine(empty_database)
     try:
         with Session(engine) as session:
-            benchmark = Benchmark(key="b", version="1")
-            session.add(benchmark)
-            structure_id = _add_structure(session)
-            model_id = _add_model(session, "m")
-            done = _add_run(session, model_id, benchmark.id, structure_id, "p0")
-            queued = _add_run(session, model_id, benchmark.id, structure_id, "p1")
+            b_id, model_id, (done, queued) = two_runs(session)
             session.execute(text("UPDATE run SET status = 'queued' WHERE id = :r"), {"r": queued})
             session.add(Metric(run_id=done, name="x", value=2.0, unit="1"))
             session.commit()
-            b_id = benchmark.id
         dbadmin.upgrade(empty_database)
         assert not set(SUMMARY_TABLES) & set(inspect(engine).get_table_names())
         with Session(engine) as session:

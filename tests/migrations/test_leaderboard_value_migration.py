@@ -83,18 +83,23 @@ def _value_rows(session: Session) -> list[tuple[str, int, float]]:
     return [(r[0], r[1], r[2]) for r in session.execute(text(query))]
 
 
+def two_runs(session: Session) -> tuple[uuid.UUID, uuid.UUID, list[uuid.UUID]]:
+    """A benchmark, a model and two of its succeeded runs on one structure, in the schema of
+    revision 0011: (benchmark id, model id, run ids)."""
+    benchmark = Benchmark(key="b", version="1")
+    session.add(benchmark)
+    structure_id = _add_structure(session)
+    model_id = _add_model(session, "m")
+    runs = [_add_run(session, model_id, benchmark.id, structure_id, f"p{i}") for i in range(2)]
+    return benchmark.id, model_id, runs
+
+
 def test_the_migration_fills_the_sums_and_goes_down_and_up(empty_database: str) -> None:
     dbadmin.upgrade(empty_database, "0011_add_run_status_summary")
     engine = create_engine(empty_database)
     try:
         with Session(engine) as session:
-            benchmark = Benchmark(key="b", version="1")
-            session.add(benchmark)
-            structure_id = _add_structure(session)
-            model_id = _add_model(session, "m")
-            runs = [
-                _add_run(session, model_id, benchmark.id, structure_id, f"p{i}") for i in range(2)
-            ]
+            _, _, runs = two_runs(session)
             session.add_all(
                 Metric(run_id=r, name="x", value=v, unit="1")
                 for r, v in zip(runs, (1.0, 2.0), strict=True)
