@@ -38,6 +38,7 @@ from backend.services import run_artifacts
 from backend.settings import get_settings
 from shared_kernel import artifacts
 from workers.benchmarks.base import FrameSet
+from workers.tasks import extxyz
 
 log = logging.getLogger(__name__)
 _ATTEMPT_FILE = re.compile(r"runs/([0-9a-f-]{36})/attempt-(\d+)/[^/]+")
@@ -105,6 +106,10 @@ def discard_frames(stored: StoredFrames) -> None:
 def _extxyz(frame_set: FrameSet) -> bytes:
     # Made in memory and published from there: a temporary directory and a second copy of
     # the file cost more than the extended XYZ itself (about a millisecond of every run).
+    # ASE's own writer only for frames the fast rendering does not cover (``extxyz``).
+    fast = extxyz.render(frame_set.frames)
+    if fast is not None:
+        return fast.encode()
     text = io.StringIO()
     write(text, list(frame_set.frames), format="extxyz")
     return text.getvalue().encode()
