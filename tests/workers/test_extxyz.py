@@ -117,6 +117,7 @@ def _with_results(atoms: Atoms, **results: Any) -> Atoms:
         "list info",
         "None info",
         "matrix info",
+        "text array info",
         "float stress info",
         "result named like info",
         "subclass",
@@ -141,6 +142,8 @@ def test_anything_else_goes_to_ases_writer(unusual: str) -> None:
         frame.info["note"] = None
     elif unusual == "matrix info":
         frame.info["matrix"] = np.eye(2)
+    elif unusual == "text array info":
+        frame.info["labels"] = np.array(["a", "b"])
     elif unusual == "float stress info":
         frame = bulk("Cu", "fcc", a=3.61)
         frame.info["stress"] = 1.0
