@@ -52,6 +52,10 @@ HARNESSES: dict[str, tuple[list[str], list[str]]] = {
         ["--limit", "5", "--repeats", "2", "--out", "{out}"],
         ["--end-to-end", "--out", "{out}"],
     ),
+    "frames": (
+        ["--repeats", "3", "--loops", "10", "--out", "{out}"],
+        ["--out", "{out}"],
+    ),
     "suite_campaign": (
         ["--budget-min", "2", "--no-mlips", "--out", "{out}"],
         ["--out", "{out}"],
