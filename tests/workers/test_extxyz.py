@@ -82,6 +82,9 @@ def test_scalars_vectors_cells_and_missing_results_as_ase() -> None:
             mask=np.array([True, False]),
             scalar_array=np.array(4.25),
             bool_array=np.array(True),
+            single_array=np.array(np.float32(0.1)),  # numpy prints 0.1, f"{}" 0.10000000149...
+            halves=np.array([0.1, 0.3], dtype=np.float16),
+            int_array=np.array(-7),
             virial=rng.normal(size=(3, 3)),
             empty="",
         ),

@@ -109,10 +109,10 @@ def _text(key: str, value: Any) -> str | None:
             return None
         if key in SPECIAL_3_3_KEYS:
             value = value.reshape(value.size, order="F")
-        if value.ndim == 0 and value.dtype.kind == "b":
-            return str(value)  # True or False: ASE spells T and F only for bool scalars
-        if value.ndim <= 1:  # a 0-d array prints as its number does
-            return _numbers(value.reshape(-1))
+        if value.ndim == 0:  # printed by numpy (True, not T; a float32's shortest text)
+            return str(value.item()) if _as_python(value) else str(value)
+        if value.ndim == 1:
+            return _numbers(value)
         return None
     if isinstance(value, (bool, np.bool_, numbers.Real, str)):
         return _scalar(value)
@@ -123,11 +123,16 @@ def _numbers(values: np.ndarray) -> str:
     """A vector as ASE writes one: each number as ``f"{x}"``, booleans as T or F."""
     if values.dtype.kind == "b":
         return " ".join("T" if v else "F" for v in values.tolist())
-    if values.dtype == np.float64 or values.dtype.kind == "i":
-        # Python's floats and ints print as numpy's float64 and integer scalars do (the
-        # shortest text that reads back the same number); the scalars cost 1 us each.
+    if _as_python(values):
         return " ".join(map(str, values.tolist()))
     return " ".join(f"{v}" for v in values)
+
+
+def _as_python(values: np.ndarray) -> bool:
+    """Whether Python's numbers print as these do (float64 and integers: the shortest text
+    that reads back the same number), so that they may be printed as Python's (1 us less a
+    number); not float32, whose own text is shorter."""
+    return values.dtype == np.float64 or values.dtype.kind == "i"
 
 
 def _scalar(value: Any) -> str:
