@@ -88,6 +88,8 @@ def test_scalars_vectors_cells_and_missing_results_as_ase() -> None:
             virial=rng.normal(size=(3, 3)),
             empty="",
         ),
+        _computed(crystal.copy(), **{"\tfirst": "tabs and other spaces, stripped by ASE"}),
+        snapshot(_pbc_first(water.copy(), last="x\u2003")),
         water,  # no calculator
         snapshot(_with_results(water.copy(), energy=-14.2), index=0),  # energy only
         _with_results(crystal.copy(), stress=rng.normal(size=(3, 3))),  # a 3x3 stress
@@ -103,6 +105,13 @@ def test_scalars_vectors_cells_and_missing_results_as_ase() -> None:
     assert len(back) == len(frames)
     assert back[0].get_potential_energy() == pytest.approx(frames[0].get_potential_energy())
     np.testing.assert_allclose(back[0].get_momenta(), frames[0].get_momenta(), atol=1e-8)
+
+
+def _pbc_first(atoms: Atoms, **info: Any) -> Atoms:
+    """``pbc`` already in info keeps its place, so the last pair is another one."""
+    atoms.info["pbc"] = True
+    atoms.info.update(info)
+    return atoms
 
 
 def _with_results(atoms: Atoms, **results: Any) -> Atoms:
@@ -125,6 +134,10 @@ def _with_results(atoms: Atoms, **results: Any) -> Atoms:
         "result named like info",
         "subclass",
         "no atoms",  # ASE types the empty species column as reals
+        "masked info",
+        "masked 0-d info",
+        "integer positions",
+        "calculator without results",
     ],
 )
 def test_anything_else_goes_to_ases_writer(unusual: str) -> None:
@@ -156,11 +169,19 @@ def test_anything_else_goes_to_ases_writer(unusual: str) -> None:
         frame = _Tagged(frame)
     elif unusual == "no atoms":
         frame = Atoms()
+    elif unusual == "masked info":
+        frame.info["masked"] = np.ma.array([1.0, 2.0], mask=[0, 1])
+    elif unusual == "masked 0-d info":
+        frame.info["masked"] = np.ma.array(1.0, mask=True)
+    elif unusual == "integer positions":
+        frame.arrays["positions"] = np.zeros((len(frame), 3), dtype=int)
+    elif unusual == "calculator without results":
+        frame.calc = object()
     assert extxyz.render([frame]) is None
     frame_set = FrameSet("path", (frame,), "")
     try:
         expected = _ase([frame]).encode()
-    except (KeyError, AttributeError) as error:  # ASE refuses it: so does the store
+    except (KeyError, AttributeError, ValueError) as error:  # ASE refuses it: so does the store
         with pytest.raises(type(error)):
             _extxyz(frame_set)
     else:

@@ -44,6 +44,8 @@ def render(frames: Sequence[Atoms]) -> str | None:
 def _frame(atoms: Atoms) -> str | None:
     if type(atoms) is not Atoms or atoms.constraints or not len(atoms):
         return None
+    if not _reals(atoms.arrays["positions"], (len(atoms), 3)):
+        return None  # ASE's writer refuses them
     columns: list[tuple[str, np.ndarray]] = []
     for name, values in atoms.arrays.items():
         if name in ("numbers", "positions"):
@@ -73,7 +75,9 @@ def _frame(atoms: Atoms) -> str | None:
 def _results(atoms: Atoms, info: dict[str, Any], columns: list[tuple[str, np.ndarray]]) -> bool:
     """Add the calculator's results as ASE's writer does (per-configuration ones to ``info``
     in the calculator's order, forces as the last column); False for anything else."""
-    for name, value in getattr(atoms.calc, "results", {}).items():
+    if atoms.calc is not None and not isinstance(getattr(atoms.calc, "results", None), dict):
+        return False  # ASE's writer fails on it
+    for name, value in (atoms.calc.results if atoms.calc is not None else {}).items():
         if name in CONFIG_RESULTS and name not in info:
             info[name] = value
         elif name == "forces" and _reals(value, (len(atoms), 3)):
@@ -81,15 +85,15 @@ def _results(atoms: Atoms, info: dict[str, Any], columns: list[tuple[str, np.nda
         else:
             return False
     stress = info.get("stress", np.array([]))
-    if not isinstance(stress, np.ndarray):
-        return False  # ASE's writer fails on it
+    if type(stress) is not np.ndarray:
+        return False  # ASE's writer fails on it, or prints a masked array its own way
     if stress.shape == (6,):  # written as the 3x3 tensor
         info["stress"] = voigt_6_to_full_3x3_stress(stress)
     return True
 
 
 def _reals(value: Any, shape: tuple[int, ...]) -> bool:
-    return isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.shape == shape
+    return type(value) is np.ndarray and value.dtype.kind == "f" and value.shape == shape
 
 
 def _pairs(info: dict[str, Any]) -> str | None:
@@ -100,13 +104,13 @@ def _pairs(info: dict[str, Any]) -> str | None:
         if text is None or not isinstance(key, str):
             return None
         pairs.append(f"{escape(key)}={escape(text)}")
-    return " ".join(pairs)
+    return " ".join(pairs).strip()  # ASE strips the whole (tabs, other spaces unquoted)
 
 
 def _text(key: str, value: Any) -> str | None:
     if isinstance(value, np.ndarray):
-        if value.dtype.kind not in "ifb":
-            return None
+        if type(value) is not np.ndarray or value.dtype.kind not in "ifb":
+            return None  # a masked array prints -- for what it hides
         if key in SPECIAL_3_3_KEYS:
             value = value.reshape(value.size, order="F")
         if value.ndim == 0:  # printed by numpy (True, not T; a float32's shortest text)
