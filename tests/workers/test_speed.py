@@ -78,11 +78,21 @@ def test_emt_scales_linearly(emt_cu: SpeedResult) -> None:
     assert np.median(emt_cu.step_times_s[-1]) > np.median(emt_cu.step_times_s[0])
 
 
-def test_quadratic_pair_loop_scales_clearly_worse_than_emt(emt_cu: SpeedResult) -> None:
+def test_quadratic_pair_loop_scales_clearly_worse_than_emt() -> None:
+    """Both timed on the same sizes, one after the other. A load that comes and goes (the
+    other xdist worker) can slow one size of a timing more than the others and bend its
+    slope: a fresh clone once measured EMT at 1.24 (on the smaller default sizes) and the
+    pair loop at 1.58, against 0.95 and 1.85 on a quiet machine. So a pair of timings whose
+    gap is too small is taken once more; a loop that does not scale worse fails both."""
     params = SpeedParams(target_sizes=(32, 64, 128, 256), n_repeats=7, n_warmup=1)
-    result = run_speed(bulk("Cu"), PairLoop(), params)
-    assert result.scaling_exponent > 1.5
-    assert result.scaling_exponent > emt_cu.scaling_exponent + 0.4
+    for _ in range(2):
+        emt = run_speed(bulk("Cu"), EMT(), params).scaling_exponent
+        pair = run_speed(bulk("Cu"), PairLoop(), params).scaling_exponent
+        if pair > 1.5 and pair > emt + 0.4:
+            break
+    assert 0.5 < emt < 1.3
+    assert pair > 1.5
+    assert pair > emt + 0.4
 
 
 def test_every_timed_call_is_a_fresh_calculation() -> None:
