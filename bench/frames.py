@@ -13,7 +13,6 @@ bytes. The floor beside them: joining the already formatted text of the same fra
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import statistics
@@ -24,13 +23,13 @@ from typing import Any
 
 from ase.build import bulk
 from ase.calculators.emt import EMT
-from ase.io import write
 
 from workers.benchmarks.base import FrameSet
 from workers.benchmarks.eos import EosParams, run_eos
 from workers.benchmarks.md_stability import MdStabilityParams, run_md_stability
 from workers.benchmarks.nve import NveParams, run_nve
 from workers.benchmarks.relax import RelaxParams, run_relax
+from workers.tasks import extxyz
 from workers.tasks.artifacts import _extxyz
 
 
@@ -42,10 +41,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     figures: dict[str, Any] = {"frame_sets": [], "load_average": list(os.getloadavg())}
     for frame_set in frame_sets():
-        text = _ase(frame_set)
+        text = extxyz.ase_text(frame_set.frames)
         if _extxyz(frame_set) != text.encode():
             raise SystemExit(f"{frame_set.name}: the stored text differs from ASE's")
-        ase_ms = _timed(lambda fs=frame_set: _ase(fs), args)
+        ase_ms = _timed(lambda fs=frame_set: extxyz.ase_text(fs.frames), args)
         platform_ms = _timed(lambda fs=frame_set: _extxyz(fs), args)
         lines = text.splitlines(keepends=True)
         floor_ms = _timed(lambda lines=lines: "".join(lines).encode(), args)
@@ -79,12 +78,6 @@ def frame_sets() -> list[FrameSet]:
             copper, EMT(), MdStabilityParams(nvt_ramp_ps=0.1, npt_ramp_ps=0.1)
         ).frame_sets[:1],
     ]
-
-
-def _ase(frame_set: FrameSet) -> str:
-    text = io.StringIO()
-    write(text, list(frame_set.frames), format="extxyz")
-    return text.getvalue()
 
 
 def _timed(work: Callable[[], object], args: argparse.Namespace) -> float:

@@ -19,7 +19,6 @@ attempt is not the one running.
 
 from __future__ import annotations
 
-import io
 import logging
 import re
 import time
@@ -28,8 +27,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-
-from ase.io import write
 
 from backend.db.session import session_scope
 from backend.repositories import dispatch as dispatch_repo
@@ -106,13 +103,7 @@ def discard_frames(stored: StoredFrames) -> None:
 def _extxyz(frame_set: FrameSet) -> bytes:
     # Made in memory and published from there: a temporary directory and a second copy of
     # the file cost more than the extended XYZ itself (about a millisecond of every run).
-    # ASE's own writer only for frames the fast rendering does not cover (``extxyz``).
-    fast = extxyz.render(frame_set.frames)
-    if fast is not None:
-        return fast.encode()
-    text = io.StringIO()
-    write(text, list(frame_set.frames), format="extxyz")
-    return text.getvalue().encode()
+    return extxyz.text(frame_set.frames).encode()
 
 
 def remove_orphaned_files(*, grace_s: float, store_url: str | None = None) -> int:

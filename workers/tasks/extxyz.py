@@ -8,17 +8,20 @@ on a run outside its benchmark (docs/performance.md). The frames the benchmarks 
 single-point calculator with energy, free energy, forces and stress, scalar info. ``render``
 writes those here, with ASE's own quoting and number formats; anything else (constraints,
 other per-atom arrays or results, info that is not a scalar or a number vector) gives None and
-goes to ASE's writer. tests/workers/test_extxyz.py compares the two byte for byte.
+goes to ASE's writer (``text`` chooses). tests/workers/test_extxyz.py compares the two byte
+for byte.
 """
 
 from __future__ import annotations
 
+import io
 import numbers
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from ase import Atoms
+from ase.io import write
 from ase.io.extxyz import SPECIAL_3_3_KEYS, escape
 from ase.stress import voigt_6_to_full_3x3_stress
 
@@ -27,6 +30,19 @@ VECTOR_ARRAYS = ("momenta",)
 #: Calculator results written on the comment line (ASE's per-configuration properties).
 CONFIG_RESULTS = ("energy", "free_energy", "stress")
 _REAL = " %16.8f %16.8f %16.8f"
+
+
+def text(frames: Sequence[Atoms]) -> str:
+    """The extended XYZ text of ``frames``: ``render``'s, else ASE's writer's."""
+    fast = render(frames)
+    return fast if fast is not None else ase_text(frames)
+
+
+def ase_text(frames: Sequence[Atoms]) -> str:
+    """What ``ase.io.write(..., format="extxyz")`` writes for ``frames``."""
+    out = io.StringIO()
+    write(out, list(frames), format="extxyz")
+    return out.getvalue()
 
 
 def render(frames: Sequence[Atoms]) -> str | None:
