@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from ase.build import bulk
 
 from bench import frames as bench
+from workers.benchmarks.base import FrameSet
 
 
 def test_every_benchmarks_frames_are_timed_after_the_bytes_agree(tmp_path: Path) -> None:
@@ -28,6 +30,9 @@ def test_every_benchmarks_frames_are_timed_after_the_bytes_agree(tmp_path: Path)
 def test_a_rendering_that_differs_from_ases_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # one frame is enough to be refused (the benchmarks' own sets take seconds to make)
+    copper = bulk("Cu", "fcc", a=3.61)
+    monkeypatch.setattr(bench, "frame_sets", lambda: [FrameSet("one", (copper,))])
     monkeypatch.setattr(bench, "_extxyz", lambda frame_set: b"1\nnot what ASE writes\n")
     with pytest.raises(SystemExit, match="differs from ASE's"):
         bench.main(["--repeats", "1", "--loops", "1", "--out", str(tmp_path / "f.json")])
