@@ -138,6 +138,7 @@ def _with_results(atoms: Atoms, **results: Any) -> Atoms:
         "masked 0-d info",
         "integer positions",
         "calculator without results",
+        "non-text info key",
     ],
 )
 def test_anything_else_goes_to_ases_writer(unusual: str) -> None:
@@ -177,11 +178,14 @@ def test_anything_else_goes_to_ases_writer(unusual: str) -> None:
         frame.arrays["positions"] = np.zeros((len(frame), 3), dtype=int)
     elif unusual == "calculator without results":
         frame.calc = object()
+    elif unusual == "non-text info key":
+        frame.info[1] = 2.0
     assert extxyz.render([frame]) is None
     frame_set = FrameSet("path", (frame,), "")
     try:
         expected = _ase([frame]).encode()
-    except (KeyError, AttributeError, ValueError) as error:  # ASE refuses it: so does the store
+    except (KeyError, AttributeError, ValueError, TypeError) as error:
+        # ASE refuses it: so does the store
         with pytest.raises(type(error)):
             _extxyz(frame_set)
     else:

@@ -116,8 +116,8 @@ def _pairs(info: dict[str, Any]) -> str | None:
     """``ase.io.extxyz.key_val_dict_to_str`` for scalars and number vectors; None otherwise."""
     pairs = []
     for key, value in info.items():
-        text = _text(key, value)
-        if text is None or not isinstance(key, str):
+        text = _text(key, value) if isinstance(key, str) else None  # ASE fails on others
+        if text is None:
             return None
         pairs.append(f"{escape(key)}={escape(text)}")
     return " ".join(pairs).strip()  # ASE strips the whole (tabs, other spaces unquoted)
